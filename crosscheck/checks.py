@@ -1,0 +1,117 @@
+"""The battery: every check runs on every registered case.
+
+Each ``check_<property>(case)`` returns a ``Comparison``; ``parametrize_with_checks``
+turns (case, check) pairs into pytest tests with ids ``<network>-<check>``, and
+known failures become strict xfails, as scikit-learn's estimator checks do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from crosscheck.case import Case
+from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL, Comparison, compare
+from crosscheck.trace import Trace, traces
+
+TOLERANCES: dict[np.dtype, tuple[float, float]] = {
+    np.dtype(np.float64): (FLOAT64_ATOL, FLOAT64_RTOL),
+}
+
+
+def tolerance(case: Case) -> tuple[float, float]:
+    """(atol, rtol) for the case's dtype."""
+    return TOLERANCES[np.dtype(case.dtype)]
+
+
+def _keys(trace: Trace, *prefixes: str) -> list[str]:
+    return [k for k in trace if k.split(".")[0] in prefixes]
+
+
+def _run(case: Case, check: str, keys_of: Callable[[Trace], list[str]], steps: slice = slice(None),
+         exact: bool = False, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+    scratch, twin = pair if pair is not None else traces(case)
+    atol, rtol = (0.0, 0.0) if exact else tolerance(case)
+    return compare(
+        case.name, check, scratch, twin, keys_of(scratch),
+        steps=steps, curve_steps=list(case.curve_steps), dtype=np.dtype(case.dtype), atol=atol, rtol=rtol,
+    )
+
+
+def check_initial_parameters(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+    """Both sides start from bit-identical parameters: the map round-trips exactly."""
+    return _run(case, "initial_parameters", lambda t: _keys(t, "init"), exact=True, pair=pair)
+
+
+def check_forward(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+    """The output on the whole dataset at the initial parameters."""
+    return _run(case, "forward", lambda t: ["forward"], pair=pair)
+
+
+def check_loss(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+    """The first step's loss."""
+    return _run(case, "loss", lambda t: ["output", "loss"], steps=slice(0, 1), pair=pair)
+
+
+def check_gradients(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+    """The gradient of every parameter at the first step."""
+    return _run(case, "gradients", lambda t: _keys(t, "grad"), steps=slice(0, 1), pair=pair)
+
+
+def check_one_step(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+    """The parameters after the first optimizer step."""
+    return _run(case, "one_step", lambda t: _keys(t, "param"), steps=slice(0, 1), pair=pair)
+
+
+def check_training_run(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+    """Every step of the whole run: output, loss, gradients, parameters, and the recorded curve."""
+    return _run(case, "training_run", lambda t: _keys(t, "output", "loss", "grad", "param", "curve"), pair=pair)
+
+
+CHECKS: dict[str, Callable[..., Comparison]] = {
+    "initial_parameters": check_initial_parameters,
+    "forward": check_forward,
+    "loss": check_loss,
+    "gradients": check_gradients,
+    "one_step": check_one_step,
+    "training_run": check_training_run,
+}
+
+
+def run_check(case: Case, check: str, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+    if check not in CHECKS:
+        raise KeyError(f"unknown check {check!r}; the battery has {list(CHECKS)}")
+    return CHECKS[check](case, pair)
+
+
+def assert_check(check: str, case: Case) -> None:
+    """Run one check and raise its message on failure (pytest shows it at the user's test)."""
+    __tracebackhide__ = True
+    result = run_check(case, check)
+    if not result.passed:
+        raise AssertionError(result.message())
+
+
+def parametrize_with_checks(
+    cases: Iterable[Case], expected_failed_checks: Mapping[str, Mapping[str, str]] | None = None
+) -> Any:
+    """``pytest.mark.parametrize("case, check", ...)`` over every (case, check) pair.
+
+    ``expected_failed_checks`` is ``{case name: {check: reason}}``; each entry becomes a strict xfail.
+    """
+    import pytest
+
+    expected = expected_failed_checks or {}
+    params = []
+    for case in cases:
+        failing = expected.get(case.name, {})
+        unknown = set(failing) - set(CHECKS)
+        if unknown:
+            raise KeyError(f"expected_failed_checks for {case.name!r} names unknown checks {sorted(unknown)}")
+        for name in CHECKS:
+            marks = [pytest.mark.xfail(strict=True, reason=failing[name])] if name in failing else []
+            params.append(pytest.param(case, partial(assert_check, name), id=f"{case.name}-{name}", marks=marks))
+    return pytest.mark.parametrize("case, check", params)

@@ -1,0 +1,113 @@
+"""Run one side of a case step by step and record everything the checks compare.
+
+A trace is a flat ``dict[str, ndarray]`` (the shape goldens are stored in):
+
+- ``init.<p>``   initial parameter ``p``, as the side holds it before training
+- ``forward``    output on the whole dataset at the initial parameters
+- ``output``     (steps, ...) output on each step's batch, before the update
+- ``loss``       (steps,) that batch's loss
+- ``grad.<p>``   (steps, ...) dL/dp at each step
+- ``param.<p>``  (steps, ...) p after each step's update
+- ``curve``      the tutorial's recorded metric after each step in ``case.curve_steps``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from crosscheck.case import Batch, Case, Params, load_into_twin, twin_to_scratch
+
+Trace = dict[str, np.ndarray]
+
+
+def start(case: Case, seed: int | None = None) -> tuple[Params, list[Batch]]:
+    """Initial parameters and the batch schedule, drawn from one stream as the tutorial does."""
+    rng = np.random.RandomState(case.seed if seed is None else seed)
+    params = {k: np.asarray(v).astype(case.dtype) for k, v in case.init(rng).items()}
+    return params, list(case.batches(rng))
+
+
+def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
+    X, y = case.X, case.y
+    net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+    trace: dict[str, Any] = {f"init.{k}": v for k, v in case.read_params(net).items()}
+    trace["forward"] = np.array(case.forward(net, X))
+    curve_at = set(case.curve_steps)
+    rows: dict[str, list[np.ndarray]] = {"output": [], "loss": [], "curve": []}
+    for name in case.param_map:
+        rows[f"grad.{name}"], rows[f"param.{name}"] = [], []
+    for step, b in enumerate(batches):
+        xb, yb = X[b], y[b]
+        output = case.forward(net, xb)
+        rows["output"].append(np.array(output))
+        rows["loss"].append(np.array(case.loss(output, yb)))
+        grads = case.gradients(net, xb, yb)
+        for name in case.param_map:
+            rows[f"grad.{name}"].append(np.array(grads[name]))
+        case.update(net, grads, case.learning_rate)
+        for name, value in case.read_params(net).items():
+            rows[f"param.{name}"].append(value)
+        if step in curve_at:
+            rows["curve"].append(np.array(case.evaluate(net, X, y)))
+    trace.update({k: np.array(v) for k, v in rows.items()})
+    return trace
+
+
+def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
+    module = case.twin(case.torch_dtype)
+    load_into_twin(module, case, params)
+    optimizer = torch.optim.SGD(module.parameters(), lr=case.learning_rate)
+    X, y = torch.from_numpy(case.X), torch.from_numpy(case.y)
+    trace: dict[str, Any] = {f"init.{k}": v for k, v in twin_to_scratch(module, case).items()}
+    with torch.no_grad():
+        trace["forward"] = module(X).numpy().copy()
+    curve_at = set(case.curve_steps)
+    named = dict(module.named_parameters())
+    outputs, losses, curve = [], [], []
+    grads: dict[str, list[torch.Tensor]] = {n: [] for n in named}
+    values: dict[str, list[torch.Tensor]] = {n: [] for n in named}
+    for step, b in enumerate(batches):
+        index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
+        xb, yb = X[index], y[index]
+        optimizer.zero_grad()
+        output = module(xb)
+        loss = case.twin_loss(output, yb)
+        loss.backward()
+        outputs.append(output.detach().clone())
+        losses.append(loss.detach().clone())
+        for n, p in named.items():
+            assert p.grad is not None, f"{case.name}: twin tensor {n!r} got no gradient"
+            grads[n].append(p.grad.detach().clone())
+        optimizer.step()
+        for n, p in named.items():
+            values[n].append(p.detach().clone())
+        if step in curve_at:
+            with torch.no_grad():
+                curve.append(case.twin_evaluate(module, X, y).clone())
+    trace["output"] = torch.stack(outputs).numpy()
+    trace["loss"] = torch.stack(losses).numpy()
+    trace["curve"] = torch.stack(curve).numpy() if curve else np.zeros(0, case.dtype)
+    for kind, per_tensor in (("grad", grads), ("param", values)):
+        stacked = {n: torch.stack(ts) for n, ts in per_tensor.items()}
+        for name, link in case.param_map.items():
+            t = stacked[link.tensor]
+            if link.transpose:
+                t = t.transpose(-1, -2)
+            trace[f"{kind}.{name}"] = t[(slice(None), *link.index)].numpy().copy()
+    return trace
+
+
+_CACHE: dict[tuple[str, int, str], tuple[Trace, Trace]] = {}
+
+
+def traces(case: Case, seed: int | None = None) -> tuple[Trace, Trace]:
+    """(scratch, twin) traces of the case's whole run, computed once per process."""
+    key = (case.name, case.seed if seed is None else seed, np.dtype(case.dtype).name)
+    if key not in _CACHE:
+        params, batches = start(case, seed)
+        _CACHE[key] = (scratch_trace(case, params, batches), twin_trace(case, params, batches))
+    return _CACHE[key]
