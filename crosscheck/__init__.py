@@ -6,7 +6,6 @@ the battery, ``parametrize_with_checks`` turns the battery into pytest tests.
 
 from crosscheck.case import Case, Link, RegistrationError, register, registry
 
-
 __all__ = [
     "CHECKS",
     "Case",

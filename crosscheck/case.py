@@ -150,8 +150,7 @@ def validate(case: Case) -> None:
     params = case.init(np.random.RandomState(case.seed))
     if set(params) != set(case.param_map):
         raise RegistrationError(
-            f"{where}: init() returns parameters {sorted(params)} but param_map names "
-            f"{sorted(case.param_map)}"
+            f"{where}: init() returns parameters {sorted(params)} but param_map names {sorted(case.param_map)}"
         )
     net = case.build(params, case.learning_rate)
     for method in ("forward", "loss", "gradients", "update", "evaluate"):
@@ -169,9 +168,7 @@ def validate(case: Case) -> None:
     tensors = dict(module.named_parameters())
     for t_name, t in tensors.items():
         if t.dtype != case.torch_dtype:
-            raise RegistrationError(
-                f"{where}: twin tensor {t_name!r} is {t.dtype} but the case is {case.dtype}"
-            )
+            raise RegistrationError(f"{where}: twin tensor {t_name!r} is {t.dtype} but the case is {case.dtype}")
     covered = {t_name: torch.zeros_like(t, dtype=torch.int64) for t_name, t in tensors.items()}
     for name, link in case.param_map.items():
         if link.tensor not in tensors:

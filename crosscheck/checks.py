@@ -31,13 +31,27 @@ def _keys(trace: Trace, *prefixes: str) -> list[str]:
     return [k for k in trace if k.split(".")[0] in prefixes]
 
 
-def _run(case: Case, check: str, keys_of: Callable[[Trace], list[str]], steps: slice = slice(None),
-         exact: bool = False, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+def _run(
+    case: Case,
+    check: str,
+    keys_of: Callable[[Trace], list[str]],
+    steps: slice = slice(None),
+    exact: bool = False,
+    pair: tuple[Trace, Trace] | None = None,
+) -> Comparison:
     scratch, twin = pair if pair is not None else traces(case)
     atol, rtol = (0.0, 0.0) if exact else tolerance(case)
     return compare(
-        case.name, check, scratch, twin, keys_of(scratch),
-        steps=steps, curve_steps=list(case.curve_steps), dtype=np.dtype(case.dtype), atol=atol, rtol=rtol,
+        case.name,
+        check,
+        scratch,
+        twin,
+        keys_of(scratch),
+        steps=steps,
+        curve_steps=list(case.curve_steps),
+        dtype=np.dtype(case.dtype),
+        atol=atol,
+        rtol=rtol,
     )
 
 

@@ -161,9 +161,14 @@ def compare(
                 step, index = None, tuple(int(i) for i in flat)
             at = tuple(flat)
             d = Divergence(
-                step=step, quantity=quantity, parameter=parameter, index=index,
-                scratch=float(a[at]), reference=float(b[at]),
-                difference=float(diff[at]), tolerance=float(tol[at]),
+                step=step,
+                quantity=quantity,
+                parameter=parameter,
+                index=index,
+                scratch=float(a[at]),
+                reference=float(b[at]),
+                difference=float(diff[at]),
+                tolerance=float(tol[at]),
             )
             found.append((-1 if step is None else step, _stage_rank(key), d))
     first = min(found, key=lambda f: (f[0], f[1]))[2] if found else None

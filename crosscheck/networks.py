@@ -131,15 +131,18 @@ NETWORK_2_2_1 = register(
 
 
 def _341_init(rng: Rng) -> Params:
-    weights1 = rng.random_sample((3, s341.HIDDEN)) if isinstance(rng, np.random.RandomState) else rng.random((3, s341.HIDDEN))
-    weights2 = rng.random_sample((s341.HIDDEN, 1)) if isinstance(rng, np.random.RandomState) else rng.random((s341.HIDDEN, 1))
-    return {"weights1": weights1, "weights2": weights2}
+    # The seed's np.random.rand(3, 4) then np.random.rand(4, 1).
+    draw = rng.random_sample if isinstance(rng, np.random.RandomState) else rng.random
+    return {"weights1": draw((3, s341.HIDDEN)), "weights2": draw((s341.HIDDEN, 1))}
 
 
 def _341_build(params: Params, learning_rate: float) -> s341.NeuralNetwork:
     dtype = params["weights1"].dtype
     return s341.NeuralNetwork(
-        s341.X.astype(dtype), s341.Y.astype(dtype), params["weights1"], params["weights2"],
+        s341.X.astype(dtype),
+        s341.Y.astype(dtype),
+        params["weights1"],
+        params["weights2"],
         learning_rate=learning_rate,
     )
 

@@ -34,7 +34,7 @@ def data(name: str, value: ArrayLike, shape: tuple[int | None, ...], dtype: np.d
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
-    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape, strict=True)):
         want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
         raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     if arr.size == 0:
@@ -45,10 +45,17 @@ def data(name: str, value: ArrayLike, shape: tuple[int | None, ...], dtype: np.d
     return arr
 
 
-def positive(name: str, value: object, integer: bool = False) -> float:
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be {'an integer' if integer else 'a real number'}, got {value!r}")
+def positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
     if not np.isfinite(float(value)) or value <= 0:
         raise ValueError(f"{name} must be positive and finite, got {value!r}")
-    return value  # type: ignore[return-value]
+    return float(value)
+
+
+def positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return int(value)

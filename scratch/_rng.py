@@ -19,9 +19,7 @@ def default_rng(rng: Rng | None) -> Rng:
     if rng is None:
         return np.random.RandomState(DEFAULT_SEED)
     if not isinstance(rng, (np.random.RandomState, np.random.Generator)):
-        raise TypeError(
-            f"rng must be a np.random.RandomState or np.random.Generator, got {type(rng).__name__}"
-        )
+        raise TypeError(f"rng must be a np.random.RandomState or np.random.Generator, got {type(rng).__name__}")
     return rng
 
 

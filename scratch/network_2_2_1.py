@@ -7,6 +7,7 @@ neurons h1 and h2, w5, w6 and b3 the output o1.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -78,6 +79,17 @@ class OurNeuralNetwork:
 class TrainableNeuralNetwork:
     """The tutorial's second ``OurNeuralNetwork``: 9 parameters, per-sample SGD."""
 
+    # NumPy scalars of one float dtype, so that the tutorial's ``-=`` rebinds rather than mutates.
+    w1: Any
+    w2: Any
+    w3: Any
+    w4: Any
+    w5: Any
+    w6: Any
+    b1: Any
+    b2: Any
+    b3: Any
+
     def __init__(self, params: Mapping[str, ArrayLike] | None = None, rng: Rng | None = None) -> None:
         if params is None:
             # The tutorial's nine np.random.normal() calls, in this order.
@@ -97,7 +109,7 @@ class TrainableNeuralNetwork:
             raise TypeError(f"all nine parameters must share one dtype, got {sorted(map(str, dtypes))}")
         self.dtype = dtypes.pop()
 
-    def feedforward(self, x: ArrayLike) -> Array:
+    def feedforward(self, x: Any) -> Any:
         # x is a numpy array with 2 elements.
         h1 = sigmoid(self.w1 * x[0] + self.w2 * x[1] + self.b1)
         h2 = sigmoid(self.w3 * x[0] + self.w4 * x[1] + self.b2)
@@ -176,16 +188,16 @@ class TrainableNeuralNetwork:
         if len(all_y_trues) != len(data):
             raise ValueError(f"all_y_trues has {len(all_y_trues)} rows but data has {len(data)}")
         learn_rate = _checks.positive("learn_rate", learn_rate)
-        epochs = _checks.positive("epochs", epochs, integer=True)
+        epochs = _checks.positive_int("epochs", epochs)
 
         losses = []
         for epoch in range(epochs):
-            for x, y_true in zip(data, all_y_trues):
+            for x, y_true in zip(data, all_y_trues, strict=True):
                 self._update(self._partial_derivatives(x, y_true), learn_rate)
             # --- Calculate total loss at the end of each epoch
             if epoch % RECORD_EVERY == 0:
                 loss = self.loss(data, all_y_trues)
                 losses.append(float(loss))
                 if verbose:
-                    print("Epoch %d loss: %.3f" % (epoch, loss))
+                    print("Epoch %d loss: %.3f" % (epoch, loss))  # noqa: UP031  (the tutorial's line)
         return losses

@@ -51,8 +51,9 @@ class NeuralNetwork:
         if weights1 is None or weights2 is None:
             # The seed's np.random.rand(n_in, 4) then np.random.rand(4, 1), from one stream.
             rng = default_rng(rng)
-            weights1 = rng.random_sample((n_in, HIDDEN)) if weights1 is None else weights1
-            weights2 = rng.random_sample((HIDDEN, 1)) if weights2 is None else weights2
+            draw = rng.random_sample if isinstance(rng, np.random.RandomState) else rng.random
+            weights1 = draw((n_in, HIDDEN)) if weights1 is None else weights1
+            weights2 = draw((HIDDEN, 1)) if weights2 is None else weights2
         self.weights1 = _checks.float_param("weights1", weights1, (n_in, HIDDEN))
         self.weights2 = _checks.float_param("weights2", weights2, (HIDDEN, 1))
         if self.weights1.dtype != self.weights2.dtype:
@@ -88,7 +89,7 @@ class NeuralNetwork:
 
     def train(self, iterations: int = ITERATIONS) -> list[float]:
         """Feedforward then backprop, ``iterations`` times; the loss measured before each update."""
-        iterations = _checks.positive("iterations", iterations, integer=True)
+        iterations = _checks.positive_int("iterations", iterations)
         losses = []
         for _ in range(iterations):
             self.feedforward()

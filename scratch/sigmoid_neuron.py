@@ -17,9 +17,7 @@ from scratch._rng import Rng, default_rng, randint
 Array = NDArray[np.floating]
 
 # The 8-point dataset of seed 001's training section.
-INPUT_VECTORS = np.array(
-    [[3, 1.5], [2, 1], [4, 1.5], [3, 4], [3.5, 0.5], [2, 0.5], [5.5, 1], [1, 1]]
-)
+INPUT_VECTORS = np.array([[3, 1.5], [2, 1], [4, 1.5], [3, 4], [3.5, 0.5], [2, 0.5], [5.5, 1], [1, 1]])
 TARGETS = np.array([0, 1, 0, 1, 0, 1, 1, 0])
 LEARNING_RATE = 0.1
 ITERATIONS = 10_000
@@ -44,9 +42,7 @@ def predict_class(prediction: ArrayLike) -> int:
     return 1 if np.asarray(prediction).item() > 0.5 else 0
 
 
-def worked_step(
-    input_vector: ArrayLike, weights: ArrayLike, bias: ArrayLike, target: float
-) -> dict[str, Array]:
+def worked_step(input_vector: ArrayLike, weights: ArrayLike, bias: ArrayLike, target: float) -> dict[str, Array]:
     """The tutorials' hand-worked step, every intermediate they print.
 
     The update ``weights - derivative`` is the tutorials' own: it subtracts the
@@ -148,10 +144,8 @@ class NeuralNetwork:
         input_vectors = _checks.data("input_vectors", input_vectors, (None, 2), dtype)
         targets = _checks.data("targets", targets, (None,), dtype)
         if len(targets) != len(input_vectors):
-            raise ValueError(
-                f"targets has {len(targets)} rows but input_vectors has {len(input_vectors)}"
-            )
-        iterations = _checks.positive("iterations", iterations, integer=True)
+            raise ValueError(f"targets has {len(targets)} rows but input_vectors has {len(input_vectors)}")
+        iterations = _checks.positive_int("iterations", iterations)
 
         cumulative_errors = []
         for current_iteration in range(iterations):

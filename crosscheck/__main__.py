@@ -1,0 +1,55 @@
+"""``python -m crosscheck``: cross-check every registered network and print the verdicts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crosscheck.case import registry
+from crosscheck.checks import CHECKS, run_check
+from crosscheck.compare import Comparison
+
+
+def table(results: list[Comparison]) -> str:
+    header = ("network", "check", "steps", "max abs diff", "max rel diff", "tolerance", "verdict")
+    rows = [
+        (
+            r.network,
+            r.check,
+            str(r.steps) if r.steps else "init",
+            f"{r.max_abs:.2e}",
+            f"{r.max_rel:.2e}",
+            "exact" if r.atol == r.rtol == 0 else f"{r.atol:.0e} + {r.rtol:.0e}·|twin|",
+            "PASS" if r.passed else "FAIL",
+        )
+        for r in results
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def run_all(names: list[str] | None = None) -> list[Comparison]:
+    cases = registry()
+    unknown = sorted(set(names or ()) - set(cases))
+    if unknown:
+        raise SystemExit(f"unknown network(s) {unknown}; registered: {sorted(cases)}")
+    return [run_check(cases[n], check) for n in (names or list(cases)) for check in CHECKS]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="crosscheck", description=__doc__)
+    parser.add_argument("networks", nargs="*", help="networks to check (default: all registered)")
+    args = parser.parse_args(argv)
+    results = run_all(args.networks)
+    print(table(results))
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        print(f"\n{r.message()}", file=sys.stderr)
+    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Each network's map between scratch names and twin tensors round-trips exactly, both ways."""
+
+import numpy as np
+import pytest
+import torch
+
+from crosscheck.case import load_into_twin, twin_to_scratch
+from crosscheck.networks import TUTORIAL_CASES
+from crosscheck.trace import start
+
+
+@pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
+def test_scratch_to_twin_to_scratch(case):
+    params, _ = start(case, seed=12345)
+    twin = case.twin(case.torch_dtype)
+    load_into_twin(twin, case, params)
+    back = twin_to_scratch(twin, case)
+    assert set(back) == set(params)
+    for name, value in params.items():
+        assert back[name].dtype == value.dtype, name
+        assert back[name].shape == value.shape, name
+        np.testing.assert_array_equal(back[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
+def test_twin_to_scratch_to_twin(case):
+    torch.manual_seed(0)
+    source = case.twin(case.torch_dtype)  # nn.Linear's own random initialisation
+    target = case.twin(case.torch_dtype)
+    with torch.no_grad():
+        for p in target.parameters():
+            p.fill_(np.nan)  # any element the map misses stays NaN and fails below
+    load_into_twin(target, case, twin_to_scratch(source, case))
+    for (name, a), (_, b) in zip(source.state_dict().items(), target.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
+def test_scratch_network_starts_from_the_given_parameters(case):
+    params, _ = start(case, seed=7)
+    net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+    for name, value in case.read_params(net).items():
+        np.testing.assert_array_equal(value, params[name], err_msg=name)
