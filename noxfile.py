@@ -29,3 +29,38 @@ def typecheck(session: nox.Session) -> None:
     """mypy over scratch, reference and crosscheck."""
     session.install("-e", ".[lint]")
     session.run("mypy")
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Comparison reports into reports/: summary.md, index.html, results.json and the plots."""
+    session.install("-e", ".[report]")
+    session.run("python", "-m", "crosscheck.report", *session.posargs)
+
+
+@nox.session
+def screenshot(session: nox.Session) -> None:
+    """Render reports/index.html in headless Chromium (Debian's ``chromium``) to reports/screenshot.png."""
+    session.install("-e", ".[report]")
+    session.run("python", "-m", "crosscheck.screenshot", *session.posargs)
+
+
+@nox.session
+def sweep(session: nox.Session) -> None:
+    """The battery over many random initialisations per tutorial network; worst case per network."""
+    session.install("-e", ".")
+    session.run("python", "-m", "crosscheck.sweep", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Timings (medians of repeated runs) into reports/bench.json; never part of the gate."""
+    session.install("-e", ".[test,report]")
+    session.run("python", "-m", "crosscheck.bench", *session.posargs)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of scratch/ with the battery as the test command; writes reports/mutation.json."""
+    session.install("-e", ".[test,mutation]")
+    session.run("python", "-m", "crosscheck.mutants", *session.posargs)

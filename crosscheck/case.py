@@ -67,6 +67,9 @@ class Case:
     curve_steps: Sequence[int]
     seed: int = 0
     seed_file: str | None = None
+    # Optional dL/doutput of the scratch loss, recorded so a divergence can be placed between the
+    # loss and the parameter gradients.
+    loss_gradient: Callable[[Array, Array], Array] | None = None
     description: str = ""
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
 

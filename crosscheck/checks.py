@@ -81,8 +81,9 @@ def check_one_step(case: Case, pair: tuple[Trace, Trace] | None = None) -> Compa
 
 
 def check_training_run(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
-    """Every step of the whole run: output, loss, gradients, parameters, and the recorded curve."""
-    return _run(case, "training_run", lambda t: _keys(t, "output", "loss", "grad", "param", "curve"), pair=pair)
+    """Every step of the whole run: output, loss, dL/doutput, gradients, parameters, the recorded curve."""
+    keys = ("output", "loss", "dloss", "grad", "param", "curve")
+    return _run(case, "training_run", lambda t: _keys(t, *keys), pair=pair)
 
 
 CHECKS: dict[str, Callable[..., Comparison]] = {

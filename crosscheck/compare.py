@@ -24,13 +24,14 @@ QUANTITIES = {
     "forward": "forward output on the dataset",
     "output": "forward output",
     "loss": "loss",
+    "dloss": "dL/doutput",
     "grad": "gradient",
     "param": "parameter after update",
     "curve": "recorded loss curve",
 }
 # Order of the chain within one step: where a fault first shows.
-STAGE_ORDER = ("init", "forward", "output", "loss", "grad", "param", "curve")
-STEPPED = ("output", "loss", "grad", "param")
+STAGE_ORDER = ("init", "forward", "output", "loss", "dloss", "grad", "param", "curve")
+STEPPED = ("output", "loss", "dloss", "grad", "param")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ A trace is a flat ``dict[str, ndarray]`` (the shape goldens are stored in):
 - ``forward``    output on the whole dataset at the initial parameters
 - ``output``     (steps, ...) output on each step's batch, before the update
 - ``loss``       (steps,) that batch's loss
+- ``dloss``      (steps, ...) dL/doutput, when the case gives the scratch side's ``loss_gradient``
 - ``grad.<p>``   (steps, ...) dL/dp at each step
 - ``param.<p>``  (steps, ...) p after each step's update
 - ``curve``      the tutorial's recorded metric after each step in ``case.curve_steps``
@@ -38,6 +39,8 @@ def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace
     trace["forward"] = np.array(case.forward(net, X))
     curve_at = set(case.curve_steps)
     rows: dict[str, list[np.ndarray]] = {"output": [], "loss": [], "curve": []}
+    if case.loss_gradient is not None:
+        rows["dloss"] = []
     for name in case.param_map:
         rows[f"grad.{name}"], rows[f"param.{name}"] = [], []
     for step, b in enumerate(batches):
@@ -45,6 +48,8 @@ def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace
         output = case.forward(net, xb)
         rows["output"].append(np.array(output))
         rows["loss"].append(np.array(case.loss(output, yb)))
+        if case.loss_gradient is not None:
+            rows["dloss"].append(np.array(case.loss_gradient(output, yb)))
         grads = case.gradients(net, xb, yb)
         for name in case.param_map:
             rows[f"grad.{name}"].append(np.array(grads[name]))
@@ -67,7 +72,7 @@ def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
         trace["forward"] = module(X).numpy().copy()
     curve_at = set(case.curve_steps)
     named = dict(module.named_parameters())
-    outputs, losses, curve = [], [], []
+    outputs, losses, dlosses, curve = [], [], [], []
     grads: dict[str, list[torch.Tensor]] = {n: [] for n in named}
     values: dict[str, list[torch.Tensor]] = {n: [] for n in named}
     for step, b in enumerate(batches):
@@ -75,10 +80,13 @@ def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
         xb, yb = X[index], y[index]
         optimizer.zero_grad()
         output = module(xb)
+        output.retain_grad()
         loss = case.twin_loss(output, yb)
         loss.backward()
         outputs.append(output.detach().clone())
         losses.append(loss.detach().clone())
+        if output.grad is not None:
+            dlosses.append(output.grad.detach().clone())
         for n, p in named.items():
             assert p.grad is not None, f"{case.name}: twin tensor {n!r} got no gradient"
             grads[n].append(p.grad.detach().clone())
@@ -90,6 +98,8 @@ def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
                 curve.append(case.twin_evaluate(module, X, y).clone())
     trace["output"] = torch.stack(outputs).numpy()
     trace["loss"] = torch.stack(losses).numpy()
+    if case.loss_gradient is not None:
+        trace["dloss"] = torch.stack(dlosses).numpy()
     trace["curve"] = torch.stack(curve).numpy() if curve else np.zeros(0, case.dtype)
     for kind, per_tensor in (("grad", grads), ("param", values)):
         stacked = {n: torch.stack(ts) for n, ts in per_tensor.items()}
