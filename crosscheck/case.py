@@ -8,8 +8,11 @@ any ``torch.nn.Module`` whose tensors ``param_map`` ties to the scratch names.
 
 from __future__ import annotations
 
+import importlib
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -111,10 +114,29 @@ def load_into_twin(module: torch.nn.Module, case: Case, params: Params) -> None:
 _REGISTRY: dict[str, Case] = {}
 
 
-def registry() -> dict[str, Case]:
-    """Every registered case by name, the tutorial networks first."""
-    import crosscheck.networks  # noqa: F401  (registers the tutorial networks)
+def case_modules(pyproject: Path | None = None) -> list[str]:
+    """Modules that register cases: the tutorial networks, then ``[tool.crosscheck] cases`` of the
+    project's pyproject.toml (the current directory's, else this checkout's)."""
+    modules = ["crosscheck.networks"]
+    candidates = (
+        [pyproject] if pyproject else [Path.cwd() / "pyproject.toml", Path(__file__).parent.parent / "pyproject.toml"]
+    )
+    for path in candidates:
+        if path.is_file():
+            config = tomllib.loads(path.read_text()).get("tool", {}).get("crosscheck", {})
+            modules += [m for m in config.get("cases", []) if m not in modules]
+            break
+    return modules
 
+
+def registry() -> dict[str, Case]:
+    """Every registered case by name, the tutorial networks first.
+
+    Importing a module listed by ``case_modules`` runs its ``register(...)`` calls; a user adds
+    their own network by listing their module there, without touching the harness.
+    """
+    for module in case_modules():
+        importlib.import_module(module)
     return dict(_REGISTRY)
 
 

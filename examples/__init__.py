@@ -1,0 +1,1 @@
+"""Networks registered through the public API, as a user of the harness would write them."""
