@@ -1,0 +1,102 @@
+"""The gate's power, gated: every bug of the catalogue, in every network it applies to, must fail the
+battery, and the failure must name that network and the quantity (and step) where the bug first shows.
+
+Ids read ``<mutant>-<network>``; ``crosscheck/mutations.py`` holds the bugs and the expectations.
+"""
+
+from contextlib import nullcontext
+
+import numpy as np
+import pytest
+
+from crosscheck.compare import QUANTITIES
+from crosscheck.mutations import CASES, CATALOGUE, PREFIX, Expect, Outcome, gate, prefix, run, short
+from crosscheck.networks import TUTORIAL_CASES
+from crosscheck.trace import scratch_trace, start, traces
+
+PAIRS = [pytest.param(m, CASES[n], id=f"{m.name}-{n}") for m in CATALOGUE for n in m.variants]
+
+# The kinds of bug the issue names; the catalogue may hold more, never fewer.
+REQUIRED = {
+    "gradient_sign",
+    "missing_sigmoid_prime",
+    "sigmoid_prime_argument",
+    "transposed_weight",
+    "bias_never_updated",
+    "wrong_learning_rate",
+    "update_before_gradient",
+    "stale_activation",
+    "mean_instead_of_sum",
+    "schedule_off_by_one",
+    "aliased_weights",
+    "float32_downcast",
+}
+
+
+def what(expect: Expect) -> str:
+    return QUANTITIES[expect.quantity] + (f" of {expect.parameter}" if expect.parameter else "")
+
+
+def assert_first_failure(outcome: Outcome, expect: Expect) -> None:
+    first = outcome.first
+    assert first is not None, f"{outcome.mutant} in {outcome.network}: every check of the battery passed"
+    message = first.message()
+    assert message.startswith(f"{outcome.network} / {first.check}: "), message
+    if expect.problem == "dtype":
+        assert first.problem is not None and first.problem.startswith(f"{what(expect)} is float32 on the scratch side")
+    elif expect.problem == "shape":
+        assert first.problem is not None and first.problem.startswith(f"{what(expect)} has shape "), message
+        assert "on the scratch side but" in first.problem
+    else:
+        step = expect.step_for(outcome.clean_batches)
+        at = "before training" if step is None else f"at step {step}"
+        assert message.startswith(f"{outcome.network} / {first.check}: scratch and twin part {at}, {what(expect)}"), (
+            f"expected the failure at {expect.describe()}, got: {message}"
+        )
+        d = first.first_divergence
+        assert d is not None and (d.quantity, d.parameter, d.step) == (expect.quantity, expect.parameter, step)
+
+
+@pytest.mark.parametrize("mutant, case", PAIRS)
+def test_the_gate_catches_the_bug_where_it_first_shows(mutant, case):
+    outcome = run(mutant, case)
+    assert outcome.caught
+    assert_first_failure(outcome, mutant.variants[case.name].expect)
+    assert_left_nothing_behind(case)
+
+
+def assert_left_nothing_behind(case):
+    """Once the injection is undone the scratch network computes the clean trace again, bit for bit."""
+    params, batches = start(case)
+    again = scratch_trace(short(case), params, batches[:PREFIX])
+    for key, value in prefix(case, traces(case)[0]).items():
+        np.testing.assert_array_equal(again[key], value, err_msg=f"{case.name} {key} after the injection")
+
+
+@pytest.mark.parametrize(
+    "mutant, case",
+    [p for p in PAIRS if (s := p.values[0].variants[p.values[1].name].expect.step) is not None and s != 0],
+)
+def test_nothing_shows_before_the_expected_step(mutant, case):
+    """A bug the expectation places at step k > 0 is invisible in the first k steps: the step is real."""
+    expect = mutant.variants[case.name].expect
+    k = expect.step_for(start(case)[1])
+    assert k is not None and 0 < k < PREFIX
+    assert not run(mutant, case, steps=k).caught
+    assert run(mutant, case, steps=k + 1).caught
+
+
+@pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
+def test_without_a_bug_the_prefix_passes(case):
+    """The cut traces themselves raise no failure: every failure above is the bug's."""
+    outcome = gate(case, nullcontext)
+    assert not outcome.caught, [r.message() for r in outcome.results.values() if not r.passed]
+
+
+def test_the_catalogue_covers_every_network():
+    assert len(CATALOGUE) >= 12
+    assert REQUIRED <= {m.name for m in CATALOGUE}
+    for mutant in CATALOGUE:
+        assert set(mutant.variants) | set(mutant.not_applicable) == set(CASES), mutant.name
+        assert not set(mutant.variants) & set(mutant.not_applicable), mutant.name
+        assert all(reason.strip() for reason in mutant.not_applicable.values()), mutant.name
