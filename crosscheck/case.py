@@ -142,45 +142,137 @@ def registry() -> dict[str, Case]:
 
 def register(case: Case) -> Case:
     """Validate ``case`` and add it to the battery; a bad case raises ``RegistrationError`` now."""
-    validate(case)
+    if not isinstance(case, Case):
+        raise RegistrationError(f"register() takes a crosscheck.Case, got {type(case).__name__}")
     if case.name in _REGISTRY and _REGISTRY[case.name] is not case:
-        raise RegistrationError(f"a case named {case.name!r} is already registered")
+        raise RegistrationError(
+            f"a case named {case.name!r} is already registered; give this one another name "
+            f"(registered: {sorted(_REGISTRY)})"
+        )
+    validate(case)
     _REGISTRY[case.name] = case
     return case
 
 
-def validate(case: Case) -> None:
-    """Build both sides once from the initial parameters and check that they fit together."""
-    where = f"case {case.name!r}"
-    if not case.name or not all(c.isalnum() or c in "_-." for c in case.name):
-        raise RegistrationError(f"{where}: name must be non-empty letters, digits, '_', '-' or '.'")
-    if np.dtype(case.dtype) not in TORCH_DTYPES:
-        raise RegistrationError(f"{where}: dtype must be float32 or float64, got {case.dtype}")
-    for label, arr in (("X", case.X), ("y", case.y)):
-        a = np.asarray(arr)
-        if a.dtype != case.dtype:
-            raise RegistrationError(
-                f"{where}: {label} has dtype {a.dtype} but the case is {case.dtype}; "
-                f"convert it with .astype(np.{np.dtype(case.dtype).name})"
-            )
-        if a.size == 0:
-            raise RegistrationError(f"{where}: {label} is empty")
-        if not np.all(np.isfinite(a)):
-            raise RegistrationError(f"{where}: {label} contains NaN or Inf")
-    if len(case.X) != len(case.y):
-        raise RegistrationError(f"{where}: X has {len(case.X)} rows but y has {len(case.y)}")
-    if not (np.isfinite(case.learning_rate) and case.learning_rate > 0):
-        raise RegistrationError(f"{where}: learning_rate must be positive and finite, got {case.learning_rate}")
+def _call(where: str, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call one of the case's functions; an exception becomes a RegistrationError saying which call."""
+    try:
+        return fn(*args)
+    except RegistrationError:
+        raise
+    except Exception as exc:
+        raise RegistrationError(f"{where}: {what} raised {type(exc).__name__}: {exc}") from exc
 
-    params = case.init(np.random.RandomState(case.seed))
-    if set(params) != set(case.param_map):
-        raise RegistrationError(
-            f"{where}: init() returns parameters {sorted(params)} but param_map names {sorted(case.param_map)}"
-        )
-    net = case.build(params, case.learning_rate)
-    for method in ("forward", "loss", "gradients", "update", "evaluate"):
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _check_fields(case: Case, where: str) -> None:
+    if not isinstance(case.name, str) or not case.name or not all(c.isalnum() or c in "_-." for c in case.name):
+        raise RegistrationError(f"{where}: name must be non-empty letters, digits, '_', '-' or '.'")
+    if case.dtype not in TORCH_DTYPES:
+        raise RegistrationError(f"{where}: dtype must be float32 or float64, got {case.dtype}")
+    lr = case.learning_rate
+    if isinstance(lr, bool) or not isinstance(lr, int | float | np.integer | np.floating):
+        raise RegistrationError(f"{where}: learning_rate must be a real number, got {lr!r}")
+    if not (np.isfinite(lr) and lr > 0):
+        raise RegistrationError(f"{where}: learning_rate must be positive and finite, got {lr}")
+    if not _is_int(case.seed) or not 0 <= case.seed < 2**32:
+        raise RegistrationError(f"{where}: seed must be an int in [0, 2**32), got {case.seed!r}")
+    if not isinstance(case.param_map, Mapping) or not case.param_map:
+        raise RegistrationError(f"{where}: param_map must map each scratch parameter name to a Link; it is empty")
+    for name, link in case.param_map.items():
+        if not isinstance(link, Link):
+            raise RegistrationError(
+                f"{where}: param_map[{name!r}] must be a Link(tensor, index, transpose), got {type(link).__name__}"
+            )
+    for method in (
+        *("init", "batches", "build", "forward", "loss", "gradients", "update"),
+        *("twin", "twin_loss", "evaluate", "twin_evaluate"),
+    ):
         if not callable(getattr(case, method)):
             raise RegistrationError(f"{where}: {method} must be callable")
+    if case.loss_gradient is not None and not callable(case.loss_gradient):
+        raise RegistrationError(f"{where}: loss_gradient must be callable or None")
+
+
+def _check_data(case: Case, where: str) -> None:
+    dtype = np.dtype(case.dtype)
+    for label, a in (("X", case.X), ("y", case.y)):
+        if not isinstance(a, np.ndarray):
+            raise RegistrationError(
+                f"{where}: {label} must be a NumPy array, got {type(a).__name__}; "
+                f"use np.asarray({label}, dtype=np.{dtype.name})"
+            )
+        if a.dtype != dtype:
+            raise RegistrationError(
+                f"{where}: {label} has dtype {a.dtype} but the case is {dtype}; "
+                f"convert it with .astype(np.{dtype.name})"
+            )
+        if a.ndim == 0 or a.size == 0:
+            raise RegistrationError(f"{where}: {label} is empty (shape {a.shape}); give at least one sample")
+        if not np.all(np.isfinite(a)):
+            at = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+            raise RegistrationError(f"{where}: {label} contains {a[at]} at index {at}; the data must be finite")
+    if len(case.X) != len(case.y):
+        raise RegistrationError(
+            f"{where}: X has {len(case.X)} rows but y has {len(case.y)}; give one target row per sample"
+        )
+
+
+def _initial_params(case: Case, where: str, rng: Rng) -> Params:
+    """init()'s parameters, cast to the case dtype exactly as ``crosscheck.trace.start`` does."""
+    raw = _call(where, "init(rng)", case.init, rng)
+    if not isinstance(raw, Mapping):
+        raise RegistrationError(f"{where}: init(rng) must return a dict of arrays, got {type(raw).__name__}")
+    if set(raw) != set(case.param_map):
+        raise RegistrationError(
+            f"{where}: init() returns parameters {sorted(raw)} but param_map names {sorted(case.param_map)}"
+        )
+    params: Params = {}
+    for name, value in raw.items():
+        a = np.asarray(value)
+        if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+            raise RegistrationError(f"{where}: init() parameter {name!r} must be a real array, got dtype {a.dtype}")
+        if not np.all(np.isfinite(a)):
+            raise RegistrationError(f"{where}: init() parameter {name!r} contains NaN or Inf")
+        params[name] = a.astype(case.dtype)
+    return params
+
+
+def _schedule(case: Case, where: str, rng: Rng) -> list[Batch]:
+    """The batch schedule (drawn after init, from the same stream), checked batch by batch."""
+    batches = list(_call(where, "batches(rng)", case.batches, rng))
+    if not batches:
+        raise RegistrationError(f"{where}: batches(rng) gives no batch: a run needs at least one step")
+    n = len(case.X)
+    for step, b in enumerate(batches):
+        if _is_int(b):
+            ok = -n <= int(b) < n
+        elif isinstance(b, slice):
+            ok = len(range(*b.indices(n))) > 0
+        elif isinstance(b, np.ndarray) and b.ndim == 1 and np.issubdtype(b.dtype, np.integer):
+            ok = b.size > 0 and bool(np.all((b >= -n) & (b < n)))
+        else:
+            raise RegistrationError(
+                f"{where}: batch {step} is {b!r}; a batch is an int, a slice or a 1-D integer index array"
+            )
+        if not ok:
+            raise RegistrationError(f"{where}: batch {step} ({b!r}) selects no row of X, which has {n} rows")
+    steps = list(case.curve_steps)
+    if not all(_is_int(s) for s in steps) or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        raise RegistrationError(f"{where}: curve_steps must be increasing step numbers, got {steps[:10]}")
+    if steps and not 0 <= steps[0] <= steps[-1] < len(batches):
+        raise RegistrationError(
+            f"{where}: curve_steps run from {steps[0]} to {steps[-1]} but the run has steps 0 to {len(batches) - 1}"
+        )
+    return batches
+
+
+def _check_map(case: Case, where: str, net: Any, module: torch.nn.Module) -> None:
+    """Every scratch parameter exists, has the case dtype and the shape of the twin element it maps to,
+    and every element of every twin tensor is mapped exactly once."""
     missing = [n for n in case.param_map if not hasattr(net, n)]
     if missing:
         raise RegistrationError(
@@ -188,9 +280,9 @@ def validate(case: Case) -> None:
             f"be the names of the network's parameter attributes"
         )
     scratch = case.read_params(net)
-
-    module = case.twin(case.torch_dtype)
     tensors = dict(module.named_parameters())
+    if not tensors:
+        raise RegistrationError(f"{where}: the twin has no parameters")
     for t_name, t in tensors.items():
         if t.dtype != case.torch_dtype:
             raise RegistrationError(f"{where}: twin tensor {t_name!r} is {t.dtype} but the case is {case.dtype}")
@@ -224,3 +316,93 @@ def validate(case: Case) -> None:
                 f"{where}: every element of twin tensor {t_name!r} must be mapped exactly once; "
                 f"counts are {cov.tolist()}"
             )
+
+
+def _check_pairing(where: str, output: tuple[int, ...], target: tuple[int, ...], what: str) -> None:
+    """Output and target must pair up: a target shape that broadcasts the output to a larger array
+    (the classic (4,) targets against (4, 1) outputs, which give (4, 4)) is refused."""
+    if output == target:
+        return
+    try:
+        spread = np.broadcast_shapes(output, target)
+    except ValueError:
+        return  # not element-wise (class labels, say): the loss pairs them its own way
+    if spread != output:
+        raise RegistrationError(
+            f"{where}: {what} has shape {output} but its targets have shape {target}; "
+            f"output - target would broadcast to {spread}, pairing every output with every target: "
+            f"give y rows of the output's shape"
+        )
+
+
+def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module, params: Params, b: Batch) -> None:
+    """One forward, loss, gradient and update on each side: shapes and dtypes must agree."""
+    out = np.asarray(_call(where, "forward(net, X)", case.forward, net, case.X))
+    _check_pairing(where, out.shape, case.y.shape, "forward(net, X)")
+    xb, yb = case.X[b], case.y[b]
+    out = np.asarray(_call(where, "forward(net, X[batch 0])", case.forward, net, xb))
+    _check_pairing(where, out.shape, yb.shape, "forward(net, X[batch 0])")
+    if out.dtype != case.dtype:
+        raise RegistrationError(f"{where}: forward() returns {out.dtype} but the case is {case.dtype}")
+    loss = np.asarray(_call(where, "loss(output, y[batch 0])", case.loss, out, yb))
+    if loss.shape != ():
+        raise RegistrationError(f"{where}: loss(output, y[batch 0]) must be a scalar, got shape {loss.shape}")
+    grads = _call(where, "gradients(net, X[batch 0], y[batch 0])", case.gradients, net, xb, yb)
+    if not isinstance(grads, Mapping) or set(grads) != set(case.param_map):
+        names = sorted(grads) if isinstance(grads, Mapping) else type(grads).__name__
+        raise RegistrationError(
+            f"{where}: gradients() must return a dict with the keys {sorted(case.param_map)}, got {names}"
+        )
+    for name, g in grads.items():
+        g = np.asarray(g)
+        if g.shape != params[name].shape or g.dtype != case.dtype:
+            raise RegistrationError(
+                f"{where}: gradient of {name!r} is {g.dtype} {g.shape} but the parameter is "
+                f"{np.dtype(case.dtype)} {params[name].shape}"
+            )
+    _call(where, "update(net, grads, learning_rate)", case.update, net, grads, case.learning_rate)
+    for name, value in case.read_params(net).items():
+        if value.shape != params[name].shape or value.dtype != case.dtype:
+            raise RegistrationError(
+                f"{where}: after update() parameter {name!r} is {value.dtype} {value.shape}, "
+                f"not {np.dtype(case.dtype)} {params[name].shape}: something broadcast"
+            )
+
+    load_into_twin(module, case, params)
+    index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
+    xt, yt = torch.from_numpy(case.X)[index], torch.from_numpy(case.y)[index]
+    out_t = _call(where, "twin(X[batch 0])", module, xt)
+    if tuple(out_t.shape) != out.shape or out_t.dtype != case.torch_dtype:
+        raise RegistrationError(
+            f"{where}: the twin's output is {out_t.dtype} {tuple(out_t.shape)} but the scratch forward() gives "
+            f"{out.dtype} {out.shape}"
+        )
+    loss_t = _call(where, "twin_loss(output, y[batch 0])", case.twin_loss, out_t, yt)
+    if loss_t.shape != ():
+        raise RegistrationError(f"{where}: twin_loss must return a scalar, got shape {tuple(loss_t.shape)}")
+    loss_t.backward()
+    tensors = dict(module.named_parameters())
+    for name, link in case.param_map.items():
+        if tensors[link.tensor].grad is None:
+            raise RegistrationError(
+                f"{where}: twin tensor {link.tensor!r} (parameter {name!r}) gets no gradient from twin_loss"
+            )
+
+
+def validate(case: Case) -> None:
+    """Build both sides from the initial parameters, take the first step on each, and check that they
+    fit together; anything that does not raises ``RegistrationError`` saying what to fix."""
+    where = f"case {getattr(case, 'name', '?')!r}"
+    _check_fields(case, where)
+    _check_data(case, where)
+    rng = np.random.RandomState(case.seed)  # init, then the batches, from one stream: as trace.start
+    params = _initial_params(case, where, rng)
+    batches = _schedule(case, where, rng)
+    net = _call(
+        where, "build(params, learning_rate)", case.build, {k: v.copy() for k, v in params.items()}, case.learning_rate
+    )
+    module = _call(where, "twin(dtype)", case.twin, case.torch_dtype)
+    if not isinstance(module, torch.nn.Module):
+        raise RegistrationError(f"{where}: twin(dtype) must return a torch.nn.Module, got {type(module).__name__}")
+    _check_map(case, where, net, module)
+    _check_first_step(case, where, net, module, params, batches[0])

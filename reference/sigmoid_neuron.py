@@ -6,24 +6,30 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reference import _checks
+
 
 class SigmoidNeuron(nn.Module):
     def __init__(self, dtype: torch.dtype = torch.float64) -> None:
         super().__init__()
+        _checks.float_dtype(dtype)
         self.linear = nn.Linear(2, 1, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _checks.forward_input(self, x, 2)
         # squeeze(-1): one sample gives a 0-d prediction, a batch gives (n,), as in the scratch net.
         return torch.sigmoid(self.linear(x)).squeeze(-1)
 
 
 def squared_error(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-sample loss of the SGD steps: (prediction - target)**2."""
+    _checks.loss_pair(prediction, target)
     return F.mse_loss(prediction, target, reduction="sum")
 
 
 def cumulative_error(prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """The tutorial's recorded metric: squared errors summed over the whole dataset."""
+    _checks.loss_pair(prediction, targets)
     return F.mse_loss(prediction, targets, reduction="sum")
 
 

@@ -43,7 +43,7 @@ def mse_loss(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
     if y_true.shape != y_pred.shape:
         raise ValueError(
             f"y_true has shape {y_true.shape} but y_pred has shape {y_pred.shape}; "
-            "they would broadcast instead of pairing up"
+            "they would broadcast instead of pairing up: give both the same shape"
         )
     return ((y_true - y_pred) ** 2).mean()
 
@@ -106,11 +106,15 @@ class TrainableNeuralNetwork:
             dtypes.add(value.dtype)
             setattr(self, name, value)
         if len(dtypes) != 1:
-            raise TypeError(f"all nine parameters must share one dtype, got {sorted(map(str, dtypes))}")
+            raise TypeError(
+                f"all nine parameters must share one float dtype, got {sorted(map(str, dtypes))}; "
+                "convert them all with .astype(np.float64)"
+            )
         self.dtype = dtypes.pop()
 
     def feedforward(self, x: Any) -> Any:
         # x is a numpy array with 2 elements.
+        _checks.sample("x", x, 2)  # a third feature would be ignored without a word
         h1 = sigmoid(self.w1 * x[0] + self.w2 * x[1] + self.b1)
         h2 = sigmoid(self.w3 * x[0] + self.w4 * x[1] + self.b2)
         o1 = sigmoid(self.w5 * h1 + self.w6 * h2 + self.b3)
@@ -186,7 +190,9 @@ class TrainableNeuralNetwork:
         data = _checks.data("data", data, (None, 2), self.dtype)
         all_y_trues = _checks.data("all_y_trues", all_y_trues, (None,), self.dtype)
         if len(all_y_trues) != len(data):
-            raise ValueError(f"all_y_trues has {len(all_y_trues)} rows but data has {len(data)}")
+            raise ValueError(
+                f"all_y_trues has {len(all_y_trues)} rows but data has {len(data)}; give one target per sample"
+            )
         learn_rate = _checks.positive("learn_rate", learn_rate)
         epochs = _checks.positive_int("epochs", epochs)
 

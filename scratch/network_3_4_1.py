@@ -46,7 +46,10 @@ class NeuralNetwork:
     ) -> None:
         x_arr = np.asarray(x)
         if x_arr.ndim != 2:
-            raise ValueError(f"x must be a 2-D array (samples, features), got shape {x_arr.shape}")
+            raise ValueError(
+                f"x must be a 2-D array (samples, features), got shape {x_arr.shape}; "
+                "one sample is x.reshape(1, -1), one feature is x.reshape(-1, 1)"
+            )
         n_in = x_arr.shape[1]
         if weights1 is None or weights2 is None:
             # The seed's np.random.rand(n_in, 4) then np.random.rand(4, 1), from one stream.
@@ -57,7 +60,10 @@ class NeuralNetwork:
         self.weights1 = _checks.float_param("weights1", weights1, (n_in, HIDDEN))
         self.weights2 = _checks.float_param("weights2", weights2, (HIDDEN, 1))
         if self.weights1.dtype != self.weights2.dtype:
-            raise TypeError(f"weights1 is {self.weights1.dtype} but weights2 is {self.weights2.dtype}")
+            raise TypeError(
+                f"weights1 is {self.weights1.dtype} but weights2 is {self.weights2.dtype}; "
+                "give both the same float dtype"
+            )
         dtype = self.weights1.dtype
         self.input = _checks.data("x", x, (None, n_in), dtype)
         # (n, 1), not (n,): (n,) targets against (n, 1) outputs would broadcast to (n, n).

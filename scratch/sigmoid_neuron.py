@@ -95,7 +95,9 @@ class NeuralNetwork:
         self.weights = _checks.float_param("weights", weights, (2,))
         self.bias = _checks.float_param("bias", bias, ())
         if self.bias.dtype != self.weights.dtype:
-            raise TypeError(f"bias dtype {self.bias.dtype} differs from weights dtype {self.weights.dtype}")
+            raise TypeError(
+                f"bias is {self.bias.dtype} but weights are {self.weights.dtype}; give both the same float dtype"
+            )
         self.learning_rate = _checks.positive("learning_rate", learning_rate)
 
     def _sigmoid(self, x: ArrayLike) -> Array:
@@ -105,6 +107,7 @@ class NeuralNetwork:
         return self._sigmoid(x) * (1 - self._sigmoid(x))
 
     def predict(self, input_vector: ArrayLike) -> Array:
+        _checks.sample("input_vector", input_vector, len(self.weights), batch=True)
         layer_1 = np.dot(input_vector, self.weights) + self.bias
         layer_2 = self._sigmoid(layer_1)
         prediction = layer_2
@@ -144,7 +147,10 @@ class NeuralNetwork:
         input_vectors = _checks.data("input_vectors", input_vectors, (None, 2), dtype)
         targets = _checks.data("targets", targets, (None,), dtype)
         if len(targets) != len(input_vectors):
-            raise ValueError(f"targets has {len(targets)} rows but input_vectors has {len(input_vectors)}")
+            raise ValueError(
+                f"targets has {len(targets)} rows but input_vectors has {len(input_vectors)}; "
+                "give one target per input vector"
+            )
         iterations = _checks.positive_int("iterations", iterations)
 
         cumulative_errors = []

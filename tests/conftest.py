@@ -1,9 +1,27 @@
+"""Where goldens live, and the rule that a CI run never rewrites them.
+
+Nothing is imported from the harness at module level, so loading this file does not load torch.
+"""
+
 import pytest
 
-from crosscheck.goldens import GOLDEN_DIR
+# tests/test_golden_integrity.py runs a nested pytest session with this file as its conftest.
+pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    force_regen, regen_all = config.getoption("force_regen", False), config.getoption("regen_all", False)
+    if force_regen or regen_all:
+        from crosscheck.goldens import regeneration_refusal
+
+        refusal = regeneration_refusal(force_regen, regen_all)
+        if refusal is not None:
+            raise pytest.UsageError(refusal)
 
 
 @pytest.fixture
 def original_datadir() -> object:
     # One folder of goldens for every test module, so the report and the orphan check find them.
+    from crosscheck.goldens import GOLDEN_DIR
+
     return GOLDEN_DIR
