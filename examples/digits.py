@@ -30,7 +30,7 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
     Reads the file scikit-learn ships, ``sklearn/datasets/data/digits.csv.gz``, the way
     ``load_digits`` does (``np.loadtxt``, comma-separated, label in the last column), without
-    importing ``sklearn.datasets``: that import pulls in SciPy and costs about 0.75 s in every
+    importing ``sklearn.datasets``: that import pulls in SciPy and costs 0.8-1 s in every
     process that loads the registry (tests/test_digits.py checks the arrays are ``load_digits``').
     """
     spec = importlib.util.find_spec("sklearn")

@@ -1,6 +1,7 @@
 """The real-size network through the public API: a 64-128-10 MLP on scikit-learn's digits."""
 
 import numpy as np
+import pytest
 
 from crosscheck import parametrize_with_checks
 from crosscheck.trace import traces
@@ -14,7 +15,7 @@ def test_digits(case, check):
 
 
 def test_data_is_load_digits():
-    from sklearn.datasets import load_digits  # imported here: it costs ~0.75 s (SciPy)
+    from sklearn.datasets import load_digits  # imported here, not by the case: it costs 0.8-1 s (SciPy)
 
     pixels, labels = load_digits(return_X_y=True)
     np.testing.assert_array_equal(PIXELS, pixels)
@@ -41,3 +42,29 @@ def test_training_loss_falls_well_below_chance():
     curve = trace["curve"]
     assert curve[0] > 2.0, f"the initial loss {curve[0]:.3f} should be near log(10)"
     assert curve[-1] < 1.0, f"the loss after one epoch is {curve[-1]:.3f}"
+
+
+def _params(**change):
+    params = {"W1": np.zeros((64, 128)), "b1": np.zeros(128), "W2": np.zeros((128, 10)), "b2": np.zeros(10)}
+    return {**params, **change}
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        (_params(W1=np.zeros((128, 64))), ValueError, r"W1 must have shape \(64, 128\)"),
+        (_params(b2=np.zeros(10, dtype=np.float32)), TypeError, "share one dtype"),
+        (_params(W2=np.zeros((128, 10), dtype=int)), TypeError, "W2 must be a float array"),
+    ],
+)
+def test_bad_parameters_are_refused(params, error, match):
+    with pytest.raises(error, match=match):
+        MLP(**params, learning_rate=0.1)
+
+
+def test_labels_instead_of_one_hot_targets_are_refused():
+    net = MLP(**_params(), learning_rate=0.1)
+    with pytest.raises(ValueError, match=r"one-hot with shape \(2, 10\)"):
+        net.gradients(np.zeros((2, 64)), np.array([3.0, 7.0]))
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 64\)"):
+        net.forward(np.zeros((2, 8, 8)))
