@@ -1,0 +1,273 @@
+"""A third oracle: central finite differences of the scratch loss, against both gradients.
+
+At a few points of a training run (by default the first, middle and last step) every parameter
+element ``p`` is moved by ``±h`` and the scratch loss ``f`` of that step's batch is evaluated
+through ``case.build`` / ``case.forward`` / ``case.loss`` only, never through the gradient code:
+
+    D(h) = (f(p + h) - f(p - h)) / 2h
+
+**Step size.**  The error of ``D(h)`` against ``f'(p)`` is truncation plus rounding,
+
+    |D(h) - f'(p)| <= h^2/6 |f'''(p)|  +  eps_f / h,
+
+where ``eps_f`` bounds the rounding error of one evaluation of ``f``.  The sum is smallest at
+``h ~ (3 eps_f / |f'''|)^(1/3)``; with ``eps_f ~ eps`` and ``|f'''| ~ 1`` that is ``cbrt(eps)``
+(6.1e-6 in float64), and ``max(1, |p|)`` scales it with ``p`` so that ``p ± h`` moves ``p`` by
+the same number of ulps whatever its size.  ``h`` is then rounded to what ``p + h`` really adds.
+
+**Bound.**  The agreement bound is that error formula evaluated at the step taken, not a tuned
+constant.  ``|f'''(p)|`` is estimated by the four-point third difference at the wider step
+``H = eps^(1/5) max(1, |p|)`` (optimal for it), plus that estimate's own rounding error
+``3 eps_f / H^3``.  ``eps_f = EVAL_ULPS * eps * max(1, |f|)``: the tutorial losses are short
+chains of roundings of O(1) numbers (sigmoid outputs in (0, 1), targets 0 or 1), so their rounding
+error is a few ulps of 1 even when ``f`` itself is tiny.  Measured against an 80-bit long-double
+evaluation at 600 points of each tutorial run: ``|f64 - f_ld| <= 1.75 eps max(1, |f|)`` (3-4-1;
+0.79 neuron, 0.83 2-2-1), hence ``EVAL_ULPS = 4``.  The analytic gradient is itself only known to
+the float64 cross-check tolerance, which is added.
+
+**Verdict.**  Scratch and twin must agree within the float64 tolerance of the battery, each must
+agree with ``D`` within the bound.  When they do not, the one that disagrees with both others is
+named the odd one out: ``scratch``, ``twin`` or ``finite differences``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from crosscheck.case import Batch, Case, Params, load_into_twin
+from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
+from crosscheck.trace import scratch_trace, start
+
+EPS = float(np.finfo(np.float64).eps)
+# Rounding error of one loss evaluation, in ulps of max(1, |f|): measured at most 1.75 (see above).
+EVAL_ULPS = 4.0
+SCRATCH, TWIN, FINITE_DIFFERENCES = "scratch", "twin", "finite differences"
+NOUN = {
+    SCRATCH: "the scratch gradient",
+    TWIN: "the twin gradient",
+    FINITE_DIFFERENCES: "the finite-difference estimate",
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """``D(h)`` for one parameter element and the bound on its error."""
+
+    value: float
+    h: float
+    bound: float
+    truncation: float
+    rounding: float
+
+
+@dataclass(frozen=True)
+class Vote:
+    """The three oracles for one parameter element at one step."""
+
+    step: int
+    parameter: str
+    index: tuple[int, ...]
+    scratch: float
+    twin: float
+    finite_difference: float
+    h: float
+    bound: float  # |gradient - D| allowed
+    pair_tolerance: float  # |scratch - twin| allowed
+    odd_one_out: str | None  # None when they agree, or when the three cannot single one out
+    verdict: str  # what the three say, in words
+
+    @property
+    def agree(self) -> bool:
+        return self.verdict == "agree"
+
+    def where(self) -> str:
+        index = "[" + ", ".join(map(str, self.index)) + "]" if self.index else ""
+        return f"at step {self.step}, gradient of {self.parameter}{index}"
+
+
+@dataclass(frozen=True)
+class OracleResult:
+    network: str
+    steps: tuple[int, ...]
+    votes: tuple[Vote, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(v.agree for v in self.votes)
+
+    @property
+    def first_disagreement(self) -> Vote | None:
+        return next((v for v in self.votes if not v.agree), None)
+
+    @property
+    def max_error(self) -> float:
+        """Largest |gradient - D| over both gradients and every element."""
+        return max(max(abs(v.scratch - v.finite_difference), abs(v.twin - v.finite_difference)) for v in self.votes)
+
+    @property
+    def worst_ratio(self) -> float:
+        """Largest |gradient - D| / bound: below 1 passes."""
+        return max(
+            max(abs(v.scratch - v.finite_difference), abs(v.twin - v.finite_difference)) / v.bound for v in self.votes
+        )
+
+    def message(self) -> str:
+        head = f"{self.network} / finite_differences: "
+        v = self.first_disagreement
+        if v is None:
+            return head + (
+                f"passed ({len(self.votes)} gradient elements at steps {list(self.steps)}, "
+                f"largest |gradient - finite difference| {self.max_error:.3g}, "
+                f"{self.worst_ratio:.2g} of its bound)"
+            )
+        return (
+            head + f"{v.where()}: {v.verdict}: scratch = {v.scratch!r}, twin = {v.twin!r}, "
+            f"finite differences = {v.finite_difference!r} (h = {v.h:.3g}, bound {v.bound:.3g}; "
+            f"scratch and twin may differ by {v.pair_tolerance:.3g})"
+        )
+
+
+def step_size(p: float) -> float:
+    """``cbrt(eps) * max(1, |p|)``, rounded to the step ``p + h`` really takes."""
+    h = np.cbrt(EPS) * max(1.0, abs(p))
+    return float((p + h) - p)
+
+
+def central_difference(f: Callable[[float], float], p: float) -> Estimate:
+    """``D(h)`` of ``f`` at ``p`` with the step size and error bound of the module docstring."""
+    h = step_size(p)
+    f_plus, f_minus = f(p + h), f(p - h)
+    value = (f_plus - f_minus) / ((p + h) - (p - h))
+    eps_f = EVAL_ULPS * EPS * max(1.0, abs(f_plus), abs(f_minus))
+    big = EPS ** (1 / 5) * max(1.0, abs(p))
+    third = (f(p + 2 * big) - 2 * f(p + big) + 2 * f(p - big) - f(p - 2 * big)) / (2 * big**3)
+    third_bound = abs(third) + 3 * eps_f / big**3
+    truncation = h * h / 6 * third_bound
+    rounding = eps_f / h
+    return Estimate(value, h, truncation + rounding, truncation, rounding)
+
+
+def scratch_loss(case: Case, params: Params, batch: Batch) -> float:
+    """The scratch loss of one batch at ``params``, summed over the batch as the twin's loss is."""
+    net = case.build({k: np.array(v) for k, v in params.items()}, case.learning_rate)
+    return float(np.sum(case.loss(case.forward(net, case.X[batch]), case.y[batch])))
+
+
+def scratch_gradient(case: Case, params: Params, batch: Batch) -> Params:
+    net = case.build({k: np.array(v) for k, v in params.items()}, case.learning_rate)
+    return {k: np.asarray(v) for k, v in case.gradients(net, case.X[batch], case.y[batch]).items()}
+
+
+def twin_gradient(case: Case, params: Params, batch: Batch) -> Params:
+    module = case.twin(case.torch_dtype)
+    load_into_twin(module, case, params)
+    index = torch.as_tensor(batch) if isinstance(batch, np.ndarray) else batch
+    X, y = torch.from_numpy(case.X)[index], torch.from_numpy(case.y)[index]
+    case.twin_loss(module(X), y).backward()
+    tensors = dict(module.named_parameters())
+    grads: Params = {}
+    for name, link in case.param_map.items():
+        g = tensors[link.tensor].grad  # the leaf's .grad: a transposed view has none
+        if g is None:
+            raise AssertionError(f"{case.name}: twin tensor {link.tensor!r} got no gradient")
+        grads[name] = (g.T if link.transpose else g)[link.index].detach().numpy().copy()
+    return grads
+
+
+def judge(scratch: float, twin: float, fd: float, bound: float, pair_tolerance: float) -> tuple[str | None, str]:
+    """(odd one out, verdict): the one that disagrees with both others, if exactly one does."""
+    agree = {
+        (SCRATCH, TWIN): abs(scratch - twin) <= pair_tolerance,
+        (SCRATCH, FINITE_DIFFERENCES): abs(scratch - fd) <= bound,
+        (TWIN, FINITE_DIFFERENCES): abs(twin - fd) <= bound,
+    }
+    agreeing = [pair for pair, ok in agree.items() if ok]
+    if len(agreeing) == 3:
+        return None, "agree"
+    if len(agreeing) == 1:
+        (a, b) = agreeing[0]
+        odd = next(o for o in (SCRATCH, TWIN, FINITE_DIFFERENCES) if o not in (a, b))
+        return odd, f"{NOUN[odd]} is the odd one out ({a} and {b} agree)"
+    if not agreeing:
+        return None, "all three disagree"
+    (a, b) = next(pair for pair, ok in agree.items() if not ok)
+    c = next(o for o in (SCRATCH, TWIN, FINITE_DIFFERENCES) if o not in (a, b))
+    return None, f"{a} and {b} disagree while {c} is within reach of both; the three cannot tell which is off"
+
+
+def default_steps(n_steps: int) -> tuple[int, ...]:
+    """The first, middle and last step of a run."""
+    return tuple(sorted({0, n_steps // 2, n_steps - 1}))
+
+
+def params_before(case: Case, trace: dict[str, np.ndarray], initial: Params, step: int) -> Params:
+    """The parameters a step starts from: the initial ones, or those recorded after the step before."""
+    if step == 0:
+        return {k: np.array(v) for k, v in initial.items()}
+    return {k: np.array(trace[f"param.{k}"][step - 1]) for k in case.param_map}
+
+
+def check_finite_differences(case: Case, steps: Sequence[int] | None = None) -> OracleResult:
+    """Finite differences of the scratch loss against the scratch and twin gradients, float64 only."""
+    if np.dtype(case.dtype) != np.float64:
+        raise ValueError(
+            f"{case.name}: finite differences are checked in float64 only (their bound assumes float64 "
+            f"rounding); this case is {np.dtype(case.dtype).name}"
+        )
+    initial, batches = start(case)
+    chosen = tuple(steps) if steps is not None else default_steps(len(batches))
+    bad = [s for s in chosen if not 0 <= s < len(batches)]
+    if bad:
+        raise ValueError(f"{case.name}: steps {bad} are outside the run's {len(batches)} steps")
+    trace = scratch_trace(case, initial, batches) if max(chosen) > 0 else {}
+    votes = []
+    for step in chosen:
+        params, batch = params_before(case, trace, initial, step), batches[step]
+        by_scratch, by_twin = scratch_gradient(case, params, batch), twin_gradient(case, params, batch)
+        for name in case.param_map:
+            for index in np.ndindex(params[name].shape):
+                votes.append(_vote(case, params, batch, step, name, index, by_scratch, by_twin))
+    return OracleResult(case.name, chosen, tuple(votes))
+
+
+def _vote(
+    case: Case,
+    params: Params,
+    batch: Batch,
+    step: int,
+    name: str,
+    index: tuple[int, ...],
+    by_scratch: Params,
+    by_twin: Params,
+) -> Vote:
+    def loss_at(value: float) -> float:
+        moved = {k: np.array(v) for k, v in params.items()}
+        moved[name][index] = value
+        return scratch_loss(case, moved, batch)
+
+    estimate = central_difference(loss_at, float(params[name][index]))
+    s, t = float(by_scratch[name][index]), float(by_twin[name][index])
+    pair_tolerance = FLOAT64_ATOL + FLOAT64_RTOL * abs(t)
+    bound = estimate.bound + pair_tolerance  # the gradients are known only to their own tolerance
+    odd, verdict = judge(s, t, estimate.value, bound, pair_tolerance)
+    return Vote(
+        step, name, tuple(int(i) for i in index), s, t, estimate.value, estimate.h, bound, pair_tolerance, odd, verdict
+    )
+
+
+def summary(result: OracleResult) -> dict[str, Any]:
+    """Figures for reports: points checked, largest error, its ratio to the bound, the verdict."""
+    return {
+        "network": result.network,
+        "steps": list(result.steps),
+        "elements": len(result.votes),
+        "max_error": result.max_error,
+        "worst_ratio_to_bound": result.worst_ratio,
+        "passed": result.passed,
+        "message": result.message(),
+    }

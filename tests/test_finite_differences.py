@@ -1,0 +1,139 @@
+"""The third oracle: central finite differences of the scratch loss agree with the scratch and twin
+gradients at the first, middle and last step of every tutorial run; when one of the three is wrong,
+the failure names it."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from crosscheck.finite_diff import (
+    FINITE_DIFFERENCES,
+    SCRATCH,
+    TWIN,
+    central_difference,
+    check_finite_differences,
+    judge,
+    step_size,
+)
+from crosscheck.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON, TUTORIAL_CASES
+from scratch import network_2_2_1 as s221
+from scratch import network_3_4_1 as s341
+from scratch import sigmoid_neuron as s_neuron
+
+names = pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
+
+
+@names
+def test_the_three_oracles_agree_along_the_run(case):
+    result = check_finite_differences(case)
+    assert result.passed, result.message()
+    n = len(case.batches(np.random.RandomState(case.seed)))
+    assert result.steps == (0, n // 2, n - 1)
+    assert len(result.votes) == 3 * sum(np.size(v) for v in case.init(np.random.RandomState(case.seed)).values())
+
+
+@names
+def test_the_bound_is_tight_enough_to_see_a_one_in_a_million_error(case):
+    # The bound is a few 1e-10 (measured largest error 3.2e-11, at most 0.27 of its bound):
+    # far below what a wrong factor or sign would move a gradient of these sizes.
+    result = check_finite_differences(case, steps=[0])
+    assert max(v.bound for v in result.votes) < 1e-9
+
+
+@pytest.mark.parametrize("p", [0.0, 1e-300, 0.37, -2.5, 1e6])
+def test_the_step_is_exactly_the_one_taken(p):
+    h = step_size(p)
+    assert (p + h) - p == h
+    assert h == pytest.approx(np.cbrt(np.finfo(float).eps) * max(1.0, abs(p)), rel=1e-9)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, -3.0, 40.0])
+def test_the_bound_holds_where_the_derivative_is_known(p):
+    estimate = central_difference(np.sin, p)
+    assert abs(estimate.value - np.cos(p)) <= estimate.bound
+    assert estimate.bound < 1e-9 * max(1.0, abs(p)) ** 2  # truncation grows as h^2, h as |p|
+
+
+def negate_one_gradient(cls, method):
+    """A realistic bug: the sign of one parameter's gradient flipped in the scratch network."""
+    original = getattr(cls, method)
+    if cls is s_neuron.NeuralNetwork:
+        return lambda self, x, t: (-original(self, x, t)[0], original(self, x, t)[1])
+    if cls is s221.TrainableNeuralNetwork:
+        return lambda self, x, y: original(self, x, y) | {"w4": -original(self, x, y)["w4"]}
+    return lambda self: (original(self)[0], -original(self)[1])
+
+
+WRONG_SCRATCH = [
+    (SIGMOID_NEURON, s_neuron.NeuralNetwork, "_compute_gradients", "bias"),
+    (NETWORK_2_2_1, s221.TrainableNeuralNetwork, "_partial_derivatives", "w4"),
+    (NETWORK_3_4_1, s341.NeuralNetwork, "_gradients", "weights2[0, 0]"),
+]
+
+
+@pytest.mark.parametrize("case, cls, method, parameter", WRONG_SCRATCH, ids=lambda v: getattr(v, "name", None))
+def test_a_wrong_scratch_gradient_is_named_the_odd_one_out(case, cls, method, parameter, monkeypatch):
+    monkeypatch.setattr(cls, method, negate_one_gradient(cls, method))
+    result = check_finite_differences(case, steps=[0])
+    assert not result.passed
+    assert result.first_disagreement.odd_one_out == SCRATCH
+    assert result.message().startswith(
+        f"{case.name} / finite_differences: at step 0, gradient of {parameter}: the scratch gradient is the "
+        "odd one out (twin and finite differences agree): scratch = "
+    )
+
+
+@names
+def test_a_wrong_twin_gradient_is_named_the_odd_one_out(case):
+    # A twin whose loss is doubled (say, a mean where the scratch side sums, over two rows).
+    doubled = dataclasses.replace(case, twin_loss=lambda out, y: 2 * case.twin_loss(out, y))
+    result = check_finite_differences(doubled, steps=[0])
+    assert not result.passed
+    assert result.first_disagreement.odd_one_out == TWIN
+    assert "the twin gradient is the odd one out (scratch and finite differences agree)" in result.message()
+
+
+@names
+def test_a_loss_that_does_not_match_the_gradients_makes_finite_differences_the_odd_one_out(case):
+    # Finite differences see only forward and loss: a loss the gradient code was not derived from.
+    doubled = dataclasses.replace(case, loss=lambda out, y: 2 * case.loss(out, y))
+    result = check_finite_differences(doubled, steps=[0])
+    assert not result.passed
+    assert result.first_disagreement.odd_one_out == FINITE_DIFFERENCES
+    assert "the finite-difference estimate is the odd one out (scratch and twin agree)" in result.message()
+
+
+@pytest.mark.parametrize(
+    "values, odd, verdict",
+    [
+        ((1.0, 1.0, 1.0), None, "agree"),
+        ((2.0, 1.0, 1.0), SCRATCH, "the scratch gradient is the odd one out (twin and finite differences agree)"),
+        ((1.0, 2.0, 1.0), TWIN, "the twin gradient is the odd one out (scratch and finite differences agree)"),
+        (
+            (1.0, 1.0, 2.0),
+            FINITE_DIFFERENCES,
+            "the finite-difference estimate is the odd one out (scratch and twin agree)",
+        ),
+        ((1.0, 2.0, 3.0), None, "all three disagree"),
+        (
+            (1.0, 1.0 + 2e-3, 1.0 + 1e-3),
+            None,
+            "scratch and twin disagree while finite differences is within reach of both; the three cannot tell which is off",
+        ),
+    ],
+)
+def test_the_odd_one_out_is_the_one_that_disagrees_with_both_others(values, odd, verdict):
+    # bound 1.5e-3 between a gradient and finite differences, 1e-4 between scratch and twin
+    assert judge(*values, bound=1.5e-3, pair_tolerance=1e-4) == (odd, verdict)
+
+
+def test_finite_differences_refuse_float32():
+    case = dataclasses.replace(SIGMOID_NEURON, dtype=np.dtype(np.float32))
+    with pytest.raises(ValueError, match="float64 only"):
+        check_finite_differences(case)
+
+
+def test_steps_outside_the_run_are_refused():
+    with pytest.raises(ValueError, match=r"steps \[1500\] are outside the run's 1500 steps"):
+        check_finite_differences(NETWORK_3_4_1, steps=[1500])
