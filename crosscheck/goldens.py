@@ -46,7 +46,8 @@ def golden_view(trace: Trace, first: int = FIRST_STEPS) -> dict[str, np.ndarray]
             if quantity == "param":
                 out[f"final.{key.split('.', 1)[1]}"] = value[-1]
     # pytest-regressions stores a 0-d array as shape (1,); store it so, to compare like with like.
-    return {k: np.ascontiguousarray(np.atleast_1d(v)) for k, v in out.items()}
+    # Copies, not views: traces are cached per process, and a caller may change what it gets.
+    return {k: np.atleast_1d(v).copy() for k, v in out.items()}
 
 
 def in_ci(environ: Mapping[str, str] | None = None) -> bool:

@@ -21,9 +21,15 @@ def positive_size(name: str, value: object) -> int:
     return value
 
 
+def _transformed(t: torch.Tensor) -> bool:
+    """True inside ``torch.func.vmap``/``grad`` (the seed sweep runs the twins so): there a tensor's
+    values cannot steer Python code, so the value checks are skipped; shapes and dtypes are still checked."""
+    return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
+
+
 def _non_finite(t: torch.Tensor) -> str | None:
-    """Where the first NaN or Inf of ``t`` sits and what it is, or None when ``t`` is finite."""
-    if bool(torch.isfinite(t).all()):
+    """Where the first NaN or Inf of ``t`` sits and what it is, or None when ``t`` is finite (or transformed)."""
+    if _transformed(t) or bool(torch.isfinite(t).all()):
         return None
     at = tuple(int(i) for i in torch.nonzero(~torch.isfinite(t.detach()))[0])
     return f"{t.detach()[at].item()} at index {at}" if at else f"{t.detach().item()}"

@@ -562,12 +562,6 @@ def map_221(**changes):
 
 HARNESS = [
     ("not-a-case", lambda: register({"name": "x"}), "register() takes a crosscheck.Case, got dict"),
-    (
-        "duplicate-name",
-        lambda: register(bad(name="network_3_4_1", description="another network")),
-        "a case named 'network_3_4_1' is already registered; give this one another name "
-        f"(registered: {sorted(registry())})",
-    ),
     ("empty-name", lambda: register(bad(name="")), "case '': name must be non-empty letters, digits, '_', '-' or '.'"),
     (
         "name-with-space",
@@ -781,6 +775,28 @@ def test_register_rejects(call, message):
     assert registry() == before  # a rejected case is not half-registered
 
 
+def test_register_rejects_a_second_case_under_a_taken_name():
+    assert_raises(
+        lambda: register(bad(name="network_3_4_1", description="another network")),
+        RegistrationError,
+        "a case named 'network_3_4_1' is already registered; give this one another name "
+        f"(registered: {sorted(registry())})",
+    )
+    assert registry()["network_3_4_1"] is NETWORK_3_4_1
+
+
 def test_the_tutorial_cases_validate():
     for case in (SIGMOID_NEURON, NETWORK_2_2_1, NETWORK_3_4_1):
         validate(case)  # raises on any problem
+
+
+def test_twin_checks_inside_vmap_keep_shapes_and_skip_values():
+    """The seed sweep runs the twins under torch.func.vmap, where a tensor's value cannot steer Python."""
+    batched = torch.func.vmap(r341.sum_of_squares)
+    assert batched(torch.zeros(5, 4, 1, dtype=F64), torch.full((5, 4, 1), NAN, dtype=F64)).shape == (5,)
+    assert_raises(
+        lambda: batched(torch.zeros(5, 4, 1, dtype=F64), torch.zeros(5, 4, dtype=F64)),
+        ValueError,
+        "prediction has shape (4, 1) but target has shape (4,); F.mse_loss would broadcast them to (4, 4), "
+        "pairing every prediction with every target: give the target the prediction's shape (target.reshape(4, 1))",
+    )

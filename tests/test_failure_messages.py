@@ -1,15 +1,16 @@
 """A divergence is reported once, naming network, step, quantity, parameter, element, both values,
 the difference and the tolerance; the messages are asserted exactly."""
 
+import dataclasses
 import re
 
 import numpy as np
 import pytest
 
-from crosscheck.checks import check_training_run
+from crosscheck.checks import check_forward, check_initial_parameters, check_training_run
 from crosscheck.compare import compare
 from crosscheck.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
-from crosscheck.trace import scratch_trace, start, traces
+from crosscheck.trace import scratch_trace, start, traces, twin_trace
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import sigmoid_neuron as s_neuron
@@ -110,4 +111,104 @@ def test_a_wrong_gradient_is_caught_and_named(case, patch, parameter, monkeypatc
     assert re.search(
         r"scratch = \S+, twin = \S+, \|difference\| = \S+ > tolerance \S+ \(atol 1e-12 \+ rtol 1e-10 \* \|twin\|\)$",
         message,
+    )
+
+
+def test_a_two_dimensional_element_is_named():
+    twin = {"grad.W": np.full((3, 2, 3), 0.125)}
+    scratch = {"grad.W": twin["grad.W"].copy()}
+    scratch["grad.W"][2, 1, 0] = 0.25
+    result = compare("toy", "gradients", scratch, twin, ["grad.W"], dtype=F64, atol=1e-12, rtol=1e-10)
+    assert result.message() == (
+        "toy / gradients: scratch and twin part at step 2, gradient of W[1, 0]: "
+        "scratch = 0.25, twin = 0.125, |difference| = 0.125 > tolerance 1.35e-11 "
+        "(atol 1e-12 + rtol 1e-10 * |twin|)"
+    )
+
+
+def test_an_unstepped_quantity_parts_before_training():
+    twin = {"forward": np.array([[0.5], [0.25], [0.75]])}
+    scratch = {"forward": np.array([[0.5], [0.25], [0.625]])}
+    result = compare("toy", "forward", scratch, twin, ["forward"], dtype=F64, atol=1e-12, rtol=1e-10)
+    assert result.message() == (
+        "toy / forward: scratch and twin part before training, forward output on the dataset[2, 0]: "
+        "scratch = 0.625, twin = 0.75, |difference| = 0.125 > tolerance 7.6e-11 (atol 1e-12 + rtol 1e-10 * |twin|)"
+    )
+
+
+def test_a_curve_divergence_names_the_recorded_step():
+    twin = {"curve": np.array([2.0, 1.0, 0.5])}
+    scratch = {"curve": np.array([2.0, 1.0, 0.5 + 1e-6])}
+    result = compare(
+        "toy", "training_run", scratch, twin, ["curve"], curve_steps=[0, 100, 200], dtype=F64, atol=1e-12, rtol=1e-10
+    )
+    assert result.message() == (
+        "toy / training_run: scratch and twin part at step 200, recorded loss curve: "
+        "scratch = 0.500001, twin = 0.5, |difference| = 1e-06 > tolerance 5.1e-11 (atol 1e-12 + rtol 1e-10 * |twin|)"
+    )
+
+
+def test_a_nan_message_is_exact():
+    scratch, twin = toy_traces()
+    scratch["loss"][2] = np.nan
+    result = compare("toy", "loss", scratch, twin, ["loss"], dtype=F64, atol=1e-12, rtol=1e-10)
+    assert result.message() == (
+        "toy / loss: scratch and twin part at step 2, loss: scratch = nan, twin = 0.25, "
+        "|difference| = nan > tolerance 2.6e-11 (atol 1e-12 + rtol 1e-10 * |twin|)"
+    )
+
+
+def test_a_shape_problem_is_named_before_any_value():
+    scratch, twin = toy_traces()
+    twin["grad.w"] = twin["grad.w"][..., None]
+    result = compare("toy", "gradients", scratch, twin, ["grad.w"], dtype=F64, atol=1e-12, rtol=1e-10)
+    assert result.message() == (
+        "toy / gradients: gradient of w has shape (3, 2) on the scratch side but (3, 2, 1) on the twin side"
+    )
+
+
+# --- real networks, values that do not depend on the machine ---------------------------------------
+# The initial parameters are draws of np.random.RandomState(0), a stream NumPy keeps fixed across versions
+# and platforms (its first standard normal is 1.764052345967664), so these messages are exact everywhere.
+
+
+def first_step(case, **scratch_changes):
+    """Scratch and twin traces of the first step, the scratch side built from a changed copy of the case."""
+    params, batches = start(case)
+    changed = dataclasses.replace(case, **scratch_changes)
+    return scratch_trace(changed, params, batches[:1]), twin_trace(case, params, batches[:1])
+
+
+def test_a_wrong_initial_parameter_parts_before_training():
+    build = NETWORK_2_2_1.build
+    pair = first_step(NETWORK_2_2_1, build=lambda p, lr: build(p | {"w1": p["w1"] + 0.5}, lr))
+    assert check_initial_parameters(NETWORK_2_2_1, pair=pair).message() == (
+        "network_2_2_1 / initial_parameters: scratch and twin part before training, initial parameter of w1: "
+        "scratch = 2.264052345967664, twin = 1.764052345967664, |difference| = 0.5 > tolerance 0 "
+        "(atol 0 + rtol 0 * |twin|)"
+    )
+
+
+def test_a_wrong_element_of_a_weight_matrix_is_named():
+    build = NETWORK_3_4_1.build
+
+    def shifted(params, lr):
+        weights1 = params["weights1"].copy()
+        weights1[1, 2] += 0.25
+        return build(params | {"weights1": weights1}, lr)
+
+    pair = first_step(NETWORK_3_4_1, build=shifted)
+    assert check_initial_parameters(NETWORK_3_4_1, pair=pair).message() == (
+        "network_3_4_1 / initial_parameters: scratch and twin part before training, initial parameter of "
+        "weights1[1, 2]: scratch = 0.6875872112626925, twin = 0.4375872112626925, |difference| = 0.25 > "
+        "tolerance 0 (atol 0 + rtol 0 * |twin|)"
+    )
+
+
+def test_a_flattened_output_is_a_shape_problem():
+    forward = NETWORK_3_4_1.forward
+    pair = first_step(NETWORK_3_4_1, forward=lambda net, x: forward(net, x).ravel())
+    assert check_forward(NETWORK_3_4_1, pair=pair).message() == (
+        "network_3_4_1 / forward: forward output on the dataset has shape (4,) on the scratch side but (4, 1) "
+        "on the twin side"
     )
