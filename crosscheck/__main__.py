@@ -1,9 +1,11 @@
-"""``python -m crosscheck``: cross-check every registered network and print the verdicts."""
+"""``python -m crosscheck``: cross-check every registered network, print the verdicts and write
+``reports/summary.md`` (the report's deterministic summary; ``nox -s report`` writes the rest)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from crosscheck.case import registry
 from crosscheck.checks import CHECKS, run_check
@@ -41,6 +43,9 @@ def run_all(names: list[str] | None = None) -> list[Comparison]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crosscheck", description=__doc__)
     parser.add_argument("networks", nargs="*", help="networks to check (default: all registered)")
+    parser.add_argument(
+        "--reports", type=Path, default=Path("reports"), help="folder for summary.md (default: reports)"
+    )
     args = parser.parse_args(argv)
     results = run_all(args.networks)
     print(table(results))
@@ -48,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     for r in failed:
         print(f"\n{r.message()}", file=sys.stderr)
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
+    if args.networks:
+        print("summary.md not written: it covers every registered network; run without names to write it")
+    else:
+        from crosscheck import report
+        from crosscheck.findings import findings
+
+        # The same cached traces: collecting re-runs only the comparisons, which take milliseconds.
+        text = report.summary_markdown(report.collect_all(), findings())
+        print(f"wrote {report.write_summary(text, args.reports)}")
     return 1 if failed else 0
 
 

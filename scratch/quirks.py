@@ -200,3 +200,43 @@ class Seed004NeuralNetwork:
         )
         self.weights1 += d_weights1
         self.weights2 += d_weights2
+
+
+def seed_001_printed_lines() -> dict[str, str]:
+    """Seed 001's cells that print the second dot product and the first error, verbatim but for
+    returning the f-strings: what its own code prints (the seed shows other text)."""
+    input_vector: Any = [1.72, 1.23]
+    weights_2 = [2.17, 0.32]
+    dot_product_2 = np.dot(input_vector, weights_2)
+    dot_line = f"The dot product is: {dot_product_2}"
+
+    input_vector = np.array([2, 1.5])
+    weights_1 = np.array([1.45, -0.66])
+    bias = np.array([0.0])
+    prediction = make_prediction(input_vector, weights_1, bias)
+    target = 0
+    mse = np.square(prediction - target)
+    error_line = f"Prediction: {prediction}; Error: {mse}"
+    return {"dot": dot_line, "error": error_line}
+
+
+def seed_003_cells(input: Any, weights: Any, bias: Any, target: float = 0) -> dict[str, Any]:
+    """Seed 003's cells [6] to [8], verbatim: the bias gradient of cell [8] is taken after cell [7]
+    has already replaced ``weights`` by ``weights - derivative``."""
+    prediction = make_prediction(input, weights, bias)
+    first_prediction = prediction
+    derivative = 2 * (prediction - target)
+    weights = weights - derivative
+    prediction = make_prediction(input, weights, bias)
+    d_error_wrt_prediction = 2 * (prediction - target)
+    layer1_result = np.dot(input, weights) + bias
+    d_prediction_wrt_layer1 = sigmoid(layer1_result) * (1 - sigmoid(layer1_result))
+    d_layer1_wrt_bias = 1
+    d_error_wrt_bias = d_layer1_wrt_bias * d_prediction_wrt_layer1 * d_error_wrt_prediction
+    return {
+        "prediction": first_prediction,
+        "derivative": derivative,
+        "weights": weights,
+        "new_prediction": prediction,
+        "d_error_wrt_bias": d_error_wrt_bias,
+    }

@@ -1,0 +1,146 @@
+"""The report's figures, as PNG bytes (matplotlib, Agg backend).
+
+Each function draws one figure for one network from data the report has already computed
+(the comparisons and the per-step differences); none of them compares anything itself.
+PNG metadata is left out, so the bytes depend only on the data and the matplotlib build.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
+
+from crosscheck.compare import Comparison  # noqa: E402
+
+PASS_COLOUR, FAIL_COLOUR = "#d6f5dd", "#ffd7d5"
+SCRATCH_COLOUR, TWIN_COLOUR = "#1f5fa8", "#e4572e"
+STAGE_COLOURS = {
+    "output": "#4c72b0",
+    "loss": "#dd8452",
+    "dloss": "#8172b3",
+    "grad": "#55a868",
+    "param": "#c44e52",
+}
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def tolerance_text(c: Comparison) -> str:
+    return "exact" if c.atol == c.rtol == 0 else f"{c.atol:.0e} + {c.rtol:.0e}·|twin|"
+
+
+def check_matrix(network: str, comparisons: Sequence[Comparison]) -> bytes:
+    """The battery for one network: verdict, largest differences and tolerance per check."""
+    columns = ("check", "steps", "max |diff|", "max rel diff", "tolerance", "verdict")
+    rows = [
+        (
+            c.check,
+            str(c.steps) if c.steps else "-",
+            f"{c.max_abs:.2e}",
+            f"{c.max_rel:.2e}",
+            tolerance_text(c),
+            "PASS" if c.passed else "FAIL",
+        )
+        for c in comparisons
+    ]
+    height = 0.3 * (len(rows) + 1) + 0.45
+    fig = plt.figure(figsize=(8.0, height))
+    ax = fig.add_axes((0.01, 0.02, 0.98, 1 - 0.4 / height))
+    ax.axis("off")
+    colours = [["white"] * (len(columns) - 1) + [PASS_COLOUR if c.passed else FAIL_COLOUR] for c in comparisons]
+    table = ax.table(
+        cellText=rows,
+        colLabels=columns,
+        cellColours=colours,
+        colWidths=[0.2, 0.08, 0.14, 0.14, 0.3, 0.1],
+        bbox=Bbox.from_bounds(0, 0, 1, 1),
+        cellLoc="left",
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    fig.suptitle(f"{network}: the battery", fontsize=11, y=1 - 0.12 / height)
+    return _png(fig)
+
+
+def training_curves(
+    network: str, scratch_curve: np.ndarray, twin_curve: np.ndarray, curve_steps: Sequence[int], label: str
+) -> bytes:
+    """Both sides' recorded loss against step, overlaid: the twin dashed over the scratch line."""
+    fig, ax = plt.subplots(figsize=(8.0, 3.6))
+    steps = np.asarray(curve_steps)[: len(scratch_curve)]
+    a, b = np.ravel(scratch_curve).astype(float), np.ravel(twin_curve).astype(float)
+    ax.plot(steps, a, color=SCRATCH_COLOUR, lw=3.0, alpha=0.55, label="scratch (NumPy)")
+    ax.plot(steps, b, color=TWIN_COLOUR, lw=1.2, ls="--", label="twin (PyTorch)")
+    finite = np.concatenate([a[np.isfinite(a)], b[np.isfinite(b)]])
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 30:  # a log axis only over decades
+        ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(label)
+    ax.set_title(f"{network}: training curves of both sides", fontsize=11)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper right")
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.9, bottom=0.14)  # fixed: tight_layout costs a draw
+    return _png(fig)
+
+
+def step_differences(
+    network: str,
+    per_step: Mapping[str, np.ndarray],
+    labels: Mapping[str, str],
+    atol: float,
+    divergence_step: int | None = None,
+) -> bytes:
+    """Largest |scratch - twin| at each step, one panel per stage of the chain, on a log axis,
+    with the tolerance floor drawn in each; exact zeros cannot sit on a log axis and are counted
+    in the panel's title instead."""
+    stages = list(per_step)
+    fig, axes = plt.subplots(len(stages), 1, figsize=(8.0, 1.25 * len(stages) + 1.0), sharex=True, squeeze=False)
+    positive = [v[(v > 0) & np.isfinite(v)] for v in (np.asarray(per_step[s], dtype=float) for s in stages)]
+    lows = [float(p.min()) for p in positive if p.size]
+    bottom = 10 ** np.floor(np.log10(min(lows))) if lows else atol * 1e-6
+    top = max(atol * 10, *(float(p.max()) * 10 for p in positive if p.size))
+    low, high = int(np.ceil(np.log10(bottom))), int(np.floor(np.log10(top * 3)))
+    decades = [10.0**k for k in range(high, low - 1, -max(1, int(np.ceil((high - low) / 4))))]
+    for ax, stage in zip(axes[:, 0], stages, strict=True):
+        v = np.asarray(per_step[stage], dtype=float)
+        steps = np.arange(len(v))
+        shown = (v > 0) & np.isfinite(v)
+        ax.plot(steps[shown], v[shown], ".", ms=1.6, alpha=0.6, color=STAGE_COLOURS.get(stage, "#333333"))
+        bad = ~np.isfinite(v)
+        if bad.any():
+            ax.plot(steps[bad], np.full(int(bad.sum()), top), "x", color="crimson", ms=4)
+        ax.axhline(atol, color="black", ls="--", lw=1.0)
+        if divergence_step is not None:
+            ax.axvline(divergence_step, color="crimson", lw=1.0)
+        ax.set_yscale("log")
+        ax.set_ylim(bottom, top * 3)
+        ax.set_yticks(decades)
+        ax.minorticks_off()
+        ax.grid(True, which="major", alpha=0.3)
+        note = f"{int(np.sum(v == 0))} of {len(v)} steps exactly 0"
+        if bad.any():
+            note += f"; non-finite (x) from step {int(np.argmax(bad))}"
+        ax.set_title(f"{labels.get(stage, stage)}  ({note})", fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("training step")
+    fig.supylabel("largest |scratch - twin|", fontsize=10)
+    legend = f"dashed: tolerance floor atol = {atol:g} (each element also gets rtol·|twin|)"
+    if divergence_step is not None:
+        legend += f"; red line: first divergence, step {divergence_step}"
+    fig.suptitle(f"{network}: per-step largest difference by stage of the chain\n{legend}", fontsize=10)
+    inches = fig.get_figheight()
+    fig.subplots_adjust(left=0.12, right=0.98, top=1 - 0.75 / inches, bottom=0.5 / inches, hspace=0.55)
+    return _png(fig)

@@ -1,0 +1,664 @@
+"""``python -m crosscheck.report``: the comparison reports in ``reports/``.
+
+- ``summary.md``: the verdicts, first divergences and the tutorials' quirks; deterministic
+  across machines (no timestamps, durations, machine names or last-bit figures) and committed.
+- ``results.json``: every check of every registered network with its exact figures, the quirks
+  with their numbers, and the environment.
+- ``index.html``: one self-contained page with the plots embedded as base64 PNG.
+- ``plots/<network>-{checks,curves,differences}.png``.
+
+Everything comes from ``trace.traces`` and ``checks.run_check``; the report adds only the
+per-step view of the same differences (for the plots and for placing a divergence in the chain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crosscheck.case import Case, registry
+from crosscheck.checks import CHECKS, run_check, tolerance
+from crosscheck.compare import QUANTITIES, STAGE_ORDER, Comparison, Divergence
+from crosscheck.findings import Quirk, below, findings
+from crosscheck.trace import Trace, traces
+
+REPORT_DIR = Path("reports")
+
+# The chain of one training step, in the order a fault travels through it.
+CHAIN = {
+    "output": "forward output",
+    "loss": "loss",
+    "dloss": "dL/doutput",
+    "grad": "parameter gradient",
+    "param": "update (parameters after the step)",
+}
+CHECK_TEXT = {
+    "initial_parameters": "the parameters both sides start from, bit for bit",
+    "forward": "output on the whole dataset at the initial parameters",
+    "loss": "the first step's output and loss",
+    "gradients": "every parameter's gradient at the first step",
+    "one_step": "every parameter after the first optimizer step",
+    "training_run": "every step of the whole run: output, loss, dL/doutput, gradients, parameters, recorded curve",
+}
+# Sections other sessions write; the report shows them when their JSON file is there.
+EXTRAS = (
+    ("float32", "Float32 drift", "float32.json"),
+    ("mutation", "Mutation testing", "mutation.json"),
+    ("bench", "Benchmarks", "bench.json"),
+)
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    """One network's comparisons and the traces they were computed from."""
+
+    name: str
+    seed_file: str | None
+    description: str
+    comparisons: tuple[Comparison, ...]
+    scratch: Trace
+    twin: Trace
+    curve_steps: tuple[int, ...]
+    atol: float
+    rtol: float
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.comparisons)
+
+
+def collect(case: Case) -> NetworkReport:
+    """Run the battery on ``case`` from its cached traces."""
+    pair = traces(case)
+    atol, rtol = tolerance(case)
+    return NetworkReport(
+        name=case.name,
+        seed_file=case.seed_file,
+        description=case.description,
+        comparisons=tuple(run_check(case, check, pair) for check in CHECKS),
+        scratch=pair[0],
+        twin=pair[1],
+        curve_steps=tuple(int(s) for s in case.curve_steps),
+        atol=atol,
+        rtol=rtol,
+    )
+
+
+def collect_all(cases: Iterable[Case] | None = None) -> list[NetworkReport]:
+    return [collect(case) for case in (registry().values() if cases is None else cases)]
+
+
+# --- the per-step view of the differences --------------------------------------------------------
+
+
+def _stage_keys(trace: Trace, stage: str) -> list[str]:
+    return [k for k in trace if k.split(".")[0] == stage]
+
+
+def per_step(net: NetworkReport) -> dict[str, dict[str, np.ndarray]]:
+    """For each stage of the chain: the largest |scratch - twin| at each step (``abs``) and the
+    largest |scratch - twin| / (atol + rtol |twin|) (``ratio``, > 1 where the check fails), with
+    the same arithmetic as ``compare``: float64 differences, NaN and Inf never within tolerance."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for stage in CHAIN:
+        keys = _stage_keys(net.scratch, stage)
+        if not keys:
+            continue
+        abs_rows, ratio_rows = [], []
+        for key in keys:
+            a = np.asarray(net.scratch[key], dtype=np.float64)
+            b = np.asarray(net.twin[key], dtype=np.float64)
+            if a.shape != b.shape:
+                continue  # the checks report the mismatch; there is nothing to draw
+            a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
+            finite = np.isfinite(a) & np.isfinite(b)
+            diff = np.where(finite, np.abs(a - b), np.inf)
+            tol = net.atol + net.rtol * np.abs(b)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(diff == 0, 0.0, diff / tol)
+            abs_rows.append(diff.max(axis=1) if diff.shape[1] else np.zeros(len(diff)))
+            ratio_rows.append(ratio.max(axis=1) if ratio.shape[1] else np.zeros(len(ratio)))
+        if abs_rows:
+            out[stage] = {"abs": np.max(abs_rows, axis=0), "ratio": np.max(ratio_rows, axis=0)}
+    return out
+
+
+def first_divergence(net: NetworkReport) -> tuple[Comparison, Divergence] | None:
+    """The earliest divergence over the network's checks: by step (before training first), then chain."""
+    found = [(c, c.first_divergence) for c in net.comparisons if c.first_divergence is not None]
+    if not found:
+        return None
+    return min(found, key=lambda f: (-1 if f[1].step is None else f[1].step, STAGE_ORDER.index(f[1].quantity)))
+
+
+def localise(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> dict[str, Any] | None:
+    """Where in the chain of the first divergent step the difference first grows.
+
+    The chain starts from the parameters entering the step, then forward output, loss,
+    dL/doutput, parameter gradient and update; each link gets its largest difference in units of
+    its tolerance.  The stage named is the first whose difference exceeds its tolerance and the
+    link before it, as CRADLE localises an inconsistency to the layer where it first grows.
+    """
+    found = first_divergence(net)
+    if found is None:
+        return None
+    check, d = found
+    if d.step is None:
+        return {"check": check.check, "step": None, "stage": QUANTITIES[d.quantity], "chain": []}
+    steps = per_step(net) if steps is None else steps
+    s = d.step
+    entering: list[float] = [0.0, 0.0]
+    if s == 0:
+        pairs = [(net.scratch[k], net.twin[k]) for k in _stage_keys(net.scratch, "init")]
+    else:
+        pairs = [(net.scratch[k][s - 1], net.twin[k][s - 1]) for k in _stage_keys(net.scratch, "param")]
+    for a, b in pairs:
+        a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if a64.shape != b64.shape or not a64.size:
+            continue
+        with np.errstate(invalid="ignore"):
+            diff = np.where(np.isfinite(a64) & np.isfinite(b64), np.abs(a64 - b64), np.inf)
+        entering = [
+            max(entering[0], float(diff.max())),
+            max(entering[1], float((diff / (net.atol + net.rtol * np.abs(b64))).max())),
+        ]
+    chain: list[dict[str, Any]] = [
+        {"stage": "parameters entering the step", "max_abs": entering[0], "over_tolerance": entering[1]}
+    ]
+    for stage, label in CHAIN.items():
+        if stage in steps and s < len(steps[stage]["abs"]):
+            chain.append(
+                {
+                    "stage": label,
+                    "max_abs": float(steps[stage]["abs"][s]),
+                    "over_tolerance": float(steps[stage]["ratio"][s]),
+                }
+            )
+    grows = next(
+        (
+            link["stage"]
+            for before, link in zip(chain, chain[1:], strict=False)
+            if link["over_tolerance"] > 1 and link["over_tolerance"] > before["over_tolerance"]
+        ),
+        QUANTITIES[d.quantity],  # e.g. only the recorded curve parts: no link of the step exceeds its tolerance
+    )
+    return {"check": check.check, "step": s, "stage": grows, "chain": chain}
+
+
+# --- results.json -------------------------------------------------------------------------------
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON: non-finite floats become the strings "inf", "-inf", "nan"."""
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        return v if math.isfinite(v) else str(v)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def check_record(c: Comparison) -> dict[str, Any]:
+    d = c.first_divergence
+    return {
+        "check": c.check,
+        "quantity": c.quantity,
+        "steps": c.steps,
+        "max_abs": c.max_abs,
+        "max_rel": c.max_rel,
+        "atol": c.atol,
+        "rtol": c.rtol,
+        "passed": c.passed,
+        "problem": c.problem,
+        "first_divergence": None
+        if d is None
+        else {
+            "step": d.step,
+            "quantity": d.quantity,
+            "parameter": d.parameter,
+            "index": list(d.index),
+            "scratch": d.scratch,
+            "reference": d.reference,
+            "difference": d.difference,
+            "tolerance": d.tolerance,
+        },
+    }
+
+
+def results(networks: Sequence[NetworkReport], quirks: Sequence[Quirk], env: Mapping[str, Any]) -> dict[str, Any]:
+    return _json_safe(
+        {
+            "environment": dict(env),
+            "networks": [
+                {
+                    "name": net.name,
+                    "seed_file": net.seed_file,
+                    "description": net.description,
+                    "passed": net.passed,
+                    "checks": [check_record(c) for c in net.comparisons],
+                    "divergence_stage": localise(net),
+                }
+                for net in networks
+            ],
+            "quirks": [q.as_dict() for q in quirks],
+        }
+    )
+
+
+def results_text(networks: Sequence[NetworkReport], quirks: Sequence[Quirk], env: Mapping[str, Any]) -> str:
+    return json.dumps(results(networks, quirks, env), indent=2, allow_nan=False) + "\n"
+
+
+# --- summary.md ----------------------------------------------------------------------------------
+
+
+def md(text: Any) -> str:
+    """Markdown text: any HTML in it shown as text, not rendered.  `Code spans` are left alone:
+    Markdown shows their content literally, entities included."""
+    parts = re.split(r"(`[^`]*`)", str(text))
+    return "".join(
+        p if p.startswith("`") and p.endswith("`") and len(p) > 1 else html.escape(p, quote=False) for p in parts
+    )
+
+
+def md_cell(text: Any) -> str:
+    """Text for a Markdown table cell: no HTML, no cell breaks."""
+    return md(text).replace("|", "\\|").replace("\n", " ")
+
+
+def tolerance_text(c: Comparison) -> str:
+    return "exact" if c.atol == c.rtol == 0 else f"{c.atol:.0e} + {c.rtol:.0e}·\\|twin\\|"
+
+
+def divergence_text(c: Comparison, d: Divergence) -> str:
+    at = f"at step {d.step}" if d.step is not None else "before training"
+    return (
+        f"{at}, {d.where()}: scratch = {d.scratch:.10g}, twin = {d.reference:.10g} "
+        f"(|difference| {d.difference:.3g} > tolerance {d.tolerance:.3g})"
+    )
+
+
+def summary_markdown(networks: Sequence[NetworkReport], quirks: Sequence[Quirk]) -> str:
+    checks = [c for net in networks for c in net.comparisons]
+    failed = [c for c in checks if not c.passed]
+    lines = [
+        "# Cross-check summary",
+        "",
+        "Every registered network, run as a NumPy network and as its PyTorch twin from the same initial",
+        "weights and compared at every step. Written by `python -m crosscheck` and `nox -s report`; do not",
+        "edit by hand. Largest differences are given as the power of ten at or above them, so that this",
+        "file does not change with the BLAS or vector unit of the machine; the exact figures, the plots",
+        "and the environment are in `reports/results.json` and `reports/index.html`.",
+        "",
+        f"**{len(checks)} checks on {len(networks)} networks: "
+        f"{len(checks) - len(failed)} passed, {len(failed)} failed.**",
+        "",
+        "| network | seed | check | steps | largest abs diff | tolerance | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for net in networks:
+        for c in net.comparisons:
+            lines.append(
+                f"| {md_cell(net.name)} | {md_cell(net.seed_file or '-')} | {md_cell(c.check)} | "
+                f"{c.steps if c.steps else 'before training'} | {md_cell(below(c.max_abs))} | {tolerance_text(c)} | "
+                f"{'PASS' if c.passed else '**FAIL**'} |"
+            )
+    lines += ["", "## First divergences", ""]
+    if not failed:
+        lines.append("None: scratch and twin agree within tolerance at every step of every network.")
+    for net in networks:
+        for c in net.comparisons:
+            if c.problem is not None:
+                lines.append(f"- **{md(net.name)}** / {md(c.check)}: {md(c.problem)}")
+        found = first_divergence(net)
+        if found is not None:
+            c, d = found
+            where = localise(net)
+            stage = f"; the difference first grows at: **{md(where['stage'])}**" if where else ""
+            lines.append(f"- **{md(net.name)}** / {md(c.check)}: {md(divergence_text(c, d))}{stage}")
+    lines += ["", "## What the cross-check found in the tutorials", ""]
+    for q in quirks:
+        seeds = ", ".join(q.as_dict()["seed_files"])
+        lines += [f"### {md(q.title)}", "", f"Seeds: {md(seeds)}.", "", md(q.finding), ""]
+        if q.table is not None:
+            columns, rows = q.table
+            lines.append("| " + " | ".join(md_cell(c) for c in columns) + " |")
+            lines.append("|" + "---|" * len(columns))
+            lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+            lines.append("")
+    lines += [
+        "## Elsewhere",
+        "",
+        "Float32 drift, mutation testing and benchmarks are sections of `reports/index.html`, read from",
+        "`reports/float32.json`, `reports/mutation.json` and `reports/bench.json` when their sessions have run.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_summary(text: str, out_dir: Path = REPORT_DIR) -> Path:
+    """Write ``summary.md``; in GitHub Actions also append it to the job's step summary."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "summary.md"
+    path.write_text(text, encoding="utf-8")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as f:
+            f.write(text + "\n")
+    return path
+
+
+# --- index.html ----------------------------------------------------------------------------------
+
+
+def e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def e_code(value: Any) -> str:
+    """Escaped text whose `backticked` spans become <code>: the findings mark code that way."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", e(value))
+
+
+def safe_name(name: str) -> str:
+    """A file name from a network name: letters, digits, '_', '-' and '.' only, never '..'."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).replace("..", "_") or "_"
+
+
+def plot_name(network: str, kind: str) -> str:
+    """Where a network's plot is written, relative to the report folder."""
+    return f"plots/{safe_name(network)}-{kind}.png"
+
+
+def png_img(data: bytes, alt: str) -> str:
+    return f'<img alt="{e(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
+
+
+STYLE = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2430; margin: 0 auto;
+       max-width: 1120px; padding: 24px 28px 60px; background: #fbfbfc; }
+h1 { margin-bottom: 4px; } h2 { border-bottom: 2px solid #d6dbe3; padding-bottom: 4px; margin-top: 42px; }
+h3 { margin-bottom: 6px; }
+table { border-collapse: collapse; margin: 10px 0 16px; font-size: 13.5px; background: white; }
+th, td { border: 1px solid #cfd6df; padding: 4px 9px; text-align: left; vertical-align: top; }
+th { background: #eef1f5; }
+td.num { font-family: ui-monospace, Menlo, Consolas, monospace; text-align: right; white-space: nowrap; }
+.nowrap { white-space: nowrap; }
+details { margin: 6px 0 18px; } summary { color: #566173; }
+.pass { background: #d6f5dd; color: #0c5a23; font-weight: 600; }
+.fail { background: #ffd7d5; color: #8a1410; font-weight: 600; }
+.total { font-size: 17px; padding: 8px 12px; display: inline-block; border-radius: 6px; }
+img { max-width: 100%; display: block; margin: 8px 0 18px; border: 1px solid #e1e5eb; background: white; }
+.meta { color: #566173; } nav a { margin-right: 14px; }
+.quirk { background: white; border: 1px solid #d6dbe3; border-radius: 6px; padding: 4px 16px 10px; margin: 14px 0; }
+code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 13px; background: #f1f3f6;
+       padding: 0 3px; border-radius: 3px; }
+pre { background: #f1f3f6; padding: 10px; overflow-x: auto; font-size: 12.5px; }
+"""
+
+
+def _verdict_cell(passed: bool) -> str:
+    return '<td class="pass">PASS</td>' if passed else '<td class="fail">FAIL</td>'
+
+
+def _checks_table(net: NetworkReport) -> str:
+    rows = []
+    for c in net.comparisons:
+        d = c.first_divergence
+        where = e(c.problem) if c.problem else (e(divergence_text(c, d)) if d else "none")
+        tol = "exact" if c.atol == c.rtol == 0 else f"{c.atol:.0e} + {c.rtol:.0e}·|twin|"
+        rows.append(
+            f"<tr><td>{e(c.check)}</td><td>{e(CHECK_TEXT.get(c.check, c.quantity))}</td>"
+            f'<td class="num">{e(c.steps if c.steps else "-")}</td><td class="num">{e(f"{c.max_abs:.3e}")}</td>'
+            f'<td class="num">{e(f"{c.max_rel:.3e}")}</td><td class="nowrap">{e(tol)}</td>{_verdict_cell(c.passed)}'
+            f"<td>{where}</td></tr>"
+        )
+    head = (
+        "<tr><th>check</th><th>compares</th><th>steps</th><th>max |diff|</th><th>max rel diff</th>"
+        "<th>tolerance</th><th>verdict</th><th>first divergence</th></tr>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _localisation_html(where: Mapping[str, Any] | None) -> str:
+    if where is None:
+        return "<p>No divergence: every stage of every step is within tolerance.</p>"
+    if where["step"] is None:
+        return f"<p>The sides part before training, in the {e(where['stage'])} ({e(where['check'])} check).</p>"
+    rows = "".join(
+        f'<tr><td>{e(link["stage"])}</td><td class="num">{link["max_abs"]:.3e}</td>'
+        f'<td class="num">{link["over_tolerance"]:.3g}</td></tr>'
+        for link in where["chain"]
+    )
+    return (
+        f"<p>The chain at step {e(where['step'])}, the first divergent step ({e(where['check'])} check). "
+        f"The difference first grows at: <strong>{e(where['stage'])}</strong>.</p>"
+        f"<table><tr><th>stage</th><th>largest |diff|</th><th>largest |diff| / tolerance</th></tr>{rows}</table>"
+    )
+
+
+def _quirk_table(q: Quirk) -> str:
+    if q.table is None:
+        return ""
+    columns, rows = q.table
+    head = "".join(f"<th>{e(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f'<td class="num">{e(c)}</td>' for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _extra_html(title: str, path: Path) -> str:
+    """A section written by another session: ``{"title", "summary", "columns", "rows"}`` where given,
+    else the JSON as it is."""
+    if not path.is_file():
+        return f"<p>Not generated: {e(path.as_posix())} is absent.</p>"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"<p>{e(path.as_posix())} could not be read: {e(exc)}</p>"
+    parts = [f'<p class="meta">From {e(path.as_posix())}.</p>']
+    if isinstance(data, dict) and ("summary" in data or "rows" in data):
+        if "summary" in data:
+            parts.append(f"<p>{e(data['summary'])}</p>")
+        if isinstance(data.get("rows"), list):
+            cols = data.get("columns") or []
+            head = "".join(f"<th>{e(c)}</th>" for c in cols)
+            body = "".join(
+                "<tr>" + "".join(f"<td>{e(v)}</td>" for v in (row if isinstance(row, list) else [row])) + "</tr>"
+                for row in data["rows"]
+            )
+            parts.append(f"<table>{'<tr>' + head + '</tr>' if head else ''}{body}</table>")
+    else:
+        parts.append(f"<pre>{e(json.dumps(data, indent=2, sort_keys=True))}</pre>")
+    return "".join(parts)
+
+
+def html_page(
+    networks: Sequence[NetworkReport],
+    quirks: Sequence[Quirk],
+    env: Mapping[str, Any],
+    plots: Mapping[str, Mapping[str, bytes]],
+    out_dir: Path = REPORT_DIR,
+) -> str:
+    """The whole report as one page; ``plots`` is {network: {kind: PNG bytes}}."""
+    checks = [c for net in networks for c in net.comparisons]
+    failed = sum(not c.passed for c in checks)
+    nav = "".join(f'<a href="#network-{i}">{e(net.name)}</a>' for i, net in enumerate(networks))
+    nav += (
+        '<a href="#quirks">tutorial quirks</a><a href="#extras">float32, mutation, bench</a>'
+        '<a href="#environment">environment</a>'
+    )
+    overview_head = "<tr><th>network</th>" + "".join(f"<th>{e(name)}</th>" for name in CHECKS) + "</tr>"
+    overview_rows = []
+    for i, net in enumerate(networks):
+        cells = "".join(
+            f'<td class="{"pass" if c.passed else "fail"}">{"PASS" if c.passed else "FAIL"}<br>'
+            f'<span class="num">{e(f"{c.max_abs:.1e}")}</span></td>'
+            for c in net.comparisons
+        )
+        overview_rows.append(f'<tr><td><a href="#network-{i}">{e(net.name)}</a></td>{cells}</tr>')
+    total_class = "pass" if not failed else "fail"
+    body = [
+        "<h1>nn-crosscheck report</h1>",
+        '<p class="meta">Every registered network, run as a from-scratch NumPy network and as its PyTorch twin '
+        "from the same initial weights, compared at every step: forward output, loss, dL/doutput, "
+        "gradients and parameters after each update.</p>",
+        f'<p><span class="total {total_class}">{len(checks)} checks on {len(networks)} networks: '
+        f"{len(checks) - failed} passed, {failed} failed</span></p>",
+        f"<nav>{nav}</nav>",
+        "<h2>Overview</h2>",
+        "<p>Verdict and largest absolute difference of every check.</p>",
+        f"<table>{overview_head}{''.join(overview_rows)}</table>",
+    ]
+    for i, net in enumerate(networks):
+        images = plots.get(net.name, {})
+        body += [
+            f'<section id="network-{i}">',
+            f"<h2>{e(net.name)}</h2>",
+            f'<p>{e(net.description)}<br><span class="meta">seed: {e(net.seed_file or "-")}</span></p>',
+            _checks_table(net),
+            "<h3>Where the sides part</h3>",
+            _localisation_html(localise(net)),
+        ]
+        captions = {
+            "curves": "training curves of both sides",
+            "differences": "per-step largest difference by stage, with the tolerance",
+        }
+        for kind, caption in captions.items():
+            if kind in images:
+                body.append(f"<h3>{e(caption.capitalize())}</h3>{png_img(images[kind], f'{net.name}: {caption}')}")
+        if "checks" in images:  # the table above as a picture, for use outside this page
+            body.append(
+                f"<details><summary>The battery as an image ({e(plot_name(net.name, 'checks'))})</summary>"
+                f"{png_img(images['checks'], f'{net.name}: the battery')}</details>"
+            )
+        body.append("</section>")
+    body += ['<section id="quirks">', "<h2>What the cross-check found in the tutorials</h2>"]
+    for q in quirks:
+        seeds = ", ".join(q.as_dict()["seed_files"])
+        body.append(
+            f'<div class="quirk"><h3>{e_code(q.title)}</h3><p class="meta">{e(seeds)}</p>'
+            f"<p>{e_code(q.finding)}</p>{_quirk_table(q)}</div>"
+        )
+    body += ["</section>", '<section id="extras">']
+    for _, title, filename in EXTRAS:
+        body.append(f"<h2>{e(title)}</h2>{_extra_html(title, out_dir / filename)}")
+    env_rows = "".join(
+        f"<tr><th>{e(k)}</th><td>{e(json.dumps(v) if isinstance(v, dict | list) else v)}</td></tr>"
+        for k, v in env.items()
+    )
+    body += [
+        "</section>",
+        '<section id="environment">',
+        "<h2>Environment</h2>",
+        f"<table>{env_rows}</table>",
+        "</section>",
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>nn-crosscheck report</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
+
+
+# --- plots ---------------------------------------------------------------------------------------
+
+
+def network_plots(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> dict[str, bytes]:
+    from crosscheck import plots  # matplotlib only when plots are drawn: summary.md does without
+
+    steps = per_step(net) if steps is None else steps
+    found = first_divergence(net)
+    curve_label = "recorded loss (the tutorial's metric)"
+    scratch_curve, twin_curve, at = net.scratch["curve"], net.twin["curve"], list(net.curve_steps)
+    if len(scratch_curve) == 0:  # no recorded curve: the per-step batch loss
+        scratch_curve, twin_curve = net.scratch["loss"], net.twin["loss"]
+        at, curve_label = list(range(len(scratch_curve))), "loss of each step's batch"
+    return {
+        "checks": plots.check_matrix(net.name, net.comparisons),
+        "curves": plots.training_curves(net.name, scratch_curve, twin_curve, at, curve_label),
+        "differences": plots.step_differences(
+            net.name,
+            {stage: v["abs"] for stage, v in steps.items()},
+            CHAIN,
+            net.atol,
+            found[1].step if found else None,
+        ),
+    }
+
+
+# --- writing it all ------------------------------------------------------------------------------
+
+
+def write_reports(
+    networks: Sequence[NetworkReport],
+    quirks: Sequence[Quirk],
+    env: Mapping[str, Any],
+    out_dir: Path = REPORT_DIR,
+) -> list[Path]:
+    """summary.md, results.json, the PNGs and index.html into ``out_dir``; returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [write_summary(summary_markdown(networks, quirks), out_dir)]
+    results_path = out_dir / "results.json"
+    results_path.write_text(results_text(networks, quirks, env), encoding="utf-8")
+    written.append(results_path)
+    plot_dir = out_dir / "plots"
+    plot_dir.mkdir(exist_ok=True)
+    plots = {}
+    for net in networks:
+        plots[net.name] = network_plots(net)
+        for kind, data in plots[net.name].items():
+            path = out_dir / plot_name(net.name, kind)
+            path.write_bytes(data)
+            written.append(path)
+    index = out_dir / "index.html"
+    index.write_text(html_page(networks, quirks, env, plots, out_dir), encoding="utf-8")
+    written.append(index)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    from crosscheck.environment import environment
+
+    parser = argparse.ArgumentParser(prog="python -m crosscheck.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPORT_DIR, help="folder to write into (default: reports)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    networks = collect_all()
+    checked = time.perf_counter()
+    quirks = findings()
+    written = write_reports(networks, quirks, environment(), args.out)
+    done = time.perf_counter()
+    for path in written:
+        print(f"wrote {path}")
+    failed = sum(not c.passed for net in networks for c in net.comparisons)
+    # Durations go to the terminal only: the files stay deterministic.
+    print(
+        f"{len(networks)} networks, {failed} failed checks; traces and checks {checked - started:.1f} s, "
+        f"findings, plots and pages {done - checked:.1f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""The comparison reports: the committed summary is current, results.json has its shape, the page
+is self-contained and escapes what it prints, and a divergence is placed in the chain.
+
+Everything is built in-process from the cached traces; nothing shells out to nox.
+"""
+
+import dataclasses
+import difflib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crosscheck import report
+from crosscheck import screenshot as shot
+from crosscheck.case import registry
+from crosscheck.checks import CHECKS, run_check
+from crosscheck.environment import environment
+from crosscheck.findings import Quirk, findings
+from crosscheck.networks import NETWORK_3_4_1
+from crosscheck.trace import traces
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED_SUMMARY = ROOT / "reports" / "summary.md"
+REGENERATE = "python -m crosscheck (or nox -s report)"
+HOSTILE = "<script>alert('x')</script>"
+
+
+@pytest.fixture(scope="module")
+def networks():
+    return report.collect_all()
+
+
+@pytest.fixture(scope="module")
+def quirks():
+    return findings()
+
+
+def test_committed_summary_is_current(networks, quirks):
+    fresh = report.summary_markdown(networks, quirks)
+    committed = COMMITTED_SUMMARY.read_text(encoding="utf-8") if COMMITTED_SUMMARY.is_file() else ""
+    if committed != fresh:
+        diff = "\n".join(
+            list(difflib.unified_diff(committed.splitlines(), fresh.splitlines(), "committed", "fresh", lineterm=""))[
+                :40
+            ]
+        )
+        pytest.fail(
+            f"reports/summary.md is stale: regenerate it with `{REGENERATE}` and commit it.\n{diff}", pytrace=False
+        )
+
+
+def test_results_json_has_every_network_and_check(networks, quirks):
+    data = json.loads(report.results_text(networks, quirks, environment()))
+    assert set(data) >= {"environment", "networks", "quirks"}
+    assert [n["name"] for n in data["networks"]] == list(registry())
+    for net in data["networks"]:
+        assert set(net) >= {"name", "seed_file", "checks"}
+        assert [c["check"] for c in net["checks"]] == list(CHECKS)
+        for c in net["checks"]:
+            assert set(c) >= {
+                "check",
+                "quantity",
+                "steps",
+                "max_abs",
+                "max_rel",
+                "atol",
+                "rtol",
+                "passed",
+                "first_divergence",
+            }
+            assert isinstance(c["steps"], int) and isinstance(c["passed"], bool)
+            for key in ("max_abs", "max_rel", "atol", "rtol"):
+                assert isinstance(c[key], float | int), (net["name"], c["check"], key)
+            d = c["first_divergence"]
+            assert d is None or set(d) >= {"step", "quantity", "parameter", "index", "scratch", "reference"}
+    assert len(data["quirks"]) >= 5
+    env = data["environment"]
+    assert set(env) >= {"python", "numpy", "torch", "platform", "numpy_blas", "numpy_blas_threads", "torch_threads"}
+    assert env["torch_threads"] >= 1
+
+
+def test_results_json_agrees_with_the_checks(networks):
+    # The report shows the battery's own figures, not a recomputation.
+    case = NETWORK_3_4_1
+    net = next(n for n in networks if n.name == case.name)
+    for c in net.comparisons:
+        assert report.check_record(c) == report.check_record(run_check(case, c.check))
+    training = next(c for c in net.comparisons if c.check == "training_run")
+    per_step = report.per_step(net)
+    assert max(float(v["abs"].max()) for v in per_step.values()) <= training.max_abs
+    assert float(per_step["grad"]["abs"].max()) == pytest.approx(
+        max(float(np.abs(net.scratch[k] - net.twin[k]).max()) for k in net.scratch if k.startswith("grad.")),
+        rel=0,
+        abs=0,
+    )
+
+
+def test_two_report_runs_are_byte_identical(quirks):
+    first = report.collect_all()
+    second = report.collect_all()
+    again = findings()
+    assert report.summary_markdown(first, quirks) == report.summary_markdown(second, again)
+    assert report.results_text(first, quirks, environment()) == report.results_text(second, again, environment())
+
+
+def _diverging(stage_key: str, step: int, name: str = HOSTILE) -> report.NetworkReport:
+    """The 3-4-1's run with its twin trace changed at one quantity of one step, under a hostile name."""
+    scratch, twin = traces(NETWORK_3_4_1)
+    twin = {k: v.copy() for k, v in twin.items()}
+    twin[stage_key][step] += 1e-6
+    comparisons = tuple(
+        dataclasses.replace(run_check(NETWORK_3_4_1, check, (scratch, twin)), network=name) for check in CHECKS
+    )
+    return report.NetworkReport(
+        name=name,
+        seed_file="<img src=x onerror=alert(1)>.txt",
+        description="a <b>fake</b> & hostile network",
+        comparisons=comparisons,
+        scratch=scratch,
+        twin=twin,
+        curve_steps=tuple(NETWORK_3_4_1.curve_steps),
+        atol=1e-12,
+        rtol=1e-10,
+    )
+
+
+@pytest.mark.parametrize(
+    "key, stage",
+    [
+        ("output", "forward output"),
+        ("dloss", "dL/doutput"),
+        ("grad.weights1", "parameter gradient"),
+        ("param.weights2", "update (parameters after the step)"),
+    ],
+)
+def test_localise_names_the_stage_where_the_difference_first_grows(key, stage):
+    where = report.localise(_diverging(key, 700))
+    assert where is not None and where["step"] == 700 and where["check"] == "training_run"
+    assert where["stage"] == stage
+    assert where["chain"][0]["stage"] == "parameters entering the step"
+    assert where["chain"][0]["over_tolerance"] <= 1
+
+
+def test_passing_network_has_no_divergence(networks):
+    for net in networks:
+        if net.passed:
+            assert report.localise(net) is None and report.first_divergence(net) is None
+
+
+def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
+    fake = _diverging("grad.weights1", 700)
+    hostile_quirk = Quirk("hostile", ("000",), HOSTILE, f"text with {HOSTILE} and `code {HOSTILE}`", {"x": 1.0})
+    (tmp_path / "bench.json").write_text(json.dumps({"summary": HOSTILE, "columns": ["a"], "rows": [[HOSTILE]]}))
+    page = report.html_page(
+        [fake], [hostile_quirk], {"python": HOSTILE}, {fake.name: report.network_plots(fake)}, tmp_path
+    )
+
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;" in page and "&lt;img src=x" in page and "&lt;b&gt;fake&lt;/b&gt; &amp;" in page
+    tags = re.findall(r"<[A-Za-z][^>]*>", page)  # escaped text holds no "<": these are the page's own tags
+    references = [r for tag in tags for r in re.findall(r"""\b(?:src|href)\s*=\s*["']?([^"'\s>]*)""", tag, re.I)]
+    assert references, "the page should embed its plots"
+    outside = [r for r in references if not (r.startswith("data:image/png;base64,") or r.startswith("#"))]
+    assert outside == [], f"the page refers outside itself: {outside[:3]}"
+    assert not re.search(r"<(?:link|iframe|object|embed|base)\b|@import|url\(", page, flags=re.IGNORECASE)
+    assert page.count("data:image/png;base64,") == 3
+    # The divergence is shown, placed in the chain.
+    assert "first grows at: <strong>parameter gradient</strong>" in page
+    assert "at step 700" in page
+    # Sections other sessions write: shown when present, "not generated" when absent.
+    assert "Not generated: " in page and f"{tmp_path.as_posix()}/mutation.json is absent" in page
+
+
+def test_summary_escapes_a_hostile_network():
+    text = report.summary_markdown([_diverging("output", 3)], [])
+    assert "<script" not in text and "<img" not in text
+    assert "&lt;script&gt;" in text
+    assert "the difference first grows at: **forward output**" in text
+
+
+def test_write_summary_appends_to_the_github_step_summary(tmp_path, monkeypatch):
+    step_summary = tmp_path / "step_summary.md"
+    step_summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    path = report.write_summary("# Cross-check summary\n", tmp_path / "out")
+    assert path.read_text() == "# Cross-check summary\n"
+    assert step_summary.read_text() == "earlier step\n# Cross-check summary\n\n"
+
+
+def test_main_job_writes_the_summary(tmp_path, monkeypatch, capsys):
+    from crosscheck.__main__ import main
+
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    assert main(["--reports", str(tmp_path)]) == 0
+    assert (tmp_path / "summary.md").read_text(encoding="utf-8") == report.summary_markdown(
+        report.collect_all(), findings()
+    )
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_screenshot_says_how_to_install_chromium_when_absent(tmp_path, capsys):
+    assert shot.main(["--chromium", str(tmp_path / "no-chromium"), "--page", str(tmp_path / "index.html")]) == 1
+    err = capsys.readouterr().err
+    assert "Chromium is absent" in err and "apt-get install chromium" in err
