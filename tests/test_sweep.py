@@ -1,0 +1,127 @@
+"""The seed sweep: its batched sides stand in for the per-seed traces, and it names the worst seed.
+
+A small sweep runs here (8 seeds, the first 101 steps of each run, which cover the first curve
+points); ``nox -s sweep`` runs 256 seeds over the full runs.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from crosscheck import sweep as sw
+from crosscheck.checks import CHECKS, run_check
+from crosscheck.networks import NETWORK_2_2_1, TUTORIAL_CASES
+from crosscheck.trace import scratch_trace, twin_trace
+
+SEEDS = list(range(8))
+STEPS = 101
+# Per-seed traces are the slow reference: a few seeds suffice, one of them far from seed 0.
+CHECKED_SEEDS = (0, 5, 7)
+
+
+@pytest.fixture(scope="module", params=TUTORIAL_CASES, ids=lambda c: c.name)
+def swept(request):
+    case = request.param
+    params, schedules = sw.draw(case, SEEDS, STEPS)
+    return case, params, schedules, sw.scratch_stack(case, params, schedules), sw.twin_stack(case, params, schedules)
+
+
+def _seed(params, i):
+    return {k: v[i] for k, v in params.items()}
+
+
+def test_scratch_seeds_axis_is_the_per_seed_scratch_trace(swept):
+    """Bit for bit, but one exception: the 2-2-1 loss ``(y - out) ** 2`` is computed by NumPy with C
+    ``pow`` for the scalar of one seed and as ``x * x`` for an array of seeds, which differ by one
+    unit in the last place on some steps (measured: seeds 0, 2, 3, 200 over the full 4,000 steps,
+    never more than 1 ulp). The loss is recorded, never fed back, so nothing else differs."""
+    case, params, schedules, scratch, twin = swept
+    for i in CHECKED_SEEDS:
+        expected = scratch_trace(case, _seed(params, i), schedules[i])
+        got, _ = sw.seed_pair(scratch, twin, i)
+        assert set(got) == set(expected)
+        for key, want in expected.items():
+            have = np.asarray(got[key])
+            assert have.shape == want.shape and have.dtype == want.dtype, f"seed {i} {key}"
+            if case.name == "network_2_2_1" and key == "loss":
+                np.testing.assert_array_max_ulp(have, want, maxulp=1)
+            else:
+                assert np.array_equal(have, want), f"{case.name} seed {SEEDS[i]}: {key} differs from scratch_trace"
+
+
+# Under vmap the twin computes the same operations batched, and some sum in another order: measured
+# against twin_trace over the whole runs, the neuron differs by up to 4.4e-16 (10,000 steps, seeds 0
+# and 200; bit for bit over the first 400), the 2-2-1's recorded mean by up to 2.1e-17, the 3-4-1's
+# batched matrix products by up to 5.3e-15 (1,500 steps, seeds 0, 2, 3, 200). 1e-14 is a hundredth
+# of the battery's atol, so the sweep's verdicts are the per-seed battery's.
+VMAP_ATOL = 1e-14
+
+
+def test_twin_under_vmap_is_the_per_seed_twin_trace(swept):
+    case, params, schedules, scratch, twin = swept
+    for i in CHECKED_SEEDS[::2]:
+        expected = twin_trace(case, _seed(params, i), schedules[i])
+        _, got = sw.seed_pair(scratch, twin, i)
+        assert set(got) == set(expected)
+        for key, want in expected.items():
+            have = np.asarray(got[key])
+            assert have.shape == want.shape and have.dtype == want.dtype, f"seed {i} {key}"
+            np.testing.assert_allclose(have, want, rtol=0, atol=VMAP_ATOL, err_msg=f"{case.name} seed {i} {key}")
+
+
+def test_battery_over_the_seeds_reports_the_worst_seed(swept):
+    case, params, schedules, scratch, twin = swept
+    result = sw.battery(case, SEEDS, scratch, twin)
+    assert result["failures"] == []
+    assert [c["check"] for c in result["checks"]] == list(CHECKS)
+    training = next(c for c in result["checks"] if c["check"] == "training_run")
+    per_seed = [run_check(case, "training_run", sw.seed_pair(scratch, twin, i)).max_abs for i in range(len(SEEDS))]
+    assert training["max_abs"] == max(per_seed)
+    assert training["max_abs_seed"] == SEEDS[int(np.argmax(per_seed))]
+    exact = next(c for c in result["checks"] if c["check"] == "initial_parameters")
+    assert exact["max_abs"] == 0.0
+
+
+def test_a_fault_in_one_seed_is_named_with_its_seed_and_step():
+    case = NETWORK_2_2_1
+    seeds = [10, 11, 12]
+    params, schedules = sw.draw(case, seeds, 8)
+    scratch = sw.scratch_stack(case, params, schedules)
+    twin = sw.twin_stack(case, params, schedules)
+    twin = {k: v.copy() for k, v in twin.items()}
+    twin["grad.w4"][1, 3] += 1e-9  # seed 11, step 3: far above atol 1e-12 + rtol 1e-10 * |grad|
+    result = sw.battery(case, seeds, scratch, twin)
+    assert [(f["seed"], f["check"]) for f in result["failures"]] == [(11, "training_run")]
+    assert "at step 3, gradient of w4" in result["failures"][0]["message"]
+    rows = {r["key"]: r for r in sw.worst_by_quantity(case, seeds, scratch, twin)}
+    assert (rows["grad.w4"]["max_abs_seed"], rows["grad.w4"]["max_abs_step"]) == (11, 3)
+    assert rows["grad.w4"]["max_abs"] == pytest.approx(1e-9, rel=1e-3)
+
+
+def test_cli_writes_the_report(tmp_path):
+    out = tmp_path / "sweep.json"
+    assert sw.main(["network_3_4_1", "--seeds", "2", "--first-seed", "3", "--steps", "12", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["seed_range"] == [3, 4] and report["steps"] == 12 and report["passed"] is True
+    (net,) = report["networks"]
+    assert net["name"] == "network_3_4_1" and net["steps"] == 12 and net["failures"] == []
+    assert {c["check"] for c in net["checks"]} == set(CHECKS)
+    assert {q["key"] for q in net["quantities"]} >= {"grad.weights1", "param.weights2", "curve"}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--seeds", "0"], "--seeds must be at least 1"), (["no_such_net"], "unknown network")],
+)
+def test_cli_rejects_bad_arguments(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        sw.main(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_draw_rejects_bad_input():
+    with pytest.raises(ValueError, match="at least one seed"):
+        sw.draw(NETWORK_2_2_1, [])
+    with pytest.raises(ValueError, match="steps must be at least 1"):
+        sw.draw(NETWORK_2_2_1, [0], 0)
