@@ -17,14 +17,22 @@ from crosscheck.case import Case
 from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL, Comparison, compare
 from crosscheck.trace import Trace, traces
 
+# Fixed bounds per dtype; float32 has none here: its bounds grow with the run's length (below).
 TOLERANCES: dict[np.dtype, tuple[float, float]] = {
     np.dtype(np.float64): (FLOAT64_ATOL, FLOAT64_RTOL),
 }
 
 
 def tolerance(case: Case) -> tuple[float, float]:
-    """(atol, rtol) for the case's dtype."""
-    return TOLERANCES[np.dtype(case.dtype)]
+    """(atol, rtol) for the case's dtype: the table for float64; for float32,
+    ``4 * eps32 * sqrt(steps)`` each (the rule and its measured reason: ``crosscheck.precision``)."""
+    dtype = np.dtype(case.dtype)
+    if dtype == np.float32:
+        # Imported here so that ``python -m crosscheck.precision`` does not find itself imported.
+        from crosscheck.precision import float32_tolerance, run_length
+
+        return float32_tolerance(run_length(case))
+    return TOLERANCES[dtype]
 
 
 def _keys(trace: Trace, *prefixes: str) -> list[str]:

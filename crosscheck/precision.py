@@ -1,0 +1,161 @@
+"""Float32: every tutorial network run in float32 on both sides, the float32 tolerance, and the drift.
+
+A float32 variant is the same case with its data, initial parameters and twin in float32
+(``case.twin(torch.float32)``); the scratch network computes in whatever dtype its parameters have.
+
+**Tolerance rule.**  A float32 value passes when ``|scratch - twin| <= tol + tol * |twin|`` with
+
+    tol = ULPS_PER_STEP * eps32 * sqrt(steps),   eps32 = 2**-23 = 1.19e-7,
+
+``steps`` being the length of the run.  Why: at each step each side rounds every quantity on its
+own (an ``exp``, a dot product, a multiply-add), so the two may differ by a couple of ulps per side
+per step, ``ULPS_PER_STEP = 4`` in all; those differences enter the next step's parameters and
+accumulate like a random walk, as ``sqrt(steps)``, while the run does not amplify them.  The
+absolute part is the same as the relative part because the quantities are O(1) (sigmoid outputs,
+targets 0/1, parameters up to about 12), and a gradient near zero carries the rounding of those
+O(1) terms, not of its own size.  Measured over the full runs, the largest
+``|scratch - twin| / (eps32 * sqrt(steps) * (1 + |twin|))`` is 0.34 (3-4-1, weights2 near the
+end), 0.036 (neuron), 0.032 (2-2-1), so the rule leaves 12x headroom or more; the largest absolute
+differences are 4.8e-6, 8.3e-7 and 1.4e-6, and they do not grow along the runs (their maxima per
+quarter of each run are flat), so ``sqrt(steps)`` is conservative here.  A rule linear in
+``steps`` (the worst case of rounding that always leans one way) would allow 1.2e-3 on the
+neuron's 10,000 steps, too loose to be worth checking.
+
+**Drift.**  ``drift(case)`` is the largest ``|float32 trace - float64 trace|`` per quantity over
+the run, for each side: what running in float32 costs, not a check.
+``python -m crosscheck.precision`` writes it, with the float32 battery's figures, to
+``reports/float32.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crosscheck.case import Case
+from crosscheck.compare import STAGE_ORDER, split_key
+from crosscheck.trace import Trace, start, traces
+
+FLOAT32 = np.dtype(np.float32)
+EPS32 = float(np.finfo(np.float32).eps)
+ULPS_PER_STEP = 4.0
+REPORT = Path("reports") / "float32.json"
+
+
+def float32_tolerance(steps: int) -> tuple[float, float]:
+    """(atol, rtol) for a float32 run of ``steps`` steps: ``ULPS_PER_STEP * eps32 * sqrt(steps)`` each."""
+    if steps < 1:
+        raise ValueError(f"a run has at least one step, got {steps}")
+    tol = ULPS_PER_STEP * EPS32 * math.sqrt(steps)
+    return tol, tol
+
+
+def run_length(case: Case) -> int:
+    """How many steps the case's run takes."""
+    return len(start(case)[1])
+
+
+def float32_case(case: Case) -> Case:
+    """The float32 variant of a float64 case, named ``<name>_float32``."""
+    if np.dtype(case.dtype) != np.float64:
+        raise ValueError(f"{case.name}: float32_case takes a float64 case, this one is {np.dtype(case.dtype).name}")
+    return dataclasses.replace(
+        case,
+        name=f"{case.name}_float32",
+        dtype=FLOAT32,
+        X=np.asarray(case.X).astype(np.float32),
+        y=np.asarray(case.y).astype(np.float32),
+        description=f"{case.description} (float32)" if case.description else "float32",
+    )
+
+
+def float32_cases() -> tuple[Case, ...]:
+    """Float32 variants of the tutorial networks."""
+    from crosscheck.networks import TUTORIAL_CASES
+
+    return tuple(float32_case(c) for c in TUTORIAL_CASES)
+
+
+def _max_by_quantity(a: Trace, b: Trace) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key in a:
+        if np.size(a[key]) == 0:
+            continue
+        quantity = split_key(key)[0]
+        diff = float(np.max(np.abs(np.asarray(a[key], np.float64) - np.asarray(b[key], np.float64))))
+        out[quantity] = max(out.get(quantity, 0.0), diff)
+    return {q: out[q] for q in STAGE_ORDER if q in out}
+
+
+def drift(case: Case) -> dict[str, dict[str, float]]:
+    """Largest |float32 - float64| per quantity over the whole run, for the scratch and twin sides."""
+    scratch64, twin64 = traces(case)
+    scratch32, twin32 = traces(float32_case(case))
+    return {"scratch": _max_by_quantity(scratch32, scratch64), "twin": _max_by_quantity(twin32, twin64)}
+
+
+def network_report(case: Case) -> dict[str, Any]:
+    """Float32 battery figures, the tolerance used and the drift, for one float64 case."""
+    from crosscheck.checks import CHECKS, run_check, tolerance
+
+    case32 = float32_case(case)
+    atol, rtol = tolerance(case32)
+    checks: dict[str, dict[str, Any]] = {}
+    for name in CHECKS:
+        result = run_check(case32, name)
+        checks[name] = {"max_abs": result.max_abs, "max_rel": result.max_rel, "passed": result.passed}
+        if not result.passed:
+            checks[name]["message"] = result.message()
+    scratch32, twin32 = traces(case32)
+    return {
+        "network": case32.name,
+        "steps": run_length(case32),
+        "atol": atol,
+        "rtol": rtol,
+        "checks": checks,
+        "scratch_vs_twin": _max_by_quantity(scratch32, twin32),
+        "drift_from_float64": drift(case),
+    }
+
+
+def report() -> dict[str, Any]:
+    from crosscheck.networks import TUTORIAL_CASES
+
+    return {
+        "rule": "atol = rtol = ULPS_PER_STEP * eps32 * sqrt(steps)",
+        "ulps_per_step": ULPS_PER_STEP,
+        "eps32": EPS32,
+        "networks": {c.name: network_report(c) for c in TUTORIAL_CASES},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crosscheck.precision", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPORT, help=f"where to write the JSON (default {REPORT})")
+    args = parser.parse_args(argv)
+    data = report()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(data, indent=2) + "\n")
+    failed = [
+        f"{n['network']} / {check}"
+        for n in data["networks"].values()
+        for check, r in n["checks"].items()
+        if not r["passed"]
+    ]
+    for name, n in data["networks"].items():
+        worst = max(max(side.values()) for side in n["drift_from_float64"].values())
+        diff = max(n["scratch_vs_twin"].values())
+        print(f"{name}: float32 scratch vs twin {diff:.2e} (tolerance {n['atol']:.2e}); drift from float64 {worst:.2e}")
+    print(f"wrote {args.out}; {len(failed)} float32 check(s) failed" + (f": {failed}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Every check of the battery on every tutorial network run in float32 on both sides (ids read
+``<network>_float32-<check>``), with the float32 tolerance rule of ``crosscheck.precision``."""
+
+import math
+
+import numpy as np
+import pytest
+
+from crosscheck import parametrize_with_checks
+from crosscheck.checks import check_training_run, tolerance
+from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
+from crosscheck.networks import SIGMOID_NEURON, TUTORIAL_CASES
+from crosscheck.precision import EPS32, drift, float32_case, float32_cases, float32_tolerance
+from crosscheck.trace import scratch_trace, start, traces
+from scratch import sigmoid_neuron as s_neuron
+
+
+@parametrize_with_checks(float32_cases())
+def test_float32_battery(case, check):
+    check(case)
+
+
+@pytest.mark.parametrize("case", float32_cases(), ids=lambda c: c.name)
+def test_both_sides_really_run_in_float32(case):
+    for side, trace in zip(("scratch", "twin"), traces(case), strict=True):
+        for key, value in trace.items():
+            assert value.dtype == np.float32, f"{case.name} {side} {key} is {value.dtype}"
+
+
+def test_the_float32_tolerance_grows_as_the_square_root_of_the_run():
+    one, _ = float32_tolerance(1)
+    assert one == 4 * EPS32
+    assert float32_tolerance(400) == pytest.approx((20 * one, 20 * one))
+    # The neuron's 10,000 steps: 4 eps32 * 100 = 4.8e-5.
+    assert tolerance(float32_case(SIGMOID_NEURON)) == pytest.approx((4 * EPS32 * 100,) * 2)
+    assert tolerance(SIGMOID_NEURON) == (FLOAT64_ATOL, FLOAT64_RTOL)
+
+
+def test_a_run_has_at_least_one_step():
+    with pytest.raises(ValueError, match="at least one step"):
+        float32_tolerance(0)
+
+
+def test_only_a_float64_case_has_a_float32_variant():
+    with pytest.raises(ValueError, match="takes a float64 case"):
+        float32_case(float32_case(SIGMOID_NEURON))
+
+
+def test_the_float32_tolerance_still_catches_a_wrong_gradient(monkeypatch):
+    # A bias gradient 0.1% too large: well inside what float32 can resolve over the run.
+    original = s_neuron.NeuralNetwork._compute_gradients
+    monkeypatch.setattr(
+        s_neuron.NeuralNetwork,
+        "_compute_gradients",
+        lambda self, x, t: (original(self, x, t)[0] * np.float32(1.001), original(self, x, t)[1]),
+    )
+    case = float32_case(SIGMOID_NEURON)
+    result = check_training_run(case, pair=(scratch_trace(case, *start(case)), traces(case)[1]))
+    assert not result.passed
+    assert result.first_divergence.quantity in ("grad", "param")
+
+
+@pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
+def test_float32_drifts_from_float64_but_stays_near(case):
+    figures = drift(case)
+    for side in ("scratch", "twin"):
+        worst = max(figures[side].values())
+        # Nonzero: the float32 run is not float64 in disguise.  Below 1e-3: a few thousand float32
+        # ulps of the O(1) values (measured largest drift 2.2e-5, the neuron's gradient).
+        assert 0 < worst < 1e-3, (side, figures[side])
+        assert math.isfinite(worst)
