@@ -16,6 +16,7 @@ from crosscheck.goldens import (
     GoldenError,
     check_golden,
     golden_view,
+    load_golden,
     orphan_goldens,
     regeneration_refusal,
 )
@@ -23,6 +24,13 @@ from crosscheck.networks import NETWORK_3_4_1
 from crosscheck.trace import traces
 
 CASE = NETWORK_3_4_1  # the smallest golden and the quickest run
+
+
+@pytest.fixture(autouse=True)
+def no_regeneration(request, monkeypatch):
+    """These tests are about what a normal run does, whatever flags this session was given."""
+    monkeypatch.setattr(request.config.option, "force_regen", False)
+    monkeypatch.setattr(request.config.option, "regen_all", False)
 
 
 @pytest.fixture
@@ -204,6 +212,22 @@ def test_a_renamed_case_leaves_an_orphan(original_datadir, golden):
     renamed = original_datadir / "network_3_4_1_old.npz"
     shutil.copyfile(golden, renamed)
     assert orphan_goldens(original_datadir, registry()) == [renamed]
+
+
+@pytest.mark.parametrize("flag", ["force_regen", "regen_all"])
+def test_a_damaged_golden_can_be_regenerated_on_purpose(flag, golden, data, ndarrays_regression, monkeypatch, request):
+    monkeypatch.delenv("CI", raising=False)
+    golden.write_bytes(b"damaged")
+    monkeypatch.setattr(request.config.option, flag, True)
+    if flag == "force_regen":  # pytest-regressions writes the file and fails the test, as it always does
+        with pytest.raises(pytest.fail.Exception, match="File not found in data directory, created"):
+            check(ndarrays_regression, data, golden)
+    else:
+        check(ndarrays_regression, data, golden)
+    rewritten = load_golden(golden)
+    assert rewritten.keys() == data.keys()
+    for key, value in data.items():
+        np.testing.assert_array_equal(rewritten[key], value, err_msg=key)
 
 
 # --- no regeneration in CI -------------------------------------------------------------------------
