@@ -69,7 +69,8 @@ def below(x: Any) -> str:
         return "0"
     if not np.isfinite(x):
         return str(x)
-    return f"≤ 1e{int(np.ceil(np.log10(x))):+03d}"
+    # A hair below the log so that 1.0000000000000002e-06 is "≤ 1e-06", not "≤ 1e-05".
+    return f"≤ 1e{int(np.ceil(np.log10(x) - 1e-9)):+03d}"
 
 
 def vec(xs: Any, digits: int = 6) -> str:

@@ -103,9 +103,11 @@ def step_differences(
     labels: Mapping[str, str],
     atol: float,
     divergence_step: int | None = None,
+    over_tolerance: Mapping[str, np.ndarray] | None = None,
 ) -> bytes:
     """Largest |scratch - twin| at each step, one panel per stage of the chain, on a log axis,
-    with the tolerance floor drawn in each; exact zeros cannot sit on a log axis and are counted
+    with the tolerance floor drawn in each; steps where some element exceeds its tolerance
+    (``over_tolerance``) are ringed in red.  Exact zeros cannot sit on a log axis and are counted
     in the panel's title instead."""
     stages = list(per_step)
     fig, axes = plt.subplots(len(stages), 1, figsize=(8.0, 1.25 * len(stages) + 1.0), sharex=True, squeeze=False)
@@ -119,13 +121,18 @@ def step_differences(
         v = np.asarray(per_step[stage], dtype=float)
         steps = np.arange(len(v))
         shown = (v > 0) & np.isfinite(v)
-        ax.plot(steps[shown], v[shown], ".", ms=1.6, alpha=0.6, color=STAGE_COLOURS.get(stage, "#333333"))
+        size = float(np.clip(60 / np.sqrt(max(len(v), 1)), 1.6, 5.0))  # visible dots for short runs too
+        ax.plot(steps[shown], v[shown], ".", ms=size, alpha=0.6, color=STAGE_COLOURS.get(stage, "#333333"))
+        if over_tolerance is not None and stage in over_tolerance:
+            over = np.asarray(over_tolerance[stage], dtype=bool) & shown
+            if over.any():
+                ax.plot(steps[over], v[over], "o", mfc="none", mec="crimson", ms=6, mew=1.4, zorder=3)
         bad = ~np.isfinite(v)
         if bad.any():
             ax.plot(steps[bad], np.full(int(bad.sum()), top), "x", color="crimson", ms=4)
         ax.axhline(atol, color="black", ls="--", lw=1.0)
         if divergence_step is not None:
-            ax.axvline(divergence_step, color="crimson", lw=1.0)
+            ax.axvline(divergence_step, color="crimson", lw=0.8, ls=":", zorder=1)
         ax.set_yscale("log")
         ax.set_ylim(bottom, top * 3)
         ax.set_yticks(decades)
@@ -139,8 +146,10 @@ def step_differences(
     fig.supylabel("largest |scratch - twin|", fontsize=10)
     legend = f"dashed: tolerance floor atol = {atol:g} (each element also gets rtol·|twin|)"
     if divergence_step is not None:
-        legend += f"; red line: first divergence, step {divergence_step}"
+        legend += f"\nred rings: over tolerance; dotted line: first divergence, step {divergence_step}"
     fig.suptitle(f"{network}: per-step largest difference by stage of the chain\n{legend}", fontsize=10)
     inches = fig.get_figheight()
-    fig.subplots_adjust(left=0.12, right=0.98, top=1 - 0.75 / inches, bottom=0.5 / inches, hspace=0.55)
+    fig.subplots_adjust(
+        left=0.12, right=0.98, top=1 - (0.85 + 0.2 * legend.count("\n")) / inches, bottom=0.5 / inches, hspace=0.55
+    )
     return _png(fig)

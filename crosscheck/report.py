@@ -56,6 +56,7 @@ CHECK_TEXT = {
 # Sections other sessions write; the report shows them when their JSON file is there.
 EXTRAS = (
     ("float32", "Float32 drift", "float32.json"),
+    ("sweep", "Random initialisations (sweep)", "sweep.json"),
     ("mutation", "Mutation testing", "mutation.json"),
     ("bench", "Benchmarks", "bench.json"),
 )
@@ -297,6 +298,10 @@ def divergence_text(c: Comparison, d: Divergence) -> str:
     )
 
 
+def _networks(n: int) -> str:
+    return f"{n} network" + ("" if n == 1 else "s")
+
+
 def summary_markdown(networks: Sequence[NetworkReport], quirks: Sequence[Quirk]) -> str:
     checks = [c for net in networks for c in net.comparisons]
     failed = [c for c in checks if not c.passed]
@@ -309,7 +314,7 @@ def summary_markdown(networks: Sequence[NetworkReport], quirks: Sequence[Quirk])
         "file does not change with the BLAS or vector unit of the machine; the exact figures, the plots",
         "and the environment are in `reports/results.json` and `reports/index.html`.",
         "",
-        f"**{len(checks)} checks on {len(networks)} networks: "
+        f"**{len(checks)} checks on {_networks(len(networks))}: "
         f"{len(checks) - len(failed)} passed, {len(failed)} failed.**",
         "",
         "| network | seed | check | steps | largest abs diff | tolerance | verdict |",
@@ -348,8 +353,10 @@ def summary_markdown(networks: Sequence[NetworkReport], quirks: Sequence[Quirk])
     lines += [
         "## Elsewhere",
         "",
-        "Float32 drift, mutation testing and benchmarks are sections of `reports/index.html`, read from",
-        "`reports/float32.json`, `reports/mutation.json` and `reports/bench.json` when their sessions have run.",
+        "Float32 drift, the random-initialisation sweep, mutation testing and benchmarks are sections of",
+        "`reports/index.html`, read from `reports/float32.json`, `reports/sweep.json`, `reports/mutation.json`",
+        "and `reports/bench.json` when their sessions have run (timings and per-machine figures stay out of",
+        "this file).",
         "",
     ]
     return "\n".join(lines)
@@ -465,9 +472,31 @@ def _quirk_table(q: Quirk) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
+def _records_table(records: Sequence[tuple[str | None, Mapping[str, Any]]]) -> str:
+    """Rows of records (dicts), columns their scalar fields; nested fields are left to the JSON."""
+    columns: list[str] = []
+    for _, record in records:
+        columns += [k for k, v in record.items() if _scalar(v) and k not in columns]
+    keyed = any(key is not None for key, _ in records)
+    head = ("<th></th>" if keyed else "") + "".join(f"<th>{e(c)}</th>" for c in columns)
+    rows = "".join(
+        "<tr>"
+        + (f"<th>{e(key)}</th>" if keyed else "")
+        + "".join(f"<td>{e(record.get(c, ''))}</td>" for c in columns)
+        + "</tr>"
+        for key, record in records
+    )
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
 def _extra_html(title: str, path: Path) -> str:
-    """A section written by another session: ``{"title", "summary", "columns", "rows"}`` where given,
-    else the JSON as it is."""
+    """A section another session writes as JSON.  With ``summary`` (text), ``columns`` and ``rows``
+    it is shown as that paragraph and table; otherwise its scalar fields, and its lists or maps of
+    records, become tables.  The whole JSON follows, folded."""
     if not path.is_file():
         return f"<p>Not generated: {e(path.as_posix())} is absent.</p>"
     try:
@@ -475,7 +504,7 @@ def _extra_html(title: str, path: Path) -> str:
     except (OSError, ValueError) as exc:
         return f"<p>{e(path.as_posix())} could not be read: {e(exc)}</p>"
     parts = [f'<p class="meta">From {e(path.as_posix())}.</p>']
-    if isinstance(data, dict) and ("summary" in data or "rows" in data):
+    if isinstance(data, dict):
         if "summary" in data:
             parts.append(f"<p>{e(data['summary'])}</p>")
         if isinstance(data.get("rows"), list):
@@ -486,8 +515,18 @@ def _extra_html(title: str, path: Path) -> str:
                 for row in data["rows"]
             )
             parts.append(f"<table>{'<tr>' + head + '</tr>' if head else ''}{body}</table>")
-    else:
-        parts.append(f"<pre>{e(json.dumps(data, indent=2, sort_keys=True))}</pre>")
+        else:
+            scalars = {k: v for k, v in data.items() if _scalar(v) and k != "summary"}
+            if scalars:
+                parts.append(_records_table([(None, scalars)]))
+            for key, value in data.items():
+                if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                    parts.append(f"<h3>{e(key)}</h3>{_records_table([(None, v) for v in value])}")
+                elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+                    parts.append(f"<h3>{e(key)}</h3>{_records_table(list(value.items()))}")
+    text = json.dumps(data, indent=2, sort_keys=True)
+    lines = text.count("\n") + 1
+    parts.append(f"<details><summary>{e(path.name)} in full ({lines} lines)</summary><pre>{e(text)}</pre></details>")
     return "".join(parts)
 
 
@@ -503,7 +542,7 @@ def html_page(
     failed = sum(not c.passed for c in checks)
     nav = "".join(f'<a href="#network-{i}">{e(net.name)}</a>' for i, net in enumerate(networks))
     nav += (
-        '<a href="#quirks">tutorial quirks</a><a href="#extras">float32, mutation, bench</a>'
+        '<a href="#quirks">tutorial quirks</a><a href="#extras">float32, sweep, mutation, bench</a>'
         '<a href="#environment">environment</a>'
     )
     overview_head = "<tr><th>network</th>" + "".join(f"<th>{e(name)}</th>" for name in CHECKS) + "</tr>"
@@ -521,7 +560,7 @@ def html_page(
         '<p class="meta">Every registered network, run as a from-scratch NumPy network and as its PyTorch twin '
         "from the same initial weights, compared at every step: forward output, loss, dL/doutput, "
         "gradients and parameters after each update.</p>",
-        f'<p><span class="total {total_class}">{len(checks)} checks on {len(networks)} networks: '
+        f'<p><span class="total {total_class}">{len(checks)} checks on {_networks(len(networks))}: '
         f"{len(checks) - failed} passed, {failed} failed</span></p>",
         f"<nav>{nav}</nav>",
         "<h2>Overview</h2>",
@@ -589,7 +628,7 @@ def network_plots(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarra
 
     steps = per_step(net) if steps is None else steps
     found = first_divergence(net)
-    curve_label = "recorded loss (the tutorial's metric)"
+    curve_label = "recorded loss (the case's evaluate)"
     scratch_curve, twin_curve, at = net.scratch["curve"], net.twin["curve"], list(net.curve_steps)
     if len(scratch_curve) == 0:  # no recorded curve: the per-step batch loss
         scratch_curve, twin_curve = net.scratch["loss"], net.twin["loss"]
@@ -603,6 +642,7 @@ def network_plots(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarra
             CHAIN,
             net.atol,
             found[1].step if found else None,
+            {stage: v["ratio"] > 1 for stage, v in steps.items()},
         ),
     }
 

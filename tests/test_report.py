@@ -174,6 +174,16 @@ def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
     assert "Not generated: " in page and f"{tmp_path.as_posix()}/mutation.json is absent" in page
 
 
+def test_extra_sections_render_records_as_tables(tmp_path):
+    records = {"seeds": 4, "networks": [{"name": "a", "passed": True, "detail": {"x": 1}}, {"name": HOSTILE}]}
+    (tmp_path / "sweep.json").write_text(json.dumps(records))
+    html = report._extra_html("sweep", tmp_path / "sweep.json")
+    assert "<th>name</th><th>passed</th>" in html and "<td>&lt;script&gt;" in html
+    assert "<details><summary>sweep.json in full" in html and "<script" not in html
+    (tmp_path / "bad.json").write_text("{not json")
+    assert "could not be read" in report._extra_html("bad", tmp_path / "bad.json")
+
+
 def test_summary_escapes_a_hostile_network():
     text = report.summary_markdown([_diverging("output", 3)], [])
     assert "<script" not in text and "<img" not in text
