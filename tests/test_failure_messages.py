@@ -100,10 +100,12 @@ def test_nan_never_passes():
     ids=lambda v: getattr(v, "name", None),
 )
 def test_a_wrong_gradient_is_caught_and_named(case, patch, parameter, monkeypatch):
+    # The cached traces first: filled while the patch is on, the cache would hand the wrong scratch
+    # trace to every later test in the session.
+    _, twin = traces(case)
     cls, method, wrong = patch
     monkeypatch.setattr(cls, method, wrong(getattr(cls, method)))
     params, batches = start(case)
-    _, twin = traces(case)
     result = check_training_run(case, pair=(scratch_trace(case, params, batches), twin))
     assert not result.passed
     message = result.message()
