@@ -125,14 +125,51 @@ def network_report(case: Case) -> dict[str, Any]:
     }
 
 
+COLUMNS = [
+    "network",
+    "steps",
+    "float32 tolerance (atol = rtol)",
+    "float32 max |scratch - twin|",
+    "float32 battery",
+    "max drift from float64, scratch",
+    "max drift from float64, twin",
+    "quantity drifting most (scratch)",
+]
+
+
 def report() -> dict[str, Any]:
+    """Everything ``reports/float32.json`` holds: the rule, a table the report renders, the details."""
     from crosscheck.networks import TUTORIAL_CASES
 
+    networks = {c.name: network_report(c) for c in TUTORIAL_CASES}
+    rows = []
+    for name, n in networks.items():
+        scratch_drift, twin_drift = n["drift_from_float64"]["scratch"], n["drift_from_float64"]["twin"]
+        passed = sum(r["passed"] for r in n["checks"].values())
+        rows.append(
+            [
+                name,
+                n["steps"],
+                f"{n['atol']:.2e}",
+                f"{max(n['scratch_vs_twin'].values()):.2e}",
+                f"{passed}/{len(n['checks'])} passed",
+                f"{max(scratch_drift.values()):.2e}",
+                f"{max(twin_drift.values()):.2e}",
+                max(scratch_drift, key=scratch_drift.__getitem__),
+            ]
+        )
     return {
+        "summary": (
+            "Every tutorial network run in float32 on both sides (scratch NumPy and the torch.float32 twin), "
+            f"through the whole battery, with atol = rtol = {ULPS_PER_STEP:g} * eps32 * sqrt(steps). "
+            "Drift: the largest |float32 - float64| over the run, per side."
+        ),
         "rule": "atol = rtol = ULPS_PER_STEP * eps32 * sqrt(steps)",
         "ulps_per_step": ULPS_PER_STEP,
         "eps32": EPS32,
-        "networks": {c.name: network_report(c) for c in TUTORIAL_CASES},
+        "columns": COLUMNS,
+        "rows": rows,
+        "networks": networks,
     }
 
 
