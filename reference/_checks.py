@@ -6,6 +6,8 @@ must stop it with a message rather than produce a number.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -29,10 +31,17 @@ def _transformed(t: torch.Tensor) -> bool:
 
 def _non_finite(t: torch.Tensor) -> str | None:
     """Where the first NaN or Inf of ``t`` sits and what it is, or None when ``t`` is finite (or transformed)."""
-    if _transformed(t) or bool(torch.isfinite(t).all()):
+    if _transformed(t):
         return None
-    at = tuple(int(i) for i in torch.nonzero(~torch.isfinite(t.detach()))[0])
-    return f"{t.detach()[at].item()} at index {at}" if at else f"{t.detach().item()}"
+    values = t.detach()
+    # One reduction on the hot path (it runs at every step): any NaN or Inf makes the sum NaN or Inf.
+    if math.isfinite(values.sum().item()):
+        return None
+    bad = ~torch.isfinite(values)
+    if not bool(bad.any()):
+        return None  # finite values whose sum overflowed
+    at = tuple(int(i) for i in torch.nonzero(bad)[0])
+    return f"{values[at].item()} at index {at}" if at else f"{values.item()}"
 
 
 def forward_input(module: torch.nn.Module, x: object, n_features: int) -> None:
@@ -40,7 +49,8 @@ def forward_input(module: torch.nn.Module, x: object, n_features: int) -> None:
     every parameter are finite."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}; use torch.as_tensor(x)")
-    dtype = next(module.parameters()).dtype
+    parameters = list(module.named_parameters())
+    dtype = parameters[0][1].dtype
     if x.dtype != dtype:
         raise TypeError(f"x is {x.dtype} but the network is {dtype}; convert it with x.to({dtype})")
     if x.ndim not in (1, 2) or x.shape[-1] != n_features:
@@ -50,7 +60,7 @@ def forward_input(module: torch.nn.Module, x: object, n_features: int) -> None:
     where = _non_finite(x)
     if where is not None:
         raise ValueError(f"x contains {where}")
-    for name, p in module.named_parameters():
+    for name, p in parameters:
         where = _non_finite(p)
         if where is not None:
             raise ValueError(f"parameter {name} contains {where}; load finite parameters into the twin")
