@@ -5,7 +5,8 @@
   ``zero_grad``, forward, loss, ``backward`` and ``torch.optim.SGD.step``, as ``trace.twin_trace``
   runs them, without the recording;
 - the test suite's wall time (the pytest run of ``nox -s tests`` in the current environment) against
-  the floor ``python -c "import torch, numpy"``; the report's (``python -m crosscheck.report``);
+  the floor ``python -c "import torch, numpy"``; the report's (``python -m crosscheck.report``, written
+  to a scratch folder);
   the seed sweep's (``python -m crosscheck.sweep``, 256 seeds over the full runs).
 
 Timings are never asserted in tests: they depend on the machine and on what else runs on it, so the
@@ -140,7 +141,8 @@ def bench(
         result["gate_s"] = gate["s"] if gate else None
         report = None
         if "report" not in skip and importlib.util.find_spec("crosscheck.report") is not None:
-            report = command_s([py, "-m", "crosscheck.report"], repeats)
+            # Into a scratch folder: timing the report must not rewrite the committed one.
+            report = command_s([py, "-m", "crosscheck.report", "--out", f"{tmp}/report"], repeats)
         result["report_s"] = report["s"] if report else None
         sweep = None
         if "sweep" not in skip:
