@@ -38,6 +38,7 @@ from torch.func import functional_call, vjp, vmap
 from crosscheck.case import Array, Batch, Case, Params, load_into_twin, registry, twin_to_scratch
 from crosscheck.checks import CHECKS, run_check, tolerance
 from crosscheck.compare import split_key
+from crosscheck.networks import TUTORIAL_CASES
 from crosscheck.trace import Trace, scratch_trace, start
 from scratch import network_3_4_1 as s341
 
@@ -236,7 +237,9 @@ def _stack_traces(traces: Sequence[Trace]) -> Stack:
 def scratch_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch]]) -> Stack:
     """Every seed's scratch trace, stacked; one pass with a seeds axis where ``SEEDS_AXIS`` knows how."""
     n = len(schedules)
-    ops = SEEDS_AXIS.get(case.name)
+    # Only the registered tutorial cases themselves: a variant under the same name (another build, a
+    # mutated network) runs its own code seed by seed.
+    ops = SEEDS_AXIS.get(case.name) if any(case is c for c in TUTORIAL_CASES) else None
     shared = shared_schedule(schedules)
     if ops is None or not (shared or ops.per_seed_batches):
         # No batched form: the scratch side seed by seed, exactly as the battery runs it.
@@ -564,8 +567,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
     cases = registry()
-    from crosscheck.networks import TUTORIAL_CASES
-
     names = args.networks or [c.name for c in TUTORIAL_CASES]
     unknown = sorted(set(names) - set(cases))
     if unknown:

@@ -4,6 +4,7 @@ A small sweep runs here (8 seeds, the first 101 steps of each run, which cover t
 points); ``nox -s sweep`` runs 256 seeds over the full runs.
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -125,3 +126,14 @@ def test_draw_rejects_bad_input():
         sw.draw(NETWORK_2_2_1, [])
     with pytest.raises(ValueError, match="steps must be at least 1"):
         sw.draw(NETWORK_2_2_1, [0], 0)
+
+
+def test_a_variant_of_a_tutorial_case_runs_seed_by_seed():
+    """Only the registered tutorial cases take the batched scratch path; a variant under the same name
+    (another build, a mutated network) runs its own code through scratch_trace."""
+    case = dataclasses.replace(NETWORK_2_2_1, description="a variant")
+    params, schedules = sw.draw(case, [0, 1], 5)
+    stack = sw.scratch_stack(case, params, schedules)
+    for i in range(2):
+        expected = scratch_trace(case, _seed(params, i), schedules[i])
+        assert all(np.array_equal(stack[k][i], v) for k, v in expected.items())
