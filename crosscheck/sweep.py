@@ -566,8 +566,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
-    cases = registry()
     names = args.networks or [c.name for c in TUTORIAL_CASES]
+    cases: dict[str, Case] = {c.name: c for c in TUTORIAL_CASES}
+    if set(names) - set(cases):
+        # Only then the other registered modules: the digits example needs scikit-learn, which the
+        # sweep session does not install.
+        cases = registry()
     unknown = sorted(set(names) - set(cases))
     if unknown:
         parser.error(f"unknown network(s) {unknown}; registered: {sorted(cases)}")
