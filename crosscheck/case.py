@@ -94,12 +94,15 @@ def twin_tensor(module: torch.nn.Module, link: Link) -> torch.Tensor:
 def twin_to_scratch(module: torch.nn.Module, case: Case, grads: bool = False) -> Params:
     """The twin's parameters (or their ``.grad``) under the scratch names and layouts."""
     out: Params = {}
+    tensors = dict(module.named_parameters())
     for name, link in case.param_map.items():
-        t = twin_tensor(module, link)
+        t = tensors[link.tensor]
         if grads:
+            # .grad lives on the leaf tensor, not on a transposed view of it.
             if t.grad is None:
                 raise AssertionError(f"{case.name}: twin tensor {link.tensor!r} got no gradient")
-            t = t.grad.T if link.transpose else t.grad
+            t = t.grad
+        t = t.T if link.transpose else t
         out[name] = t.detach()[link.index].cpu().numpy().copy()
     return out
 

@@ -41,3 +41,21 @@ def test_scratch_network_starts_from_the_given_parameters(case):
     net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
     for name, value in case.read_params(net).items():
         np.testing.assert_array_equal(value, params[name], err_msg=name)
+
+
+@pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
+def test_twin_gradients_read_back_under_scratch_names(case):
+    # The gradient of sum(p * k) w.r.t. p is k: read it back through the map and compare with k
+    # read through the same map as a parameter.
+    twin = case.twin(case.torch_dtype)
+    weights = {n: torch.arange(p.numel(), dtype=p.dtype).reshape(p.shape) for n, p in twin.named_parameters()}
+    sum(
+        ((p * weights[n]).sum() for n, p in twin.named_parameters()), torch.zeros((), dtype=case.torch_dtype)
+    ).backward()
+    grads = twin_to_scratch(twin, case, grads=True)
+    with torch.no_grad():
+        for n, p in twin.named_parameters():
+            p.copy_(weights[n])
+    expected = twin_to_scratch(twin, case)
+    for name in case.param_map:
+        np.testing.assert_array_equal(grads[name], expected[name], err_msg=name)
