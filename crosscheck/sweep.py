@@ -37,9 +37,9 @@ from torch.func import functional_call, vjp, vmap
 
 from crosscheck.case import Array, Batch, Case, Params, load_into_twin, registry, twin_to_scratch
 from crosscheck.checks import CHECKS, run_check, tolerance
-from crosscheck.compare import split_key
+from crosscheck.compare import Comparison, split_key
 from crosscheck.networks import TUTORIAL_CASES
-from crosscheck.trace import Trace, scratch_trace, start
+from crosscheck.trace import Trace, scratch_trace, start, twin_trace
 from scratch import network_3_4_1 as s341
 
 SEEDS = 256
@@ -455,15 +455,80 @@ def worst_by_quantity(case: Case, seeds: Sequence[int], scratch: Stack, twin: St
     return rows
 
 
-def battery(case: Case, seeds: Sequence[int], scratch: Stack, twin: Stack) -> dict[str, Any]:
-    """Every check of the battery on every seed's pair of traces; the worst case per check, and the
-    failing seeds with the battery's message."""
+Results = list[dict[str, Comparison]]  # per seed (in order), the battery's result of every check
+
+# The batched twin computes the same float64 operations in another order (a batched matrix product
+# sums differently), so on a sensitive seed it parts from twin_trace about as far as twin_trace parts
+# from the scratch side: measured up to 2.1e-13 on the 3-4-1 (seed 129, where XOR's learning
+# transition near step 270 amplifies rounding), 4.4e-16 on the neuron. A seed whose batched result
+# fails or comes within a tenth of atol is therefore run again seed by seed (scratch_trace and
+# twin_trace, as the battery runs it) and reported with those figures. Below a tenth of atol the
+# verdict cannot change: that would take a deviation of 9e-13, four times the largest measured.
+CONFIRM_FRACTION = 0.1
+CONFIRM_LIMIT = 8  # seeds re-run per network, largest difference first (a neuron seed costs ~5 s)
+
+
+def run_battery(case: Case, scratch: Stack, twin: Stack) -> Results:
+    """Every check of the battery on every seed's pair of traces."""
+    n = len(next(iter(scratch.values())))
+    return [{name: run_check(case, name, seed_pair(scratch, twin, i)) for name in CHECKS} for i in range(n)]
+
+
+def _largest(results: dict[str, Comparison]) -> float:
+    value = max(r.max_abs for r in results.values())
+    return float(np.inf if np.isnan(value) else value)
+
+
+def confirm_near_the_bound(
+    case: Case,
+    seeds: Sequence[int],
+    params: Params,
+    schedules: Sequence[Sequence[Batch]],
+    scratch: Stack,
+    twin: Stack,
+    results: Results,
+) -> list[dict[str, Any]]:
+    """Run the seeds that fail or come near the tolerance again one by one, as the battery does.
+
+    Their per-seed traces replace theirs in ``scratch`` and ``twin`` and their results in ``results``,
+    so every figure of the report comes from the per-seed run for them.
+    """
+    atol, _ = tolerance(case)
+    near = [
+        i
+        for i, r in enumerate(results)
+        if not all(c.passed for c in r.values()) or _largest(r) >= CONFIRM_FRACTION * atol
+    ]
+    near.sort(key=lambda i: -_largest(results[i]))
+    confirmed: list[dict[str, Any]] = []
+    for i in near[:CONFIRM_LIMIT]:
+        p = {k: v[i] for k, v in params.items()}
+        pair = (scratch_trace(case, p, schedules[i]), twin_trace(case, p, schedules[i]))
+        again = {name: run_check(case, name, pair) for name in CHECKS}
+        confirmed.append(
+            {
+                "seed": int(seeds[i]),
+                "batched_max_abs": _largest(results[i]),
+                "per_seed_max_abs": _largest(again),
+                "per_seed_passed": all(c.passed for c in again.values()),
+            }
+        )
+        results[i] = again
+        for stack, trace in zip((scratch, twin), pair, strict=True):
+            for key, value in trace.items():
+                stack[key][i] = value
+    if len(near) > CONFIRM_LIMIT:
+        confirmed.append({"not_rerun": [int(seeds[i]) for i in near[CONFIRM_LIMIT:]]})
+    return confirmed
+
+
+def summarise(seeds: Sequence[int], results: Results) -> dict[str, Any]:
+    """The worst case per check over the seeds, with its seed, and every failing seed with the
+    battery's message."""
     checks: dict[str, dict[str, Any]] = {}
     failures = []
-    for i, seed in enumerate(seeds):
-        pair = seed_pair(scratch, twin, i)
-        for name in CHECKS:
-            result = run_check(case, name, pair)
+    for seed, per_check in zip(seeds, results, strict=True):
+        for name, result in per_check.items():
             row = checks.setdefault(
                 name,
                 {
@@ -486,8 +551,14 @@ def battery(case: Case, seeds: Sequence[int], scratch: Stack, twin: Stack) -> di
     return {"checks": list(checks.values()), "failures": failures}
 
 
+def battery(case: Case, seeds: Sequence[int], scratch: Stack, twin: Stack) -> dict[str, Any]:
+    """The battery on every seed of the batched traces, summarised (no per-seed confirmation)."""
+    return summarise(seeds, run_battery(case, scratch, twin))
+
+
 def sweep_case(case: Case, seeds: Sequence[int], steps: int | None = None) -> dict[str, Any]:
-    """One network over ``seeds``: both sides batched, the battery per seed, the worst cases."""
+    """One network over ``seeds``: both sides batched, the battery per seed, seeds near the bound
+    confirmed one by one, the worst cases."""
     times = {}
     t0 = time.perf_counter()
     params, schedules = draw(case, seeds, steps)
@@ -499,18 +570,25 @@ def sweep_case(case: Case, seeds: Sequence[int], steps: int | None = None) -> di
     twin = twin_stack(case, params, schedules)
     times["twin"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result = battery(case, seeds, scratch, twin)
-    quantities = worst_by_quantity(case, seeds, scratch, twin)
+    results = run_battery(case, scratch, twin)
     times["battery"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    confirmed = confirm_near_the_bound(case, seeds, params, schedules, scratch, twin, results)
+    times["confirm"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    summary = summarise(seeds, results)
+    quantities = worst_by_quantity(case, seeds, scratch, twin)
+    times["summary"] = time.perf_counter() - t0
     return {
         "name": case.name,
         "steps": len(schedules[0]),
         "seeds": len(seeds),
-        "passed": not result["failures"],
+        "passed": not summary["failures"],
         "time_s": {k: round(v, 3) for k, v in times.items()},
-        "checks": result["checks"],
+        "checks": summary["checks"],
         "quantities": quantities,
-        "failures": result["failures"],
+        "confirmed_per_seed": confirmed,
+        "failures": summary["failures"],
     }
 
 
