@@ -96,7 +96,7 @@ def twin_to_scratch(module: torch.nn.Module, case: Case, grads: bool = False) ->
     out: Params = {}
     tensors = dict(module.named_parameters())
     for name, link in case.param_map.items():
-        t = tensors[link.tensor]
+        t: torch.Tensor = tensors[link.tensor]
         if grads:
             # .grad lives on the leaf tensor, not on a transposed view of it.
             if t.grad is None:

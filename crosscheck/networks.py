@@ -30,6 +30,10 @@ def _neuron_init(rng: Rng) -> Params:
 
 def _neuron_batches(rng: Rng) -> list[int]:
     n = len(s_neuron.INPUT_VECTORS)
+    if isinstance(rng, np.random.RandomState):
+        # One call draws what 10,000 calls of randint(n) draw, and leaves the stream in the same
+        # state (checked on 200 seeds); it saves ~4 s in the 256-seed sweep.
+        return rng.randint(n, size=s_neuron.ITERATIONS).tolist()
     return [randint(rng, n) for _ in range(s_neuron.ITERATIONS)]
 
 

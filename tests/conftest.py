@@ -25,3 +25,18 @@ def original_datadir() -> object:
     from crosscheck.goldens import GOLDEN_DIR
 
     return GOLDEN_DIR
+
+
+@pytest.fixture(autouse=True)
+def _patched_traces_do_not_outlive_the_test(request: pytest.FixtureRequest) -> object:
+    # A test that patches a scratch network and then fills the per-process trace cache would hand
+    # every later test a trace of the patched network; restore the cache after such a test.
+    if "monkeypatch" not in request.fixturenames:
+        yield
+        return
+    from crosscheck import trace
+
+    saved = dict(trace._CACHE)
+    yield
+    trace._CACHE.clear()
+    trace._CACHE.update(saved)
