@@ -56,11 +56,29 @@ class Expect:
     def step_for(self, clean_batches: Sequence[Batch]) -> int | None:
         return self.step(clean_batches) if callable(self.step) else self.step
 
-    def describe(self) -> str:
+    def describe(self, clean_batches: Sequence[Batch] | None = None) -> str:
         what = QUANTITIES[self.quantity] + (f" of {self.parameter}" if self.parameter else "")
         if self.problem:
-            return f"{what}: {self.problem}"
-        return what + (" before training" if self.step is None else " at step " + _step_text(self.step))
+            return f"{what}: wrong {self.problem}"
+        if self.step is None:
+            return what + " before training"
+        if callable(self.step):
+            at = f"step {self.step(clean_batches)}, " if clean_batches is not None else ""
+            return f"{what} at {at}{_step_text(self.step)}"
+        return f"{what} at step {self.step}"
+
+    def met_by(self, outcome: Outcome) -> bool:
+        """Whether the outcome's first failure is where this expects it."""
+        first = outcome.first
+        if first is None:
+            return False
+        what = QUANTITIES[self.quantity] + (f" of {self.parameter}" if self.parameter else "")
+        if self.problem:
+            verb = " is " if self.problem == "dtype" else " has shape "
+            return first.problem is not None and first.problem.startswith(what + verb)
+        d = first.first_divergence
+        step = self.step_for(outcome.clean_batches)
+        return d is not None and (d.quantity, d.parameter, d.step) == (self.quantity, self.parameter, step)
 
 
 def _step_text(step: Step) -> str:
@@ -550,6 +568,17 @@ class Outcome:
         order = ["initial_parameters", "forward", "training_run", *CHECKS]
         return next((self.results[c] for c in order if not self.results[c].passed), None)
 
+    def shown(self) -> str:
+        """Where the first failure is, in the words of the gate's message."""
+        first = self.first
+        if first is None:
+            return "nowhere: every check passed"
+        if first.problem is not None:
+            return f"{first.problem.split(' on the scratch side')[0]} ({first.check})"
+        d = first.first_divergence
+        assert d is not None
+        return f"{d.where()} {'before training' if d.step is None else f'at step {d.step}'} ({first.check})"
+
 
 def run_pair(case: Case, inject: Inject, steps: int = PREFIX) -> tuple[Case, Trace, Trace, list[Batch]]:
     """(case, scratch trace with the bug, clean twin trace, clean schedule) over the first ``steps`` steps."""
@@ -579,3 +608,53 @@ def run(mutant: Mutant, case: Case, steps: int = PREFIX) -> Outcome:
             f"{mutant.name} does not apply to {case.name}: {mutant.not_applicable.get(case.name, 'no variant')}"
         )
     return gate(case, mutant.variants[case.name].inject, steps, mutant.name)
+
+
+# --- the catalogue's results, for the report ---------------------------------------------------------
+
+
+def results() -> list[dict[str, Any]]:
+    """Every mutant against every tutorial network: what the gate said, or why the pair is not generated."""
+    rows: list[dict[str, Any]] = []
+    for mutant in CATALOGUE:
+        for name in CASES:
+            row: dict[str, Any] = {"mutant": mutant.name, "network": name, "bug": mutant.bug}
+            if name in mutant.not_applicable:
+                rows.append(row | {"applies": False, "reason": mutant.not_applicable[name]})
+                continue
+            variant = mutant.variants[name]
+            outcome = run(mutant, CASES[name])
+            first = outcome.first
+            row |= {
+                "applies": True,
+                "how": variant.how,
+                "caught": outcome.caught,
+                "failed_checks": [c for c, r in outcome.results.items() if not r.passed],
+                "expected": variant.expect.describe(outcome.clean_batches),
+                "shown": outcome.shown(),
+                "as_expected": variant.expect.met_by(outcome),
+                "message": first.message() if first else None,
+            }
+            rows.append(row)
+    return rows
+
+
+def markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The catalogue as a Markdown table: one row per mutant and network."""
+    lines = [
+        "| mutant | network | gate | first shows | as expected | failing checks |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if not r["applies"]:
+            lines.append(f"| {r['mutant']} | {r['network']} | not generated: {r['reason']} | | | |")
+            continue
+        verdict = "fails" if r["caught"] else "**passes: bug missed**"
+        expected = "yes" if r["as_expected"] else f"**no**: expected {r['expected']}"
+        checks = ", ".join(r["failed_checks"])
+        lines.append(f"| {r['mutant']} | {r['network']} | {verdict} | {r['shown']} | {expected} | {checks} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(results()))

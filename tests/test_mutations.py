@@ -4,11 +4,15 @@ battery, and the failure must name that network and the quantity (and step) wher
 Ids read ``<mutant>-<network>``; ``crosscheck/mutations.py`` holds the bugs and the expectations.
 """
 
+import json
 from contextlib import nullcontext
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from crosscheck import mutants
 from crosscheck.compare import QUANTITIES
 from crosscheck.mutations import CASES, CATALOGUE, PREFIX, Expect, Outcome, gate, prefix, run, short
 from crosscheck.networks import TUTORIAL_CASES
@@ -100,3 +104,53 @@ def test_the_catalogue_covers_every_network():
         assert set(mutant.variants) | set(mutant.not_applicable) == set(CASES), mutant.name
         assert not set(mutant.variants) & set(mutant.not_applicable), mutant.name
         assert all(reason.strip() for reason in mutant.not_applicable.values()), mutant.name
+
+
+# --- nox -s mutants: the runner's pieces and the committed report ----------------------------------
+
+REPORT = Path(__file__).resolve().parent.parent / "reports" / "mutation.json"
+
+
+def test_mutmut_ids_name_the_function():
+    assert mutants.function_of("scratch._checks.x_data__mutmut_21") == "data"
+    assert mutants.function_of("scratch.mlp.xǁMLPǁ__init____mutmut_3") == "MLP.__init__"
+
+
+def test_a_mutants_diff_is_renumbered_from_the_files_first_line():
+    diff = "--- f.py\n+++ f.py\n@@ -2,4 +2,4 @@\n     a = 1\n-    b = 2\n+    b = 3\n     c = 4"
+    assert mutants.mutated_line(diff) == ("b = 2", "b = 3")
+    assert mutants.renumbered(diff, 41).splitlines()[2] == "@@ -40,4 +40,4 @@"
+
+
+def test_the_plugin_runs_each_twin_once_per_schedule():
+    calls = []
+    remembered = mutants._remember_twins(lambda case, params, batches: calls.append(len(batches)) or len(calls))
+    case = SimpleNamespace(
+        name="toy", dtype="float64", learning_rate=0.1, twin=1, twin_loss=2, twin_evaluate=3, X=4, y=5
+    )
+    params = {"w": np.array([1.0, 2.0])}
+    assert remembered(case, params, [0, 1]) == remembered(case, params, [0, 1]) == 1
+    assert remembered(case, params, [1, 0]) == 2  # another schedule: its own twin run
+    assert remembered(case, {"w": np.array([1.0, 2.5])}, [0, 1]) == 3  # other initial parameters too
+
+
+def test_every_equivalent_survivor_is_explained_at_a_function_that_exists():
+    for (file, function, line), reason in mutants.EQUIVALENT.items():
+        assert mutants.line_of(file, function, "") is not None, (file, function)
+        assert line and len(reason) > 40
+
+
+def test_the_committed_mutation_report_meets_the_bar():
+    report = json.loads(REPORT.read_text())
+    assert report["score"] >= mutants.TARGET_SCORE
+    assert report["killed"] + report["survived"] == report["total"]
+    assert report["score"] == round(report["killed"] / report["total"], 4)
+    assert report["unexplained"] == 0
+    for s in report["survivors"]:
+        assert ("killed_by" in s) != ("equivalent" in s), s["id"]
+        if "equivalent" in s:
+            _, added = mutants.mutated_line(s["diff"])
+            assert s["equivalent"] == mutants.EQUIVALENT[(s["file"], s["function"], added)], s["id"]
+        for test in s.get("killed_by", []):
+            path, _, name = test.partition("::")
+            assert f"def {name.split('[')[0]}(" in (REPORT.parent.parent / path).read_text(), test
