@@ -1,17 +1,18 @@
 """``python -m crosscheck.mutants`` (``nox -s mutants``): mutation testing of scratch/ with mutmut.
 
 Two passes.  mutmut 3 mutates every function of scratch/ (operators, constants, arguments, removed
-calls; settings in setup.cfg) and runs the battery and the other tests of scratch/ against each
-mutant.  Every mutant the battery leaves alive is then run against the checks written to kill
-survivors, ``tests/test_kill_*.py``, one pytest process per mutant, so the report can say which new
-check kills it.  What still survives must be listed in ``EQUIVALENT`` with the reason it cannot
-change any result the gate certifies; an unexplained survivor fails the run.
+calls; settings in setup.cfg) and runs the test suite of scratch/ (the battery and the other fast,
+deterministic tests that run scratch/, listed in setup.cfg) against each mutant.  Every mutant that
+survives it is then run against the checks written to kill survivors, ``tests/test_kill_*.py``, one
+pytest process per mutant, so the report can say which new check kills it.  What still survives must
+be listed in ``EQUIVALENT`` with the reason it cannot change any result; an unexplained survivor
+fails the run.
 
 The result goes to ``reports/mutation.json``:
-``{"killed": n, "survived": n, "score": x, "survivors": [...]}``, where the survivors are the
-battery's, each with its mutant id, file, line, diff and either ``killed_by`` (the new checks that
-fail on it) or ``equivalent`` (why it cannot be killed).  The score is killed / (killed + survived)
-with equivalent mutants counted as survived: it is not flattered by the explanations.
+``{"killed": n, "survived": n, "score": x, "survivors": [...]}``, where the survivors are the test
+suite's, each with its mutant id, file, line, diff and either ``killed_by`` (the new checks that fail
+on it) or ``equivalent`` (why it cannot be killed).  The score is killed / total with equivalent
+mutants counted as survived: the explanations do not flatter it.
 
 The module is also the pytest plugin mutmut loads into its test runs (``-p crosscheck.mutants``):
 mutmut runs many mutants in one process (forked after a clean run), so the harness's per-process
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import configparser
 import json
 import os
 import re
@@ -259,6 +261,13 @@ def _mutmut() -> str:
     return found
 
 
+def selection() -> list[str]:
+    """The test files mutmut runs against every mutant (setup.cfg, [mutmut] pytest_add_cli_args_test_selection)."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    return config.get("mutmut", "pytest_add_cli_args_test_selection", fallback="").split()
+
+
 def kill_tests() -> list[str]:
     return sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob(KILL_TESTS))
 
@@ -297,7 +306,7 @@ def killers(mutant_id: str, tests: list[str], env: dict[str, str]) -> list[str]:
 
 
 def survivor(m: Mutant, tests: list[str], mutmut: str, env: dict[str, str]) -> dict[str, Any]:
-    """One mutant the battery left alive: where it is, its diff, and what kills or excuses it."""
+    """One mutant the test suite left alive: where it is, its diff, and what kills or excuses it."""
     function = function_of(m.id)
     diff = diff_of(m.id, mutmut, env)
     removed, added = mutated_line(diff)
@@ -327,9 +336,9 @@ def report(mutants: list[Mutant], mutmut: str, env: dict[str, str], workers: int
         verdict = f"killed by {s['killed_by'][0]}" if "killed_by" in s else f"equivalent: {s['equivalent']}"
         print(f"  {s['id']}: {verdict}")
 
-    by_battery = sum(m.status in CAUGHT for m in mutants)
+    by_suite = sum(m.status in CAUGHT for m in mutants)
     by_new = sum("killed_by" in s for s in survivors)
-    killed = by_battery + by_new
+    killed = by_suite + by_new
     survived = len(mutants) - killed
     return {
         "tool": "mutmut " + _version(),
@@ -338,7 +347,9 @@ def report(mutants: list[Mutant], mutmut: str, env: dict[str, str], workers: int
         "survived": survived,
         "score": round(killed / len(mutants), 4) if mutants else 0.0,
         "total": len(mutants),
-        "killed_by_battery": by_battery,
+        "test_command": "pytest " + " ".join(selection()),
+        "new_checks": tests,
+        "killed_by_test_suite": by_suite,
         "killed_by_new_checks": by_new,
         "equivalent": sum(bool(s.get("equivalent")) for s in survivors),
         "unexplained": sum("killed_by" not in s and not s.get("equivalent") for s in survivors),
@@ -347,11 +358,12 @@ def report(mutants: list[Mutant], mutmut: str, env: dict[str, str], workers: int
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The mutation run as a section of the report: the score, then every survivor of the battery."""
+    """The mutation run as a section of the report: the score, then every survivor of the test suite."""
     lines = [
         f"mutmut over scratch/ ({result['tool']}): **{result['score']:.1%}** of {result['total']} mutants killed "
-        f"({result['killed_by_battery']} by the battery, {result['killed_by_new_checks']} by checks added to "
-        f"kill its survivors); {result['survived']} survive, {result['equivalent']} of them shown equivalent.",
+        f"({result['killed_by_test_suite']} by the battery and the other tests of scratch/, "
+        f"{result['killed_by_new_checks']} by checks added to kill their survivors); "
+        f"{result['survived']} survive, {result['equivalent']} of them shown equivalent.",
         "",
         "| mutant | where | change | killed by / why equivalent |",
         "|---|---|---|---|",
@@ -387,14 +399,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mutmut run failed with exit status {run.returncode}", file=sys.stderr)
         return run.returncode
     mutants = read_results(ROOT / "mutants")
-    print(f"mutmut: {len(mutants)} mutants, {sum(m.status in CAUGHT for m in mutants)} caught by the battery")
+    print(f"mutmut: {len(mutants)} mutants, {sum(m.status in CAUGHT for m in mutants)} caught by the test suite")
     result = report(mutants, mutmut, env, args.max_children)
     result["seconds"] = round(time.perf_counter() - start, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(
         f"mutation score {result['score']:.1%}: {result['killed']} killed "
-        f"({result['killed_by_battery']} by the battery, {result['killed_by_new_checks']} by new checks), "
+        f"({result['killed_by_test_suite']} by the test suite, {result['killed_by_new_checks']} by new checks), "
         f"{result['survived']} survived ({result['equivalent']} equivalent, {result['unexplained']} unexplained); "
         f"{result['seconds']} s -> {args.output}"
     )
