@@ -35,6 +35,7 @@ def typecheck(session: nox.Session) -> None:
 def report(session: nox.Session) -> None:
     """Comparison reports into reports/: summary.md, index.html, results.json and the plots."""
     session.install("-e", ".[report]")
+    session.run("python", "-m", "crosscheck.precision")  # refreshes reports/float32.json
     session.run("python", "-m", "crosscheck.report", *session.posargs)
 
 
