@@ -12,8 +12,8 @@ nox.options.reuse_venv = "yes"
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The battery, goldens, seed values and the harness's own tests."""
-    session.install("-e", ".[test]")
+    """The battery, goldens, seed values and the harness's own tests (the report's tests need matplotlib)."""
+    session.install("-e", ".[test,report]")
     session.run("pytest", "--junitxml=reports/junit.xml", *session.posargs)
 
 
