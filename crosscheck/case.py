@@ -263,6 +263,18 @@ def _schedule(case: Case, where: str, rng: Rng) -> list[Batch]:
             )
         if not ok:
             raise RegistrationError(f"{where}: batch {step} ({b!r}) selects no row of X, which has {n} rows")
+    # Each step's output, loss and gradients are stacked along the step axis: one batch shape for all.
+    sizes = [None if _is_int(b) else len(case.X[b]) for b in batches]
+    odd = next((i for i, size in enumerate(sizes) if size != sizes[0]), None)
+    if odd is not None:
+
+        def rows(size: int | None) -> str:
+            return "one sample" if size is None else f"{size} row{'' if size == 1 else 's'}"
+
+        raise RegistrationError(
+            f"{where}: batch {odd} has {rows(sizes[odd])} but batch 0 has {rows(sizes[0])}: every batch "
+            f"must be the same size; drop or refill the short last batch"
+        )
     steps = list(case.curve_steps)
     if not all(_is_int(s) for s in steps) or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
         raise RegistrationError(f"{where}: curve_steps must be increasing step numbers, got {steps[:10]}")

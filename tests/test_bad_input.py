@@ -655,6 +655,18 @@ HARNESS = [
         "case 'bad': batch 0 is 0.5; a batch is an int, a slice or a 1-D integer index array",
     ),
     (
+        "short-last-batch",
+        lambda: register(bad(batches=lambda rng: [np.array([0, 1]), np.array([2, 3]), np.array([0])])),
+        "case 'bad': batch 2 has 1 row but batch 0 has 2 rows: every batch must be the same size; "
+        "drop or refill the short last batch",
+    ),
+    (
+        "one-sample-then-a-batch",
+        lambda: register(bad(SIGMOID_NEURON, batches=lambda rng: [0, slice(None)])),
+        "case 'bad': batch 1 has 8 rows but batch 0 has one sample: every batch must be the same size; "
+        "drop or refill the short last batch",
+    ),
+    (
         "curve-beyond-the-run",
         lambda: register(bad(batches=lambda rng: [slice(None)] * 10, curve_steps=range(0, 20, 5))),
         "case 'bad': curve_steps run from 0 to 15 but the run has steps 0 to 9",
