@@ -357,6 +357,32 @@ def report(mutants: list[Mutant], mutmut: str, env: dict[str, str], workers: int
     }
 
 
+def equivalent_rows(result: dict[str, Any]) -> list[list[str]]:
+    """One row per mutant that no check can kill: mutant, where, the changed line, why it is equivalent."""
+    rows = []
+    for s in result["survivors"]:
+        if "killed_by" in s:
+            continue
+        removed, added = mutated_line(s["diff"])
+        why = s.get("equivalent") or "UNEXPLAINED"
+        rows.append([s["id"].rsplit(".", 1)[1], f"{s['file']}:{s['line']}", f"{removed} -> {added}", why])
+    return rows
+
+
+def with_table(result: dict[str, Any]) -> dict[str, Any]:
+    """The result plus ``summary``, ``columns`` and ``rows`` (the equivalent mutants), which the report
+    renders as a compact table; every survivor, with its diff and the check that kills it, stays in
+    ``survivors``."""
+    summary = (
+        f"mutmut over scratch/ ({result['tool']}): {result['score']:.1%} of {result['total']} mutants killed "
+        f"({result['killed_by_test_suite']} by the battery and the other tests of scratch/, "
+        f"{result['killed_by_new_checks']} by checks in tests/test_kill_*.py added to kill their survivors). "
+        f"The {result['equivalent']} that survive are equivalent, for the reasons below."
+    )
+    columns = ["mutant", "where", "change", "why it is equivalent"]
+    return {**result, "summary": summary, "columns": columns, "rows": equivalent_rows(result)}
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The mutation run as a section of the report: the score, then every survivor of the test suite."""
     lines = [
@@ -402,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mutmut: {len(mutants)} mutants, {sum(m.status in CAUGHT for m in mutants)} caught by the test suite")
     result = report(mutants, mutmut, env, args.max_children)
     result["seconds"] = round(time.perf_counter() - start, 1)
+    result = with_table(result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(

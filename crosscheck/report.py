@@ -406,7 +406,7 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: 
 h1 { margin-bottom: 4px; } h2 { border-bottom: 2px solid #d6dbe3; padding-bottom: 4px; margin-top: 42px; }
 h3 { margin-bottom: 6px; }
 table { border-collapse: collapse; margin: 10px 0 16px; font-size: 13.5px; background: white; }
-th, td { border: 1px solid #cfd6df; padding: 4px 9px; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #cfd6df; padding: 4px 9px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
 th { background: #eef1f5; }
 td.num { font-family: ui-monospace, Menlo, Consolas, monospace; text-align: right; white-space: nowrap; }
 .nowrap { white-space: nowrap; }
