@@ -174,7 +174,11 @@ def _is_int(value: object) -> bool:
 def _check_fields(case: Case, where: str) -> None:
     if not isinstance(case.name, str) or not case.name or not all(c.isalnum() or c in "_-." for c in case.name):
         raise RegistrationError(f"{where}: name must be non-empty letters, digits, '_', '-' or '.'")
-    if case.dtype not in TORCH_DTYPES:
+    try:
+        known = np.dtype(case.dtype) in TORCH_DTYPES  # np.float32, "float32" and np.dtype("float32") alike
+    except TypeError:
+        known = False
+    if not known:
         raise RegistrationError(f"{where}: dtype must be float32 or float64, got {case.dtype}")
     lr = case.learning_rate
     if isinstance(lr, bool) or not isinstance(lr, int | float | np.integer | np.floating):

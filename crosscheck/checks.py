@@ -23,15 +23,16 @@ TOLERANCES: dict[np.dtype, tuple[float, float]] = {
 }
 
 
-def tolerance(case: Case) -> tuple[float, float]:
+def tolerance(case: Case, steps: int | None = None) -> tuple[float, float]:
     """(atol, rtol) for the case's dtype: the table for float64; for float32,
-    ``4 * eps32 * sqrt(steps)`` each (the rule and its measured reason: ``crosscheck.precision``)."""
+    ``4 * eps32 * sqrt(steps)`` each, over ``steps`` steps compared (default: the whole run; the rule
+    and its measured reason: ``crosscheck.precision``)."""
     dtype = np.dtype(case.dtype)
     if dtype == np.float32:
         # Imported here so that ``python -m crosscheck.precision`` does not find itself imported.
         from crosscheck.precision import float32_tolerance, run_length
 
-        return float32_tolerance(run_length(case))
+        return float32_tolerance(max(1, run_length(case) if steps is None else steps))
     return TOLERANCES[dtype]
 
 
@@ -46,9 +47,12 @@ def _run(
     steps: slice = slice(None),
     exact: bool = False,
     pair: tuple[Trace, Trace] | None = None,
+    tolerance_steps: int | None = 1,
 ) -> Comparison:
+    """``tolerance_steps``: how many steps of rounding the compared values have been through (1 for the
+    first step and before training; None for the whole run), which sets the float32 bound."""
     scratch, twin = pair if pair is not None else traces(case)
-    atol, rtol = (0.0, 0.0) if exact else tolerance(case)
+    atol, rtol = (0.0, 0.0) if exact else tolerance(case, tolerance_steps)
     return compare(
         case.name,
         check,
@@ -91,7 +95,7 @@ def check_one_step(case: Case, pair: tuple[Trace, Trace] | None = None) -> Compa
 def check_training_run(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
     """Every step of the whole run: output, loss, dL/doutput, gradients, parameters, the recorded curve."""
     keys = ("output", "loss", "dloss", "grad", "param", "curve")
-    return _run(case, "training_run", lambda t: _keys(t, *keys), pair=pair)
+    return _run(case, "training_run", lambda t: _keys(t, *keys), pair=pair, tolerance_steps=None)
 
 
 CHECKS: dict[str, Callable[..., Comparison]] = {

@@ -59,6 +59,8 @@ def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace
         if step in curve_at:
             rows["curve"].append(np.array(case.evaluate(net, X, y)))
     trace.update({k: np.array(v) for k, v in rows.items()})
+    if not rows["curve"]:
+        trace["curve"] = np.zeros(0, case.dtype)  # as the twin side: an empty curve keeps the case dtype
     return trace
 
 
@@ -111,13 +113,19 @@ def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
     return trace
 
 
-_CACHE: dict[tuple[str, int, str], tuple[Trace, Trace]] = {}
+_CACHE: dict[tuple[str, int, str], tuple[Case, Trace, Trace]] = {}
 
 
 def traces(case: Case, seed: int | None = None) -> tuple[Trace, Trace]:
-    """(scratch, twin) traces of the case's whole run, computed once per process."""
+    """(scratch, twin) traces of the case's whole run, computed once per process.
+
+    An entry is reused only for the very same case object: a ``dataclasses.replace`` variant that
+    keeps the name gets its own run rather than the original's traces.
+    """
     key = (case.name, case.seed if seed is None else seed, np.dtype(case.dtype).name)
-    if key not in _CACHE:
+    entry = _CACHE.get(key)
+    if entry is None or entry[0] is not case:
         params, batches = start(case, seed)
-        _CACHE[key] = (scratch_trace(case, params, batches), twin_trace(case, params, batches))
-    return _CACHE[key]
+        entry = (case, scratch_trace(case, params, batches), twin_trace(case, params, batches))
+        _CACHE[key] = entry
+    return entry[1], entry[2]
