@@ -62,11 +62,21 @@ def run_length(case: Case) -> int:
     return len(start(case)[1])
 
 
+_VARIANTS: dict[int, tuple[Case, Case]] = {}
+
+
 def float32_case(case: Case) -> Case:
-    """The float32 variant of a float64 case, named ``<name>_float32``."""
+    """The float32 variant of a float64 case, named ``<name>_float32``.
+
+    The same variant object is returned for the same case, so that its traces are computed once per
+    process (``crosscheck.trace.traces`` reuses an entry only for the very same case object).
+    """
     if np.dtype(case.dtype) != np.float64:
         raise ValueError(f"{case.name}: float32_case takes a float64 case, this one is {np.dtype(case.dtype).name}")
-    return dataclasses.replace(
+    known = _VARIANTS.get(id(case))
+    if known is not None and known[0] is case:
+        return known[1]
+    variant = dataclasses.replace(
         case,
         name=f"{case.name}_float32",
         dtype=FLOAT32,
@@ -74,6 +84,8 @@ def float32_case(case: Case) -> Case:
         y=np.asarray(case.y).astype(np.float32),
         description=f"{case.description} (float32)" if case.description else "float32",
     )
+    _VARIANTS[id(case)] = (case, variant)  # holding ``case`` keeps its id from being reused
+    return variant
 
 
 def float32_cases() -> tuple[Case, ...]:
