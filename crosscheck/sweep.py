@@ -39,7 +39,7 @@ from crosscheck.case import Array, Batch, Case, Params, load_into_twin, registry
 from crosscheck.checks import CHECKS, run_check, tolerance
 from crosscheck.compare import Comparison, split_key
 from crosscheck.networks import TUTORIAL_CASES
-from crosscheck.trace import Trace, scratch_trace, start, twin_trace
+from crosscheck.trace import Trace, record_steps, scratch_trace, start, twin_trace
 from scratch import network_3_4_1 as s341
 
 SEEDS = 256
@@ -246,7 +246,7 @@ def scratch_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch
         return _stack_traces(
             [scratch_trace(case, {k: v[s] for k, v in params.items()}, schedules[s]) for s in range(n)]
         )
-    X, y = case.X, case.y
+    X = case.X
     # Each seed's own network, built by the scratch class (its checks run on every seed's parameters),
     # gives the initial parameters and the forward pass on the dataset, as scratch_trace records them.
     nets = [case.build({k: v[s].copy() for k, v in params.items()}, case.learning_rate) for s in range(n)]
@@ -256,32 +256,11 @@ def scratch_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch
     net = nets[0]
     for name, value in params.items():
         setattr(net, name, value.copy())
-    forward = ops.forward or case.forward
-    loss = ops.loss or case.loss
-    gradients = ops.gradients or case.gradients
     index = None if shared else per_seed_index(schedules)
-    curve_at = set(case.curve_steps)
-    rows: dict[str, list[np.ndarray]] = {"output": [], "loss": [], "curve": []}
-    if case.loss_gradient is not None:
-        rows["dloss"] = []
-    for name in case.param_map:
-        rows[f"grad.{name}"], rows[f"param.{name}"] = [], []
-    for step in range(len(schedules[0])):
-        b = schedules[0][step] if index is None else index[step]
-        xb, yb = X[b], y[b]
-        output = forward(net, xb)
-        rows["output"].append(np.array(output))
-        rows["loss"].append(np.array(loss(output, yb)))
-        if case.loss_gradient is not None:
-            rows["dloss"].append(np.array(case.loss_gradient(output, yb)))
-        grads = gradients(net, xb, yb)
-        for name in case.param_map:
-            rows[f"grad.{name}"].append(np.array(grads[name]))
-        case.update(net, grads, case.learning_rate)
-        for name, value in case.read_params(net).items():
-            rows[f"param.{name}"].append(value)
-        if step in curve_at:
-            rows["curve"].append(np.array(ops.evaluate(net, X, y)))
+    batches = schedules[0] if index is None else [index[step] for step in range(len(schedules[0]))]
+    rows = record_steps(
+        case, net, batches, forward=ops.forward, loss=ops.loss, gradients=ops.gradients, evaluate=ops.evaluate
+    )
     for key, values in rows.items():
         stack[key] = np.stack(values, axis=1) if values else np.zeros((n, 0), case.dtype)
     return stack

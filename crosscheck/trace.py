@@ -14,7 +14,7 @@ A trace is a flat ``dict[str, ndarray]`` (the shape goldens are stored in):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,11 +32,22 @@ def start(case: Case, seed: int | None = None) -> tuple[Params, list[Batch]]:
     return params, list(case.batches(rng))
 
 
-def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
+def record_steps(
+    case: Case,
+    net: Any,
+    batches: Sequence[Any],
+    *,
+    forward: Callable[[Any, Any], Any] | None = None,
+    loss: Callable[[Any, Any], Any] | None = None,
+    gradients: Callable[[Any, Any, Any], Params] | None = None,
+    evaluate: Callable[[Any, Any, Any], Any] | None = None,
+) -> dict[str, list[np.ndarray]]:
+    """Train ``net`` on ``batches`` (anything ``X[b]`` takes) and collect every stepped quantity and the
+    curve, one entry per step.  The keyword functions replace the case's own: the seed sweep passes
+    forms that run all seeds at once."""
+    forward, loss = forward or case.forward, loss or case.loss
+    gradients, evaluate = gradients or case.gradients, evaluate or case.evaluate
     X, y = case.X, case.y
-    net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
-    trace: dict[str, Any] = {f"init.{k}": v for k, v in case.read_params(net).items()}
-    trace["forward"] = np.array(case.forward(net, X))
     curve_at = set(case.curve_steps)
     rows: dict[str, list[np.ndarray]] = {"output": [], "loss": [], "curve": []}
     if case.loss_gradient is not None:
@@ -45,19 +56,28 @@ def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace
         rows[f"grad.{name}"], rows[f"param.{name}"] = [], []
     for step, b in enumerate(batches):
         xb, yb = X[b], y[b]
-        output = case.forward(net, xb)
+        output = forward(net, xb)
         rows["output"].append(np.array(output))
-        rows["loss"].append(np.array(case.loss(output, yb)))
+        rows["loss"].append(np.array(loss(output, yb)))
         if case.loss_gradient is not None:
             rows["dloss"].append(np.array(case.loss_gradient(output, yb)))
-        grads = case.gradients(net, xb, yb)
+        grads = gradients(net, xb, yb)
         for name in case.param_map:
             rows[f"grad.{name}"].append(np.array(grads[name]))
         case.update(net, grads, case.learning_rate)
         for name, value in case.read_params(net).items():
             rows[f"param.{name}"].append(value)
         if step in curve_at:
-            rows["curve"].append(np.array(case.evaluate(net, X, y)))
+            rows["curve"].append(np.array(evaluate(net, X, y)))
+    return rows
+
+
+def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
+    X = case.X
+    net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+    trace: dict[str, Any] = {f"init.{k}": v for k, v in case.read_params(net).items()}
+    trace["forward"] = np.array(case.forward(net, X))
+    rows = record_steps(case, net, batches)
     trace.update({k: np.array(v) for k, v in rows.items()})
     if not rows["curve"]:
         trace["curve"] = np.zeros(0, case.dtype)  # as the twin side: an empty curve keeps the case dtype
