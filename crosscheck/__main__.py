@@ -1,5 +1,5 @@
 """``python -m crosscheck``: cross-check every registered network, print the verdicts and write
-``reports/summary.md`` (the report's deterministic summary; ``nox -s report`` writes the rest)."""
+``reports/summary.md`` (not committed; ``nox -s report`` writes the rest)."""
 
 from __future__ import annotations
 
@@ -57,10 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         print("summary.md not written: it covers every registered network; run without names to write it")
     else:
         from crosscheck import report
+        from crosscheck.environment import provenance
         from crosscheck.findings import findings
 
         # The same cached traces: collecting re-runs only the comparisons, which take milliseconds.
-        text = report.summary_markdown(report.collect_all(), findings())
+        text = report.summary_markdown(report.collect_all(), findings(), provenance())
         print(f"wrote {report.write_summary(text, args.reports)}")
     return 1 if failed else 0
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import json
 import os
 import platform
 import statistics
@@ -33,7 +32,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from crosscheck import jsonfile
 from crosscheck.case import Batch, Case, Params, load_into_twin, registry
+from crosscheck.environment import provenance
 from crosscheck.trace import start
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     result = bench(cases, args.repeats, args.step_repeats, args.steps, args.skip)
     print(table(result))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(jsonfile.dumps({"provenance": provenance(), **result}))
     print(f"\nwrote {args.out}")
     return 0
 

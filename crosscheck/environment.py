@@ -11,7 +11,9 @@ from __future__ import annotations
 import ctypes
 import platform
 import re
+import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +68,25 @@ def torch_blas() -> str | None:
     return match.group(1) if match else None
 
 
+def provenance(where: Path | None = None) -> dict[str, str]:
+    """What a report was made from and when, so that a stale page is obvious: ``git describe
+    --always --dirty`` of the folder (or "not a git checkout") and the UTC time."""
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=where or Path.cwd(),
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        commit = done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "not a git checkout"
+    except (OSError, subprocess.SubprocessError):
+        commit = "not a git checkout"
+    return {"commit": commit, "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
 def environment() -> dict[str, Any]:
-    """The block every report carries.  Machine-specific by design: it never enters summary.md."""
+    """The block every report carries.  Machine-specific by design: no report is committed."""
     return {
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),

@@ -430,7 +430,10 @@ def main(argv: list[str] | None = None) -> int:
     result["seconds"] = round(time.perf_counter() - start, 1)
     result = with_table(result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    from crosscheck import jsonfile
+    from crosscheck.environment import provenance
+
+    args.output.write_text(jsonfile.dumps({"provenance": provenance(), **result}))
     print(
         f"mutation score {result['score']:.1%}: {result['killed']} killed "
         f"({result['killed_by_test_suite']} by the test suite, {result['killed_by_new_checks']} by new checks), "

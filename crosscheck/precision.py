@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import sys
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from crosscheck import jsonfile
 from crosscheck.case import Case
 from crosscheck.compare import STAGE_ORDER, split_key
 from crosscheck.trace import Trace, start, traces
@@ -185,19 +185,26 @@ def report() -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crosscheck.precision", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPORT, help=f"where to write the JSON (default {REPORT})")
-    args = parser.parse_args(argv)
-    data = report()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(data, indent=2) + "\n")
-    failed = [
+def failed_checks(data: dict[str, Any]) -> list[str]:
+    """``<network> / <check>`` for every float32 check that failed in ``report()``'s data."""
+    return [
         f"{n['network']} / {check}"
         for n in data["networks"].values()
         for check, r in n["checks"].items()
         if not r["passed"]
     ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crosscheck.precision", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPORT, help=f"where to write the JSON (default {REPORT})")
+    args = parser.parse_args(argv)
+    from crosscheck.environment import provenance
+
+    data = report()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(jsonfile.dumps({"provenance": provenance(), **data}))
+    failed = failed_checks(data)
     for name, n in data["networks"].items():
         worst = max(max(side.values()) for side in n["drift_from_float64"].values())
         diff = max(n["scratch_vs_twin"].values())

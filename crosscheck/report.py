@@ -1,9 +1,13 @@
 """``python -m crosscheck.report``: the comparison reports in ``reports/``.
 
-- ``summary.md``: the verdicts, first divergences and the tutorials' quirks; deterministic
-  across machines (no timestamps, durations, machine names or last-bit figures) and committed.
+- ``summary.md``: the verdicts, first divergences and the tutorials' quirks.
 - ``results.json``: every check of every registered network with its exact figures, the quirks
   with their numbers, and the environment.
+- ``float32.json``: the float32 battery and the drift from float64 (``crosscheck.precision``).
+
+Every file states the commit it was made from and when (``environment.provenance``).  None is
+committed: the figures carry the last bits of this machine's vector unit and BLAS.  All files are
+written whether the checks pass or fail; the command then exits 1 when any check failed.
 - ``index.html``: one self-contained page with the plots embedded as base64 PNG.
 - ``plots/<network>-{checks,curves,differences}.png``.
 
@@ -17,7 +21,6 @@ import argparse
 import base64
 import html
 import json
-import math
 import os
 import re
 import sys
@@ -29,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from crosscheck import jsonfile
 from crosscheck.case import Case, registry
 from crosscheck.checks import CHECKS, run_check, tolerance
 from crosscheck.compare import QUANTITIES, STAGE_ORDER, Comparison, Divergence
@@ -202,22 +206,6 @@ def localise(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarray]] |
 # --- results.json -------------------------------------------------------------------------------
 
 
-def _json_safe(value: Any) -> Any:
-    """Plain JSON: non-finite floats become the strings "inf", "-inf", "nan"."""
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        return v if math.isfinite(v) else str(v)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def check_record(c: Comparison) -> dict[str, Any]:
     d = c.first_divergence
     return {
@@ -245,9 +233,12 @@ def check_record(c: Comparison) -> dict[str, Any]:
     }
 
 
-def results(networks: Sequence[NetworkReport], quirks: Sequence[Quirk], env: Mapping[str, Any]) -> dict[str, Any]:
-    return _json_safe(
+def results(
+    networks: Sequence[NetworkReport], quirks: Sequence[Quirk], env: Mapping[str, Any], made: Mapping[str, str]
+) -> dict[str, Any]:
+    return jsonfile.strict(
         {
+            "provenance": dict(made),
             "environment": dict(env),
             "networks": [
                 {
@@ -265,8 +256,10 @@ def results(networks: Sequence[NetworkReport], quirks: Sequence[Quirk], env: Map
     )
 
 
-def results_text(networks: Sequence[NetworkReport], quirks: Sequence[Quirk], env: Mapping[str, Any]) -> str:
-    return json.dumps(results(networks, quirks, env), indent=2, allow_nan=False) + "\n"
+def results_text(
+    networks: Sequence[NetworkReport], quirks: Sequence[Quirk], env: Mapping[str, Any], made: Mapping[str, str]
+) -> str:
+    return jsonfile.dumps(results(networks, quirks, env, made))
 
 
 # --- summary.md ----------------------------------------------------------------------------------
@@ -302,17 +295,22 @@ def _networks(n: int) -> str:
     return f"{n} network" + ("" if n == 1 else "s")
 
 
-def summary_markdown(networks: Sequence[NetworkReport], quirks: Sequence[Quirk]) -> str:
+def made_text(made: Mapping[str, str]) -> str:
+    return f"Made from commit {made['commit']} at {made['generated_at']}."
+
+
+def summary_markdown(networks: Sequence[NetworkReport], quirks: Sequence[Quirk], made: Mapping[str, str]) -> str:
     checks = [c for net in networks for c in net.comparisons]
     failed = [c for c in checks if not c.passed]
     lines = [
         "# Cross-check summary",
         "",
         "Every registered network, run as a NumPy network and as its PyTorch twin from the same initial",
-        "weights and compared at every step. Written by `python -m crosscheck` and `nox -s report`; do not",
-        "edit by hand. Largest differences are given as the power of ten at or above them, so that this",
-        "file does not change with the BLAS or vector unit of the machine; the exact figures, the plots",
+        "weights and compared at every step. Written by `python -m crosscheck` and `nox -s report`.",
+        "Largest differences are given as the power of ten at or above them; the exact figures, the plots",
         "and the environment are in `reports/results.json` and `reports/index.html`.",
+        "",
+        md(made_text(made)),
         "",
         f"**{len(checks)} checks on {_networks(len(networks))}: "
         f"{len(checks) - len(failed)} passed, {len(failed)} failed.**",
@@ -535,6 +533,7 @@ def html_page(
     quirks: Sequence[Quirk],
     env: Mapping[str, Any],
     plots: Mapping[str, Mapping[str, bytes]],
+    made: Mapping[str, str],
     out_dir: Path = REPORT_DIR,
 ) -> str:
     """The whole report as one page; ``plots`` is {network: {kind: PNG bytes}}."""
@@ -562,6 +561,7 @@ def html_page(
         "gradients and parameters after each update.</p>",
         f'<p><span class="total {total_class}">{len(checks)} checks on {_networks(len(networks))}: '
         f"{len(checks) - failed} passed, {failed} failed</span></p>",
+        f'<p class="meta">{e(made_text(made))}</p>',
         f"<nav>{nav}</nav>",
         "<h2>Overview</h2>",
         "<p>Verdict and largest absolute difference of every check.</p>",
@@ -654,14 +654,21 @@ def write_reports(
     networks: Sequence[NetworkReport],
     quirks: Sequence[Quirk],
     env: Mapping[str, Any],
+    made: Mapping[str, str],
     out_dir: Path = REPORT_DIR,
+    float32: Mapping[str, Any] | None = None,
 ) -> list[Path]:
-    """summary.md, results.json, the PNGs and index.html into ``out_dir``; returns the paths written."""
+    """summary.md, results.json, float32.json (when given), the PNGs and index.html into ``out_dir``;
+    returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [write_summary(summary_markdown(networks, quirks), out_dir)]
+    written = [write_summary(summary_markdown(networks, quirks, made), out_dir)]
     results_path = out_dir / "results.json"
-    results_path.write_text(results_text(networks, quirks, env), encoding="utf-8")
+    results_path.write_text(results_text(networks, quirks, env, made), encoding="utf-8")
     written.append(results_path)
+    if float32 is not None:
+        float32_path = out_dir / "float32.json"
+        float32_path.write_text(jsonfile.dumps({"provenance": dict(made), **float32}), encoding="utf-8")
+        written.append(float32_path)
     plot_dir = out_dir / "plots"
     plot_dir.mkdir(exist_ok=True)
     plots = {}
@@ -672,13 +679,14 @@ def write_reports(
             path.write_bytes(data)
             written.append(path)
     index = out_dir / "index.html"
-    index.write_text(html_page(networks, quirks, env, plots, out_dir), encoding="utf-8")
+    index.write_text(html_page(networks, quirks, env, plots, made, out_dir), encoding="utf-8")
     written.append(index)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
-    from crosscheck.environment import environment
+    from crosscheck import precision
+    from crosscheck.environment import environment, provenance
 
     parser = argparse.ArgumentParser(prog="python -m crosscheck.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPORT_DIR, help="folder to write into (default: reports)")
@@ -687,17 +695,21 @@ def main(argv: list[str] | None = None) -> int:
     networks = collect_all()
     checked = time.perf_counter()
     quirks = findings()
-    written = write_reports(networks, quirks, environment(), args.out)
+    float32 = precision.report()
+    written = write_reports(networks, quirks, environment(), provenance(), args.out, float32)
     done = time.perf_counter()
     for path in written:
         print(f"wrote {path}")
-    failed = sum(not c.passed for net in networks for c in net.comparisons)
-    # Durations go to the terminal only: the files stay deterministic.
+    failed = [f"{net.name} / {c.check}" for net in networks for c in net.comparisons if not c.passed]
+    failed += precision.failed_checks(float32)
     print(
-        f"{len(networks)} networks, {failed} failed checks; traces and checks {checked - started:.1f} s, "
-        f"findings, plots and pages {done - checked:.1f} s"
+        f"{len(networks)} networks, {len(failed)} failed checks; traces and checks {checked - started:.1f} s, "
+        f"float32, findings, plots and pages {done - checked:.1f} s"
     )
-    return 0
+    for name in failed:
+        print(f"FAILED {name}", file=sys.stderr)
+    # After writing: the pages describe this run, failures included, and the exit status says it failed.
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

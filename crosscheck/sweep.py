@@ -22,7 +22,6 @@ carry a leading seeds axis instead:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,9 +34,11 @@ import numpy as np
 import torch
 from torch.func import functional_call, vjp, vmap
 
+from crosscheck import jsonfile
 from crosscheck.case import Array, Batch, Case, Params, load_into_twin, registry, twin_to_scratch
 from crosscheck.checks import CHECKS, run_check, tolerance
 from crosscheck.compare import Comparison, split_key
+from crosscheck.environment import provenance
 from crosscheck.networks import TUTORIAL_CASES
 from crosscheck.trace import Trace, record_steps, scratch_trace, start, twin_trace
 from scratch import network_3_4_1 as s341
@@ -639,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
         for f in net["failures"]:
             print(f"\nseed {f['seed']}: {f['message']}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    args.out.write_text(jsonfile.dumps({"provenance": provenance(), **report}))
     times = ", ".join(f"{n['name']} {sum(n['time_s'].values()):.1f} s" for n in report["networks"])
     print(f"\n{len(seeds)} seeds x {len(names)} networks in {report['runtime_s']:.1f} s ({times}); wrote {args.out}")
     return 0 if report["passed"] else 1
