@@ -1,9 +1,10 @@
-"""``python -m crosscheck``: cross-check every registered network, print the verdicts and write
-``reports/summary.md`` (not committed; ``nox -s report`` writes the rest)."""
+"""python -m crosscheck: cross-check every registered network, print the verdicts and write
+reports/summary.md (nox -s report writes the other reports)."""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from pathlib import Path
 
@@ -32,21 +33,37 @@ def table(results: list[Comparison]) -> str:
     return "\n".join(lines)
 
 
+def unknown_names(names: list[str], registered: list[str]) -> str | None:
+    """A one-line error for names that are not registered, suggesting the nearest; None when all are."""
+    unknown = [n for n in names if n not in registered]
+    if not unknown:
+        return None
+    hints = []
+    for name in unknown:
+        near = difflib.get_close_matches(name, registered, n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+    return f"unknown network {', '.join(hints)}; registered: {', '.join(registered)}"
+
+
 def run_all(names: list[str] | None = None) -> list[Comparison]:
     cases = registry()
-    unknown = sorted(set(names or ()) - set(cases))
-    if unknown:
-        raise SystemExit(f"unknown network(s) {unknown}; registered: {sorted(cases)}")
+    problem = unknown_names(list(names or ()), list(cases))
+    if problem:
+        raise SystemExit(problem)
     return [run_check(cases[n], check) for n in (names or list(cases)) for check in CHECKS]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crosscheck", description=__doc__)
     parser.add_argument("networks", nargs="*", help="networks to check (default: all registered)")
+    parser.add_argument("--list", action="store_true", help="print the registered networks' names and exit")
     parser.add_argument(
         "--reports", type=Path, default=Path("reports"), help="folder for summary.md (default: reports)"
     )
     args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(registry()))
+        return 0
     results = run_all(args.networks)
     print(table(results))
     failed = [r for r in results if not r.passed]

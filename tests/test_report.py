@@ -261,3 +261,29 @@ def test_screenshot_says_how_to_install_chromium_when_absent(tmp_path, capsys):
     assert shot.main(["--chromium", str(tmp_path / "no-chromium"), "--page", str(tmp_path / "index.html")]) == 1
     err = capsys.readouterr().err
     assert "Chromium is absent" in err and "apt-get install chromium" in err
+
+
+def test_main_job_lists_the_registered_networks(capsys):
+    from crosscheck.__main__ import main
+
+    assert main(["--list"]) == 0
+    assert capsys.readouterr().out.split() == list(registry())
+
+
+def test_main_job_suggests_the_nearest_name_for_a_misspelt_one():
+    from crosscheck.__main__ import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["network_2_2_l"])
+    assert str(exc.value) == (
+        "unknown network 'network_2_2_l' (did you mean 'network_2_2_1'?); registered: " + ", ".join(registry())
+    )
+
+
+def test_main_job_help_is_plain_text(capsys):
+    from crosscheck.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "``" not in out and "--list" in out and "reports/summary.md" in out
