@@ -41,6 +41,7 @@ import numpy as np
 from crosscheck import jsonfile
 from crosscheck.case import Case
 from crosscheck.compare import STAGE_ORDER, split_key
+from crosscheck.environment import provenance
 from crosscheck.trace import Trace, start, traces
 
 FLOAT32 = np.dtype(np.float32)
@@ -199,8 +200,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crosscheck.precision", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPORT, help=f"where to write the JSON (default {REPORT})")
     args = parser.parse_args(argv)
-    from crosscheck.environment import provenance
-
     data = report()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(jsonfile.dumps({"provenance": provenance(), **data}))

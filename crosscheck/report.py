@@ -4,12 +4,12 @@
 - ``results.json``: every check of every registered network with its exact figures, the quirks
   with their numbers, and the environment.
 - ``float32.json``: the float32 battery and the drift from float64 (``crosscheck.precision``).
+- ``index.html``: one self-contained page with the plots embedded as base64 PNG.
+- ``plots/<network>-{checks,curves,differences}.png``.
 
 Every file states the commit it was made from and when (``environment.provenance``).  None is
 committed: the figures carry the last bits of this machine's vector unit and BLAS.  All files are
 written whether the checks pass or fail; the command then exits 1 when any check failed.
-- ``index.html``: one self-contained page with the plots embedded as base64 PNG.
-- ``plots/<network>-{checks,curves,differences}.png``.
 
 Everything comes from ``trace.traces`` and ``checks.run_check``; the report adds only the
 per-step view of the same differences (for the plots and for placing a divergence in the chain).
