@@ -86,25 +86,25 @@ def portability(session: nox.Session) -> None:
 def screenshot(session: nox.Session) -> None:
     """Render reports/index.html in headless Chromium (Debian's ``chromium``) to reports/screenshot.png."""
     session.install("-e", ".[report]")
-    session.run("python", "-m", "crosscheck.screenshot", *session.posargs)
+    session.run("python", "-m", "tools.screenshot", *session.posargs)
 
 
 @nox.session
 def sweep(session: nox.Session) -> None:
     """The battery over many random initialisations per tutorial network; worst case per network."""
     session.install("-e", ".")
-    session.run("python", "-m", "crosscheck.sweep", *session.posargs)
+    session.run("python", "-m", "tutorials.sweep", *session.posargs)
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Timings (medians of repeated runs) into reports/bench.json; never part of the gate."""
     session.install("-e", ".[test,report]")
-    session.run("python", "-m", "crosscheck.bench", *session.posargs)
+    session.run("python", "-m", "tools.bench", *session.posargs)
 
 
 @nox.session
 def mutants(session: nox.Session) -> None:
     """Mutation testing of scratch/ with the battery as the test command; writes reports/mutation.json."""
     session.install("-e", ".[test,mutation]")
-    session.run("python", "-m", "crosscheck.mutants", *session.posargs)
+    session.run("python", "-m", "tools.mutants", *session.posargs)

@@ -1,19 +1,43 @@
 """The cross-check harness: run a scratch network and its PyTorch twin step by step, compare.
 
-Public API: ``Case`` and ``Link`` describe a network pair, ``register`` adds it to
-the battery, ``parametrize_with_checks`` turns the battery into pytest tests.
+Public API: ``Case`` and ``Link`` describe a network pair, ``register`` adds it to the battery,
+``parametrize_with_checks`` turns the battery (and the golden check) into pytest tests, and
+``register_findings`` adds a section of the project's own findings to its reports.  Installing the
+package also installs a pytest plugin (``crosscheck.plugin``): golden files, the CI guard, the
+terminal summary and ``--crosscheck-report``.
+
+The names are imported on first use: the plugin loads this package in every pytest run of a project
+that has it installed, and torch should cost nothing there until a case is used.
 """
 
-from crosscheck.case import Case, Link, RegistrationError, register, registry
+from __future__ import annotations
 
-__all__ = [
-    "CHECKS",
-    "Case",
-    "Link",
-    "RegistrationError",
-    "parametrize_with_checks",
-    "register",
-    "registry",
-    "run_check",
-]
-from crosscheck.checks import CHECKS, parametrize_with_checks, run_check  # noqa: E402
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crosscheck.case import Case, Link
+    from crosscheck.checks import CHECKS, parametrize_with_checks, run_check
+    from crosscheck.errors import RegistrationError
+    from crosscheck.findings import Finding, register_findings
+    from crosscheck.registration import register, registry
+
+_WHERE = {
+    "CHECKS": "crosscheck.checks",
+    "Case": "crosscheck.case",
+    "Finding": "crosscheck.findings",
+    "Link": "crosscheck.case",
+    "RegistrationError": "crosscheck.errors",
+    "parametrize_with_checks": "crosscheck.checks",
+    "register": "crosscheck.registration",
+    "register_findings": "crosscheck.findings",
+    "registry": "crosscheck.registration",
+    "run_check": "crosscheck.checks",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'crosscheck' has no attribute {name!r}")
+    return getattr(importlib.import_module(_WHERE[name]), name)

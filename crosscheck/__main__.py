@@ -1,5 +1,6 @@
-"""python -m crosscheck: cross-check every registered network, print the verdicts and write
-reports/summary.md (nox -s report writes the other reports)."""
+"""``crosscheck`` / ``python -m crosscheck``: cross-check every network of the project the current folder
+belongs to, print the verdicts and write reports/summary.md (``python -m crosscheck.report`` writes the
+other reports)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import difflib
 import sys
 from pathlib import Path
 
-from crosscheck.case import registry
+from crosscheck.case import Case
 from crosscheck.checks import CHECKS, run_check
 from crosscheck.compare import Comparison
+from crosscheck.errors import RegistrationError
+from crosscheck.registration import project, registry
 
 
 def table(results: list[Comparison]) -> str:
@@ -45,41 +48,77 @@ def unknown_names(names: list[str], registered: list[str]) -> str | None:
     return f"unknown network {', '.join(hints)}; registered: {', '.join(registered)}"
 
 
-def run_all(names: list[str] | None = None) -> list[Comparison]:
-    cases = registry()
+def run_all(cases: dict[str, Case], names: list[str] | None = None) -> list[Comparison]:
     problem = unknown_names(list(names or ()), list(cases))
     if problem:
-        raise SystemExit(problem)
+        raise SystemExit(f"crosscheck: {problem}")
     return [run_check(cases[n], check) for n in (names or list(cases)) for check in CHECKS]
 
 
+def load_cases() -> dict[str, Case]:
+    """The cases of the project the current folder belongs to; a broken setting is a one-line error."""
+    try:
+        return registry()
+    except RegistrationError as exc:
+        raise SystemExit(f"crosscheck: {exc}") from None
+
+
+def reports_folder(path: Path) -> Path:
+    """``path`` made ready to write into; a path that cannot be a folder is a one-line error."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise SystemExit(f"crosscheck: --reports {path}: a file is in the way; give a folder") from None
+    except OSError as exc:
+        raise SystemExit(f"crosscheck: --reports {path}: cannot create the folder ({exc.strerror})") from None
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="crosscheck", description=__doc__)
+    argv = sys.argv[1:] if argv is None else argv
+    proj = project()
+    where = f"the project at {proj.pyproject}" if proj.pyproject else f"{proj.root} (no pyproject.toml found above it)"
+    epilog = f"Cases come from [tool.crosscheck] cases in pyproject.toml, found from the current folder upwards: {where}."
+    if "-h" in argv or "--help" in argv:
+        epilog += " Registered networks: " + (", ".join(load_cases()) or "none") + "."
+    parser = argparse.ArgumentParser(
+        prog="crosscheck",
+        description="Cross-check every registered network (or the ones named) against its PyTorch twin, print "
+        "the verdicts, and write summary.md into the reports folder. Exit status 1 when a check fails.",
+        epilog=epilog,
+    )
     parser.add_argument("networks", nargs="*", help="networks to check (default: all registered)")
     parser.add_argument("--list", action="store_true", help="print the registered networks' names and exit")
     parser.add_argument(
         "--reports", type=Path, default=Path("reports"), help="folder for summary.md (default: reports)"
     )
     args = parser.parse_args(argv)
+    cases = load_cases()
     if args.list:
-        print("\n".join(registry()))
+        print("\n".join(cases) if cases else f"no network is registered for {where}")
         return 0
-    results = run_all(args.networks)
+    if not cases:
+        raise SystemExit(
+            f"crosscheck: no network is registered for {where}; list the modules that register your cases in "
+            f"pyproject.toml: [tool.crosscheck] cases = [\"mypackage.mynet\"]"
+        )
+    out = reports_folder(args.reports) if not args.networks else None
+    results = run_all(cases, args.networks)
     print(table(results))
     failed = [r for r in results if not r.passed]
     for r in failed:
         print(f"\n{r.message()}", file=sys.stderr)
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
-    if args.networks:
+    if out is None:
         print("summary.md not written: it covers every registered network; run without names to write it")
     else:
         from crosscheck import report
         from crosscheck.environment import provenance
-        from crosscheck.findings import findings
+        from crosscheck.findings import sections
 
         # The same cached traces: collecting re-runs only the comparisons, which take milliseconds.
-        text = report.summary_markdown(report.collect_all(), findings(), provenance())
-        print(f"wrote {report.write_summary(text, args.reports)}")
+        text = report.summary_markdown(report.collect_all(cases.values()), sections(), provenance())
+        print(f"wrote {report.write_summary(text, out)}")
     return 1 if failed else 0
 
 

@@ -8,16 +8,15 @@ any ``torch.nn.Module`` whose tensors ``param_map`` ties to the scratch names.
 
 from __future__ import annotations
 
-import importlib
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
+
+from crosscheck.errors import RegistrationError
 
 Array = NDArray[Any]
 Params = dict[str, Array]
@@ -25,10 +24,6 @@ Batch = int | slice | Array
 Rng = np.random.RandomState | np.random.Generator
 
 TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
-
-
-class RegistrationError(ValueError):
-    """A case that cannot be cross-checked as written; the message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -112,49 +107,6 @@ def load_into_twin(module: torch.nn.Module, case: Case, params: Params) -> None:
         for name, link in case.param_map.items():
             view = twin_tensor(module, link)
             view[link.index] = torch.as_tensor(params[name], dtype=view.dtype)
-
-
-_REGISTRY: dict[str, Case] = {}
-
-
-def case_modules(pyproject: Path | None = None) -> list[str]:
-    """Modules that register cases: the tutorial networks, then ``[tool.crosscheck] cases`` of the
-    project's pyproject.toml (the current directory's, else this checkout's)."""
-    modules = ["crosscheck.networks"]
-    candidates = (
-        [pyproject] if pyproject else [Path.cwd() / "pyproject.toml", Path(__file__).parent.parent / "pyproject.toml"]
-    )
-    for path in candidates:
-        if path.is_file():
-            config = tomllib.loads(path.read_text()).get("tool", {}).get("crosscheck", {})
-            modules += [m for m in config.get("cases", []) if m not in modules]
-            break
-    return modules
-
-
-def registry() -> dict[str, Case]:
-    """Every registered case by name, the tutorial networks first.
-
-    Importing a module listed by ``case_modules`` runs its ``register(...)`` calls; a user adds
-    their own network by listing their module there, without touching the harness.
-    """
-    for module in case_modules():
-        importlib.import_module(module)
-    return dict(_REGISTRY)
-
-
-def register(case: Case) -> Case:
-    """Validate ``case`` and add it to the battery; a bad case raises ``RegistrationError`` now."""
-    if not isinstance(case, Case):
-        raise RegistrationError(f"register() takes a crosscheck.Case, got {type(case).__name__}")
-    if case.name in _REGISTRY and _REGISTRY[case.name] is not case:
-        raise RegistrationError(
-            f"a case named {case.name!r} is already registered; give this one another name "
-            f"(registered: {sorted(_REGISTRY)})"
-        )
-    validate(case)
-    _REGISTRY[case.name] = case
-    return case
 
 
 def _call(where: str, what: str, fn: Callable[..., Any], *args: Any) -> Any:

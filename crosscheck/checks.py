@@ -114,9 +114,18 @@ def run_check(case: Case, check: str, pair: tuple[Trace, Trace] | None = None) -
     return CHECKS[check](case, pair)
 
 
+GOLDEN = "golden"
+
+
 def assert_check(check: str, case: Case) -> None:
     """Run one check and raise its message on failure (pytest shows it at the user's test)."""
     __tracebackhide__ = True
+    if check == GOLDEN:
+        from crosscheck import goldens, plugin
+
+        settings = plugin.golden_settings()
+        goldens.check_golden(case, settings.folder, force_regen=settings.force_regen, regen_all=settings.regen_all)
+        return
     result = run_check(case, check)
     if not result.passed:
         raise AssertionError(result.message())
@@ -125,7 +134,8 @@ def assert_check(check: str, case: Case) -> None:
 def parametrize_with_checks(
     cases: Iterable[Case], expected_failed_checks: Mapping[str, Mapping[str, str]] | None = None
 ) -> Any:
-    """``pytest.mark.parametrize("case, check", ...)`` over every (case, check) pair.
+    """``pytest.mark.parametrize("case, check", ...)`` over every (case, check) pair: the battery's checks
+    and, for a float64 case, the golden check, with ids ``<case>-<check>``.
 
     ``expected_failed_checks`` is ``{case name: {check: reason}}``; each entry becomes a strict xfail.
     """
@@ -134,11 +144,17 @@ def parametrize_with_checks(
     expected = expected_failed_checks or {}
     params = []
     for case in cases:
+        if not isinstance(case, Case):
+            raise TypeError(f"parametrize_with_checks takes crosscheck.Case objects, got {type(case).__name__}")
+        # Goldens are float64: a float32 run is checked against its twin, whose float64 run has the golden.
+        names = [*CHECKS, GOLDEN] if np.dtype(case.dtype) == np.float64 else list(CHECKS)
         failing = expected.get(case.name, {})
-        unknown = set(failing) - set(CHECKS)
+        unknown = set(failing) - set(names)
         if unknown:
-            raise KeyError(f"expected_failed_checks for {case.name!r} names unknown checks {sorted(unknown)}")
-        for name in CHECKS:
+            raise KeyError(
+                f"expected_failed_checks for {case.name!r} names unknown checks {sorted(unknown)}; the checks are {names}"
+            )
+        for name in names:
             marks = [pytest.mark.xfail(strict=True, reason=failing[name])] if name in failing else []
             params.append(pytest.param(case, partial(assert_check, name), id=f"{case.name}-{name}", marks=marks))
     return pytest.mark.parametrize("case, check", params)

@@ -96,6 +96,17 @@ class Comparison:
         return out
 
 
+def differences(
+    a: np.ndarray, b: np.ndarray, atol: float, rtol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one difference kernel: ``|a - b|``, the tolerance ``atol + rtol * |b|`` (``b`` is the reference),
+    and where ``a`` fails it; a NaN or Inf on either side never passes."""
+    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    tol = atol + rtol * np.abs(b.astype(np.float64))
+    bad = ~(diff <= tol) | ~np.isfinite(a) | ~np.isfinite(b)
+    return diff, tol, bad
+
+
 def split_key(key: str) -> tuple[str, str | None]:
     quantity, _, parameter = key.partition(".")
     return quantity, parameter or None
@@ -145,9 +156,7 @@ def compare(
             a, b = a[steps], b[steps]
             offset = range(*steps.indices(len(scratch[key])))
             n_steps = max(n_steps, len(a))
-        diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
-        tol = atol + rtol * np.abs(b.astype(np.float64))
-        bad = ~(diff <= tol) | ~np.isfinite(a) | ~np.isfinite(b)  # NaN never passes
+        diff, tol, bad = differences(a, b, atol, rtol)
         if diff.size:
             finite = np.isfinite(diff)
             max_abs = max(max_abs, float(diff.max()) if finite.all() else np.inf)

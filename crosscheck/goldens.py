@@ -1,15 +1,26 @@
-"""What of a trace is kept as a golden file, how a golden is checked, and when one may be written.
+"""Golden files: what of a case's run is kept, where, and the lifecycle of the ``golden`` check.
 
-A golden must not pass by accident: ``check_golden`` reads the file itself before
-pytest-regressions compares values, and fails on a corrupt or truncated file, on
-NaN or Inf, and on a dtype or shape that differs from the run's (pytest-regressions
-accepts float32 against a float64 golden).  In CI a missing golden is never
-written, and ``--force-regen``/``--regen-all`` are refused (``tests/conftest.py``).
+The lifecycle is pytest-regressions' (and its ``--force-regen``/``--regen-all`` flags): a missing
+file is written and the check fails; an existing file is compared; a file that differs is rewritten
+only on request, and the check then fails too, so that no run passes on values it has just written.
+On top of it:
+
+- the file is read and checked before any value is compared: a corrupt or truncated file, NaN or Inf,
+  and a dtype, shape or set of arrays other than the run's fail with a message (pytest-regressions
+  compares with ``equal_nan`` and accepts float32 against a float64 golden);
+- both sides are compared, scratch and twin, each as tightly as they are compared with each other;
+- a golden is written only from a run whose two sides agree, atomically (a temporary file renamed);
+- in CI (``CI`` set as CI services set it) a missing golden is never written and regeneration is
+  refused (``crosscheck.plugin`` refuses the flags when pytest starts).
+
+Files live in ``<goldens>/<case>.npz``, ``<goldens>`` being the project's ``[tool.crosscheck] goldens``
+(default ``tests/goldens`` beside its pyproject.toml).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping
@@ -18,21 +29,29 @@ from typing import Any
 
 import numpy as np
 
-from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
+from crosscheck.case import Case
+from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL, differences
 from crosscheck.trace import Trace
 
-GOLDEN_DIR = Path(__file__).resolve().parent.parent / "tests" / "goldens"
 FIRST_STEPS = 5
-# Goldens are float64 traces from this machine's NumPy; the twin must meet them as tightly as it
-# meets the scratch trace, so the same bounds apply (pytest-regressions' default rtol 1e-5 would
-# let a wrong fifth digit pass).
-TOLERANCE = {"atol": FLOAT64_ATOL, "rtol": FLOAT64_RTOL}
-# Only the golden tests: tests/test_golden_integrity.py asserts failures that regeneration would mask.
-REGENERATE = "nox -s tests -- tests/test_goldens.py --force-regen"
+# Goldens are float64 traces from NumPy on one machine; each side must meet them as tightly as the
+# two sides meet each other (pytest-regressions' default rtol 1e-5 would let a wrong fifth digit pass).
+ATOL, RTOL = FLOAT64_ATOL, FLOAT64_RTOL
 
 
 class GoldenError(AssertionError):
-    """A golden file that cannot be trusted; the message names the file and what to do."""
+    """A golden file that cannot be trusted or does not match; the message names the file and what to do."""
+
+
+def regenerate_command(case_name: str) -> str:
+    return f"pytest --force-regen -k {case_name}-golden"
+
+
+def regenerate_hint(case_name: str, folder: Path) -> str:
+    return (
+        f"regenerate it on purpose with `{regenerate_command(case_name)}` (outside CI), review the change "
+        f"to {folder}/ and commit it"
+    )
 
 
 def golden_view(trace: Trace, first: int = FIRST_STEPS) -> dict[str, np.ndarray]:
@@ -46,7 +65,7 @@ def golden_view(trace: Trace, first: int = FIRST_STEPS) -> dict[str, np.ndarray]
             out[f"first_{key}"] = value[:first]
             if quantity == "param":
                 out[f"final.{key.split('.', 1)[1]}"] = value[-1]
-    # pytest-regressions stores a 0-d array as shape (1,); store it so, to compare like with like.
+    # A 0-d array is stored as shape (1,), as pytest-regressions stores it, to compare like with like.
     # Copies, not views: traces are cached per process, and a caller may change what it gets.
     return {k: np.atleast_1d(v).copy() for k, v in out.items()}
 
@@ -57,7 +76,9 @@ def in_ci(environ: Mapping[str, str] | None = None) -> bool:
     return value.strip().lower() not in ("", "0", "false", "no")
 
 
-def regeneration_refusal(force_regen: bool, regen_all: bool, environ: Mapping[str, str] | None = None) -> str | None:
+def regeneration_refusal(
+    force_regen: bool, regen_all: bool, folder: Path, environ: Mapping[str, str] | None = None
+) -> str | None:
     """Why this run may not rewrite goldens, or None when it may: in CI a golden is never rewritten,
     so a CI run cannot pass on values it has just written."""
     environ = os.environ if environ is None else environ
@@ -67,11 +88,11 @@ def regeneration_refusal(force_regen: bool, regen_all: bool, environ: Mapping[st
     return (
         f"{' and '.join(flags)} refused: CI={environ['CI']!r} says this is a CI run, and a CI run must never "
         f"rewrite the goldens it checks. Regenerate them on purpose on a developer machine with "
-        f"`{REGENERATE}`, review `git diff --stat tests/goldens`, and commit them."
+        f"`pytest --force-regen -k golden`, review the change to {folder}/, and commit it."
     )
 
 
-def load_golden(path: Path) -> dict[str, np.ndarray]:
+def load_golden(path: Path, case_name: str | None = None) -> dict[str, np.ndarray]:
     """The arrays of one golden ``.npz``; a file that cannot be read raises ``GoldenError`` naming it."""
     try:
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
@@ -79,70 +100,142 @@ def load_golden(path: Path) -> dict[str, np.ndarray]:
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         # The reader's own words (which vary with the damage and the NumPy version) stay in the chained
         # exception; the message says which file and what to do.
+        name = case_name or path.stem
         raise GoldenError(
             f"golden file {path} is corrupt or truncated and cannot be read; restore the committed file "
-            f"from git, or regenerate goldens on purpose with `{REGENERATE}`"
+            f"from version control, or {regenerate_hint(name, path.parent)}"
         ) from exc
 
 
-def golden_problems(path: Path, data: Mapping[str, np.ndarray], dtype: Any = np.float64) -> list[str]:
-    """What is wrong with the golden at ``path`` for this run's ``data``: NaN or Inf in it, or a key whose
-    dtype or shape differs from the run's, or from the case's ``dtype``.  Empty when all is well."""
-    golden = load_golden(path)
-    problems = []
-    for key in sorted(golden):
-        value = golden[key]
+def golden_problems(golden: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray], dtype: Any) -> list[str]:
+    """What is wrong with a golden for this run's ``data``: arrays missing or extra, NaN or Inf in it, or a
+    key whose dtype or shape differs from the run's or from the case's ``dtype``.  Empty when all is well."""
+    problems = [f"{key}: the run has it, the golden does not" for key in sorted(set(data) - set(golden))]
+    problems += [f"{key}: the golden has it, the run does not" for key in sorted(set(golden) - set(data))]
+    for key in sorted(set(golden) & set(data)):
+        value, obtained = golden[key], np.asarray(data[key])
         if value.dtype != np.dtype(dtype):
             problems.append(f"{key}: the golden is {value.dtype}, not {np.dtype(dtype)}")
         elif not np.all(np.isfinite(value)):
             problems.append(f"{key}: the golden holds NaN or Inf")
-        if key in data:
-            obtained = np.asarray(data[key])
-            if obtained.dtype != value.dtype:
-                problems.append(f"{key}: this run gives {obtained.dtype} but the golden is {value.dtype}")
-            if obtained.shape != value.shape:
-                problems.append(f"{key}: this run gives shape {obtained.shape} but the golden has {value.shape}")
+        if obtained.shape != value.shape:
+            problems.append(f"{key}: this run gives shape {obtained.shape} but the golden has {value.shape}")
     return problems
 
 
-def check_golden(regression: Any, data: dict[str, np.ndarray], basename: str, dtype: Any = np.float64) -> None:
-    """``ndarrays_regression.check`` of ``data`` against ``<datadir>/<basename>.npz``, first making sure
-    the run's data and the golden file can be trusted (see the module docstring)."""
+def first_mismatch(data: Mapping[str, np.ndarray], golden: Mapping[str, np.ndarray]) -> str | None:
+    """The first array element (in key order) where ``data`` parts from ``golden``, as a sentence."""
+    for key in sorted(data):
+        diff, tol, bad = differences(np.asarray(data[key]), golden[key], ATOL, RTOL)
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            return (
+                f"{key}[{', '.join(map(str, at))}]: run = {float(np.asarray(data[key])[at])!r}, "
+                f"golden = {float(golden[key][at])!r}, |difference| = {float(diff[at]):.3g} > tolerance "
+                f"{float(tol[at]):.3g} (atol {ATOL:g} + rtol {RTOL:g} * |golden|)"
+            )
+    return None
+
+
+def write_golden(path: Path, data: Mapping[str, np.ndarray]) -> None:
+    """Write ``data`` to ``path`` atomically: a killed write leaves the old file or none, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _run_data(case: Case, scratch: Trace, twin: Trace) -> dict[str, dict[str, np.ndarray]]:
+    sides = {"scratch": golden_view(scratch), "twin": golden_view(twin)}
+    for side, data in sides.items():
+        for key, value in data.items():
+            if value.dtype != np.dtype(case.dtype):
+                raise GoldenError(f"{case.name}: this run's {key} is {value.dtype} on the {side} side, not {case.dtype}")
+            if not np.all(np.isfinite(value)):
+                raise GoldenError(f"{case.name}: this run's {key} has NaN or Inf on the {side} side")
+    return sides
+
+
+def _write_from_agreeing_run(case: Case, path: Path, data: Mapping[str, np.ndarray], why: str) -> None:
     __tracebackhide__ = True
-    for key, value in data.items():
-        if np.asarray(value).dtype != np.dtype(dtype):
-            raise AssertionError(f"{basename}: this run's {key} is {np.asarray(value).dtype}, not {np.dtype(dtype)}")
-        if not np.all(np.isfinite(value)):
-            raise AssertionError(f"{basename}: this run's {key} has NaN or Inf")
-    path = Path(regression.original_datadir) / f"{basename}.npz"
-    config = regression.request.config
-    if config.getoption("force_regen") or config.getoption("regen_all"):
-        # Rewriting on purpose (refused in CI): a damaged or reshaped golden is what is being replaced.
-        # pytest-regressions cannot read an unreadable one to compare it, so it goes, and is written afresh.
-        try:
-            if path.is_file():
-                load_golden(path)
-        except GoldenError:
-            path.unlink()
-    elif not path.is_file():
-        if in_ci():
-            raise GoldenError(
-                f"golden file {path} is missing, and in CI a missing golden is not written (a run must not "
-                f"pass on values it has just created); generate it on purpose with `{REGENERATE}` and commit it"
-            )
-        # Outside CI pytest-regressions writes the file and fails the test ("File not found ... created").
-    else:
-        problems = golden_problems(path, data, dtype)
-        if problems:
-            raise GoldenError(
-                f"golden file {path} does not fit this run:\n  "
-                + "\n  ".join(problems)
-                + f"\nregenerate goldens on purpose with `{REGENERATE}` if the change is intended"
-            )
-    regression.check(data, basename=basename, default_tolerance=TOLERANCE)
+    from crosscheck.checks import CHECKS, run_check  # the battery judges whether the sides agree
+
+    failed = [name for name in CHECKS if not run_check(case, name).passed]
+    if failed:
+        raise GoldenError(
+            f"{case.name} / golden: {path} not written: scratch and twin disagree ({', '.join(failed)} failed), "
+            f"and a golden must record a run the battery passes; fix the failing checks first"
+        )
+    write_golden(path, data)
+    raise GoldenError(f"{case.name} / golden: {why}, written {path}; review it and commit it")
 
 
-def orphan_goldens(golden_dir: Path, case_names: Iterable[str]) -> list[Path]:
+def check_golden(
+    case: Case,
+    folder: Path,
+    *,
+    force_regen: bool = False,
+    regen_all: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """The golden check of ``case`` against ``<folder>/<case>.npz``: passes silently, or raises
+    ``GoldenError`` (an ``AssertionError``) saying what is wrong and what to do."""
+    __tracebackhide__ = True
+    from crosscheck.trace import traces
+
+    path = folder / f"{case.name}.npz"
+    sides = _run_data(case, *traces(case))
+    if regen_all or (force_regen and not path.is_file()):
+        _write_from_agreeing_run(case, path, sides["scratch"], "regenerated on request (--regen-all/--force-regen)")
+    if not path.is_file():
+        if in_ci(environ):
+            raise GoldenError(
+                f"{case.name} / golden: golden file {path} is missing, and in CI a missing golden is not written "
+                f"(a run must not pass on values it has just created); generate it on a developer machine with "
+                f"`{regenerate_command(case.name)}`, review it and commit it"
+            )
+        _write_from_agreeing_run(case, path, sides["scratch"], "no golden file yet (first run)")
+    try:
+        golden = load_golden(path, case.name)
+    except GoldenError:
+        if not force_regen:
+            raise
+        _write_from_agreeing_run(case, path, sides["scratch"], "the golden could not be read; --force-regen set")
+    problems = golden_problems(golden, sides["scratch"], case.dtype)
+    if problems:
+        if force_regen:
+            _write_from_agreeing_run(case, path, sides["scratch"], "the golden did not fit the run; --force-regen set")
+        raise GoldenError(
+            f"{case.name} / golden: golden file {path} does not fit this run:\n  "
+            + "\n  ".join(problems)
+            + f"\nif the change is intended, {regenerate_hint(case.name, folder)}"
+        )
+    parted = {side: first_mismatch(data, golden) for side, data in sides.items()}
+    parted = {side: where for side, where in parted.items() if where is not None}
+    if parted:
+        if force_regen:
+            _write_from_agreeing_run(case, path, sides["scratch"], "the run parts from the golden; --force-regen set")
+        which = " and ".join(parted)
+        raise GoldenError(
+            f"{case.name} / golden: the {which} side{'s' if len(parted) > 1 else ''} part{'' if len(parted) > 1 else 's'} "
+            f"from {path}:\n"
+            + "\n".join(f"  {side}: {where}" for side, where in parted.items())
+            + "\n"
+            + (
+                "both sides moved together: the network changed on purpose, or the data or initialisation did"
+                if len(parted) == 2
+                else f"only the {which} side moved: look there first"
+            )
+            + f"; if the change is intended, {regenerate_hint(case.name, folder)}"
+        )
+
+
+def orphan_goldens(folder: Path, case_names: Iterable[str]) -> list[Path]:
     """Golden ``.npz`` files that no registered case reads (left behind by a rename or a removal)."""
     names = set(case_names)
-    return sorted(p for p in golden_dir.glob("*.npz") if p.stem not in names)
+    return sorted(p for p in folder.glob("*.npz") if p.stem not in names)

@@ -1,4 +1,4 @@
-"""Float32: every tutorial network run in float32 on both sides, the float32 tolerance, and the drift.
+"""Float32: the project's cases run in float32 on both sides, the float32 tolerance, and the drift.
 
 A float32 variant is the same case with its data, initial parameters and twin in float32
 (``case.twin(torch.float32)``); the scratch network computes in whatever dtype its parameters have.
@@ -34,6 +34,7 @@ import dataclasses
 import math
 import sys
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -89,11 +90,24 @@ def float32_case(case: Case) -> Case:
     return variant
 
 
-def float32_cases() -> tuple[Case, ...]:
-    """Float32 variants of the tutorial networks."""
-    from crosscheck.networks import TUTORIAL_CASES
+def configured_cases() -> tuple[Case, ...]:
+    """The float64 cases named in the project's ``[tool.crosscheck] float32`` (default: none)."""
+    from crosscheck.errors import RegistrationError
+    from crosscheck.registration import project, registry
 
-    return tuple(float32_case(c) for c in TUTORIAL_CASES)
+    proj, cases = project(), registry()
+    unknown = [name for name in proj.float32 if name not in cases]
+    if unknown:
+        raise RegistrationError(
+            f"{proj.pyproject}: [tool.crosscheck] float32 names {unknown}, which are not registered; "
+            f"registered: {sorted(cases)}"
+        )
+    return tuple(cases[name] for name in proj.float32)
+
+
+def float32_cases(cases: Sequence[Case] | None = None) -> tuple[Case, ...]:
+    """Float32 variants of ``cases`` (default: the project's ``[tool.crosscheck] float32``)."""
+    return tuple(float32_case(c) for c in (configured_cases() if cases is None else cases))
 
 
 def _max_by_quantity(a: Trace, b: Trace) -> dict[str, float]:
@@ -150,11 +164,10 @@ COLUMNS = [
 ]
 
 
-def report() -> dict[str, Any]:
-    """Everything ``reports/float32.json`` holds: the rule, a table the report renders, the details."""
-    from crosscheck.networks import TUTORIAL_CASES
-
-    networks = {c.name: network_report(c) for c in TUTORIAL_CASES}
+def report(cases: Sequence[Case] | None = None) -> dict[str, Any]:
+    """Everything ``reports/float32.json`` holds for ``cases`` (default: the project's
+    ``[tool.crosscheck] float32``): the rule, a table the report renders, the details."""
+    networks = {c.name: network_report(c) for c in (configured_cases() if cases is None else cases)}
     rows = []
     for name, n in networks.items():
         scratch_drift, twin_drift = n["drift_from_float64"]["scratch"], n["drift_from_float64"]["twin"]
@@ -173,7 +186,7 @@ def report() -> dict[str, Any]:
         )
     return {
         "summary": (
-            "Every tutorial network run in float32 on both sides (scratch NumPy and the torch.float32 twin), "
+            "Every network listed in [tool.crosscheck] float32 run in float32 on both sides (scratch NumPy and the torch.float32 twin), "
             f"through the whole battery, with atol = rtol = {ULPS_PER_STEP:g} * eps32 * sqrt(steps). "
             "Drift: the largest |float32 - float64| over the run, per side."
         ),

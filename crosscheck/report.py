@@ -1,7 +1,7 @@
 """``python -m crosscheck.report``: the comparison reports in ``reports/``.
 
-- ``summary.md``: the verdicts, first divergences and the tutorials' quirks.
-- ``results.json``: every check of every registered network with its exact figures, the quirks
+- ``summary.md``: the verdicts, first divergences and the findings sections the project registered.
+- ``results.json``: every check of every registered network with its exact figures, the findings
   with their numbers, and the environment.
 - ``float32.json``: the float32 battery and the drift from float64 (``crosscheck.precision``).
 - ``index.html``: one self-contained page with the plots embedded as base64 PNG.
@@ -33,10 +33,12 @@ from typing import Any
 import numpy as np
 
 from crosscheck import jsonfile
-from crosscheck.case import Case, registry
+from crosscheck.case import Case
+from crosscheck.registration import registry
 from crosscheck.checks import CHECKS, run_check, tolerance
 from crosscheck.compare import QUANTITIES, STAGE_ORDER, Comparison, Divergence
-from crosscheck.findings import Quirk, below, findings
+from crosscheck.findings import Finding, Section
+from crosscheck.findings import sections as findings_sections
 from crosscheck.trace import Trace, traces
 
 REPORT_DIR = Path("reports")
@@ -234,7 +236,7 @@ def check_record(c: Comparison) -> dict[str, Any]:
 
 
 def results(
-    networks: Sequence[NetworkReport], quirks: Sequence[Quirk], env: Mapping[str, Any], made: Mapping[str, str]
+    networks: Sequence[NetworkReport], sections: Sequence[Section], env: Mapping[str, Any], made: Mapping[str, str]
 ) -> dict[str, Any]:
     return jsonfile.strict(
         {
@@ -251,15 +253,27 @@ def results(
                 }
                 for net in networks
             ],
-            "quirks": [q.as_dict() for q in quirks],
+            "findings": [{"section": s.title, "findings": [f.as_dict() for f in s.findings]} for s in sections],
         }
     )
 
 
 def results_text(
-    networks: Sequence[NetworkReport], quirks: Sequence[Quirk], env: Mapping[str, Any], made: Mapping[str, str]
+    networks: Sequence[NetworkReport], sections: Sequence[Section], env: Mapping[str, Any], made: Mapping[str, str]
 ) -> str:
-    return jsonfile.dumps(results(networks, quirks, env, made))
+    return jsonfile.dumps(results(networks, sections, env, made))
+
+
+def below(x: Any) -> str:
+    """A difference at the level of rounding, as the power of ten above it: the exact figure
+    varies with the BLAS and the vector unit, the decade does not (it is in the JSON)."""
+    x = float(x)
+    if x == 0:
+        return "0"
+    if not np.isfinite(x):
+        return str(x)
+    # A hair below the log so that 1.0000000000000002e-06 is "≤ 1e-06", not "≤ 1e-05".
+    return f"≤ 1e{int(np.ceil(np.log10(x) - 1e-9)):+03d}"
 
 
 # --- summary.md ----------------------------------------------------------------------------------
@@ -299,7 +313,7 @@ def made_text(made: Mapping[str, str]) -> str:
     return f"Made from commit {made['commit']} at {made['generated_at']}."
 
 
-def summary_markdown(networks: Sequence[NetworkReport], quirks: Sequence[Quirk], made: Mapping[str, str]) -> str:
+def summary_markdown(networks: Sequence[NetworkReport], sections: Sequence[Section], made: Mapping[str, str]) -> str:
     checks = [c for net in networks for c in net.comparisons]
     failed = [c for c in checks if not c.passed]
     lines = [
@@ -338,16 +352,20 @@ def summary_markdown(networks: Sequence[NetworkReport], quirks: Sequence[Quirk],
             where = localise(net)
             stage = f"; the difference first grows at: **{md(where['stage'])}**" if where else ""
             lines.append(f"- **{md(net.name)}** / {md(c.check)}: {md(divergence_text(c, d))}{stage}")
-    lines += ["", "## What the cross-check found in the tutorials", ""]
-    for q in quirks:
-        seeds = ", ".join(q.as_dict()["seed_files"])
-        lines += [f"### {md(q.title)}", "", f"Seeds: {md(seeds)}.", "", md(q.finding), ""]
-        if q.table is not None:
-            columns, rows = q.table
-            lines.append("| " + " | ".join(md_cell(c) for c in columns) + " |")
-            lines.append("|" + "---|" * len(columns))
-            lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
-            lines.append("")
+    for section in sections:
+        lines += ["", f"## {md(section.title)}", ""]
+        for q in section.findings:
+            lines += [f"### {md(q.title)}", ""]
+            if q.sources:
+                lines += [f"Sources: {md(', '.join(q.sources))}.", ""]
+            lines += [md(q.finding), ""]
+            if q.table is not None:
+                columns, rows = q.table
+                lines.append("| " + " | ".join(md_cell(c) for c in columns) + " |")
+                lines.append("|" + "---|" * len(columns))
+                lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+                lines.append("")
+    lines.append("")
     lines += [
         "## Elsewhere",
         "",
@@ -414,7 +432,7 @@ details { margin: 6px 0 18px; } summary { color: #566173; }
 .total { font-size: 17px; padding: 8px 12px; display: inline-block; border-radius: 6px; }
 img { max-width: 100%; display: block; margin: 8px 0 18px; border: 1px solid #e1e5eb; background: white; }
 .meta { color: #566173; } nav a { margin-right: 14px; }
-.quirk { background: white; border: 1px solid #d6dbe3; border-radius: 6px; padding: 4px 16px 10px; margin: 14px 0; }
+.finding { background: white; border: 1px solid #d6dbe3; border-radius: 6px; padding: 4px 16px 10px; margin: 14px 0; }
 code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 13px; background: #f1f3f6;
        padding: 0 3px; border-radius: 3px; }
 pre { background: #f1f3f6; padding: 10px; overflow-x: auto; font-size: 12.5px; }
@@ -461,7 +479,7 @@ def _localisation_html(where: Mapping[str, Any] | None) -> str:
     )
 
 
-def _quirk_table(q: Quirk) -> str:
+def _finding_table(q: Finding) -> str:
     if q.table is None:
         return ""
     columns, rows = q.table
@@ -530,7 +548,7 @@ def _extra_html(title: str, path: Path) -> str:
 
 def html_page(
     networks: Sequence[NetworkReport],
-    quirks: Sequence[Quirk],
+    sections: Sequence[Section],
     env: Mapping[str, Any],
     plots: Mapping[str, Mapping[str, bytes]],
     made: Mapping[str, str],
@@ -540,10 +558,8 @@ def html_page(
     checks = [c for net in networks for c in net.comparisons]
     failed = sum(not c.passed for c in checks)
     nav = "".join(f'<a href="#network-{i}">{e(net.name)}</a>' for i, net in enumerate(networks))
-    nav += (
-        '<a href="#quirks">tutorial quirks</a><a href="#extras">float32, sweep, mutation, bench</a>'
-        '<a href="#environment">environment</a>'
-    )
+    nav += "".join(f'<a href="#findings-{k}">{e(section.title)}</a>' for k, section in enumerate(sections))
+    nav += '<a href="#extras">float32, sweep, mutation, bench</a><a href="#environment">environment</a>'
     overview_head = "<tr><th>network</th>" + "".join(f"<th>{e(name)}</th>" for name in CHECKS) + "</tr>"
     overview_rows = []
     for i, net in enumerate(networks):
@@ -590,14 +606,15 @@ def html_page(
                 f"{png_img(images['checks'], f'{net.name}: the battery')}</details>"
             )
         body.append("</section>")
-    body += ['<section id="quirks">', "<h2>What the cross-check found in the tutorials</h2>"]
-    for q in quirks:
-        seeds = ", ".join(q.as_dict()["seed_files"])
-        body.append(
-            f'<div class="quirk"><h3>{e_code(q.title)}</h3><p class="meta">{e(seeds)}</p>'
-            f"<p>{e_code(q.finding)}</p>{_quirk_table(q)}</div>"
-        )
-    body += ["</section>", '<section id="extras">']
+    for k, section in enumerate(sections):
+        body += [f'<section id="findings-{k}">', f"<h2>{e(section.title)}</h2>"]
+        for q in section.findings:
+            body.append(
+                f'<div class="finding"><h3>{e_code(q.title)}</h3><p class="meta">{e(", ".join(q.sources))}</p>'
+                f"<p>{e_code(q.finding)}</p>{_finding_table(q)}</div>"
+            )
+        body.append("</section>")
+    body += ['<section id="extras">']
     for _, title, filename in EXTRAS:
         body.append(f"<h2>{e(title)}</h2>{_extra_html(title, out_dir / filename)}")
     env_rows = "".join(
@@ -652,7 +669,7 @@ def network_plots(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarra
 
 def write_reports(
     networks: Sequence[NetworkReport],
-    quirks: Sequence[Quirk],
+    sections: Sequence[Section],
     env: Mapping[str, Any],
     made: Mapping[str, str],
     out_dir: Path = REPORT_DIR,
@@ -661,9 +678,9 @@ def write_reports(
     """summary.md, results.json, float32.json (when given), the PNGs and index.html into ``out_dir``;
     returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [write_summary(summary_markdown(networks, quirks, made), out_dir)]
+    written = [write_summary(summary_markdown(networks, sections, made), out_dir)]
     results_path = out_dir / "results.json"
-    results_path.write_text(results_text(networks, quirks, env, made), encoding="utf-8")
+    results_path.write_text(results_text(networks, sections, env, made), encoding="utf-8")
     written.append(results_path)
     if float32 is not None:
         float32_path = out_dir / "float32.json"
@@ -679,7 +696,7 @@ def write_reports(
             path.write_bytes(data)
             written.append(path)
     index = out_dir / "index.html"
-    index.write_text(html_page(networks, quirks, env, plots, made, out_dir), encoding="utf-8")
+    index.write_text(html_page(networks, sections, env, plots, made, out_dir), encoding="utf-8")
     written.append(index)
     return written
 
@@ -694,9 +711,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     networks = collect_all()
     checked = time.perf_counter()
-    quirks = findings()
+    sections = findings_sections()
     float32 = precision.report()
-    written = write_reports(networks, quirks, environment(), provenance(), args.out, float32)
+    written = write_reports(networks, sections, environment(), provenance(), args.out, float32)
     done = time.perf_counter()
     for path in written:
         print(f"wrote {path}")

@@ -1,30 +1,14 @@
-"""Where goldens live, and the rule that a CI run never rewrites them.
+"""The trace cache is per process; a test that patches a network must not leave patched traces behind.
 
 Nothing is imported from the harness at module level, so loading this file does not load torch.
+Golden files, the CI refusal of regeneration and the end-of-run summary come from the plugin that
+nn-crosscheck installs (``crosscheck.plugin``), as in any project that uses it.
 """
 
 import pytest
 
-# tests/test_golden_integrity.py runs a nested pytest session with this file as its conftest.
+# tests/test_plugin.py runs nested pytest sessions.
 pytest_plugins = ["pytester"]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    force_regen, regen_all = config.getoption("force_regen", False), config.getoption("regen_all", False)
-    if force_regen or regen_all:
-        from crosscheck.goldens import regeneration_refusal
-
-        refusal = regeneration_refusal(force_regen, regen_all)
-        if refusal is not None:
-            raise pytest.UsageError(refusal)
-
-
-@pytest.fixture
-def original_datadir() -> object:
-    # One folder of goldens for every test module, so the report and the orphan check find them.
-    from crosscheck.goldens import GOLDEN_DIR
-
-    return GOLDEN_DIR
 
 
 @pytest.fixture(autouse=True)

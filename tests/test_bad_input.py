@@ -16,7 +16,7 @@ import torch
 
 from crosscheck import RegistrationError, register, registry
 from crosscheck.case import Link, validate
-from crosscheck.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 from reference import network_2_2_1 as r221
 from reference import network_3_4_1 as r341
 from reference import sigmoid_neuron as r_neuron

@@ -17,7 +17,7 @@ import torch
 from crosscheck import registry
 from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
 from crosscheck.goldens import golden_view
-from crosscheck.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 from crosscheck.trace import scratch_trace, start, twin_trace
 
 ROOT = Path(__file__).resolve().parent.parent

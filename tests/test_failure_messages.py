@@ -9,7 +9,7 @@ import pytest
 
 from crosscheck.checks import check_forward, check_initial_parameters, check_training_run
 from crosscheck.compare import compare
-from crosscheck.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 from crosscheck.trace import scratch_trace, start, traces, twin_trace
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341

@@ -1,6 +1,6 @@
 """The claims of "What the cross-check found in the tutorials", asserted.
 
-Each test recomputes what it can independently of ``crosscheck.findings`` (from the seeds'
+Each test recomputes what it can independently of ``tutorials.findings`` (from the seeds'
 own code in ``scratch.quirks``, from IEEE arithmetic, from the tutorials' printed text) and
 checks the finding's numbers against it.
 """
@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from crosscheck import findings
+from tutorials import findings
 from crosscheck.compare import FLOAT64_ATOL
 from scratch import quirks
 from scratch import sigmoid_neuron as s_neuron
@@ -25,7 +25,7 @@ def test_at_least_five_quirks_with_unique_ids_and_numbers(quirk):
     assert len(quirk) >= 5
     for q in quirk.values():
         assert q.finding and q.numbers, q.id
-        assert all(s in findings.SEEDS for s in q.seeds), q.id
+        assert q.sources and all(s in findings.SEEDS.values() for s in q.sources), q.id
 
 
 def test_findings_leave_the_global_random_state_alone():

@@ -42,7 +42,7 @@ from hypothesis.extra import numpy as hnp
 
 from crosscheck.case import Case
 from crosscheck.checks import CHECKS, run_check
-from crosscheck.networks import TUTORIAL_CASES
+from tutorials.networks import TUTORIAL_CASES
 from crosscheck.trace import scratch_trace, start, twin_trace
 
 settings.register_profile(

@@ -1,56 +1,46 @@
 """A golden cannot pass by accident: each way a golden can be wrong is tried on a copy in tmp_path.
 
-The committed files are only read: every damaged golden here is a copy, because this module's
-``original_datadir`` (which ``ndarrays_regression`` writes to) is a temporary folder.
+The committed files are only read: every damaged golden here is a copy in a temporary folder, handed
+to ``check_golden`` as the golden folder.  The plugin's part (flags, CI refusal, orphans, the
+summary) is tried in nested pytest runs in tests/test_plugin.py.
 """
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from crosscheck import registry
-from crosscheck.goldens import (
-    GOLDEN_DIR,
-    REGENERATE,
-    GoldenError,
-    check_golden,
-    golden_view,
-    load_golden,
-    orphan_goldens,
-    regeneration_refusal,
-)
-from crosscheck.networks import NETWORK_3_4_1
+from crosscheck.goldens import GoldenError, check_golden, golden_view, load_golden, regeneration_refusal, write_golden
 from crosscheck.trace import traces
+from tutorials.networks import NETWORK_3_4_1
 
 CASE = NETWORK_3_4_1  # the smallest golden and the quickest run
-
-
-@pytest.fixture(autouse=True)
-def no_regeneration(request, monkeypatch):
-    """These tests are about what a normal run does, whatever flags this session was given."""
-    monkeypatch.setattr(request.config.option, "force_regen", False)
-    monkeypatch.setattr(request.config.option, "regen_all", False)
+COMMITTED = Path(__file__).parent / "goldens"
+HINT = (
+    "regenerate it on purpose with `pytest --force-regen -k network_3_4_1-golden` (outside CI), review the "
+    "change to {folder}/ and commit it"
+)
 
 
 @pytest.fixture
-def original_datadir(tmp_path):
-    folder = tmp_path / "goldens"
-    folder.mkdir()
-    return folder
+def folder(tmp_path):
+    path = tmp_path / "goldens"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def golden(folder):
+    path = folder / f"{CASE.name}.npz"
+    shutil.copyfile(COMMITTED / path.name, path)
+    return path
 
 
 @pytest.fixture
 def data():
     scratch, _ = traces(CASE)
     return golden_view(scratch)  # copies: the tests below may change them
-
-
-@pytest.fixture
-def golden(original_datadir):
-    path = original_datadir / f"{CASE.name}.npz"
-    shutil.copyfile(GOLDEN_DIR / path.name, path)
-    return path
 
 
 def rewrite(path, **changes):
@@ -61,12 +51,12 @@ def rewrite(path, **changes):
     return arrays
 
 
-def check(regression, data, path):
-    check_golden(regression, data, basename=path.stem)
+def check(folder, **flags):
+    check_golden(CASE, folder, environ=flags.pop("environ", {}), **flags)
 
 
-def test_an_intact_copy_passes(golden, data, ndarrays_regression):
-    check(ndarrays_regression, data, golden)  # so each failure below comes from the damage alone
+def test_an_intact_copy_passes(golden):
+    check(golden.parent)  # so each failure below comes from the damage alone
 
 
 def test_the_golden_view_is_a_copy_of_the_cached_trace():
@@ -79,23 +69,28 @@ def test_the_golden_view_is_a_copy_of_the_cached_trace():
 # --- missing -------------------------------------------------------------------------------------
 
 
-def test_a_missing_golden_is_written_and_fails(original_datadir, data, ndarrays_regression, monkeypatch):
-    monkeypatch.delenv("CI", raising=False)
-    path = original_datadir / f"{CASE.name}.npz"
-    with pytest.raises(pytest.fail.Exception) as excinfo:
-        check(ndarrays_regression, data, path)
-    assert str(excinfo.value) == f"File not found in data directory, created:\n- {path}"
-    assert path.is_file()
-
-
-def test_a_missing_golden_in_ci_fails_and_is_not_written(original_datadir, data, ndarrays_regression, monkeypatch):
-    monkeypatch.setenv("CI", "true")
-    path = original_datadir / f"{CASE.name}.npz"
+def test_a_missing_golden_is_written_and_fails(folder, data):
+    path = folder / f"{CASE.name}.npz"
     with pytest.raises(GoldenError) as excinfo:
-        check(ndarrays_regression, data, path)
+        check(folder)
     assert str(excinfo.value) == (
-        f"golden file {path} is missing, and in CI a missing golden is not written (a run must not pass on "
-        f"values it has just created); generate it on purpose with `{REGENERATE}` and commit it"
+        f"network_3_4_1 / golden: no golden file yet (first run), written {path}; review it and commit it"
+    )
+    written = load_golden(path)
+    assert written.keys() == data.keys()
+    for key, value in data.items():
+        np.testing.assert_array_equal(written[key], value, err_msg=key)
+    check(folder)  # the second run compares, and passes
+
+
+def test_a_missing_golden_in_ci_fails_and_is_not_written(folder):
+    path = folder / f"{CASE.name}.npz"
+    with pytest.raises(GoldenError) as excinfo:
+        check(folder, environ={"CI": "true"})
+    assert str(excinfo.value) == (
+        f"network_3_4_1 / golden: golden file {path} is missing, and in CI a missing golden is not written (a run "
+        f"must not pass on values it has just created); generate it on a developer machine with "
+        f"`pytest --force-regen -k network_3_4_1-golden`, review it and commit it"
     )
     assert not path.exists()
 
@@ -123,140 +118,180 @@ def bit_flip(raw):
 
 
 @pytest.mark.parametrize("damage", [garbage, truncated, empty, bit_flip], ids=lambda f: f.__name__)
-def test_a_corrupt_golden_names_the_file_and_the_command(damage, golden, data, ndarrays_regression):
+def test_a_corrupt_golden_names_the_file_and_the_command(damage, golden):
     golden.write_bytes(damage(golden.read_bytes()))
     with pytest.raises(GoldenError) as excinfo:
-        check(ndarrays_regression, data, golden)
+        check(golden.parent)
     assert str(excinfo.value) == (
-        f"golden file {golden} is corrupt or truncated and cannot be read; restore the committed file from git, "
-        f"or regenerate goldens on purpose with `{REGENERATE}`"
+        f"golden file {golden} is corrupt or truncated and cannot be read; restore the committed file from "
+        f"version control, or {HINT.format(folder=golden.parent)}"
     )
 
 
-# --- NaN, Inf, dtype, shape --------------------------------------------------------------------------
+# --- NaN, Inf, dtype, shape, keys ----------------------------------------------------------------------
 
 
-def test_nan_in_a_golden_fails(golden, data, ndarrays_regression):
+def fits_not(golden, *problems):
+    return (
+        f"network_3_4_1 / golden: golden file {golden} does not fit this run:\n  "
+        + "\n  ".join(problems)
+        + f"\nif the change is intended, {HINT.format(folder=golden.parent)}"
+    )
+
+
+def test_nan_in_a_golden_fails(golden, data):
     curve = data["curve"].copy()
     curve[3] = np.nan
     rewrite(golden, curve=curve)
     with pytest.raises(GoldenError) as excinfo:
-        check(ndarrays_regression, data, golden)
-    assert str(excinfo.value) == (
-        f"golden file {golden} does not fit this run:\n"
-        "  curve: the golden holds NaN or Inf\n"
-        f"regenerate goldens on purpose with `{REGENERATE}` if the change is intended"
-    )
+        check(golden.parent)
+    assert str(excinfo.value) == fits_not(golden, "curve: the golden holds NaN or Inf")
 
 
-def test_nan_in_both_the_golden_and_the_run_fails(golden, data, ndarrays_regression):
+def test_nan_in_the_run_fails_before_any_golden_is_read(golden, monkeypatch):
     """pytest-regressions compares with equal_nan=True: NaN against NaN would pass there."""
-    data["first_loss"][1] = np.inf
-    data["curve"][0] = np.nan
-    rewrite(golden, curve=data["curve"], first_loss=data["first_loss"])
-    with pytest.raises(AssertionError) as excinfo:
-        check(ndarrays_regression, data, golden)
-    assert str(excinfo.value) == "network_3_4_1: this run's first_loss has NaN or Inf"
+    scratch, twin = traces(CASE)
+    broken = dict(twin, curve=np.where(np.arange(len(twin["curve"])) == 0, np.nan, twin["curve"]))
+    monkeypatch.setattr("crosscheck.trace.traces", lambda case: (scratch, broken))
+    with pytest.raises(GoldenError) as excinfo:
+        check(golden.parent)
+    assert str(excinfo.value) == "network_3_4_1: this run's curve has NaN or Inf on the twin side"
 
 
-def test_a_float32_golden_fails(golden, data, ndarrays_regression):
+def test_a_float32_golden_fails(golden, data):
     rewrite(golden, **{"final.weights2": data["final.weights2"].astype(np.float32)})
     with pytest.raises(GoldenError) as excinfo:
-        check(ndarrays_regression, data, golden)
-    assert str(excinfo.value) == (
-        f"golden file {golden} does not fit this run:\n"
-        "  final.weights2: the golden is float32, not float64\n"
-        "  final.weights2: this run gives float64 but the golden is float32\n"
-        f"regenerate goldens on purpose with `{REGENERATE}` if the change is intended"
-    )
+        check(golden.parent)
+    assert str(excinfo.value) == fits_not(golden, "final.weights2: the golden is float32, not float64")
 
 
-def test_a_float32_run_fails_against_a_float64_golden(golden, data, ndarrays_regression):
+def test_a_float32_run_fails_against_a_float64_golden(golden, monkeypatch):
     """pytest-regressions accepts any numeric dtype against any other; the case's dtype is enforced here."""
-    data["init.weights1"] = data["init.weights1"].astype(np.float32)
-    with pytest.raises(AssertionError) as excinfo:
-        check(ndarrays_regression, data, golden)
-    assert str(excinfo.value) == "network_3_4_1: this run's init.weights1 is float32, not float64"
+    scratch, twin = traces(CASE)
+    narrowed = dict(scratch, **{"init.weights1": scratch["init.weights1"].astype(np.float32)})
+    monkeypatch.setattr("crosscheck.trace.traces", lambda case: (narrowed, twin))
+    with pytest.raises(GoldenError) as excinfo:
+        check(golden.parent)
+    assert str(excinfo.value) == "network_3_4_1: this run's init.weights1 is float32 on the scratch side, not float64"
 
 
-def test_a_golden_of_another_shape_fails(golden, data, ndarrays_regression):
+def test_a_golden_of_another_shape_fails(golden, data):
     rewrite(golden, first_loss=data["first_loss"][:4], forward=data["forward"].ravel())
     with pytest.raises(GoldenError) as excinfo:
-        check(ndarrays_regression, data, golden)
-    assert str(excinfo.value) == (
-        f"golden file {golden} does not fit this run:\n"
-        "  first_loss: this run gives shape (5,) but the golden has (4,)\n"
-        "  forward: this run gives shape (4, 1) but the golden has (4,)\n"
-        f"regenerate goldens on purpose with `{REGENERATE}` if the change is intended"
+        check(golden.parent)
+    assert str(excinfo.value) == fits_not(
+        golden,
+        "first_loss: this run gives shape (5,) but the golden has (4,)",
+        "forward: this run gives shape (4, 1) but the golden has (4,)",
     )
 
 
-def test_a_wrong_value_still_fails_in_pytest_regressions(golden, data, ndarrays_regression):
-    data["final.weights1"][2, 3] *= 1 + 1e-9  # beyond rtol 1e-10: the comparison itself is tight
-    with pytest.raises(AssertionError, match=r"Values are not sufficiently close\.\n"):
-        check(ndarrays_regression, data, golden)
-
-
-# --- orphans -------------------------------------------------------------------------------------
-
-
-def test_no_committed_golden_is_an_orphan():
-    orphans = orphan_goldens(GOLDEN_DIR, registry())
-    assert not orphans, (
-        f"golden files that no registered case reads: {[p.name for p in orphans]}; a case was renamed or "
-        f"removed (delete the file), or its module is missing from [tool.crosscheck] cases in pyproject.toml"
+def test_a_golden_with_an_array_too_many_or_too_few_fails(golden, data):
+    arrays = rewrite(golden, extra=np.zeros(2))
+    del arrays["curve"]
+    np.savez_compressed(golden, **arrays, extra=np.zeros(2))
+    with pytest.raises(GoldenError) as excinfo:
+        check(golden.parent)
+    assert str(excinfo.value) == fits_not(
+        golden, "curve: the run has it, the golden does not", "extra: the golden has it, the run does not"
     )
 
 
-def test_a_renamed_case_leaves_an_orphan(original_datadir, golden):
-    renamed = original_datadir / "network_3_4_1_old.npz"
-    shutil.copyfile(golden, renamed)
-    assert orphan_goldens(original_datadir, registry()) == [renamed]
+def test_a_wrong_value_names_the_side_the_array_and_the_element(golden, data):
+    changed = data["final.weights1"].copy()
+    changed[2, 3] *= 1 + 1e-9  # beyond rtol 1e-10: the comparison is tight
+    rewrite(golden, **{"final.weights1": changed})
+    with pytest.raises(GoldenError) as excinfo:
+        check(golden.parent)
+    message = str(excinfo.value)
+    assert message.startswith(f"network_3_4_1 / golden: the scratch and twin sides part from {golden}:\n  scratch: ")
+    assert "\n  scratch: final.weights1[2, 3]: run = " in message
+    assert "\n  twin: final.weights1[2, 3]: run = " in message
+    assert message.endswith(
+        "both sides moved together: the network changed on purpose, or the data or initialisation did; "
+        f"if the change is intended, {HINT.format(folder=golden.parent)}"
+    )
+
+
+def test_one_side_moving_is_named(golden, monkeypatch):
+    scratch, twin = traces(CASE)
+    moved = dict(twin, loss=twin["loss"] + np.where(np.arange(len(twin["loss"])) == 2, 1e-6, 0.0))
+    monkeypatch.setattr("crosscheck.trace.traces", lambda case: (scratch, moved))
+    with pytest.raises(GoldenError) as excinfo:
+        check(golden.parent)
+    message = str(excinfo.value)
+    assert message.startswith(f"network_3_4_1 / golden: the twin side parts from {golden}:\n  twin: first_loss[2]: ")
+    assert "only the twin side moved: look there first" in message
+
+
+# --- regeneration ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("flag", ["force_regen", "regen_all"])
-def test_a_damaged_golden_can_be_regenerated_on_purpose(flag, golden, data, ndarrays_regression, monkeypatch, request):
-    monkeypatch.delenv("CI", raising=False)
+def test_a_damaged_golden_can_be_regenerated_on_purpose(flag, golden, data):
     golden.write_bytes(b"damaged")
-    monkeypatch.setattr(request.config.option, flag, True)
-    if flag == "force_regen":  # pytest-regressions writes the file and fails the test, as it always does
-        with pytest.raises(pytest.fail.Exception, match="File not found in data directory, created"):
-            check(ndarrays_regression, data, golden)
-    else:
-        check(ndarrays_regression, data, golden)
+    with pytest.raises(GoldenError, match=r"network_3_4_1 / golden: .*, written "):
+        check(golden.parent, **{flag: True})
     rewritten = load_golden(golden)
     assert rewritten.keys() == data.keys()
     for key, value in data.items():
         np.testing.assert_array_equal(rewritten[key], value, err_msg=key)
+    check(golden.parent)
+
+
+def test_force_regen_leaves_a_matching_golden_alone(golden):
+    before = golden.read_bytes()
+    check(golden.parent, force_regen=True)
+    assert golden.read_bytes() == before
+
+
+def test_no_golden_is_written_from_a_run_whose_sides_disagree(folder, monkeypatch):
+    scratch, twin = traces(CASE)
+    moved = dict(twin, loss=twin["loss"] + 1e-6)
+    monkeypatch.setattr("crosscheck.trace.traces", lambda case: (scratch, moved))
+    monkeypatch.setattr("crosscheck.checks.traces", lambda case: (scratch, moved))
+    with pytest.raises(GoldenError) as excinfo:
+        check(folder)
+    assert str(excinfo.value) == (
+        f"network_3_4_1 / golden: {folder / 'network_3_4_1.npz'} not written: scratch and twin disagree "
+        "(loss, training_run failed), and a golden must record a run the battery passes; fix the failing checks first"
+    )
+    assert not list(folder.iterdir())
+
+
+def test_a_golden_write_is_atomic(folder, monkeypatch):
+    """A write killed midway leaves the old file (or none), never a torn one, and no temporary file."""
+    path = folder / "g.npz"
+    write_golden(path, {"a": np.arange(3.0)})
+
+    def killed(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_golden(path, {"a": np.arange(4.0)})
+    np.testing.assert_array_equal(load_golden(path)["a"], np.arange(3.0))
+    assert [p.name for p in folder.iterdir()] == ["g.npz"]
 
 
 # --- no regeneration in CI -------------------------------------------------------------------------
 
 
-def refusal(flags, ci="true"):
+def refusal(flags, folder, ci="true"):
     return (
         f"{flags} refused: CI={ci!r} says this is a CI run, and a CI run must never rewrite the goldens it "
-        f"checks. Regenerate them on purpose on a developer machine with `{REGENERATE}`, review "
-        "`git diff --stat tests/goldens`, and commit them."
+        f"checks. Regenerate them on purpose on a developer machine with `pytest --force-regen -k golden`, "
+        f"review the change to {folder}/, and commit it."
     )
 
 
-def test_regeneration_is_refused_only_in_ci():
-    assert regeneration_refusal(True, False, {"CI": "true"}) == refusal("--force-regen")
-    assert regeneration_refusal(True, True, {"CI": "1"}) == refusal("--force-regen and --regen-all", ci="1")
-    assert regeneration_refusal(False, True, {"CI": "yes"}) == refusal("--regen-all", ci="yes")
-    assert regeneration_refusal(True, True, {}) is None
-    assert regeneration_refusal(True, True, {"CI": "false"}) is None
-    assert regeneration_refusal(False, False, {"CI": "true"}) is None
-
-
-@pytest.mark.parametrize("flag", ["--force-regen", "--regen-all"])
-def test_the_conftest_refuses_regeneration_under_ci(flag, pytester, monkeypatch, request):
-    pytester.makeconftest((request.path.parent / "conftest.py").read_text())
-    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
-    monkeypatch.setenv("CI", "true")
-    result = pytester.runpytest(flag)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert f"ERROR: {refusal(flag)}" in result.stderr.lines
-    monkeypatch.delenv("CI")
-    assert pytester.runpytest(flag).ret == pytest.ExitCode.OK  # the same run is allowed on a developer machine
+def test_regeneration_is_refused_only_in_ci(folder):
+    assert regeneration_refusal(True, False, folder, {"CI": "true"}) == refusal("--force-regen", folder)
+    assert regeneration_refusal(True, True, folder, {"CI": "1"}) == refusal(
+        "--force-regen and --regen-all", folder, ci="1"
+    )
+    assert regeneration_refusal(False, True, folder, {"CI": "yes"}) == refusal("--regen-all", folder, ci="yes")
+    assert regeneration_refusal(True, True, folder, {}) is None
+    assert regeneration_refusal(True, True, folder, {"CI": "false"}) is None
+    assert regeneration_refusal(False, False, folder, {"CI": "true"}) is None

@@ -8,7 +8,7 @@ import numpy as np
 from crosscheck import trace
 from crosscheck.case import validate
 from crosscheck.checks import check_gradients, check_training_run, tolerance
-from crosscheck.networks import NETWORK_2_2_1, NETWORK_3_4_1
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1
 from crosscheck.precision import float32_case
 from crosscheck.trace import traces
 

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from crosscheck import report
-from crosscheck import screenshot as shot
-from crosscheck.case import registry
+from tools import screenshot as shot
+from crosscheck.registration import registry
 from crosscheck.checks import CHECKS, run_check
 from crosscheck.environment import environment
-from crosscheck.findings import Quirk, findings
-from crosscheck.networks import NETWORK_3_4_1
+from crosscheck.findings import Finding, Section, sections
+from tutorials.networks import NETWORK_3_4_1
 from crosscheck.trace import traces
 
 MADE = {"commit": "abc1234-dirty", "generated_at": "2026-12-02T12:00:00Z"}
@@ -32,13 +32,13 @@ def networks():
 
 
 @pytest.fixture(scope="module")
-def quirks():
-    return findings()
+def quirks(networks):
+    return sections()  # the tutorial section, registered by tutorials/networks.py when the registry loads it
 
 
 def test_results_json_has_every_network_and_check(networks, quirks):
     data = json.loads(report.results_text(networks, quirks, environment(), MADE))
-    assert set(data) >= {"environment", "networks", "quirks"}
+    assert set(data) >= {"environment", "networks", "findings"}
     assert [n["name"] for n in data["networks"]] == list(registry())
     for net in data["networks"]:
         assert set(net) >= {"name", "seed_file", "checks"}
@@ -60,7 +60,8 @@ def test_results_json_has_every_network_and_check(networks, quirks):
                 assert isinstance(c[key], float | int), (net["name"], c["check"], key)
             d = c["first_divergence"]
             assert d is None or set(d) >= {"step", "quantity", "parameter", "index", "scratch", "reference"}
-    assert len(data["quirks"]) >= 5
+    assert [s["section"] for s in data["findings"]] == ["What the cross-check found in the tutorials"]
+    assert len(data["findings"][0]["findings"]) >= 5
     env = data["environment"]
     assert set(env) >= {"python", "numpy", "torch", "platform", "numpy_blas", "numpy_blas_threads", "torch_threads"}
     assert env["torch_threads"] >= 1
@@ -85,7 +86,7 @@ def test_results_json_agrees_with_the_checks(networks):
 def test_two_report_runs_are_byte_identical(quirks):
     first = report.collect_all()
     second = report.collect_all()
-    again = findings()
+    again = sections()
     assert report.summary_markdown(first, quirks, MADE) == report.summary_markdown(second, again, MADE)
     assert report.results_text(first, quirks, environment(), MADE) == report.results_text(
         second, again, environment(), MADE
@@ -138,10 +139,10 @@ def test_passing_network_has_no_divergence(networks):
 
 def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
     fake = _diverging("grad.weights1", 700)
-    hostile_quirk = Quirk("hostile", ("000",), HOSTILE, f"text with {HOSTILE} and `code {HOSTILE}`", {"x": 1.0})
+    hostile = Finding("hostile", (HOSTILE,), HOSTILE, f"text with {HOSTILE} and `code {HOSTILE}`", {"x": 1.0})
     (tmp_path / "bench.json").write_text(json.dumps({"summary": HOSTILE, "columns": ["a"], "rows": [[HOSTILE]]}))
     page = report.html_page(
-        [fake], [hostile_quirk], {"python": HOSTILE}, {fake.name: report.network_plots(fake)}, MADE, tmp_path
+        [fake], [Section(HOSTILE, (hostile,))], {"python": HOSTILE}, {fake.name: report.network_plots(fake)}, MADE, tmp_path
     )
 
     assert "<script" not in page.lower()
@@ -193,7 +194,7 @@ def test_main_job_writes_the_summary(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("crosscheck.environment.provenance", lambda: MADE)
     assert main(["--reports", str(tmp_path)]) == 0
     assert (tmp_path / "summary.md").read_text(encoding="utf-8") == report.summary_markdown(
-        report.collect_all(), findings(), MADE
+        report.collect_all(), sections(), MADE
     )
     assert "wrote" in capsys.readouterr().out
 
@@ -276,7 +277,7 @@ def test_main_job_suggests_the_nearest_name_for_a_misspelt_one():
     with pytest.raises(SystemExit) as exc:
         main(["network_2_2_l"])
     assert str(exc.value) == (
-        "unknown network 'network_2_2_l' (did you mean 'network_2_2_1'?); registered: " + ", ".join(registry())
+        "crosscheck: unknown network 'network_2_2_l' (did you mean 'network_2_2_1'?); registered: " + ", ".join(registry())
     )
 
 
@@ -286,4 +287,5 @@ def test_main_job_help_is_plain_text(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    assert "``" not in out and "--list" in out and "reports/summary.md" in out
+    assert "``" not in out and "--list" in out and "summary.md" in out
+    assert " ".join(out.split()).endswith("Registered networks: " + ", ".join(registry()) + ".")

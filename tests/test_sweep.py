@@ -10,9 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from crosscheck import sweep as sw
+from tutorials import sweep as sw
 from crosscheck.checks import CHECKS, run_check
-from crosscheck.networks import NETWORK_2_2_1, NETWORK_3_4_1, TUTORIAL_CASES
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, TUTORIAL_CASES
 from crosscheck.trace import scratch_trace, twin_trace
 
 SEEDS = list(range(8))

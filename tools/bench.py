@@ -1,4 +1,4 @@
-"""``python -m crosscheck.bench``: timings, as medians of repeated runs, into ``reports/bench.json``.
+"""``python -m tools.bench``: timings, as medians of repeated runs, into ``reports/bench.json``.
 
 - per registered network, the time of one training step on each side: the scratch network's
   ``gradients`` then ``update`` (each computes the forward pass it needs), and the twin's
@@ -7,7 +7,7 @@
 - the test suite's wall time (the pytest run of ``nox -s tests`` in the current environment) against
   the floor ``python -c "import torch, numpy"``; the report's (``python -m crosscheck.report``, written
   to a scratch folder);
-  the seed sweep's (``python -m crosscheck.sweep``, 256 seeds over the full runs).
+  the seed sweep's (``python -m tutorials.sweep``, 256 seeds over the full runs).
 
 Timings are never asserted in tests: they depend on the machine and on what else runs on it, so the
 report records the load average before and after.
@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from crosscheck import jsonfile
-from crosscheck.case import Batch, Case, Params, load_into_twin, registry
+from crosscheck.case import Batch, Case, Params, load_into_twin
+from crosscheck.registration import registry
 from crosscheck.environment import provenance
 from crosscheck.trace import start
 
@@ -147,7 +148,7 @@ def bench(
         result["report_s"] = report["s"] if report else None
         sweep = None
         if "sweep" not in skip:
-            sweep = command_s([py, "-m", "crosscheck.sweep", "--out", f"{tmp}/sweep.json"], repeats)
+            sweep = command_s([py, "-m", "tutorials.sweep", "--out", f"{tmp}/sweep.json"], repeats)
         result["sweep_s"] = sweep["s"] if sweep else None
         result["networks"] = network_rows(cases, steps, step_repeats) if "networks" not in skip else []
     gate_ratio = result["gate_s"] / result["import_floor_s"] if result["gate_s"] else None
@@ -200,7 +201,7 @@ def table(result: dict[str, Any]) -> str:
         f"test suite (pytest)                            {_fmt(result['gate_s'])}"
         + (f"  = {t['gate_over_floor']:.2f} x floor (target <= {TARGET_GATE_RATIO:g})" if t["gate_over_floor"] else ""),
         f"report (python -m crosscheck.report)           {_fmt(result['report_s'])}",
-        f"seed sweep (python -m crosscheck.sweep)        {_fmt(result['sweep_s'])}  (target < {TARGET_SWEEP_S:g} s)",
+        f"seed sweep (python -m tutorials.sweep)        {_fmt(result['sweep_s'])}  (target < {TARGET_SWEEP_S:g} s)",
         f"load average before / after: {result['details']['load_average_before']} / "
         f"{result['details']['load_average_after']}",
     ]
@@ -208,7 +209,7 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crosscheck.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each command (median; default 3)")
     parser.add_argument("--step-repeats", type=int, default=7, help="timed runs per network side (default 7)")
     parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps per timed run (default {STEPS})")

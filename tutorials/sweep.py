@@ -1,4 +1,4 @@
-"""``python -m crosscheck.sweep``: the battery over many random initialisations at once.
+"""``python -m tutorials.sweep``: the battery over many random initialisations at once.
 
 Seed ``s`` draws its initial parameters and batch schedule through ``trace.start(case, s)``, runs the
 tutorial's full training run on both sides, and goes through every check of the battery
@@ -35,11 +35,12 @@ import torch
 from torch.func import functional_call, vjp, vmap
 
 from crosscheck import jsonfile
-from crosscheck.case import Array, Batch, Case, Params, load_into_twin, registry, twin_to_scratch
+from crosscheck.case import Array, Batch, Case, Params, load_into_twin, twin_to_scratch
+from crosscheck.registration import registry
 from crosscheck.checks import CHECKS, run_check, tolerance
 from crosscheck.compare import Comparison, split_key
 from crosscheck.environment import provenance
-from crosscheck.networks import TUTORIAL_CASES
+from tutorials.networks import TUTORIAL_CASES
 from crosscheck.trace import Trace, record_steps, scratch_trace, start, twin_trace
 from scratch import network_3_4_1 as s341
 
@@ -186,7 +187,7 @@ def _221_evaluate(net: Any, X: Array, y: Array) -> Array:
 
 
 def _341_forward(net: Any, x: Array) -> Array:
-    # crosscheck.networks._341_forward, then NeuralNetwork.feedforward
+    # tutorials.networks._341_forward, then NeuralNetwork.feedforward
     net.input = x
     net.layer1 = s341.sigmoid(np.matmul(net.input, net.weights1))
     net.output = s341.sigmoid(np.matmul(net.layer1, net.weights2))
@@ -194,7 +195,7 @@ def _341_forward(net: Any, x: Array) -> Array:
 
 
 def _341_gradients(net: Any, x: Array, y: Array) -> Params:
-    # crosscheck.networks._341_gradients, then NeuralNetwork._gradients; input is shared by all seeds.
+    # tutorials.networks._341_gradients, then NeuralNetwork._gradients; input is shared by all seeds.
     net.y = y
     _341_forward(net, x)
     d_output = -2 * (net.y - net.output) * s341.sigmoid_derivative(net.output)
@@ -615,7 +616,7 @@ def table(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crosscheck.sweep", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tutorials.sweep", description=__doc__.split("\n")[0])
     parser.add_argument("networks", nargs="*", help="registered networks (default: the three tutorial networks)")
     parser.add_argument("--seeds", type=int, default=SEEDS, help=f"how many seeds (default {SEEDS})")
     parser.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")

@@ -1,4 +1,4 @@
-"""``python -m crosscheck.screenshot``: render ``reports/index.html`` in headless Chromium.
+"""``python -m tools.screenshot``: render ``reports/index.html`` in headless Chromium.
 
 A person checks the report by looking at it; this takes the picture.  It uses Debian's
 ``chromium`` package, offline (no network, no sync, no component updates) and with a fresh
@@ -57,7 +57,7 @@ def screenshot(page: Path, out: Path, chromium: str, width: int, height: int, ti
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crosscheck.screenshot", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.screenshot", description=__doc__.split("\n\n")[0])
     parser.add_argument("--page", type=Path, default=Path("reports/index.html"))
     parser.add_argument("--out", type=Path, default=Path("reports/screenshot.png"))
     parser.add_argument("--chromium", help=f"the browser binary (default: chromium on PATH, else {DEFAULT_CHROMIUM})")

@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from crosscheck.case import Array, Case, Link, Params, Rng, register
+from crosscheck.case import Array, Case, Link, Params, Rng
+from crosscheck.registration import register
+from crosscheck.findings import Finding, register_findings
 from reference import network_2_2_1 as ref221
 from reference import network_3_4_1 as ref341
 from reference import sigmoid_neuron as ref_neuron
@@ -206,5 +208,15 @@ NETWORK_3_4_1 = register(
 )
 
 TUTORIAL_CASES = (SIGMOID_NEURON, NETWORK_2_2_1, NETWORK_3_4_1)
+
+
+def _tutorial_findings() -> list[Finding]:
+    from tutorials.findings import findings  # torch-heavy numbers, computed only when a report is written
+
+    return findings()
+
+
+# The report's tutorial section, through the hook any project uses for its own findings.
+register_findings("What the cross-check found in the tutorials", _tutorial_findings)
 
 __all__ = ["NETWORK_2_2_1", "NETWORK_3_4_1", "SIGMOID_NEURON", "TUTORIAL_CASES"]

@@ -1,4 +1,4 @@
-"""``python -m crosscheck.mutants`` (``nox -s mutants``): mutation testing of scratch/ with mutmut.
+"""``python -m tools.mutants`` (``nox -s mutants``): mutation testing of scratch/ with mutmut.
 
 Two passes.  mutmut 3 mutates every function of scratch/ (operators, constants, arguments, removed
 calls; settings in setup.cfg) and runs the test suite of scratch/ (the battery and the other fast,
@@ -14,7 +14,7 @@ suite's, each with its mutant id, file, line, diff and either ``killed_by`` (the
 on it) or ``equivalent`` (why it cannot be killed).  The score is killed / total with equivalent
 mutants counted as survived: the explanations do not flatter it.
 
-The module is also the pytest plugin mutmut loads into its test runs (``-p crosscheck.mutants``):
+The module is also the pytest plugin mutmut loads into its test runs (``-p tools.mutants``):
 mutmut runs many mutants in one process (forked after a clean run), so the harness's per-process
 trace cache must be emptied before every test, or one mutant's tests would read another's traces.
 """
@@ -409,7 +409,7 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crosscheck.mutants", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.mutants", description=__doc__.split("\n\n")[0])
     parser.add_argument("--reuse", action="store_true", help="keep mutmut's earlier results in mutants/")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2, help="parallel mutmut workers")
     parser.add_argument("--output", type=Path, default=REPORT)

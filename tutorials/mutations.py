@@ -25,7 +25,7 @@ import numpy as np
 from crosscheck.case import Batch, Case, Params
 from crosscheck.checks import CHECKS, run_check
 from crosscheck.compare import QUANTITIES, STEPPED, Comparison
-from crosscheck.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON, TUTORIAL_CASES
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON, TUTORIAL_CASES
 from crosscheck.trace import Trace, scratch_trace, start, traces
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341

@@ -1,0 +1,234 @@
+"""The pytest plugin, loaded in every project that installs nn-crosscheck (entry point ``pytest11``).
+
+- The ``golden`` check that ``parametrize_with_checks`` yields reads its settings here: the folder
+  (``[tool.crosscheck] goldens`` of the project at pytest's rootdir, default ``tests/goldens``) and
+  pytest-regressions' ``--force-regen``/``--regen-all``, which are refused when ``CI`` is set.
+- At the end of the run: a summary of the cross-check tests (cases, checks, each failure with its
+  first divergence), golden files that no case read, and with ``--crosscheck-report=DIR`` the reports
+  of ``python -m crosscheck.report`` for the cases the run collected.
+
+Nothing heavy is imported at load time: a project that never uses the harness pays for none of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SECTION = "crosscheck"
+
+
+@dataclass(frozen=True)
+class GoldenSettings:
+    folder: Path
+    force_regen: bool
+    regen_all: bool
+
+
+@dataclass
+class _Run:
+    """What one pytest run saw of the cross-check tests."""
+
+    folder: Path
+    cases: dict[str, Any] = field(default_factory=dict)  # name -> Case, for the cases collected
+    outcomes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (case, check) -> (outcome, message)
+    deselected: bool = False
+    orphans: list[Path] = field(default_factory=list)
+    written: Path | None = None
+    report_error: str | None = None
+
+
+_RUN = pytest.StashKey[_Run]()
+# Configs of the pytest runs in progress, innermost last (pytester runs one inside another).
+_ACTIVE: list[pytest.Config] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("crosscheck", "cross-check of from-scratch networks against PyTorch twins")
+    group.addoption(
+        "--crosscheck-report",
+        metavar="DIR",
+        default=None,
+        help="write the comparison reports (summary.md, results.json, index.html, plots) of the cases this "
+        "run collected into DIR",
+    )
+
+
+def _folder(config: pytest.Config) -> Path:
+    from crosscheck.errors import RegistrationError
+    from crosscheck.registration import project
+
+    try:
+        return project(config.rootpath).goldens
+    except RegistrationError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from crosscheck.goldens import regeneration_refusal
+
+    folder = _folder(config)
+    refusal = regeneration_refusal(
+        bool(config.getoption("force_regen", False)), bool(config.getoption("regen_all", False)), folder
+    )
+    if refusal is not None:
+        raise pytest.UsageError(refusal)
+    out = config.getoption("crosscheck_report")
+    if out is not None and config.getoption("numprocesses", None):
+        raise pytest.UsageError("--crosscheck-report needs the cases in this process: run it without -n (xdist)")
+    config.stash[_RUN] = _Run(folder)
+    _ACTIVE.append(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config in _ACTIVE:
+        _ACTIVE.remove(config)
+
+
+def golden_settings() -> GoldenSettings:
+    """The golden check's folder and flags, from the pytest run in progress."""
+    if not _ACTIVE:
+        raise RuntimeError(
+            "the golden check runs inside pytest, with the crosscheck plugin that nn-crosscheck installs; "
+            "it was called outside a pytest run (or with -p no:crosscheck)"
+        )
+    config = _ACTIVE[-1]
+    return GoldenSettings(
+        folder=config.stash[_RUN].folder,
+        force_regen=bool(config.getoption("force_regen", False)),
+        regen_all=bool(config.getoption("regen_all", False)),
+    )
+
+
+def _case_and_check(item: pytest.Item) -> tuple[Any, str] | None:
+    """(case, check name) of a test made by ``parametrize_with_checks``, else None."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    check = params.get("check")
+    if "case" not in params or getattr(check, "func", None) is None:
+        return None
+    from crosscheck.checks import assert_check
+
+    if check.func is not assert_check:
+        return None
+    return params["case"], check.args[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    run = config.stash[_RUN]
+    for item in items:
+        found = _case_and_check(item)
+        if found is not None:
+            run.cases.setdefault(found[0].name, found[0])
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items and items[0].config in _ACTIVE:
+        items[0].config.stash[_RUN].deselected = True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    found = _case_and_check(item)
+    if found is not None and (report.when == "call" or report.failed):
+        # user_properties travel with the report, to the xdist controller as well.
+        report.user_properties.append((SECTION, (found[0].name, found[1])))
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tag = next((value for key, value in report.user_properties if key == SECTION), None)
+    config = _ACTIVE[-1] if _ACTIVE else None
+    if tag is None or config is None:
+        return
+    if hasattr(report, "wasxfail"):
+        outcome = "xpassed" if report.passed else "xfailed"
+    else:
+        outcome = report.outcome
+    message = ""
+    if report.failed:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = crash.message if crash is not None else str(report.longrepr)
+    run = config.stash[_RUN]
+    if run.outcomes.get(tuple(tag), ("passed", ""))[0] == "failed":
+        return  # a setup or teardown error after the call failed keeps the call's message
+    run.outcomes[tuple(tag)] = (outcome, message)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: the controller sums up
+    run = config.stash[_RUN]
+    golden_ran = any(check == "golden" for _, check in run.outcomes)
+    if golden_ran and not run.deselected and not session.shouldfail and not session.shouldstop and run.folder.is_dir():
+        from crosscheck.goldens import orphan_goldens
+        from crosscheck.registration import registry
+
+        names = set(run.cases) | {name for name, _ in run.outcomes} | set(registry(config.rootpath))
+        run.orphans = orphan_goldens(run.folder, names)
+        if run.orphans and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    out = config.getoption("crosscheck_report")
+    if out is not None and run.cases:
+        try:
+            run.written = _write_reports(config, list(run.cases.values()), Path(config.invocation_params.dir, out))
+        except (OSError, ImportError) as exc:
+            run.report_error = f"--crosscheck-report={out}: the reports could not be written: {exc}"
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> Path:
+    from crosscheck import precision, report
+    from crosscheck.environment import environment, provenance
+    from crosscheck.findings import sections
+    from crosscheck.registration import project
+
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} is a file, not a folder")
+    wanted = set(project(config.rootpath).float32)
+    float32 = [case for case in cases if case.name in wanted]
+    report.write_reports(
+        report.collect_all(cases),
+        sections(),
+        environment(),
+        provenance(),
+        out,
+        precision.report(float32) if float32 else None,
+    )
+    return out
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    run = config.stash.get(_RUN, None)
+    if run is None or not run.outcomes:
+        return
+    tr = terminalreporter
+    tr.section(SECTION)
+    counts: dict[str, int] = {}
+    for outcome, _ in run.outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    cases = {name for name, _ in run.outcomes}
+    tally = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    tr.write_line(f"{len(cases)} case{'s' if len(cases) != 1 else ''}, {len(run.outcomes)} checks: {tally}")
+    for (name, check), (outcome, message) in run.outcomes.items():
+        if outcome == "failed":
+            lines = message.splitlines() or ["(no message)"]
+            tr.write_line(f"FAILED {name}-{check}: {lines[0]}", red=True)
+            for line in lines[1:4]:
+                tr.write_line(f"    {line}")
+    if run.orphans:
+        tr.write_line(
+            f"golden files that no case read: {', '.join(p.name for p in run.orphans)} in {run.folder}/; "
+            f"a case was renamed or removed (delete the file), or its module is missing from "
+            f"[tool.crosscheck] cases in pyproject.toml",
+            red=True,
+        )
+    if run.written is not None:
+        tr.write_line(f"reports written to {run.written}/ (index.html, summary.md, results.json)")
+    if run.report_error is not None:
+        tr.write_line(run.report_error, red=True)

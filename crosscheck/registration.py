@@ -1,0 +1,122 @@
+"""The registered cases, and the project they come from.
+
+A project lists the modules that register its cases in its own ``pyproject.toml``::
+
+    [tool.crosscheck]
+    cases = ["mynets.registration"]   # imported to run their register(...) calls
+    goldens = "tests/goldens"          # where the golden files live (the default)
+    float32 = ["my_net"]               # cases the report also checks in float32 (default: none)
+
+The project is found from a folder upwards (the first ``pyproject.toml`` on the way to the file
+system's root), and its folder is put on ``sys.path`` so that its modules import as they do in its
+own tests.  The library registers nothing of its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from crosscheck.errors import RegistrationError
+
+if TYPE_CHECKING:
+    from crosscheck.case import Case
+
+DEFAULT_GOLDENS = "tests/goldens"
+
+_REGISTRY: dict[str, "Case"] = {}
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path  # the folder holding pyproject.toml (or the folder searched from, where there is none)
+    pyproject: Path | None
+    cases: tuple[str, ...] = ()
+    goldens: Path = Path(DEFAULT_GOLDENS)
+    float32: tuple[str, ...] = ()
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The first ``pyproject.toml`` in ``start`` or a folder above it."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _names(path: Path, config: dict[str, object], key: str) -> tuple[str, ...]:
+    value = config.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise RegistrationError(f"{path}: [tool.crosscheck] {key} must be a list of names, got {value!r}")
+    return tuple(value)
+
+
+def project(start: Path | None = None) -> Project:
+    """The project that ``start`` (default: the current folder) belongs to, with its ``[tool.crosscheck]``
+    settings; a malformed table raises ``RegistrationError`` naming the file and the key."""
+    start = Path.cwd() if start is None else Path(start)
+    path = find_pyproject(start)
+    if path is None:
+        root = start.resolve()
+        return Project(root, None, goldens=root / DEFAULT_GOLDENS)
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("crosscheck", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RegistrationError(f"{path} cannot be read as TOML: {exc}") from None
+    goldens = config.get("goldens", DEFAULT_GOLDENS)
+    if not isinstance(goldens, str) or not goldens:
+        raise RegistrationError(f"{path}: [tool.crosscheck] goldens must be a folder path, got {goldens!r}")
+    return Project(
+        root=path.parent,
+        pyproject=path,
+        cases=_names(path, config, "cases"),
+        goldens=path.parent / goldens,
+        float32=_names(path, config, "float32"),
+    )
+
+
+def load(proj: Project) -> None:
+    """Import the project's case modules, with its folder on ``sys.path``."""
+    if proj.cases and str(proj.root) not in sys.path:
+        sys.path.insert(0, str(proj.root))
+    for module in proj.cases:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise  # a module that the case module itself imports is missing: its own traceback says which
+            raise RegistrationError(
+                f"{proj.pyproject}: [tool.crosscheck] cases lists {module!r}, which cannot be imported from "
+                f"{proj.root} ({exc}); list a module path relative to the folder of pyproject.toml"
+            ) from None
+
+
+def registry(start: Path | None = None) -> dict[str, Case]:
+    """Every registered case by name, in registration order: the cases of the project ``start`` (default:
+    the current folder) belongs to, loaded by importing the modules its ``[tool.crosscheck] cases`` lists,
+    and any case registered in this process before."""
+    load(project(start))
+    return dict(_REGISTRY)
+
+
+def register(case: Case) -> Case:
+    """Validate ``case`` and add it to the battery; a bad case raises ``RegistrationError`` now."""
+    from crosscheck.case import Case, validate  # torch: only once a case is registered
+
+    if not isinstance(case, Case):
+        raise RegistrationError(f"register() takes a crosscheck.Case, got {type(case).__name__}")
+    if case.name in _REGISTRY and _REGISTRY[case.name] is not case:
+        raise RegistrationError(
+            f"a case named {case.name!r} is already registered; give this one another name "
+            f"(registered: {sorted(_REGISTRY)})"
+        )
+    validate(case)
+    _REGISTRY[case.name] = case
+    return case

@@ -1,0 +1,1 @@
+"""Repository tooling (benchmarks, mutation run, screenshots): run by nox, not installed."""
