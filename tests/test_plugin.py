@@ -1,0 +1,214 @@
+"""The pytest plugin as a user project meets it: nested pytest runs in a fresh folder with one tiny network.
+
+Each run is a whole pytest session in that folder (its own rootdir, pyproject.toml and goldens), so what
+is asserted is what a user sees: which tests fail, the messages, the end-of-run summary, the files.
+
+The runs are in this process (a subprocess would import torch again for each): pytester forgets the
+modules a nested run imports, and torch registers operators once per process when ``torch.optim``
+first steps (it imports ``torch._dynamo``), so that is imported here, before any nested run.
+"""
+
+import numpy as np
+import pytest
+import torch._dynamo  # noqa: F401
+
+
+from crosscheck.goldens import load_golden
+
+NETWORK = '''
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from crosscheck import Case, Link, parametrize_with_checks
+
+
+class Line:
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+    def forward(self, x):
+        return x @ self.w + self.b
+
+    def gradients(self, x, y):
+        d = 2 * (self.forward(x) - y) / y.size
+        return {"w": x.T @ d, "b": d.sum(0)}
+
+    def update(self, grads, lr):
+        self.w, self.b = self.w - lr * grads["w"], self.b - lr * grads["b"]
+
+
+class Twin(nn.Module):
+    def __init__(self, dtype):
+        super().__init__()
+        self.lin = nn.Linear(2, 1, dtype=dtype)
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+def mse(out, y):
+    return np.mean((out - y) ** 2)
+
+
+X = np.array([[0.0, 1.0], [1.0, 0.5], [2.0, -1.0], [3.0, 0.0]])
+Y = X @ np.array([[0.5], [-1.0]]) + 0.25
+
+CASE = Case(
+    name="line",
+    param_map={"w": Link("lin.weight", transpose=True), "b": Link("lin.bias")},
+    init=lambda rng: {"w": rng.normal(size=(2, 1)), "b": np.zeros(1)},
+    X=X,
+    y=Y,
+    batches=lambda rng: [slice(None)] * 8,
+    learning_rate=0.1,
+    build=lambda params, lr: Line(**params),
+    forward=Line.forward,
+    loss=mse,
+    gradients=Line.gradients,
+    update=Line.update,
+    twin=Twin,
+    twin_loss=F.mse_loss,
+    evaluate=lambda net, X, y: mse(net.forward(X), y),
+    twin_evaluate=lambda m, X, y: F.mse_loss(m(X), y),
+    curve_steps=[0, 4, 7],
+)
+'''
+TEST = '''
+from crosscheck import parametrize_with_checks
+from line import CASE
+
+
+@parametrize_with_checks([CASE])
+def test_line(case, check):
+    check(case)
+'''
+
+
+@pytest.fixture
+def project(pytester, monkeypatch):
+    """An empty project folder with one network, its test, and a pyproject.toml."""
+    monkeypatch.delenv("CI", raising=False)
+    pytester.makepyprojecttoml('[project]\nname = "user-project"\n\n[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    pytester.makepyfile(line=NETWORK)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_line.py").write_text(TEST)
+    monkeypatch.syspath_prepend(pytester.path)
+    return pytester
+
+
+def summary(result):
+    """The lines of the plugin's block at the end of the run."""
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if "= crosscheck =" in line)
+    return [line for line in lines[start + 1 :] if line.strip() and not line.startswith("=")][:6]
+
+
+def test_first_run_writes_the_golden_and_fails_then_the_second_passes(project):
+    golden = project.path / "tests" / "goldens" / "line.npz"
+    first = project.runpytest("-p", "no:cacheprovider")
+    first.assert_outcomes(passed=6, failed=1)
+    assert summary(first)[:2] == [
+        "1 case, 7 checks: 1 failed, 6 passed",
+        f"FAILED line-golden: crosscheck.goldens.GoldenError: line / golden: no golden file yet (first run), "
+        f"written {golden}; review it and commit it",
+    ]
+    assert sorted(load_golden(golden)) == sorted(
+        ["init.w", "init.b", "forward", "curve"]
+        + [f"first_{q}" for q in ("output", "loss", "grad.w", "grad.b", "param.w", "param.b")]
+        + ["final.w", "final.b"]
+    )
+    second = project.runpytest("-p", "no:cacheprovider")
+    second.assert_outcomes(passed=7)
+    assert summary(second)[0] == "1 case, 7 checks: 7 passed"
+
+
+def test_the_golden_folder_is_configurable(project):
+    project.makepyprojecttoml('[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.crosscheck]\ngoldens = "data/g"\n')
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=6, failed=1)
+    assert (project.path / "data" / "g" / "line.npz").is_file()
+    assert not (project.path / "tests" / "goldens").exists()
+
+
+def test_in_ci_a_missing_golden_fails_and_is_not_written(project, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6, failed=1)
+    folder = project.path / "tests" / "goldens"
+    assert summary(result)[1] == (
+        f"FAILED line-golden: crosscheck.goldens.GoldenError: line / golden: golden file {folder / 'line.npz'} is "
+        "missing, and in CI a missing golden is not written (a run must not pass on values it has just created); "
+        "generate it on a developer machine with `pytest --force-regen -k line-golden`, review it and commit it"
+    )
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize("flag", ["--force-regen", "--regen-all"])
+def test_in_ci_regeneration_is_refused_before_any_test_runs(project, monkeypatch, flag):
+    monkeypatch.setenv("CI", "true")
+    result = project.runpytest("-p", "no:cacheprovider", flag)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    folder = project.path / "tests" / "goldens"
+    assert (
+        f"ERROR: {flag} refused: CI='true' says this is a CI run, and a CI run must never rewrite the goldens it "
+        f"checks. Regenerate them on purpose on a developer machine with `pytest --force-regen -k golden`, review "
+        f"the change to {folder}/, and commit it."
+    ) in result.errlines
+
+
+def test_a_changed_golden_names_the_command_and_folder_to_regenerate(project):
+    project.runpytest("-p", "no:cacheprovider")
+    golden = project.path / "tests" / "goldens" / "line.npz"
+    arrays = load_golden(golden)
+    arrays["final.w"] = arrays["final.w"] + 1e-9
+    np.savez_compressed(golden, **arrays)
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6, failed=1)
+    text = "\n".join(result.outlines)
+    assert f"line / golden: the scratch and twin sides part from {golden}:" in text
+    assert (
+        "if the change is intended, regenerate it on purpose with `pytest --force-regen -k line-golden` "
+        f"(outside CI), review the change to {golden.parent}/ and commit it"
+    ) in text
+    regen = project.runpytest("-p", "no:cacheprovider", "--force-regen", "-k", "line-golden")
+    regen.assert_outcomes(failed=1)
+    assert "the run parts from the golden; --force-regen set, written" in "\n".join(regen.outlines)
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=7)
+
+
+def test_an_orphan_golden_fails_the_run(project):
+    project.runpytest("-p", "no:cacheprovider")
+    orphan = project.path / "tests" / "goldens" / "renamed_net.npz"
+    orphan.write_bytes((project.path / "tests" / "goldens" / "line.npz").read_bytes())
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=7)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert summary(result)[1] == (
+        f"golden files that no case read: renamed_net.npz in {orphan.parent}/; a case was renamed or removed "
+        "(delete the file), or its module is missing from [tool.crosscheck] cases in pyproject.toml"
+    )
+    # A run that selects some tests only cannot tell an orphan from a golden it did not select.
+    assert project.runpytest("-p", "no:cacheprovider", "-k", "line-golden").ret == pytest.ExitCode.OK
+
+
+def test_crosscheck_report_writes_the_reports_of_the_cases_collected(project):
+    project.runpytest("-p", "no:cacheprovider")
+    result = project.runpytest("-p", "no:cacheprovider", "--crosscheck-report=out")
+    result.assert_outcomes(passed=7)
+    out = project.path / "out"
+    assert f"reports written to {out}/ (index.html, summary.md, results.json)" in result.outlines
+    assert {"index.html", "summary.md", "results.json"} <= {p.name for p in out.iterdir()}
+    summary_md = (out / "summary.md").read_text(encoding="utf-8")
+    assert "| line |" in summary_md
+    assert "network_2_2_1" not in summary_md and "tutorials" not in summary_md  # only this project's case
+
+
+def test_crosscheck_report_into_a_file_is_a_clear_error(project):
+    (project.path / "taken").write_text("a file")
+    result = project.runpytest("-p", "no:cacheprovider", "--crosscheck-report=taken")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert any(
+        line.startswith("--crosscheck-report=taken: the reports could not be written: ") and "is a file" in line
+        for line in result.outlines
+    )
