@@ -34,7 +34,18 @@ _WHERE = {
     "registry": "crosscheck.registration",
     "run_check": "crosscheck.checks",
 }
-__all__ = sorted(_WHERE)
+__all__ = [
+    "CHECKS",
+    "Case",
+    "Finding",
+    "Link",
+    "RegistrationError",
+    "parametrize_with_checks",
+    "register",
+    "register_findings",
+    "registry",
+    "run_check",
+]
 
 
 def __getattr__(name: str) -> Any:

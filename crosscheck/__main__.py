@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     proj = project()
     where = f"the project at {proj.pyproject}" if proj.pyproject else f"{proj.root} (no pyproject.toml found above it)"
-    epilog = f"Cases come from [tool.crosscheck] cases in pyproject.toml, found from the current folder upwards: {where}."
+    epilog = (
+        f"Cases come from [tool.crosscheck] cases in pyproject.toml, found from the current folder upwards: {where}."
+    )
     if "-h" in argv or "--help" in argv:
         epilog += " Registered networks: " + (", ".join(load_cases()) or "none") + "."
     parser = argparse.ArgumentParser(
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if not cases:
         raise SystemExit(
             f"crosscheck: no network is registered for {where}; list the modules that register your cases in "
-            f"pyproject.toml: [tool.crosscheck] cases = [\"mypackage.mynet\"]"
+            f'pyproject.toml: [tool.crosscheck] cases = ["mypackage.mynet"]'
         )
     out = reports_folder(args.reports) if not args.networks else None
     results = run_all(cases, args.networks)

@@ -152,7 +152,8 @@ def parametrize_with_checks(
         unknown = set(failing) - set(names)
         if unknown:
             raise KeyError(
-                f"expected_failed_checks for {case.name!r} names unknown checks {sorted(unknown)}; the checks are {names}"
+                f"expected_failed_checks for {case.name!r} names unknown checks {sorted(unknown)}; "
+                f"the checks are {names}"
             )
         for name in names:
             marks = [pytest.mark.xfail(strict=True, reason=failing[name])] if name in failing else []

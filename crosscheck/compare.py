@@ -96,9 +96,7 @@ class Comparison:
         return out
 
 
-def differences(
-    a: np.ndarray, b: np.ndarray, atol: float, rtol: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def differences(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The one difference kernel: ``|a - b|``, the tolerance ``atol + rtol * |b|`` (``b`` is the reference),
     and where ``a`` fails it; a NaN or Inf on either side never passes."""
     diff = np.abs(a.astype(np.float64) - b.astype(np.float64))

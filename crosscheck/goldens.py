@@ -143,7 +143,7 @@ def write_golden(path: Path, data: Mapping[str, np.ndarray]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **data)
+            np.savez_compressed(f, **data)  # type: ignore[arg-type]
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -155,7 +155,9 @@ def _run_data(case: Case, scratch: Trace, twin: Trace) -> dict[str, dict[str, np
     for side, data in sides.items():
         for key, value in data.items():
             if value.dtype != np.dtype(case.dtype):
-                raise GoldenError(f"{case.name}: this run's {key} is {value.dtype} on the {side} side, not {case.dtype}")
+                raise GoldenError(
+                    f"{case.name}: this run's {key} is {value.dtype} on the {side} side, not {case.dtype}"
+                )
             if not np.all(np.isfinite(value)):
                 raise GoldenError(f"{case.name}: this run's {key} has NaN or Inf on the {side} side")
     return sides
@@ -221,9 +223,9 @@ def check_golden(
         if force_regen:
             _write_from_agreeing_run(case, path, sides["scratch"], "the run parts from the golden; --force-regen set")
         which = " and ".join(parted)
+        verb = "sides part" if len(parted) > 1 else "side parts"
         raise GoldenError(
-            f"{case.name} / golden: the {which} side{'s' if len(parted) > 1 else ''} part{'' if len(parted) > 1 else 's'} "
-            f"from {path}:\n"
+            f"{case.name} / golden: the {which} {verb} from {path}:\n"
             + "\n".join(f"  {side}: {where}" for side, where in parted.items())
             + "\n"
             + (

@@ -34,7 +34,8 @@ class _Run:
 
     folder: Path
     cases: dict[str, Any] = field(default_factory=dict)  # name -> Case, for the cases collected
-    outcomes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (case, check) -> (outcome, message)
+    # (case, check) -> (outcome, message)
+    outcomes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     deselected: bool = False
     orphans: list[Path] = field(default_factory=list)
     written: Path | None = None
@@ -111,9 +112,9 @@ def _case_and_check(item: pytest.Item) -> tuple[Any, str] | None:
         return None
     from crosscheck.checks import assert_check
 
-    if check.func is not assert_check:
+    if check.func is not assert_check:  # type: ignore[union-attr]
         return None
-    return params["case"], check.args[0]
+    return params["case"], str(check.args[0])  # type: ignore[union-attr]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -140,7 +141,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    tag = next((value for key, value in report.user_properties if key == SECTION), None)
+    values = [value for key, value in report.user_properties if key == SECTION]
+    tag = (str(values[0][0]), str(values[0][1])) if values else None  # type: ignore[index]
     config = _ACTIVE[-1] if _ACTIVE else None
     if tag is None or config is None:
         return
@@ -153,9 +155,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         crash = getattr(report.longrepr, "reprcrash", None)
         message = crash.message if crash is not None else str(report.longrepr)
     run = config.stash[_RUN]
-    if run.outcomes.get(tuple(tag), ("passed", ""))[0] == "failed":
+    if run.outcomes.get(tag, ("passed", ""))[0] == "failed":
         return  # a setup or teardown error after the call failed keeps the call's message
-    run.outcomes[tuple(tag)] = (outcome, message)
+    run.outcomes[tag] = (outcome, message)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -33,8 +33,8 @@ import argparse
 import dataclasses
 import math
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,7 +186,8 @@ def report(cases: Sequence[Case] | None = None) -> dict[str, Any]:
         )
     return {
         "summary": (
-            "Every network listed in [tool.crosscheck] float32 run in float32 on both sides (scratch NumPy and the torch.float32 twin), "
+            "Every network listed in [tool.crosscheck] float32 run in float32 on both sides (scratch NumPy and "
+            "the torch.float32 twin), "
             f"through the whole battery, with atol = rtol = {ULPS_PER_STEP:g} * eps32 * sqrt(steps). "
             "Drift: the largest |float32 - float64| over the run, per side."
         ),

@@ -19,7 +19,6 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from crosscheck.errors import RegistrationError
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 
 DEFAULT_GOLDENS = "tests/goldens"
 
-_REGISTRY: dict[str, "Case"] = {}
+_REGISTRY: dict[str, Case] = {}
 
 
 @dataclass(frozen=True)

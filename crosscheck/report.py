@@ -34,11 +34,11 @@ import numpy as np
 
 from crosscheck import jsonfile
 from crosscheck.case import Case
-from crosscheck.registration import registry
 from crosscheck.checks import CHECKS, run_check, tolerance
 from crosscheck.compare import QUANTITIES, STAGE_ORDER, Comparison, Divergence
 from crosscheck.findings import Finding, Section
 from crosscheck.findings import sections as findings_sections
+from crosscheck.registration import registry
 from crosscheck.trace import Trace, traces
 
 REPORT_DIR = Path("reports")

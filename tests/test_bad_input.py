@@ -16,13 +16,13 @@ import torch
 
 from crosscheck import RegistrationError, register, registry
 from crosscheck.case import Link, validate
-from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 from reference import network_2_2_1 as r221
 from reference import network_3_4_1 as r341
 from reference import sigmoid_neuron as r_neuron
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import sigmoid_neuron as s_neuron
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 
 F64 = torch.float64
 NAN, INF = float("nan"), float("inf")

@@ -17,8 +17,8 @@ import torch
 from crosscheck import registry
 from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
 from crosscheck.goldens import golden_view
-from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 from crosscheck.trace import scratch_trace, start, twin_trace
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 
 ROOT = Path(__file__).resolve().parent.parent
 # Steps of each run that these tests repeat: every stage of a step and several curve points, in about

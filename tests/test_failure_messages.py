@@ -9,11 +9,11 @@ import pytest
 
 from crosscheck.checks import check_forward, check_initial_parameters, check_training_run
 from crosscheck.compare import compare
-from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 from crosscheck.trace import scratch_trace, start, traces, twin_trace
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import sigmoid_neuron as s_neuron
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 
 F64 = np.dtype(np.float64)
 

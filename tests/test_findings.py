@@ -10,10 +10,10 @@ import math
 import numpy as np
 import pytest
 
-from tutorials import findings
 from crosscheck.compare import FLOAT64_ATOL
 from scratch import quirks
 from scratch import sigmoid_neuron as s_neuron
+from tutorials import findings
 
 
 @pytest.fixture(scope="module")

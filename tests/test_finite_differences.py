@@ -16,10 +16,10 @@ from crosscheck.finite_diff import (
     judge,
     step_size,
 )
-from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON, TUTORIAL_CASES
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import sigmoid_neuron as s_neuron
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON, TUTORIAL_CASES
 
 names = pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
 

@@ -9,10 +9,10 @@ import pytest
 from crosscheck import parametrize_with_checks
 from crosscheck.checks import check_training_run, tolerance
 from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
-from tutorials.networks import SIGMOID_NEURON, TUTORIAL_CASES
 from crosscheck.precision import EPS32, drift, float32_case, float32_cases, float32_tolerance
 from crosscheck.trace import scratch_trace, start, traces
 from scratch import sigmoid_neuron as s_neuron
+from tutorials.networks import SIGMOID_NEURON, TUTORIAL_CASES
 
 
 @parametrize_with_checks(float32_cases())

@@ -42,8 +42,8 @@ from hypothesis.extra import numpy as hnp
 
 from crosscheck.case import Case
 from crosscheck.checks import CHECKS, run_check
-from tutorials.networks import TUTORIAL_CASES
 from crosscheck.trace import scratch_trace, start, twin_trace
+from tutorials.networks import TUTORIAL_CASES
 
 settings.register_profile(
     "ci",

@@ -8,9 +8,9 @@ import numpy as np
 from crosscheck import trace
 from crosscheck.case import validate
 from crosscheck.checks import check_gradients, check_training_run, tolerance
-from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1
 from crosscheck.precision import float32_case
 from crosscheck.trace import traces
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1
 
 
 def test_a_dtype_given_as_the_numpy_type_or_its_name_is_accepted():

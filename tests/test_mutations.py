@@ -12,11 +12,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tools import mutants
 from crosscheck.compare import QUANTITIES
+from crosscheck.trace import scratch_trace, start, traces
+from tools import mutants
 from tutorials.mutations import CASES, CATALOGUE, PREFIX, Expect, Outcome, gate, prefix, run, short
 from tutorials.networks import TUTORIAL_CASES
-from crosscheck.trace import scratch_trace, start, traces
 
 PAIRS = [pytest.param(m, CASES[n], id=f"{m.name}-{n}") for m in CATALOGUE for n in m.variants]
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from crosscheck.case import load_into_twin, twin_to_scratch
-from tutorials.networks import TUTORIAL_CASES
 from crosscheck.trace import start
+from tutorials.networks import TUTORIAL_CASES
 
 
 @pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 import torch._dynamo  # noqa: F401
 
-
 from crosscheck.goldens import load_golden
 
-NETWORK = '''
+NETWORK = """
 import numpy as np
 import torch
 from torch import nn
@@ -74,8 +73,8 @@ CASE = Case(
     twin_evaluate=lambda m, X, y: F.mse_loss(m(X), y),
     curve_steps=[0, 4, 7],
 )
-'''
-TEST = '''
+"""
+TEST = """
 from crosscheck import parametrize_with_checks
 from line import CASE
 
@@ -83,7 +82,7 @@ from line import CASE
 @parametrize_with_checks([CASE])
 def test_line(case, check):
     check(case)
-'''
+"""
 
 
 @pytest.fixture
@@ -125,7 +124,9 @@ def test_first_run_writes_the_golden_and_fails_then_the_second_passes(project):
 
 
 def test_the_golden_folder_is_configurable(project):
-    project.makepyprojecttoml('[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.crosscheck]\ngoldens = "data/g"\n')
+    project.makepyprojecttoml(
+        '[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.crosscheck]\ngoldens = "data/g"\n'
+    )
     project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=6, failed=1)
     assert (project.path / "data" / "g" / "line.npz").is_file()
     assert not (project.path / "tests" / "goldens").exists()

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from crosscheck import report
-from tools import screenshot as shot
-from crosscheck.registration import registry
 from crosscheck.checks import CHECKS, run_check
 from crosscheck.environment import environment
 from crosscheck.findings import Finding, Section, sections
-from tutorials.networks import NETWORK_3_4_1
+from crosscheck.registration import registry
 from crosscheck.trace import traces
+from tools import screenshot as shot
+from tutorials.networks import NETWORK_3_4_1
 
 MADE = {"commit": "abc1234-dirty", "generated_at": "2026-12-02T12:00:00Z"}
 HOSTILE = "<script>alert('x')</script>"
@@ -142,7 +142,12 @@ def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
     hostile = Finding("hostile", (HOSTILE,), HOSTILE, f"text with {HOSTILE} and `code {HOSTILE}`", {"x": 1.0})
     (tmp_path / "bench.json").write_text(json.dumps({"summary": HOSTILE, "columns": ["a"], "rows": [[HOSTILE]]}))
     page = report.html_page(
-        [fake], [Section(HOSTILE, (hostile,))], {"python": HOSTILE}, {fake.name: report.network_plots(fake)}, MADE, tmp_path
+        [fake],
+        [Section(HOSTILE, (hostile,))],
+        {"python": HOSTILE},
+        {fake.name: report.network_plots(fake)},
+        MADE,
+        tmp_path,
     )
 
     assert "<script" not in page.lower()
@@ -277,7 +282,8 @@ def test_main_job_suggests_the_nearest_name_for_a_misspelt_one():
     with pytest.raises(SystemExit) as exc:
         main(["network_2_2_l"])
     assert str(exc.value) == (
-        "crosscheck: unknown network 'network_2_2_l' (did you mean 'network_2_2_1'?); registered: " + ", ".join(registry())
+        "crosscheck: unknown network 'network_2_2_l' (did you mean 'network_2_2_1'?); registered: "
+        + ", ".join(registry())
     )
 
 

@@ -12,11 +12,11 @@ import torch
 from torch.nn import functional as F
 
 from crosscheck.case import load_into_twin
-from tutorials.networks import NETWORK_2_2_1
 from reference import network_2_2_1 as ref221
 from reference import sigmoid_neuron as ref_neuron
 from scratch import network_2_2_1 as s221
 from scratch import sigmoid_neuron as s_neuron
+from tutorials.networks import NETWORK_2_2_1
 
 T = torch.float64
 

@@ -10,10 +10,10 @@ import json
 import numpy as np
 import pytest
 
-from tutorials import sweep as sw
 from crosscheck.checks import CHECKS, run_check
-from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, TUTORIAL_CASES
 from crosscheck.trace import scratch_trace, twin_trace
+from tutorials import sweep as sw
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, TUTORIAL_CASES
 
 SEEDS = list(range(8))
 STEPS = 101

@@ -8,13 +8,13 @@ trained networks must do what the tutorials say they do.
 
 import numpy as np
 
-from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 from crosscheck.trace import traces
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import quirks
 from scratch import sigmoid_neuron as s_neuron
 from scratch._rng import DEFAULT_SEED
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 
 
 def test_neuron_replays_seed_001_draws_and_training():

@@ -34,8 +34,8 @@ import torch
 
 from crosscheck import jsonfile
 from crosscheck.case import Batch, Case, Params, load_into_twin
-from crosscheck.registration import registry
 from crosscheck.environment import provenance
+from crosscheck.registration import registry
 from crosscheck.trace import start
 
 ROOT = Path(__file__).resolve().parent.parent

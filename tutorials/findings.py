@@ -18,7 +18,6 @@ import torch
 
 from crosscheck.findings import Finding
 from crosscheck.report import below
-from tutorials.networks import NETWORK_3_4_1
 from crosscheck.trace import start, traces
 from reference import network_3_4_1 as ref341
 from reference import sigmoid_neuron as ref_neuron
@@ -26,6 +25,7 @@ from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import quirks
 from scratch import sigmoid_neuron as s_neuron
+from tutorials.networks import NETWORK_3_4_1
 
 SEEDS = {
     "000": "000_2616098b250bcf87.txt",

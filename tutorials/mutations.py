@@ -25,12 +25,12 @@ import numpy as np
 from crosscheck.case import Batch, Case, Params
 from crosscheck.checks import CHECKS, run_check
 from crosscheck.compare import QUANTITIES, STEPPED, Comparison
-from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON, TUTORIAL_CASES
 from crosscheck.trace import Trace, scratch_trace, start, traces
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import sigmoid_neuron as s_neuron
 from scratch._rng import randint
+from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON, TUTORIAL_CASES
 
 # Every mutant below first shows by step 5 (the neuron's schedule bug, at the first draw of the
 # last sample); 50 steps keep each mutant run to a few milliseconds while leaving room to spare.

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from crosscheck.case import Array, Case, Link, Params, Rng
-from crosscheck.registration import register
 from crosscheck.findings import Finding, register_findings
+from crosscheck.registration import register
 from reference import network_2_2_1 as ref221
 from reference import network_3_4_1 as ref341
 from reference import sigmoid_neuron as ref_neuron

@@ -36,13 +36,13 @@ from torch.func import functional_call, vjp, vmap
 
 from crosscheck import jsonfile
 from crosscheck.case import Array, Batch, Case, Params, load_into_twin, twin_to_scratch
-from crosscheck.registration import registry
 from crosscheck.checks import CHECKS, run_check, tolerance
 from crosscheck.compare import Comparison, split_key
 from crosscheck.environment import provenance
-from tutorials.networks import TUTORIAL_CASES
+from crosscheck.registration import registry
 from crosscheck.trace import Trace, record_steps, scratch_trace, start, twin_trace
 from scratch import network_3_4_1 as s341
+from tutorials.networks import TUTORIAL_CASES
 
 SEEDS = 256
 REPORT = Path(__file__).resolve().parent.parent / "reports" / "sweep.json"
