@@ -138,7 +138,8 @@ def main() -> int:
         must("6 passed, 0 failed" in out, "crosscheck: 6 checks passed", out)
         must((project / "cli-reports" / "summary.md").is_file(), "crosscheck --reports wrote summary.md", out)
         out = run([str(bin_dir / "crosscheck"), "tiny_2_4"], cwd=project, env=env, expect=1)
-        must(out.strip() == f"crosscheck: unknown network 'tiny_2_4' (did you mean '{CASE}'?); registered: {CASE}", "", out)
+        expected = f"crosscheck: unknown network 'tiny_2_4' (did you mean '{CASE}'?); registered: {CASE}"
+        must(out.strip() == expected, "a misspelt name: one line with the nearest name", out)
         out = run([str(bin_dir / "crosscheck"), "--reports", "pyproject.toml"], cwd=project, env=env, expect=1)
         must("Traceback" not in out and "a file is in the way" in out, "a bad --reports path is one line", out)
         print(f"outside user: every step of the README's walk-through held ({tmp} removed)")
