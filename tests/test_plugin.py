@@ -5,13 +5,15 @@ is asserted is what a user sees: which tests fail, the messages, the end-of-run 
 
 The runs are in this process (a subprocess would import torch again for each): pytester forgets the
 modules a nested run imports, and torch registers operators once per process when ``torch.optim``
-first steps (it imports ``torch._dynamo``), so that is imported here, before any nested run.
+first steps (it imports ``torch._dynamo``), so that is imported here, before any nested run; so is
+matplotlib, which a second copy of itself confuses (``--crosscheck-report`` draws plots).
 """
 
 import numpy as np
 import pytest
 import torch._dynamo  # noqa: F401
 
+import crosscheck.plots  # noqa: F401  (matplotlib, for the same reason as torch._dynamo)
 from crosscheck.goldens import load_golden
 
 NETWORK = """
@@ -193,7 +195,9 @@ def test_an_orphan_golden_fails_the_run(project):
     assert project.runpytest("-p", "no:cacheprovider", "-k", "line-golden").ret == pytest.ExitCode.OK
 
 
-def test_crosscheck_report_writes_the_reports_of_the_cases_collected(project):
+def test_crosscheck_report_writes_the_reports_of_the_cases_collected(project, monkeypatch):
+    # This process has loaded the tutorials, whose findings section a user's process would not have.
+    monkeypatch.setattr("crosscheck.findings._PRODUCERS", {})
     project.runpytest("-p", "no:cacheprovider")
     result = project.runpytest("-p", "no:cacheprovider", "--crosscheck-report=out")
     result.assert_outcomes(passed=7)
