@@ -8,7 +8,8 @@ any ``torch.nn.Module`` whose tensors ``param_map`` ties to the scratch names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,35 @@ Batch = int | slice | Array
 Rng = np.random.RandomState | np.random.Generator
 
 TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
+# A schedule or curve longer than this is refused before it is materialised: a run of a million steps
+# is far beyond what a cross-check replays, and an endless generator (itertools.repeat) would otherwise
+# take memory until MemoryError.
+MAX_STEPS = 1_000_000
+# Golden files are named after cases: a name must fit a file name on every file system.
+MAX_NAME_LENGTH = 100
+# How many first steps the twin runs twice to prove it deterministic (dropout, unseeded randomness).
+TWIN_REPEAT_STEPS = 3
+
+
+def bounded_list(items: Iterable[Any], what: str, where: str) -> list[Any]:
+    """``items`` as a list, read once; more than ``MAX_STEPS`` is refused before they are all read."""
+    out = list(itertools.islice(iter(items), MAX_STEPS + 1))
+    if len(out) > MAX_STEPS:
+        raise RegistrationError(
+            f"{where}: {what} gives more than {MAX_STEPS:,} items (an endless iterator such as itertools.repeat?); "
+            f"give a finite schedule of at most {MAX_STEPS:,} steps"
+        )
+    return out
+
+
+def read_only(a: Any) -> Any:
+    """A read-only, C-ordered copy of an array (anything else is left for ``validate`` to judge): both sides
+    get the same data, and a network that writes into its input fails where it writes."""
+    if not isinstance(a, np.ndarray):
+        return a
+    out = np.array(a, order="C", copy=True)
+    out.flags.writeable = False
+    return out
 
 
 @dataclass(frozen=True)
@@ -71,6 +101,18 @@ class Case:
     description: str = ""
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
 
+    def __post_init__(self) -> None:
+        # The data is the case's own, read-only: a network writing into its input cannot change what the
+        # other side or a later check sees.  A one-shot iterable of curve steps is read here, once.
+        object.__setattr__(self, "X", read_only(self.X))
+        object.__setattr__(self, "y", read_only(self.y))
+        if not isinstance(self.curve_steps, Sequence):
+            steps = self.curve_steps
+            where = f"case {self.name!r}"
+            if not isinstance(steps, Iterable):
+                raise RegistrationError(f"{where}: curve_steps must be step numbers, got {type(steps).__name__}")
+            object.__setattr__(self, "curve_steps", tuple(bounded_list(steps, "curve_steps", where)))
+
     @property
     def torch_dtype(self) -> torch.dtype:
         return TORCH_DTYPES[np.dtype(self.dtype)]
@@ -78,6 +120,11 @@ class Case:
     def read_params(self, net: Any) -> Params:
         """The scratch parameters: the attributes of ``net`` named in ``param_map``, copied."""
         return {name: np.array(getattr(net, name)) for name in self.param_map}
+
+
+def twin_data(case: Case) -> tuple[torch.Tensor, torch.Tensor]:
+    """X and y for the twin: copies, sharing no memory with the case's read-only arrays."""
+    return torch.tensor(case.X), torch.tensor(case.y)
 
 
 def twin_tensor(module: torch.nn.Module, link: Link) -> torch.Tensor:
@@ -126,6 +173,11 @@ def _is_int(value: object) -> bool:
 def _check_fields(case: Case, where: str) -> None:
     if not isinstance(case.name, str) or not case.name or not all(c.isalnum() or c in "_-." for c in case.name):
         raise RegistrationError(f"{where}: name must be non-empty letters, digits, '_', '-' or '.'")
+    if len(case.name) > MAX_NAME_LENGTH:
+        raise RegistrationError(
+            f"case {case.name[:20]!r}...: the name has {len(case.name)} characters; at most {MAX_NAME_LENGTH}, "
+            f"since it names the case's golden file"
+        )
     try:
         known = np.dtype(case.dtype) in TORCH_DTYPES  # np.float32, "float32" and np.dtype("float32") alike
     except TypeError:
@@ -200,9 +252,15 @@ def _initial_params(case: Case, where: str, rng: Rng) -> Params:
     return params
 
 
+def schedule(case: Case, rng: Rng, where: str | None = None) -> list[Batch]:
+    """The batch schedule ``case.batches(rng)``, read once and bounded by ``MAX_STEPS``."""
+    where = where or f"case {case.name!r}"
+    return bounded_list(_call(where, "batches(rng)", case.batches, rng), "batches(rng)", where)
+
+
 def _schedule(case: Case, where: str, rng: Rng) -> list[Batch]:
     """The batch schedule (drawn after init, from the same stream), checked batch by batch."""
-    batches = list(_call(where, "batches(rng)", case.batches, rng))
+    batches = schedule(case, rng, where)
     if not batches:
         raise RegistrationError(f"{where}: batches(rng) gives no batch: a run needs at least one step")
     n = len(case.X)
@@ -341,14 +399,26 @@ def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module,
 
     load_into_twin(module, case, params)
     index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
-    xt, yt = torch.from_numpy(case.X)[index], torch.from_numpy(case.y)[index]
+    X_t, y_t = twin_data(case)
+    xt, yt = X_t[index], y_t[index]
     out_t = _call(where, "twin(X[batch 0])", module, xt)
     if tuple(out_t.shape) != out.shape or out_t.dtype != case.torch_dtype:
         raise RegistrationError(
             f"{where}: the twin's output is {out_t.dtype} {tuple(out_t.shape)} but the scratch forward() gives "
             f"{out.dtype} {out.shape}"
         )
+    if not out_t.requires_grad:
+        raise RegistrationError(
+            f"{where}: the twin's output does not depend on its parameters through autograd (it is detached: "
+            f".detach(), .numpy(), .item() or torch.no_grad() inside forward); return the tensor computed from "
+            f"the parameters"
+        )
     loss_t = _call(where, "twin_loss(output, y[batch 0])", case.twin_loss, out_t, yt)
+    if not loss_t.requires_grad:
+        raise RegistrationError(
+            f"{where}: twin_loss(output, y) does not depend on the output through autograd (it is detached); "
+            f"compute it with torch operations on the output"
+        )
     if loss_t.shape != ():
         raise RegistrationError(f"{where}: twin_loss must return a scalar, got shape {tuple(loss_t.shape)}")
     loss_t.backward()
@@ -366,6 +436,8 @@ def validate(case: Case) -> None:
     where = f"case {getattr(case, 'name', '?')!r}"
     _check_fields(case, where)
     _check_data(case, where)
+    if not isinstance(case, Case):
+        raise RegistrationError(f"expected a crosscheck.Case, got {type(case).__name__}")
     rng = np.random.RandomState(case.seed)  # init, then the batches, from one stream: as trace.start
     params = _initial_params(case, where, rng)
     batches = _schedule(case, where, rng)
@@ -377,3 +449,38 @@ def validate(case: Case) -> None:
         raise RegistrationError(f"{where}: twin(dtype) must return a torch.nn.Module, got {type(module).__name__}")
     _check_map(case, where, net, module)
     _check_first_step(case, where, net, module, params, batches[0])
+    _check_twin_repeats(case, where, params, batches[:TWIN_REPEAT_STEPS])
+
+
+def _check_twin_repeats(case: Case, where: str, params: Params, batches: list[Batch]) -> None:
+    """The twin run twice over its first steps from the same parameters must give the same bits: a twin with
+    dropout or unseeded randomness would fail the cross-check with other values on every run."""
+    from crosscheck.trace import twin_trace
+
+    first, again = twin_trace(case, params, batches), twin_trace(case, params, batches)
+    for key in first:
+        if not np.array_equal(first[key], again[key], equal_nan=True):
+            raise RegistrationError(
+                f"{where}: the twin is not deterministic: run twice from the same parameters over its first "
+                f"{len(batches)} steps, it gives different {key}. Dropout, or randomness drawn in forward, makes "
+                f"every run differ; remove it from the twin (and the scratch network), or use the module's eval "
+                f"behaviour for the cross-check"
+            )
+
+
+_VALID: dict[int, tuple[Case, str | None]] = {}
+
+
+def validation_problem(case: Case) -> str | None:
+    """``validate(case)``'s message, or None when the case can be checked; each case object is validated
+    once, whichever entry point (register, run_check, parametrize_with_checks, the CLI) meets it first."""
+    known = _VALID.get(id(case))
+    if known is not None and known[0] is case:
+        return known[1]
+    try:
+        validate(case)
+        problem = None
+    except RegistrationError as exc:
+        problem = str(exc)
+    _VALID[id(case)] = (case, problem)  # holding the case keeps its id from being reused
+    return problem

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from crosscheck.case import Case
+from crosscheck.case import Case, validation_problem
 from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL, Comparison, compare
+from crosscheck.errors import StepError
 from crosscheck.trace import Trace, traces
 
 # Fixed bounds per dtype; float32 has none here: its bounds grow with the run's length (below).
@@ -109,9 +110,24 @@ CHECKS: dict[str, Callable[..., Comparison]] = {
 
 
 def run_check(case: Case, check: str, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+    """One check of the battery.  Without ``pair`` the case is validated first (once per case object) and
+    its traces are computed (once per process); a case that cannot be checked, or a run that goes wrong
+    at some step, gives a failed ``Comparison`` whose ``problem`` says what and where."""
     if check not in CHECKS:
         raise KeyError(f"unknown check {check!r}; the battery has {list(CHECKS)}")
+    if pair is None:
+        problem = validation_problem(case)
+        if problem is not None:
+            return failed(case, check, f"the case cannot be checked: {problem}")
+        try:
+            return CHECKS[check](case, None)
+        except StepError as exc:
+            return failed(case, check, str(exc).removeprefix(f"{case.name}: "))
     return CHECKS[check](case, pair)
+
+
+def failed(case: Case, check: str, problem: str) -> Comparison:
+    return Comparison(case.name, check, "", 0, np.inf, np.inf, 0.0, 0.0, None, problem)
 
 
 GOLDEN = "golden"

@@ -81,6 +81,19 @@ class Comparison:
         if d is None:
             return head + f"passed ({self.steps} steps, max |diff| {self.max_abs:.3g})"
         at = f"at step {d.step}" if d.step is not None else "before training"
+        finite = (bool(np.isfinite(d.scratch)), bool(np.isfinite(d.reference)))
+        if finite == (False, False):
+            return head + (
+                f"both sides become non-finite {at}, {d.where()}: scratch = {d.scratch!r}, twin = {d.reference!r}; "
+                f"the run itself diverges (a learning rate too large, unscaled data), and the sides cannot be "
+                f"compared from there: make the run stay finite"
+            )
+        if False in finite:
+            side, other = ("scratch", "twin") if not finite[0] else ("twin", "scratch")
+            return head + (
+                f"the {side} side becomes non-finite {at}, {d.where()}, while the {other} side stays finite: "
+                f"scratch = {d.scratch!r}, twin = {d.reference!r}"
+            )
         return (
             head + f"scratch and twin part {at}, {d.where()}: "
             f"scratch = {d.scratch!r}, twin = {d.reference!r}, "
@@ -99,8 +112,9 @@ class Comparison:
 def differences(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The one difference kernel: ``|a - b|``, the tolerance ``atol + rtol * |b|`` (``b`` is the reference),
     and where ``a`` fails it; a NaN or Inf on either side never passes."""
-    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
-    tol = atol + rtol * np.abs(b.astype(np.float64))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, and NaN never passes
+        diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+        tol = atol + rtol * np.abs(b.astype(np.float64))
     bad = ~(diff <= tol) | ~np.isfinite(a) | ~np.isfinite(b)
     return diff, tol, bad
 

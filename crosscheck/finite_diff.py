@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from crosscheck.case import Batch, Case, Params, load_into_twin
+from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data
 from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
 from crosscheck.trace import scratch_trace, start
 
@@ -167,7 +167,8 @@ def twin_gradient(case: Case, params: Params, batch: Batch) -> Params:
     module = case.twin(case.torch_dtype)
     load_into_twin(module, case, params)
     index = torch.as_tensor(batch) if isinstance(batch, np.ndarray) else batch
-    X, y = torch.from_numpy(case.X)[index], torch.from_numpy(case.y)[index]
+    X_t, y_t = twin_data(case)
+    X, y = X_t[index], y_t[index]
     case.twin_loss(module(X), y).backward()
     tensors = dict(module.named_parameters())
     grads: Params = {}

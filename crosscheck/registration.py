@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import sys
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -107,15 +108,31 @@ def registry(start: Path | None = None) -> dict[str, Case]:
 
 def register(case: Case) -> Case:
     """Validate ``case`` and add it to the battery; a bad case raises ``RegistrationError`` now."""
-    from crosscheck.case import Case, validate  # torch: only once a case is registered
+    from crosscheck.case import Case, validation_problem  # torch: only once a case is registered
 
     if not isinstance(case, Case):
         raise RegistrationError(f"register() takes a crosscheck.Case, got {type(case).__name__}")
-    if case.name in _REGISTRY and _REGISTRY[case.name] is not case:
-        raise RegistrationError(
-            f"a case named {case.name!r} is already registered; give this one another name "
-            f"(registered: {sorted(_REGISTRY)})"
-        )
-    validate(case)
+    if isinstance(case.name, str):
+        same = [n for n, c in _REGISTRY.items() if name_key(n) == name_key(case.name) and c is not case]
+        if same and same[0] == case.name:
+            raise RegistrationError(
+                f"a case named {case.name!r} is already registered; give this one another name "
+                f"(registered: {sorted(_REGISTRY)})"
+            )
+        if same:
+            raise RegistrationError(
+                f"case {case.name!r}: a case named {same[0]!r} is already registered, and the two names differ only "
+                f"in letter case or Unicode form; each names a golden file, which one file system would share "
+                f"between them: give this one another name (registered: {sorted(_REGISTRY)})"
+            )
+    problem = validation_problem(case)
+    if problem is not None:
+        raise RegistrationError(problem)
     _REGISTRY[case.name] = case
     return case
+
+
+def name_key(name: str) -> str:
+    """What two case names must differ in: ``Net`` and ``net``, ``ﬁnal`` and ``final`` are one name to a
+    case-insensitive file system or to a reader."""
+    return unicodedata.normalize("NFKC", name).casefold()

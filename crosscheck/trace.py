@@ -14,13 +14,14 @@ A trace is a flat ``dict[str, ndarray]`` (the shape goldens are stored in):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from crosscheck.case import Batch, Case, Params, load_into_twin, twin_to_scratch
+from crosscheck.case import Batch, Case, Params, load_into_twin, schedule, twin_data, twin_to_scratch
+from crosscheck.errors import StepError
 
 Trace = dict[str, np.ndarray]
 
@@ -29,7 +30,65 @@ def start(case: Case, seed: int | None = None) -> tuple[Params, list[Batch]]:
     """Initial parameters and the batch schedule, drawn from one stream as the tutorial does."""
     rng = np.random.RandomState(case.seed if seed is None else seed)
     params = {k: np.asarray(v).astype(case.dtype) for k, v in case.init(rng).items()}
-    return params, list(case.batches(rng))
+    return params, schedule(case, rng)
+
+
+def _batch(a: np.ndarray, b: Any) -> Any:
+    """``a[b]``, read-only: an index array makes a copy, which must not be writable either."""
+    out = a[b]
+    if isinstance(out, np.ndarray) and out.flags.writeable:
+        out.flags.writeable = False
+    return out
+
+
+def _scratch_failure(case: Case, step: int, stage: str, exc: Exception) -> StepError | None:
+    """The harness's message for what the scratch side raised at ``step`` during ``stage``, or None for an
+    exception of the network's own that is best shown as it is."""
+    where = f"{case.name}: at step {step} the scratch side's {stage}"
+    if isinstance(exc, RuntimeWarning):  # the caller's warning filters made NumPy's warning an error
+        return StepError(
+            f'{where} raised NumPy\'s floating-point warning "{exc}": the values leave the range of '
+            f"{np.dtype(case.dtype).name} there (a learning rate too large, unscaled data, or a formula that "
+            f"overflows, such as 1 / (1 + np.exp(-x)) for large negative x)"
+        )
+    if isinstance(exc, ValueError) and "read-only" in str(exc):
+        return StepError(
+            f"{where} writes into its input: the harness hands X and y over read-only, so that both sides and "
+            f"every later step see the same data; compute on a copy (x = x - x.mean(0), not x -= x.mean(0))"
+        )
+    return None
+
+
+def _checked_gradients(case: Case, step: int, grads: Any, shapes: dict[str, tuple[int, ...]]) -> Params:
+    """The gradients of one step, as ``validate`` required them at step 0: a dict of the case's parameters,
+    each an array of the parameter's shape and the case's dtype."""
+    where = f"{case.name}: at step {step} the scratch side's gradients()"
+    if not isinstance(grads, Mapping):
+        raise StepError(f"{where} returned a {type(grads).__name__}, not a dict of gradients by parameter name")
+    if grads.keys() != shapes.keys():
+        missing, extra = sorted(set(shapes) - set(grads)), sorted(set(grads) - set(shapes))
+        raise StepError(
+            f"{where} returned the keys {sorted(grads)}: "
+            + "; ".join(
+                text
+                for text in (f"missing {missing}" if missing else "", f"not parameters {extra}" if extra else "")
+                if text
+            )
+            + f" (the parameters are {sorted(shapes)})"
+        )
+    out: Params = {}
+    for name, shape in shapes.items():
+        g = grads[name]
+        if not isinstance(g, np.ndarray | np.generic):
+            raise StepError(f"{where} gave the gradient of {name!r} as a {type(g).__name__}, not a NumPy array")
+        if g.dtype != case.dtype or g.shape != shape:
+            dtype = np.dtype(case.dtype).name
+            raise StepError(
+                f"{where} gave the gradient of {name!r} as {g.dtype} {g.shape}; the parameter is {dtype} {shape} "
+                f"(a {g.dtype} gradient must not pass as {dtype})"
+            )
+        out[name] = g
+    return out
 
 
 def record_steps(
@@ -41,10 +100,11 @@ def record_steps(
     loss: Callable[[Any, Any], Any] | None = None,
     gradients: Callable[[Any, Any, Any], Params] | None = None,
     evaluate: Callable[[Any, Any, Any], Any] | None = None,
+    check_gradients: bool = True,
 ) -> dict[str, list[np.ndarray]]:
     """Train ``net`` on ``batches`` (anything ``X[b]`` takes) and collect every stepped quantity and the
     curve, one entry per step.  The keyword functions replace the case's own: the seed sweep passes
-    forms that run all seeds at once."""
+    forms that run all seeds at once (and, their gradients being per seed, ``check_gradients=False``)."""
     forward, loss = forward or case.forward, loss or case.loss
     gradients, evaluate = gradients or case.gradients, evaluate or case.evaluate
     X, y = case.X, case.y
@@ -54,21 +114,36 @@ def record_steps(
         rows["dloss"] = []
     for name in case.param_map:
         rows[f"grad.{name}"], rows[f"param.{name}"] = [], []
+    shapes = {name: np.shape(value) for name, value in case.read_params(net).items()}
     for step, b in enumerate(batches):
-        xb, yb = X[b], y[b]
-        output = forward(net, xb)
-        rows["output"].append(np.array(output))
-        rows["loss"].append(np.array(loss(output, yb)))
-        if case.loss_gradient is not None:
-            rows["dloss"].append(np.array(case.loss_gradient(output, yb)))
-        grads = gradients(net, xb, yb)
-        for name in case.param_map:
-            rows[f"grad.{name}"].append(np.array(grads[name]))
-        case.update(net, grads, case.learning_rate)
-        for name, value in case.read_params(net).items():
-            rows[f"param.{name}"].append(value)
-        if step in curve_at:
-            rows["curve"].append(np.array(evaluate(net, X, y)))
+        xb, yb = _batch(X, b), _batch(y, b)
+        stage = "forward"
+        try:
+            output = forward(net, xb)
+            rows["output"].append(np.array(output))
+            stage = "loss"
+            rows["loss"].append(np.array(loss(output, yb)))
+            if case.loss_gradient is not None:
+                stage = "loss_gradient"
+                rows["dloss"].append(np.array(case.loss_gradient(output, yb)))
+            stage = "gradients"
+            grads = gradients(net, xb, yb)
+            if check_gradients:
+                grads = _checked_gradients(case, step, grads, shapes)
+            for name in case.param_map:
+                rows[f"grad.{name}"].append(np.array(grads[name]))
+            stage = "update"
+            case.update(net, grads, case.learning_rate)
+            for name, value in case.read_params(net).items():
+                rows[f"param.{name}"].append(value)
+            if step in curve_at:
+                stage = "evaluate"
+                rows["curve"].append(np.array(evaluate(net, X, y)))
+        except (RuntimeWarning, ValueError) as exc:
+            failure = _scratch_failure(case, step, stage, exc)
+            if failure is None:
+                raise
+            raise failure from exc
     return rows
 
 
@@ -88,7 +163,10 @@ def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
     module = case.twin(case.torch_dtype)
     load_into_twin(module, case, params)
     optimizer = torch.optim.SGD(module.parameters(), lr=case.learning_rate)
-    X, y = torch.from_numpy(case.X), torch.from_numpy(case.y)
+    # Copies: the twin shares no memory with the case's data, and an in-place write into its input shows
+    # in the tensors' version counters.
+    X, y = twin_data(case)
+    versions = (X._version, y._version)
     trace: dict[str, Any] = {f"init.{k}": v for k, v in twin_to_scratch(module, case).items()}
     with torch.no_grad():
         trace["forward"] = module(X).numpy().copy()
@@ -102,6 +180,11 @@ def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
         xb, yb = X[index], y[index]
         optimizer.zero_grad()
         output = module(xb)
+        if not output.requires_grad:
+            raise StepError(
+                f"{case.name}: at step {step} the twin's output does not depend on its parameters (it is detached); "
+                f"return the tensor computed from the parameters"
+            )
         output.retain_grad()
         loss = case.twin_loss(output, yb)
         loss.backward()
@@ -113,6 +196,11 @@ def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
             assert p.grad is not None, f"{case.name}: twin tensor {n!r} got no gradient"
             grads[n].append(p.grad.detach().clone())
         optimizer.step()
+        if (X._version, y._version) != versions or xb._version or yb._version:
+            raise StepError(
+                f"{case.name}: at step {step} the twin writes into its input (an in-place operation such as "
+                f"x.sub_() or x -= ... on the batch); compute on a new tensor (x = x - x.mean(0))"
+            )
         for n, p in named.items():
             values[n].append(p.detach().clone())
         if step in curve_at:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from crosscheck import jsonfile
-from crosscheck.case import Batch, Case, Params, load_into_twin
+from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data
 from crosscheck.environment import provenance
 from crosscheck.registration import registry
 from crosscheck.trace import start
@@ -78,7 +78,7 @@ def scratch_step_s(case: Case, steps: int = STEPS, repeats: int = 7) -> float:
 def twin_step_s(case: Case, steps: int = STEPS, repeats: int = 7) -> float:
     """Seconds per twin training step: zero_grad, forward, loss, backward, SGD step."""
     params, batches = _schedule(case, steps)
-    X, y = torch.from_numpy(case.X), torch.from_numpy(case.y)
+    X, y = twin_data(case)
     index = [torch.as_tensor(b) if isinstance(b, np.ndarray) else b for b in batches]
 
     def run() -> None:

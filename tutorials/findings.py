@@ -294,7 +294,7 @@ def seed_004_update() -> Finding:
     with torch.no_grad():
         module.layer1.weight.copy_(torch.from_numpy(params["weights1"].T))
         module.layer2.weight.copy_(torch.from_numpy(params["weights2"].T))
-    torch.nn.functional.mse_loss(module(torch.from_numpy(X)), torch.from_numpy(Y)).backward()
+    torch.nn.functional.mse_loss(module(torch.tensor(X)), torch.tensor(Y)).backward()
     assert module.layer2.weight.grad is not None
     mean_ratio = float(np.max(np.abs(twin["grad.weights2"][0] / module.layer2.weight.grad.numpy().T)))
 

@@ -23,8 +23,9 @@ from unittest import mock
 import numpy as np
 
 from crosscheck.case import Batch, Case, Params
-from crosscheck.checks import CHECKS, run_check
+from crosscheck.checks import CHECKS, failed, run_check
 from crosscheck.compare import QUANTITIES, STEPPED, Comparison
+from crosscheck.errors import StepError
 from crosscheck.trace import Trace, scratch_trace, start, traces
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
@@ -75,7 +76,9 @@ class Expect:
         what = QUANTITIES[self.quantity] + (f" of {self.parameter}" if self.parameter else "")
         if self.problem:
             verb = " is " if self.problem == "dtype" else " has shape "
-            return first.problem is not None and first.problem.startswith(what + verb)
+            # A gradient of another dtype or shape is refused at the step where it appears (trace.StepError).
+            at_a_step = f"{QUANTITIES[self.quantity]} of {self.parameter!r} as "
+            return first.problem is not None and (first.problem.startswith(what + verb) or at_a_step in first.problem)
         d = first.first_divergence
         step = self.step_for(outcome.clean_batches)
         return d is not None and (d.quantity, d.parameter, d.step) == (self.quantity, self.parameter, step)
@@ -596,7 +599,11 @@ def run_pair(case: Case, inject: Inject, steps: int = PREFIX) -> tuple[Case, Tra
 
 def gate(case: Case, inject: Inject, steps: int = PREFIX, label: str = "") -> Outcome:
     """The whole battery on ``case`` with ``inject`` in place, over the first ``steps`` steps."""
-    cut, scratch, twin, clean_batches = run_pair(case, inject, steps)
+    try:
+        cut, scratch, twin, clean_batches = run_pair(case, inject, steps)
+    except StepError as exc:  # the run itself was refused at a step: every check fails with that message
+        problem = str(exc).removeprefix(f"{case.name}: ")
+        return Outcome(label, case.name, {name: failed(case, name, problem) for name in CHECKS}, start(case)[1])
     results = {name: run_check(cut, name, pair=(scratch, twin)) for name in CHECKS}
     return Outcome(label, case.name, results, clean_batches)
 

@@ -35,7 +35,7 @@ import torch
 from torch.func import functional_call, vjp, vmap
 
 from crosscheck import jsonfile
-from crosscheck.case import Array, Batch, Case, Params, load_into_twin, twin_to_scratch
+from crosscheck.case import Array, Batch, Case, Params, load_into_twin, twin_data, twin_to_scratch
 from crosscheck.checks import CHECKS, run_check, tolerance
 from crosscheck.compare import Comparison, split_key
 from crosscheck.environment import provenance
@@ -261,7 +261,14 @@ def scratch_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch
     index = None if shared else per_seed_index(schedules)
     batches = schedules[0] if index is None else [index[step] for step in range(len(schedules[0]))]
     rows = record_steps(
-        case, net, batches, forward=ops.forward, loss=ops.loss, gradients=ops.gradients, evaluate=ops.evaluate
+        case,
+        net,
+        batches,
+        forward=ops.forward,
+        loss=ops.loss,
+        gradients=ops.gradients,
+        evaluate=ops.evaluate,
+        check_gradients=False,  # one array per parameter holds every seed's gradient
     )
     for key, values in rows.items():
         stack[key] = np.stack(values, axis=1) if values else np.zeros((n, 0), case.dtype)
@@ -335,7 +342,7 @@ def twin_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch]])
         module = case.twin(case.torch_dtype)
         load_into_twin(module, case, {k: v[s] for k, v in params.items()})
         modules.append(module)
-    X, y = torch.from_numpy(case.X), torch.from_numpy(case.y)
+    X, y = twin_data(case)
     stack: dict[str, Any] = {}
     for k in case.param_map:
         stack[f"init.{k}"] = np.stack([twin_to_scratch(m, case)[k] for m in modules])
