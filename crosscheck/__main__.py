@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from crosscheck.case import Case
-from crosscheck.checks import CHECKS, run_check
+from crosscheck.checks import battery, run_check
 from crosscheck.compare import Comparison
 from crosscheck.errors import RegistrationError
 from crosscheck.registration import project, registry
@@ -52,7 +52,7 @@ def run_all(cases: dict[str, Case], names: list[str] | None = None) -> list[Comp
     problem = unknown_names(list(names or ()), list(cases))
     if problem:
         raise SystemExit(f"crosscheck: {problem}")
-    return [run_check(cases[n], check) for n in (names or list(cases)) for check in CHECKS]
+    return [run_check(cases[n], check) for n in (names or list(cases)) for check in battery(cases[n])]
 
 
 def load_cases() -> dict[str, Case]:

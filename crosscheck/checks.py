@@ -109,18 +109,55 @@ CHECKS: dict[str, Callable[..., Comparison]] = {
 }
 
 
+def check_finite_differences(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+    """The third oracle: every gradient (a bounded spread of elements, at the first, middle and last step)
+    against central finite differences of the scratch loss; a failure names the odd one out of scratch,
+    twin and finite differences.  It catches a bug both sides share, which the twin alone cannot."""
+    from crosscheck.finite_diff import check_finite_differences as oracle
+
+    result = oracle(case)
+    votes = result.votes
+    worst = max(votes, key=lambda v: max(abs(v.scratch - v.finite_difference), abs(v.twin - v.finite_difference)))
+    scale = max(abs(worst.finite_difference), np.finfo(np.float64).tiny)
+    return Comparison(
+        network=case.name,
+        check="finite_differences",
+        quantity="gradient against finite differences",
+        steps=len(result.steps),
+        max_abs=result.max_error,
+        max_rel=result.max_error / scale,
+        atol=max(v.bound for v in votes),
+        rtol=0.0,
+        first_divergence=None,
+        problem=None if result.passed else result.message().split(" / finite_differences: ", 1)[1],
+    )
+
+
+# Checks that need the case's own functions, not only its traces, in float64: not in CHECKS, which any
+# pair of traces (a float32 run, a seed of the sweep, a mutant's prefix) can be put through.
+ORACLES: dict[str, Callable[..., Comparison]] = {"finite_differences": check_finite_differences}
+
+
+def battery(case: Case) -> list[str]:
+    """The checks that apply to ``case``: CHECKS, and for a float64 case the finite-difference oracle."""
+    return [*CHECKS, *ORACLES] if np.dtype(case.dtype) == np.float64 else list(CHECKS)
+
+
 def run_check(case: Case, check: str, pair: tuple[Trace, Trace] | None = None) -> Comparison:
     """One check of the battery.  Without ``pair`` the case is validated first (once per case object) and
     its traces are computed (once per process); a case that cannot be checked, or a run that goes wrong
     at some step, gives a failed ``Comparison`` whose ``problem`` says what and where."""
-    if check not in CHECKS:
-        raise KeyError(f"unknown check {check!r}; the battery has {list(CHECKS)}")
-    if pair is None:
+    known = {**CHECKS, **ORACLES}
+    if check not in known:
+        raise KeyError(f"unknown check {check!r}; the battery has {list(known)}")
+    if check in ORACLES and check not in battery(case):
+        raise ValueError(f"{case.name}: {check} applies to float64 cases only; this one is {np.dtype(case.dtype)}")
+    if pair is None or check in ORACLES:
         problem = validation_problem(case)
         if problem is not None:
             return failed(case, check, f"the case cannot be checked: {problem}")
         try:
-            return CHECKS[check](case, None)
+            return known[check](case, None)
         except StepError as exc:
             return failed(case, check, str(exc).removeprefix(f"{case.name}: "))
     return CHECKS[check](case, pair)
@@ -136,6 +173,9 @@ GOLDEN = "golden"
 def assert_check(check: str, case: Case) -> None:
     """Run one check and raise its message on failure (pytest shows it at the user's test)."""
     __tracebackhide__ = True
+    problem = validation_problem(case)
+    if problem is not None:
+        raise AssertionError(f"{case.name} / {check}: the case cannot be checked: {problem}")
     if check == GOLDEN:
         from crosscheck import goldens, plugin
 
@@ -163,7 +203,7 @@ def parametrize_with_checks(
         if not isinstance(case, Case):
             raise TypeError(f"parametrize_with_checks takes crosscheck.Case objects, got {type(case).__name__}")
         # Goldens are float64: a float32 run is checked against its twin, whose float64 run has the golden.
-        names = [*CHECKS, GOLDEN] if np.dtype(case.dtype) == np.float64 else list(CHECKS)
+        names = battery(case) + ([GOLDEN] if np.dtype(case.dtype) == np.float64 else [])
         failing = expected.get(case.name, {})
         unknown = set(failing) - set(names)
         if unknown:

@@ -41,9 +41,12 @@ import torch
 
 from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data
 from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
-from crosscheck.trace import scratch_trace, start
+from crosscheck.trace import start, traces
 
 EPS = float(np.finfo(np.float64).eps)
+# Elements checked per parameter and step: all of a small parameter, an even spread of a large one, so
+# that the check stays cheap on a 64-128-10 MLP (each element costs six loss evaluations).
+MAX_ELEMENTS = 16
 # Rounding error of one loss evaluation, in ulps of max(1, |f|): measured at most 1.75 (see above).
 EVAL_ULPS = 4.0
 SCRATCH, TWIN, FINITE_DIFFERENCES = "scratch", "twin", "finite differences"
@@ -213,8 +216,17 @@ def params_before(case: Case, trace: dict[str, np.ndarray], initial: Params, ste
     return {k: np.array(trace[f"param.{k}"][step - 1]) for k in case.param_map}
 
 
-def check_finite_differences(case: Case, steps: Sequence[int] | None = None) -> OracleResult:
-    """Finite differences of the scratch loss against the scratch and twin gradients, float64 only."""
+def spread(shape: tuple[int, ...], limit: int = MAX_ELEMENTS) -> list[tuple[int, ...]]:
+    """Every index of ``shape`` when there are at most ``limit``, else ``limit`` evenly spread, first and
+    last included."""
+    size = int(np.prod(shape))
+    flat = range(size) if size <= limit else sorted({int(round(i)) for i in np.linspace(0, size - 1, limit)})
+    return [tuple(int(i) for i in np.unravel_index(f, shape)) for f in flat] if shape else [()]
+
+
+def check_finite_differences(case: Case, steps: Sequence[int] | None = None, limit: int = MAX_ELEMENTS) -> OracleResult:
+    """Finite differences of the scratch loss against the scratch and twin gradients, float64 only, at
+    ``steps`` (default: the first, middle and last) and at most ``limit`` elements of each parameter."""
     if np.dtype(case.dtype) != np.float64:
         raise ValueError(
             f"{case.name}: finite differences are checked in float64 only (their bound assumes float64 "
@@ -225,13 +237,13 @@ def check_finite_differences(case: Case, steps: Sequence[int] | None = None) -> 
     bad = [s for s in chosen if not 0 <= s < len(batches)]
     if bad:
         raise ValueError(f"{case.name}: steps {bad} are outside the run's {len(batches)} steps")
-    trace = scratch_trace(case, initial, batches) if max(chosen) > 0 else {}
+    trace = traces(case)[0] if max(chosen) > 0 else {}  # the run's cached trace: never replayed here
     votes = []
     for step in chosen:
         params, batch = params_before(case, trace, initial, step), batches[step]
         by_scratch, by_twin = scratch_gradient(case, params, batch), twin_gradient(case, params, batch)
         for name in case.param_map:
-            for index in np.ndindex(params[name].shape):
+            for index in spread(params[name].shape, limit):
                 votes.append(_vote(case, params, batch, step, name, index, by_scratch, by_twin))
     return OracleResult(case.name, chosen, tuple(votes))
 

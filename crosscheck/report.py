@@ -34,7 +34,7 @@ import numpy as np
 
 from crosscheck import jsonfile
 from crosscheck.case import Case
-from crosscheck.checks import CHECKS, run_check, tolerance
+from crosscheck.checks import CHECKS, ORACLES, battery, run_check, tolerance
 from crosscheck.compare import QUANTITIES, STAGE_ORDER, Comparison, Divergence
 from crosscheck.findings import Finding, Section
 from crosscheck.findings import sections as findings_sections
@@ -58,6 +58,8 @@ CHECK_TEXT = {
     "gradients": "every parameter's gradient at the first step",
     "one_step": "every parameter after the first optimizer step",
     "training_run": "every step of the whole run: output, loss, dL/doutput, gradients, parameters, recorded curve",
+    "finite_differences": "gradients at the first, middle and last step against central finite differences of "
+    "the scratch loss (float64)",
 }
 # Sections other sessions write; the report shows them when their JSON file is there.
 EXTRAS = (
@@ -95,7 +97,7 @@ def collect(case: Case) -> NetworkReport:
         name=case.name,
         seed_file=case.seed_file,
         description=case.description,
-        comparisons=tuple(run_check(case, check, pair) for check in CHECKS),
+        comparisons=tuple(run_check(case, check, pair) for check in battery(case)),
         scratch=pair[0],
         twin=pair[1],
         curve_steps=tuple(int(s) for s in case.curve_steps),
@@ -560,13 +562,17 @@ def html_page(
     nav = "".join(f'<a href="#network-{i}">{e(net.name)}</a>' for i, net in enumerate(networks))
     nav += "".join(f'<a href="#findings-{k}">{e(section.title)}</a>' for k, section in enumerate(sections))
     nav += '<a href="#extras">float32, sweep, mutation, bench</a><a href="#environment">environment</a>'
-    overview_head = "<tr><th>network</th>" + "".join(f"<th>{e(name)}</th>" for name in CHECKS) + "</tr>"
+    columns = [name for name in (*CHECKS, *ORACLES) if any(c.check == name for n in networks for c in n.comparisons)]
+    overview_head = "<tr><th>network</th>" + "".join(f"<th>{e(name)}</th>" for name in columns) + "</tr>"
     overview_rows = []
     for i, net in enumerate(networks):
+        by_check = {c.check: c for c in net.comparisons}
         cells = "".join(
             f'<td class="{"pass" if c.passed else "fail"}">{"PASS" if c.passed else "FAIL"}<br>'
             f'<span class="num">{e(f"{c.max_abs:.1e}")}</span></td>'
-            for c in net.comparisons
+            if (c := by_check.get(name)) is not None
+            else "<td>-</td>"
+            for name in columns
         )
         overview_rows.append(f'<tr><td><a href="#network-{i}">{e(net.name)}</a></td>{cells}</tr>')
     total_class = "pass" if not failed else "fail"

@@ -109,9 +109,9 @@ def summary(result):
 def test_first_run_writes_the_golden_and_fails_then_the_second_passes(project):
     golden = project.path / "tests" / "goldens" / "line.npz"
     first = project.runpytest("-p", "no:cacheprovider")
-    first.assert_outcomes(passed=6, failed=1)
+    first.assert_outcomes(passed=7, failed=1)
     assert summary(first)[:2] == [
-        "1 case, 7 checks: 1 failed, 6 passed",
+        "1 case, 8 checks: 1 failed, 7 passed",
         f"FAILED line-golden: crosscheck.goldens.GoldenError: line / golden: no golden file yet (first run), "
         f"written {golden}; review it and commit it",
     ]
@@ -121,15 +121,15 @@ def test_first_run_writes_the_golden_and_fails_then_the_second_passes(project):
         + ["final.w", "final.b"]
     )
     second = project.runpytest("-p", "no:cacheprovider")
-    second.assert_outcomes(passed=7)
-    assert summary(second)[0] == "1 case, 7 checks: 7 passed"
+    second.assert_outcomes(passed=8)
+    assert summary(second)[0] == "1 case, 8 checks: 8 passed"
 
 
 def test_the_golden_folder_is_configurable(project):
     project.makepyprojecttoml(
         '[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.crosscheck]\ngoldens = "data/g"\n'
     )
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=6, failed=1)
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=7, failed=1)
     assert (project.path / "data" / "g" / "line.npz").is_file()
     assert not (project.path / "tests" / "goldens").exists()
 
@@ -137,7 +137,7 @@ def test_the_golden_folder_is_configurable(project):
 def test_in_ci_a_missing_golden_fails_and_is_not_written(project, monkeypatch):
     monkeypatch.setenv("CI", "true")
     result = project.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6, failed=1)
+    result.assert_outcomes(passed=7, failed=1)
     folder = project.path / "tests" / "goldens"
     assert summary(result)[1] == (
         f"FAILED line-golden: crosscheck.goldens.GoldenError: line / golden: golden file {folder / 'line.npz'} is "
@@ -167,7 +167,7 @@ def test_a_changed_golden_names_the_command_and_folder_to_regenerate(project):
     arrays["final.w"] = arrays["final.w"] + 1e-9
     np.savez_compressed(golden, **arrays)
     result = project.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6, failed=1)
+    result.assert_outcomes(passed=7, failed=1)
     text = "\n".join(result.outlines)
     assert f"line / golden: the scratch and twin sides part from {golden}:" in text
     assert (
@@ -177,7 +177,7 @@ def test_a_changed_golden_names_the_command_and_folder_to_regenerate(project):
     regen = project.runpytest("-p", "no:cacheprovider", "--force-regen", "-k", "line-golden")
     regen.assert_outcomes(failed=1)
     assert "the run parts from the golden; --force-regen set, written" in "\n".join(regen.outlines)
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=7)
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=8)
 
 
 def test_an_orphan_golden_fails_the_run(project):
@@ -185,7 +185,7 @@ def test_an_orphan_golden_fails_the_run(project):
     orphan = project.path / "tests" / "goldens" / "renamed_net.npz"
     orphan.write_bytes((project.path / "tests" / "goldens" / "line.npz").read_bytes())
     result = project.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=8)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert summary(result)[1] == (
         f"golden files that no case read: renamed_net.npz in {orphan.parent}/; a case was renamed or removed "
@@ -200,7 +200,7 @@ def test_crosscheck_report_writes_the_reports_of_the_cases_collected(project, mo
     monkeypatch.setattr("crosscheck.findings._PRODUCERS", {})
     project.runpytest("-p", "no:cacheprovider")
     result = project.runpytest("-p", "no:cacheprovider", "--crosscheck-report=out")
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=8)
     out = project.path / "out"
     assert f"reports written to {out}/ (index.html, summary.md, results.json)" in result.outlines
     assert {"index.html", "summary.md", "results.json"} <= {p.name for p in out.iterdir()}

@@ -113,12 +113,12 @@ def main() -> int:
         golden = project / "tests" / "goldens" / f"{CASE}.npz"
 
         out = run(pytest, cwd=project, env=env, expect=1)
-        must("6 passed" in out and "1 failed" in out, "first run: 6 passed and the golden check failed", out)
+        must("7 passed" in out and "1 failed" in out, "first run: 7 passed and the golden check failed", out)
         must(f"{CASE} / golden: no golden file yet (first run), written {golden}" in out, "first run's message", out)
         must(golden.is_file(), f"first run wrote {golden}", out)
 
         out = run(pytest, cwd=project, env=env)
-        must("7 passed" in out and "1 case, 7 checks: 7 passed" in out, "second run: 7 passed, with the summary", out)
+        must("8 passed" in out and "1 case, 8 checks: 8 passed" in out, "second run: 8 passed, with the summary", out)
 
         golden.rename(golden.with_suffix(".kept"))
         out = run(pytest, cwd=project, env=ci, expect=1)
@@ -135,7 +135,7 @@ def main() -> int:
         out = run([str(bin_dir / "crosscheck"), "--list"], cwd=project / "tests", env=env)
         must(out.split() == [CASE], "crosscheck --list from a subfolder", out)
         out = run([str(bin_dir / "crosscheck"), "--reports", "cli-reports"], cwd=project, env=env)
-        must("6 passed, 0 failed" in out, "crosscheck: 6 checks passed", out)
+        must("7 passed, 0 failed" in out, "crosscheck: 7 checks passed", out)
         must((project / "cli-reports" / "summary.md").is_file(), "crosscheck --reports wrote summary.md", out)
         out = run([str(bin_dir / "crosscheck"), "tiny_2_4"], cwd=project, env=env, expect=1)
         expected = f"crosscheck: unknown network 'tiny_2_4' (did you mean '{CASE}'?); registered: {CASE}"
