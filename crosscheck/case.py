@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from crosscheck.errors import RegistrationError
+from crosscheck.errors import RegistrationError, StepError, writes_into_input
 
 Array = NDArray[Any]
 Params = dict[str, Array]
@@ -162,6 +162,10 @@ def _call(where: str, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
     except RegistrationError:
         raise
+    except ValueError as exc:
+        if "read-only" in str(exc):
+            raise RegistrationError(writes_into_input(f"{where}: {what}")) from exc
+        raise RegistrationError(f"{where}: {what} raised {type(exc).__name__}: {exc}") from exc
     except Exception as exc:
         raise RegistrationError(f"{where}: {what} raised {type(exc).__name__}: {exc}") from exc
 
@@ -457,7 +461,10 @@ def _check_twin_repeats(case: Case, where: str, params: Params, batches: list[Ba
     dropout or unseeded randomness would fail the cross-check with other values on every run."""
     from crosscheck.trace import twin_trace
 
-    first, again = twin_trace(case, params, batches), twin_trace(case, params, batches)
+    try:
+        first, again = twin_trace(case, params, batches), twin_trace(case, params, batches)
+    except StepError as exc:
+        raise RegistrationError(f"{where}: {str(exc).removeprefix(case.name + ': ')}") from exc
     for key in first:
         if not np.array_equal(first[key], again[key], equal_nan=True):
             raise RegistrationError(

@@ -196,7 +196,13 @@ def judge(scratch: float, twin: float, fd: float, bound: float, pair_tolerance: 
     if len(agreeing) == 1:
         (a, b) = agreeing[0]
         odd = next(o for o in (SCRATCH, TWIN, FINITE_DIFFERENCES) if o not in (a, b))
-        return odd, f"{NOUN[odd]} is the odd one out ({a} and {b} agree)"
+        verdict = f"{NOUN[odd]} is the odd one out ({a} and {b} agree)"
+        if odd == FINITE_DIFFERENCES:
+            verdict += (
+                "; both gradients disagree with the loss they claim to differentiate: the same bug on both sides "
+                "(a derivative left out, a .detach()), or a loss that is not smooth there"
+            )
+        return odd, verdict
     if not agreeing:
         return None, "all three disagree"
     (a, b) = next(pair for pair, ok in agree.items() if not ok)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from crosscheck.case import Batch, Case, Params, load_into_twin, schedule, twin_data, twin_to_scratch
-from crosscheck.errors import StepError
+from crosscheck.errors import StepError, writes_into_input
 
 Trace = dict[str, np.ndarray]
 
@@ -41,10 +41,11 @@ def _batch(a: np.ndarray, b: Any) -> Any:
     return out
 
 
-def _scratch_failure(case: Case, step: int, stage: str, exc: Exception) -> StepError | None:
-    """The harness's message for what the scratch side raised at ``step`` during ``stage``, or None for an
-    exception of the network's own that is best shown as it is."""
-    where = f"{case.name}: at step {step} the scratch side's {stage}"
+def _scratch_failure(case: Case, step: int | None, stage: str, exc: Exception) -> StepError | None:
+    """The harness's message for what the scratch side raised at ``step`` (None: before training) during
+    ``stage``, or None for an exception of the network's own that is best shown as it is."""
+    at = "before training" if step is None else f"at step {step}"
+    where = f"{case.name}: {at} the scratch side's {stage}"
     if isinstance(exc, RuntimeWarning):  # the caller's warning filters made NumPy's warning an error
         return StepError(
             f'{where} raised NumPy\'s floating-point warning "{exc}": the values leave the range of '
@@ -52,10 +53,7 @@ def _scratch_failure(case: Case, step: int, stage: str, exc: Exception) -> StepE
             f"overflows, such as 1 / (1 + np.exp(-x)) for large negative x)"
         )
     if isinstance(exc, ValueError) and "read-only" in str(exc):
-        return StepError(
-            f"{where} writes into its input: the harness hands X and y over read-only, so that both sides and "
-            f"every later step see the same data; compute on a copy (x = x - x.mean(0), not x -= x.mean(0))"
-        )
+        return StepError(writes_into_input(where))
     return None
 
 
@@ -151,7 +149,13 @@ def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace
     X = case.X
     net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
     trace: dict[str, Any] = {f"init.{k}": v for k, v in case.read_params(net).items()}
-    trace["forward"] = np.array(case.forward(net, X))
+    try:
+        trace["forward"] = np.array(case.forward(net, X))
+    except (RuntimeWarning, ValueError) as exc:
+        failure = _scratch_failure(case, None, "forward on the whole dataset", exc)
+        if failure is None:
+            raise
+        raise failure from exc
     rows = record_steps(case, net, batches)
     trace.update({k: np.array(v) for k, v in rows.items()})
     if not rows["curve"]:

@@ -113,7 +113,9 @@ def test_a_loss_that_does_not_match_the_gradients_makes_finite_differences_the_o
         (
             (1.0, 1.0, 2.0),
             FINITE_DIFFERENCES,
-            "the finite-difference estimate is the odd one out (scratch and twin agree)",
+            "the finite-difference estimate is the odd one out (scratch and twin agree); both gradients disagree "
+            "with the loss they claim to differentiate: the same bug on both sides (a derivative left out, a "
+            ".detach()), or a loss that is not smooth there",
         ),
         ((1.0, 2.0, 3.0), None, "all three disagree"),
         (

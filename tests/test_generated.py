@@ -42,6 +42,7 @@ from hypothesis.extra import numpy as hnp
 
 from crosscheck.case import Case
 from crosscheck.checks import CHECKS, run_check
+from crosscheck.errors import StepError
 from crosscheck.trace import scratch_trace, start, twin_trace
 from tutorials.networks import TUTORIAL_CASES
 
@@ -196,8 +197,12 @@ def overflowing_neuron() -> Case:
 
 def test_an_exp_overflow_inside_a_scratch_network_is_an_error_in_the_gate():
     case = overflowing_neuron()
-    with pytest.raises(RuntimeWarning, match=OVERFLOW):
+    with pytest.raises(StepError) as excinfo:
         scratch_trace(case, *start(case))
+    assert str(excinfo.value).startswith(
+        f"sigmoid_neuron: before training the scratch side's forward on the whole dataset raised NumPy's "
+        f'floating-point warning "{OVERFLOW}": the values leave the range of float64 there'
+    )
 
 
 def test_the_overflow_test_sees_the_overflow_and_the_twin_agrees():
