@@ -85,7 +85,7 @@ def _checked_gradients(case: Case, step: int, grads: Any, shapes: dict[str, tupl
                 f"{where} gave the gradient of {name!r} as {g.dtype} {g.shape}; the parameter is {dtype} {shape} "
                 f"(a {g.dtype} gradient must not pass as {dtype})"
             )
-        out[name] = g
+        out[name] = np.asarray(g)
     return out
 
 
