@@ -61,7 +61,8 @@ CHECK_TEXT = {
     "finite_differences": "gradients at the first, middle and last step against central finite differences of "
     "the scratch loss (float64)",
 }
-# Sections other sessions write; the report shows them when their JSON file is there.
+# Sections other sessions write (this repository's float32, sweep, mutation and bench runs); the report
+# shows one only when its JSON file is in the folder, so a project without them sees nothing of them.
 EXTRAS = (
     ("float32", "Float32 drift", "float32.json"),
     ("sweep", "Random initialisations (sweep)", "sweep.json"),
@@ -561,7 +562,10 @@ def html_page(
     failed = sum(not c.passed for c in checks)
     nav = "".join(f'<a href="#network-{i}">{e(net.name)}</a>' for i, net in enumerate(networks))
     nav += "".join(f'<a href="#findings-{k}">{e(section.title)}</a>' for k, section in enumerate(sections))
-    nav += '<a href="#extras">float32, sweep, mutation, bench</a><a href="#environment">environment</a>'
+    shown = [name for name, _, filename in EXTRAS if (out_dir / filename).is_file()]
+    if shown:
+        nav += f'<a href="#extras">{e(", ".join(shown))}</a>'
+    nav += '<a href="#environment">environment</a>'
     columns = [name for name in (*CHECKS, *ORACLES) if any(c.check == name for n in networks for c in n.comparisons)]
     overview_head = "<tr><th>network</th>" + "".join(f"<th>{e(name)}</th>" for name in columns) + "</tr>"
     overview_rows = []
@@ -620,9 +624,10 @@ def html_page(
                 f"<p>{e_code(q.finding)}</p>{_finding_table(q)}</div>"
             )
         body.append("</section>")
+    present = [(title, out_dir / filename) for _, title, filename in EXTRAS if (out_dir / filename).is_file()]
     body += ['<section id="extras">']
-    for _, title, filename in EXTRAS:
-        body.append(f"<h2>{e(title)}</h2>{_extra_html(title, out_dir / filename)}")
+    for title, path in present:
+        body.append(f"<h2>{e(title)}</h2>{_extra_html(title, path)}")
     env_rows = "".join(
         f"<tr><th>{e(k)}</th><td>{e(json.dumps(v) if isinstance(v, dict | list) else v)}</td></tr>"
         for k, v in env.items()

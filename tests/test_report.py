@@ -162,8 +162,9 @@ def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
     # The divergence is shown, placed in the chain.
     assert "first grows at: <strong>parameter gradient</strong>" in page
     assert "at step 700" in page
-    # Sections other sessions write: shown when present, "not generated" when absent.
-    assert "Not generated: " in page and f"{tmp_path.as_posix()}/mutation.json is absent" in page
+    # Sections other sessions write: shown when present, left out when absent.
+    assert "<h2>Benchmarks</h2>" in page and '<a href="#extras">bench</a>' in page
+    assert "mutation.json" not in page and "Mutation testing" not in page
 
 
 def test_extra_sections_render_records_as_tables(tmp_path):
