@@ -51,6 +51,9 @@ settings.register_profile(
     max_examples=12,
     derandomize=True,
     database=None,
+    # No shrinking (nor explaining) in the gate: a failing example is reported at once, with its
+    # @reproduce_failure line; shrinking a real bug's examples took minutes.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     deadline=None,  # the first example pays for torch's lazy initialisation
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
