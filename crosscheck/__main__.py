@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+import time
 from pathlib import Path
+from typing import TextIO
 
 from crosscheck.case import Case
 from crosscheck.checks import battery, run_check
@@ -48,11 +50,28 @@ def unknown_names(names: list[str], registered: list[str]) -> str | None:
     return f"unknown network {', '.join(hints)}; registered: {', '.join(registered)}"
 
 
-def run_all(cases: dict[str, Case], names: list[str] | None = None) -> list[Comparison]:
+def run_all(cases: dict[str, Case], names: list[str] | None = None, progress: TextIO | None = None) -> list[Comparison]:
+    """Every check of the named cases (default: all).  With ``progress``, one line per network when it is
+    done; on a terminal the line also shows the check running, rewritten in place."""
     problem = unknown_names(list(names or ()), list(cases))
     if problem:
         raise SystemExit(f"crosscheck: {problem}")
-    return [run_check(cases[n], check) for n in (names or list(cases)) for check in battery(cases[n])]
+    live = progress is not None and progress.isatty()
+    results = []
+    for name in names or list(cases):
+        started = time.perf_counter()
+        done = []
+        for check in battery(cases[name]):
+            if live:
+                print(f"\r\033[K{name}: {check} ...", end="", file=progress, flush=True)
+            done.append(run_check(cases[name], check))
+        if progress is not None:
+            failed = sum(not r.passed for r in done)
+            verdict = "all passed" if not failed else f"{failed} failed"
+            line = f"{name}: {len(done)} checks, {verdict} ({time.perf_counter() - started:.1f} s)"
+            print(("\r\033[K" if live else "") + line, file=progress, flush=True)
+        results += done
+    return results
 
 
 def load_cases() -> dict[str, Case]:
@@ -105,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             f'pyproject.toml: [tool.crosscheck] cases = ["mypackage.mynet"]'
         )
     out = reports_folder(args.reports) if not args.networks else None
-    results = run_all(cases, args.networks)
+    results = run_all(cases, args.networks, progress=sys.stderr)
     print(table(results))
     failed = [r for r in results if not r.passed]
     for r in failed:

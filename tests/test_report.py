@@ -296,3 +296,20 @@ def test_main_job_help_is_plain_text(capsys):
     out = capsys.readouterr().out
     assert "``" not in out and "--list" in out and "summary.md" in out
     assert " ".join(out.split()).endswith("Registered networks: " + ", ".join(registry()) + ".")
+
+
+def test_main_job_prints_one_progress_line_per_network_off_a_terminal():
+    import io
+
+    from crosscheck.__main__ import run_all
+
+    progress = io.StringIO()  # not a terminal: no rewritten lines, no escape codes
+    cases = registry()
+    results = run_all(cases, ["network_3_4_1", "xor_2_3_1"], progress=progress)
+    lines = progress.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines] == [
+        "network_3_4_1: 7 checks, all passed",
+        "xor_2_3_1: 7 checks, all passed",
+    ]
+    assert "\033" not in progress.getvalue() and "\r" not in progress.getvalue()
+    assert len(results) == 14
