@@ -127,8 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     results = run_all(cases, args.networks, progress=sys.stderr)
     print(table(results))
     failed = [r for r in results if not r.passed]
-    for r in failed:
-        print(f"\n{r.message()}", file=sys.stderr)
+    if failed:
+        from crosscheck.diagnose import diagnose
+
+        # One block per failing network: its first divergence, where it grows, the oracle, the repro.
+        for name in dict.fromkeys(r.network for r in failed):
+            found = diagnose(cases[name], args.reports, proj.root)
+            if found is not None:
+                print("\n" + "\n".join(found.block()), file=sys.stderr)
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
     if out is None:
         print("summary.md not written: it covers every registered network; run without names to write it")

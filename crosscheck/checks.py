@@ -179,12 +179,24 @@ def assert_check(check: str, case: Case) -> None:
     if check == GOLDEN:
         from crosscheck import goldens, plugin
 
-        settings = plugin.golden_settings()
+        settings = plugin.settings()
         goldens.check_golden(case, settings.folder, force_regen=settings.force_regen, regen_all=settings.regen_all)
         return
     result = run_check(case, check)
     if not result.passed:
-        raise AssertionError(result.message())
+        raise AssertionError(result.message() + _repro_line(case, result))
+
+
+def _repro_line(case: Case, result: Comparison) -> str:
+    """Under pytest, the one-step repro of a value divergence, written now, as a line for the message."""
+    from crosscheck import plugin
+    from crosscheck.repro import repro_for
+
+    if result.first_divergence is None or not plugin.active():
+        return ""
+    settings = plugin.settings()
+    path = repro_for(case, result.first_divergence.step, settings.reports, settings.root)
+    return f"\none-step repro: python {path}" if path is not None else ""
 
 
 def parametrize_with_checks(

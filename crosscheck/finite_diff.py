@@ -254,6 +254,15 @@ def check_finite_differences(case: Case, steps: Sequence[int] | None = None, lim
     return OracleResult(case.name, chosen, tuple(votes))
 
 
+def vote_at(case: Case, step: int, name: str, index: tuple[int, ...]) -> Vote:
+    """The three oracles on one gradient element at one step of the case's run."""
+    initial, batches = start(case)
+    trace = traces(case)[0] if step > 0 else {}
+    params, batch = params_before(case, trace, initial, step), batches[step]
+    by_scratch, by_twin = scratch_gradient(case, params, batch), twin_gradient(case, params, batch)
+    return _vote(case, params, batch, step, name, index, by_scratch, by_twin)
+
+
 def _vote(
     case: Case,
     params: Params,

@@ -22,10 +22,14 @@ SECTION = "crosscheck"
 
 
 @dataclass(frozen=True)
-class GoldenSettings:
-    folder: Path
+class Settings:
+    """What the checks need to know of the pytest run in progress."""
+
+    folder: Path  # the golden files
     force_regen: bool
     regen_all: bool
+    reports: Path  # where one-step repros go: --crosscheck-report, else <project>/reports
+    root: Path  # the project's folder
 
 
 @dataclass
@@ -33,6 +37,8 @@ class _Run:
     """What one pytest run saw of the cross-check tests."""
 
     folder: Path
+    reports: Path
+    root: Path
     cases: dict[str, Any] = field(default_factory=dict)  # name -> Case, for the cases collected
     # (case, check) -> (outcome, message)
     outcomes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
@@ -58,12 +64,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _folder(config: pytest.Config) -> Path:
+def _project(config: pytest.Config) -> Any:
     from crosscheck.errors import RegistrationError
     from crosscheck.registration import project
 
     try:
-        return project(config.rootpath).goldens
+        return project(config.rootpath)
     except RegistrationError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -71,7 +77,8 @@ def _folder(config: pytest.Config) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     from crosscheck.goldens import regeneration_refusal
 
-    folder = _folder(config)
+    proj = _project(config)
+    folder = proj.goldens
     refusal = regeneration_refusal(
         bool(config.getoption("force_regen", False)), bool(config.getoption("regen_all", False)), folder
     )
@@ -80,7 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
     out = config.getoption("crosscheck_report")
     if out is not None and config.getoption("numprocesses", None):
         raise pytest.UsageError("--crosscheck-report needs the cases in this process: run it without -n (xdist)")
-    config.stash[_RUN] = _Run(folder)
+    reports = Path(config.invocation_params.dir, out) if out is not None else proj.root / "reports"
+    config.stash[_RUN] = _Run(folder, reports, proj.root)
     _ACTIVE.append(config)
 
 
@@ -89,18 +97,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _ACTIVE.remove(config)
 
 
-def golden_settings() -> GoldenSettings:
-    """The golden check's folder and flags, from the pytest run in progress."""
+def active() -> bool:
+    """Whether a pytest run with this plugin is in progress in this process."""
+    return bool(_ACTIVE)
+
+
+def settings() -> Settings:
+    """The golden check's folder and flags, and where repros go, from the pytest run in progress."""
     if not _ACTIVE:
         raise RuntimeError(
             "the golden check runs inside pytest, with the crosscheck plugin that nn-crosscheck installs; "
             "it was called outside a pytest run (or with -p no:crosscheck)"
         )
     config = _ACTIVE[-1]
-    return GoldenSettings(
-        folder=config.stash[_RUN].folder,
+    run = config.stash[_RUN]
+    return Settings(
+        folder=run.folder,
         force_regen=bool(config.getoption("force_regen", False)),
         regen_all=bool(config.getoption("regen_all", False)),
+        reports=run.reports,
+        root=run.root,
     )
 
 
@@ -205,6 +221,17 @@ def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> Path:
     return out
 
 
+def _diagnosis(run: _Run, name: str) -> list[str]:
+    """One block of facts for a failing case collected in this process (none under xdist)."""
+    case = run.cases.get(name)
+    if case is None:
+        return []
+    from crosscheck.diagnose import diagnose
+
+    found = diagnose(case, run.reports, run.root)
+    return found.block() if found is not None else []
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     run = config.stash.get(_RUN, None)
     if run is None or not run.outcomes:
@@ -217,8 +244,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     cases = {name for name, _ in run.outcomes}
     tally = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
     tr.write_line(f"{len(cases)} case{'s' if len(cases) != 1 else ''}, {len(run.outcomes)} checks: {tally}")
+    failing: dict[str, list[tuple[str, str]]] = {}
     for (name, check), (outcome, message) in run.outcomes.items():
         if outcome == "failed":
+            failing.setdefault(name, []).append((check, message))
+    for name, failures in failing.items():
+        shown = _diagnosis(run, name) if any(check != "golden" for check, _ in failures) else []
+        for line in shown:
+            tr.write_line(line, red=line == shown[0])
+        for check, message in failures:
+            if shown and check != "golden":
+                continue  # the block above says it
             lines = message.splitlines() or ["(no message)"]
             tr.write_line(f"FAILED {name}-{check}: {lines[0]}", red=True)
             for line in lines[1:4]:

@@ -9,6 +9,9 @@ first steps (it imports ``torch._dynamo``), so that is imported here, before any
 matplotlib, which a second copy of itself confuses (``--crosscheck-report`` draws plots).
 """
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch._dynamo  # noqa: F401
@@ -103,7 +106,7 @@ def summary(result):
     """The lines of the plugin's block at the end of the run."""
     lines = result.outlines
     start = next(i for i, line in enumerate(lines) if "= crosscheck =" in line)
-    return [line for line in lines[start + 1 :] if line.strip() and not line.startswith("=")][:6]
+    return [line for line in lines[start + 1 :] if line.strip() and not line.startswith("=")][:12]
 
 
 def test_first_run_writes_the_golden_and_fails_then_the_second_passes(project):
@@ -217,3 +220,28 @@ def test_crosscheck_report_into_a_file_is_a_clear_error(project):
         line.startswith("--crosscheck-report=taken: the reports could not be written: ") and "is a file" in line
         for line in result.outlines
     )
+
+
+def test_a_failing_case_gets_one_block_and_a_one_step_repro(project):
+    project.makepyfile(line=NETWORK.replace('"w": x.T @ d,', '"w": 0.5 * (x.T @ d),'))  # a learner's bug
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=5)
+    repro = project.path / "reports" / "repro" / "line" / "repro.py"
+    block = summary(result)[1:7]
+    assert block[0] == "line: 4 check(s) failed (gradients, one_step, training_run, finite_differences)"
+    assert block[1] == "  first divergence: step 0, gradient of w[0, 0] (gradients check)"
+    assert block[2].startswith("  scratch = ") and "> tolerance" in block[2]
+    assert block[3] == "  the difference first grows at: parameter gradient"
+    assert (
+        block[4] == "  finite differences: the scratch gradient is the odd one out (twin and finite differences agree)"
+    )
+    assert block[5] == f"  one-step repro: python {repro}"
+    assert f"one-step repro: python {repro}" in "\n".join(result.outlines)  # in the failure message too
+
+    run = subprocess.run([sys.executable, str(repro)], cwd=project.path, capture_output=True, text=True)
+    assert run.returncode == 1, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "line: step 0 on both sides from the state entering it (rows of X: [0, 1, 2, 3])"
+    assert lines[1].startswith("  gradient of w[0, 0]: scratch = ")
+    # Every row has a non-zero input, so each alone shows the halved gradient of w.
+    assert lines[-1] == "one row suffices: each of rows [0, 1, 2, 3] alone shows the difference (e.g. X[0])"

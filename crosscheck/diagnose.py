@@ -1,0 +1,98 @@
+"""One bug, one answer: the facts of a failing case in one block.
+
+``diagnose(case, reports)`` runs the case's battery (from its cached traces), takes the earliest
+divergence over all checks, asks the finite-difference oracle about that element when it is a
+gradient, places the divergence in the chain of its step, writes the one-step repro into
+``<reports>/repro/<case>/``, and returns the facts; ``Diagnosis.block()`` is what the end of a pytest
+run, the command line and the report print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from crosscheck.case import Case
+from crosscheck.checks import battery, run_check
+from crosscheck.compare import STAGE_ORDER, Comparison, Divergence
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    case: str
+    check: str
+    failed_checks: tuple[str, ...]
+    divergence: Divergence | None  # None: the failure is a problem (dtype, shape, a step's error), not a value
+    problem: str | None
+    odd_one_out: str | None  # scratch, twin or finite differences, where the oracle could tell
+    stage: str | None  # where in the chain of the step the difference first grows
+    repro: Path | None
+
+    def block(self) -> list[str]:
+        lines = [f"{self.case}: {len(self.failed_checks)} check(s) failed ({', '.join(self.failed_checks)})"]
+        d = self.divergence
+        if d is None:
+            lines.append(f"  first failure ({self.check}): {self.problem}")
+        else:
+            at = "before training" if d.step is None else f"step {d.step}"
+            lines += [
+                f"  first divergence: {at}, {d.where()} ({self.check} check)",
+                f"  scratch = {d.scratch!r}, twin = {d.reference!r}, |difference| = {d.difference:.3g} "
+                f"> tolerance {d.tolerance:.3g}",
+            ]
+        if self.stage is not None:
+            lines.append(f"  the difference first grows at: {self.stage}")
+        if self.odd_one_out is not None:
+            lines.append(f"  finite differences: {self.odd_one_out}")
+        if self.repro is not None:
+            lines.append(f"  one-step repro: python {self.repro}")
+        return lines
+
+
+def _first(results: list[Comparison]) -> Comparison:
+    """The failure to show: a divergence at the earliest step and stage; else the first problem."""
+    with_values = [c for c in results if c.first_divergence is not None]
+    if with_values:
+
+        def where(c: Comparison) -> tuple[int, int]:
+            d = c.first_divergence
+            assert d is not None
+            return (-1 if d.step is None else d.step, STAGE_ORDER.index(d.quantity))
+
+        return min(with_values, key=where)
+    return next(c for c in results if not c.passed)
+
+
+def _oracle(case: Case, d: Divergence) -> str | None:
+    """What the finite-difference oracle says about the diverging gradient element, in words."""
+    if d.quantity != "grad" or d.step is None or np.dtype(case.dtype) != np.float64:
+        return None
+    from crosscheck.finite_diff import vote_at
+
+    vote = vote_at(case, d.step, d.parameter or "", d.index)
+    if vote.agree:
+        return "scratch, twin and finite differences agree on this element (the divergence is elsewhere)"
+    return vote.verdict
+
+
+def diagnose(case: Case, reports: Path | None = None, root: Path | None = None) -> Diagnosis | None:
+    """The facts of ``case``'s first failure, or None when its battery passes."""
+    results = [run_check(case, name) for name in battery(case)]
+    failed = [c for c in results if not c.passed]
+    if not failed:
+        return None
+    first = _first(results)
+    d = first.first_divergence
+    stage = odd = None
+    repro = None
+    if d is not None:
+        from crosscheck import report
+        from crosscheck.repro import repro_for
+
+        stage = (report.localise(report.collect(case)) or {}).get("stage")
+        odd = _oracle(case, d)
+        if reports is not None:
+            repro = repro_for(case, d.step, reports, root)
+    return Diagnosis(case.name, first.check, tuple(c.check for c in failed), d, first.problem, odd, stage, repro)

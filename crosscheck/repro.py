@@ -1,0 +1,143 @@
+"""One-step repro: a failing run shrunk to the one step where scratch and twin first part.
+
+``write_repro(case, step, folder)`` writes ``<folder>/state.npz`` (the parameters entering that step,
+as the twin holds them, and the rows of its batch) and ``<folder>/repro.py``, a script that rebuilds
+both sides from the case and that state, runs the one step on each, prints every quantity that differs,
+then tries each row of the batch alone and says which rows still show the difference.  It exits 1 while
+the sides differ, 0 once they agree, so it doubles as the check of a fix.
+
+The script imports the project's case the way the harness does (its ``[tool.crosscheck] cases``, with
+the project's folder on ``sys.path``), or else the module that defines the case's ``build``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from crosscheck.case import Case, Params
+from crosscheck.checks import tolerance
+from crosscheck.compare import QUANTITIES, STAGE_ORDER, differences, split_key
+from crosscheck.trace import Trace, scratch_trace, start, traces, twin_trace
+
+SCRIPT = '''\
+"""One-step repro of {name!r} at step {step}: both sides from the state entering that step.
+
+Run it with the Python that runs your tests: python {script}
+Exit status 1 while scratch and twin differ, 0 once they agree.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, {root!r})
+from crosscheck.repro import replay  # noqa: E402
+
+sys.exit(replay(Path(__file__).with_name("state.npz"), {name!r}, {module!r}, {root!r}))
+'''
+
+
+def state_entering(case: Case, step: int) -> tuple[Params, np.ndarray, bool]:
+    """The parameters entering ``step`` (the twin's: the reference), the batch's row indices, and whether
+    the batch is one sample (an int index, no batch axis) rather than rows."""
+    initial, batches = start(case)
+    _, twin = traces(case)
+    if step == 0:
+        params = {k: np.array(v) for k, v in initial.items()}
+    else:
+        params = {k: np.array(twin[f"param.{k}"][step - 1]) for k in case.param_map}
+    rows = np.arange(len(case.X))[batches[step]]
+    return params, np.atleast_1d(rows), np.ndim(rows) == 0
+
+
+def write_repro(case: Case, step: int, folder: Path, root: Path | None = None) -> Path:
+    """Write ``state.npz`` and ``repro.py`` for ``case`` at ``step`` into ``folder``; returns the script."""
+    params, rows, sample = state_entering(case, step)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {f"param.{k}": v for k, v in params.items()}
+    np.savez(folder / "state.npz", rows=rows, sample=np.array(sample), step=np.array(step), **arrays)  # type: ignore[arg-type]
+    script = folder / "repro.py"
+    module = getattr(case.build, "__module__", None) or ""
+    root_text = str((root or Path.cwd()).resolve())
+    script.write_text(
+        SCRIPT.format(name=case.name, step=step, script=script, root=root_text, module=module), encoding="utf-8"
+    )
+    return script
+
+
+def find_case(name: str, module: str, root: str) -> Case:
+    """The case named ``name``: from the project's registry, else from the module defining it."""
+    from crosscheck.registration import registry
+
+    cases = registry(Path(root))
+    if name in cases:
+        return cases[name]
+    if module:  # a case its test module builds without registering it
+        found = [v for v in vars(importlib.import_module(module)).values() if isinstance(v, Case) and v.name == name]
+        cases = registry(Path(root))
+        if name in cases or found:
+            return cases.get(name) or found[0]
+    raise SystemExit(f"repro: no case named {name!r} in the project at {root} (nor in module {module!r})")
+
+
+def one_step(case: Case, params: Params, batch: int | np.ndarray) -> list[str]:
+    """Run one step on both sides from ``params`` on ``X[batch]``; one line per differing quantity."""
+    scratch, twin = scratch_trace(case, params, [batch]), twin_trace(case, params, [batch])
+    return differing(case, scratch, twin)
+
+
+def differing(case: Case, scratch: Trace, twin: Trace) -> list[str]:
+    atol, rtol = tolerance(case, 1)
+    lines = []
+    keys = [k for k in scratch if split_key(k)[0] in ("output", "loss", "dloss", "grad", "param")]
+    for key in sorted(keys, key=lambda k: STAGE_ORDER.index(split_key(k)[0])):
+        a, b = np.asarray(scratch[key]), np.asarray(twin[key])
+        if a.shape != b.shape:
+            lines.append(f"{key}: shape {a.shape} on the scratch side, {b.shape} on the twin side")
+            continue
+        diff, tol, bad = differences(a, b, atol, rtol)
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            quantity, parameter = split_key(key)
+            what = QUANTITIES[quantity] + (f" of {parameter}" if parameter else "")
+            element = "[" + ", ".join(map(str, at[1:])) + "]" if len(at) > 1 else ""
+            lines.append(
+                f"{what}{element}: scratch = {float(a[at])!r}, twin = {float(b[at])!r}, "
+                f"|difference| = {float(diff[at]):.3g} > tolerance {float(tol[at]):.3g}"
+            )
+    return lines
+
+
+def replay(state_file: Path, name: str, module: str, root: str) -> int:
+    """What ``repro.py`` runs: the step on both sides, then each row alone; 1 while the sides differ."""
+    case = find_case(name, module, root)
+    with np.load(state_file) as npz:
+        params = {k.removeprefix("param."): npz[k] for k in npz.files if k.startswith("param.")}
+        rows, sample, step = npz["rows"], bool(npz["sample"]), int(npz["step"])
+    print(f"{name}: step {step} on both sides from the state entering it (rows of X: {rows.tolist()})")
+    found = one_step(case, params, int(rows[0]) if sample else rows)
+    if not found:
+        print("scratch and twin agree on this step")
+        return 0
+    print(textwrap.indent("\n".join(found), "  "))
+    if len(rows) > 1:
+        alone = [int(r) for r in rows if one_step(case, params, np.array([r]))]
+        if alone:
+            print(f"one row suffices: each of rows {alone} alone shows the difference (e.g. X[{alone[0]}])")
+        else:
+            print("no single row shows it: the difference needs the batch together (a sum or mean over rows)")
+    return 1
+
+
+def repro_for(case: Case, step: int | None, reports: Path, root: Path | None = None) -> Path | None:
+    """Write the repro of a divergence at ``step`` (None: before training, replayed at step 0) into
+    ``<reports>/repro/<case>/``; None when it cannot be written (the message says why on stderr)."""
+    try:
+        return write_repro(case, 0 if step is None else step, reports / "repro" / case.name, root)
+    except OSError as exc:
+        print(f"crosscheck: the repro of {case.name} could not be written: {exc}", file=sys.stderr)
+        return None
