@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crosscheck.case import Case, Link
+    from crosscheck.case import Case, Layer, Link
     from crosscheck.checks import CHECKS, parametrize_with_checks, run_check
     from crosscheck.errors import RegistrationError
     from crosscheck.findings import Finding, register_findings
@@ -26,6 +26,7 @@ _WHERE = {
     "CHECKS": "crosscheck.checks",
     "Case": "crosscheck.case",
     "Finding": "crosscheck.findings",
+    "Layer": "crosscheck.case",
     "Link": "crosscheck.case",
     "RegistrationError": "crosscheck.errors",
     "parametrize_with_checks": "crosscheck.checks",
@@ -38,6 +39,7 @@ __all__ = [
     "CHECKS",
     "Case",
     "Finding",
+    "Layer",
     "Link",
     "RegistrationError",
     "parametrize_with_checks",

@@ -72,6 +72,25 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """A layer's value on both sides, so that a divergence can be placed at the layer where it starts.
+
+    ``scratch``: the attribute (a dotted path) of the scratch network that holds the value after
+    ``forward``; ``twin``: the twin submodule (its name in ``named_modules()``, ``""`` for the whole
+    twin) whose output, or input with ``twin_io="input"``, is that value; ``grad``: optionally the scratch
+    attribute that holds dL/d(value) after ``gradients``, compared with the twin's backward hook.
+    E.g. ``Layer("hidden", scratch="h", twin="act")`` for ``self.h = np.tanh(...)`` and ``self.act = nn.Tanh()``,
+    or ``Layer("hidden", scratch="h", twin="out", twin_io="input")`` when the twin applies tanh as a function.
+    """
+
+    name: str
+    scratch: str
+    twin: str
+    twin_io: str = "output"
+    grad: str | None = None
+
+
+@dataclass(frozen=True)
 class Case:
     """One network pair.  Shapes: ``X`` (n, ...), ``y`` (n, ...); a batch is ``X[b]`` for each ``b``
     that ``batches`` yields (an int for one sample, a slice or an index array for several)."""
@@ -100,6 +119,8 @@ class Case:
     loss_gradient: Callable[[Array, Array], Array] | None = None
     description: str = ""
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
+    # The network's layers, input to output, for naming the layer where a divergence starts (optional).
+    layers: Sequence[Layer] = ()
 
     def __post_init__(self) -> None:
         # The data is the case's own, read-only: a network writing into its input cannot change what the
@@ -454,6 +475,39 @@ def validate(case: Case) -> None:
     _check_map(case, where, net, module)
     _check_first_step(case, where, net, module, params, batches[0])
     _check_twin_repeats(case, where, params, batches[:TWIN_REPEAT_STEPS])
+    _check_layers(case, where, params, batches[0])
+
+
+def _check_layers(case: Case, where: str, params: Params, batch: Batch) -> None:
+    """Each named layer can be read on both sides, with one shape."""
+    if not case.layers:
+        return
+    from crosscheck import localise
+
+    for layer in case.layers:
+        if not isinstance(layer, Layer) or layer.twin_io not in ("input", "output"):
+            raise RegistrationError(f"{where}: layers must be Layer(name, scratch, twin, twin_io='output'|'input')")
+    module = case.twin(case.torch_dtype)
+    known = dict(module.named_modules())
+    for layer in case.layers:
+        if layer.twin not in known:
+            raise RegistrationError(
+                f"{where}: layer {layer.name!r} names twin submodule {layer.twin!r}, which the twin does not have; "
+                f"it has {sorted(n for n in known if n)}"
+            )
+    try:
+        s_values, s_grads = localise._scratch_layers(case, params, batch)
+    except AttributeError as exc:
+        raise RegistrationError(
+            f"{where}: a layer names a scratch attribute the network does not have after forward/gradients: {exc}"
+        ) from None
+    t_values, t_grads = localise._twin_layers(case, params, batch)
+    for layer, a, b in zip(case.layers, s_values, t_values, strict=True):
+        if b is None or np.size(a) != np.size(b):
+            raise RegistrationError(
+                f"{where}: layer {layer.name!r} is {np.shape(a)} on the scratch side but the twin's "
+                f"{layer.twin or 'module'} {layer.twin_io} is {None if b is None else np.shape(b)}"
+            )
 
 
 def _check_twin_repeats(case: Case, where: str, params: Params, batches: list[Batch]) -> None:

@@ -188,15 +188,20 @@ def assert_check(check: str, case: Case) -> None:
 
 
 def _repro_line(case: Case, result: Comparison) -> str:
-    """Under pytest, the one-step repro of a value divergence, written now, as a line for the message."""
+    """Under pytest, for a value divergence: the layer where the sides part (when the case names its
+    layers) and the one-step repro, written now, as lines for the message."""
     from crosscheck import plugin
     from crosscheck.repro import repro_for
 
     if result.first_divergence is None or not plugin.active():
         return ""
+    from crosscheck.diagnose import layer_text
+
     settings = plugin.settings()
-    path = repro_for(case, result.first_divergence.step, settings.reports, settings.root)
-    return f"\none-step repro: python {path}" if path is not None else ""
+    step = result.first_divergence.step
+    layer = layer_text(case, step)
+    path = repro_for(case, step, settings.reports, settings.root)
+    return (f"\nlayer: {layer}" if layer else "") + (f"\none-step repro: python {path}" if path is not None else "")
 
 
 def parametrize_with_checks(

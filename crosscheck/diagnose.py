@@ -28,6 +28,7 @@ class Diagnosis:
     problem: str | None
     odd_one_out: str | None  # scratch, twin or finite differences, where the oracle could tell
     stage: str | None  # where in the chain of the step the difference first grows
+    layer: str | None  # the first layer where the sides part, for a case that names its layers
     repro: Path | None
 
     def block(self) -> list[str]:
@@ -44,6 +45,8 @@ class Diagnosis:
             ]
         if self.stage is not None:
             lines.append(f"  the difference first grows at: {self.stage}")
+        if self.layer is not None:
+            lines.append(f"  layer: {self.layer}")
         if self.odd_one_out is not None:
             lines.append(f"  finite differences: {self.odd_one_out}")
         if self.repro is not None:
@@ -85,7 +88,7 @@ def diagnose(case: Case, reports: Path | None = None, root: Path | None = None) 
         return None
     first = _first(results)
     d = first.first_divergence
-    stage = odd = None
+    stage = odd = layer = None
     repro = None
     if d is not None:
         from crosscheck import report
@@ -93,6 +96,19 @@ def diagnose(case: Case, reports: Path | None = None, root: Path | None = None) 
 
         stage = (report.localise(report.collect(case)) or {}).get("stage")
         odd = _oracle(case, d)
+        # The recorded curve is evaluated after the step's update: its layers are those of the next step.
+        after = d.quantity == "curve" and d.step is not None and d.step + 1 < first.steps
+        layer = layer_text(case, d.step + 1 if after and d.step is not None else d.step)
         if reports is not None:
             repro = repro_for(case, d.step, reports, root)
-    return Diagnosis(case.name, first.check, tuple(c.check for c in failed), d, first.problem, odd, stage, repro)
+    return Diagnosis(case.name, first.check, tuple(c.check for c in failed), d, first.problem, odd, stage, layer, repro)
+
+
+def layer_text(case: Case, step: int | None) -> str | None:
+    """Where, layer by layer, the sides part at ``step``, for a case that names its layers."""
+    if not case.layers:
+        return None
+    from crosscheck.localise import localise_layers
+
+    found = localise_layers(case, 0 if step is None else step)
+    return found.text() if found is not None else "every named layer agrees: the parameter gradients or the update part"

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crosscheck import Case, Link, register
+from crosscheck import Case, Layer, Link, register
 
 X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 Y = np.array([[0.0], [1.0], [1.0], [0.0]])
@@ -80,5 +80,8 @@ XOR_NET = register(
         evaluate=lambda net, X, y: mse(net.forward(X), y),
         twin_evaluate=lambda twin, X, y: F.mse_loss(twin(X), y),
         curve_steps=range(0, 300, 30),
+        # Optional: where a divergence starts, layer by layer (the twin applies tanh as a function, so
+        # the hidden activation is the input of its output layer).
+        layers=[Layer("hidden", scratch="h", twin="out", twin_io="input")],
     )
 )

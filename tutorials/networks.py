@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from crosscheck.case import Array, Case, Link, Params, Rng
+from crosscheck.case import Array, Case, Layer, Link, Params, Rng
 from crosscheck.findings import Finding, register_findings
 from crosscheck.registration import register
 from reference import network_2_2_1 as ref221
@@ -204,6 +204,8 @@ NETWORK_3_4_1 = register(
         twin_evaluate=lambda m, X, y: ref341.sum_of_squares(m(X), y),
         curve_steps=range(0, s341.ITERATIONS, 10),
         seed=DEFAULT_SEED,
+        # The hidden activation is the input of the twin's second layer; the output is the twin's own.
+        layers=[Layer("hidden", scratch="layer1", twin="layer2", twin_io="input"), Layer("output", "output", "")],
     )
 )
 

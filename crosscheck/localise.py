@@ -1,0 +1,170 @@
+"""Which layer: the first layer, forward or backward, where scratch and twin part at a step.
+
+A case may name its layers (``Case.layers``): for each, the scratch network's attribute that holds the
+layer's value after ``forward`` (``"h"``, or a dotted path such as ``"hidden.out"``), the twin submodule
+whose output (or input) is that value, recorded with a forward hook, and optionally the scratch
+attribute holding dL/d(that value) after ``gradients``, which the twin's backward hook gives.
+``localise_layers(case, step)`` replays that one step on both sides from the state entering it and
+compares layer by layer: forward from the input, then backward from the output.  The first layer past
+its tolerance is where the sides part; it introduced the error when the layer before it (its input)
+agrees exactly or to a small fraction of its tolerance, else it only carried and amplified an error
+from that layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from crosscheck.case import Case, load_into_twin, twin_data
+from crosscheck.checks import tolerance
+from crosscheck.compare import differences
+
+# A layer "introduces" the error when its input's difference is below this fraction of the input's own
+# tolerance: rounding at the level of the tolerance, amplified, cannot make a wrong formula's difference.
+INTRODUCED_BELOW = 0.01
+
+
+@dataclass(frozen=True)
+class LayerVerdict:
+    step: int
+    layer: str
+    direction: str  # "forward" or "backward"
+    introduced: bool
+    ratio: float  # the layer's largest |difference| / tolerance
+    before: str | None  # the layer it takes its input from, in this direction (None: the data, or the loss)
+    before_ratio: float
+
+    def text(self) -> str:
+        where = f"{self.direction}, layer {self.layer!r}"
+        if self.introduced:
+            if self.before:
+                came = (
+                    f"introduced there (its input, {self.before!r}, agrees to {self.before_ratio:.2g} of its tolerance)"
+                )
+            elif self.direction == "forward":
+                came = "introduced there (its input is the data)"
+            else:
+                came = "introduced there (the forward pass agrees)"
+        else:
+            origin = repr(self.before) if self.before else "the forward pass"
+            came = (
+                f"carried from {origin} ({self.before_ratio:.2g} of its tolerance) and amplified "
+                f"to {self.ratio:.3g} times the tolerance"
+            )
+        return f"{where}: {came}"
+
+
+def read_path(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _scratch_layers(case: Case, params: dict[str, np.ndarray], batch: Any) -> tuple[list[Any], list[Any]]:
+    net = case.build({k: np.array(v) for k, v in params.items()}, case.learning_rate)
+    xb, yb = case.X[batch], case.y[batch]
+    case.forward(net, xb)
+    values = [np.array(read_path(net, layer.scratch)) for layer in case.layers]
+    case.gradients(net, xb, yb)
+    grads = [np.array(read_path(net, layer.grad)) if layer.grad else None for layer in case.layers]
+    return values, grads
+
+
+def _twin_layers(case: Case, params: dict[str, np.ndarray], batch: Any) -> tuple[list[Any], list[Any]]:
+    module = case.twin(case.torch_dtype)
+    load_into_twin(module, case, params)
+    values: list[Any] = [None] * len(case.layers)
+    grads: list[Any] = [None] * len(case.layers)
+    handles = []
+    for i, layer in enumerate(case.layers):
+        sub = module.get_submodule(layer.twin)
+        at = 0 if layer.twin_io == "input" else None
+
+        def forward_hook(m: Any, inputs: Any, output: Any, i: int = i, at: int | None = at) -> None:
+            values[i] = (inputs[at] if at is not None else output).detach().numpy().copy()
+
+        def backward_hook(m: Any, grad_in: Any, grad_out: Any, i: int = i, at: int | None = at) -> None:
+            g = grad_in[at] if at is not None else grad_out[0]
+            grads[i] = None if g is None else g.detach().numpy().copy()
+
+        handles.append(sub.register_forward_hook(forward_hook))
+        if layer.grad:
+            handles.append(sub.register_full_backward_hook(backward_hook))
+    try:
+        X, y = twin_data(case)
+        index = torch.as_tensor(batch) if isinstance(batch, np.ndarray) else batch
+        xb = X[index].clone().requires_grad_(True)  # a leaf that needs grad: backward hooks fire on the first layer
+        case.twin_loss(module(xb), y[index]).backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return values, grads
+
+
+def _ratio(case: Case, a: Any, b: Any) -> float:
+    if a is None or b is None:
+        return float("nan")
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        a = a.reshape(b.shape) if a.size == b.size else a
+        if a.shape != b.shape:
+            return float("inf")
+    atol, rtol = tolerance(case, 1)
+    diff, tol, _ = differences(a, b, atol, rtol)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.max(diff / tol)) if diff.size else 0.0
+
+
+def localise_layers(case: Case, step: int) -> LayerVerdict | None:
+    """The first layer where the sides part at ``step``, or None when the case names no layers or every
+    named layer agrees (the divergence is then in the parameter gradients or the update)."""
+    if not case.layers:
+        return None
+    from crosscheck.repro import state_entering
+
+    params, rows, sample = state_entering(case, step)
+    batch = int(rows[0]) if sample else rows
+    s_values, s_grads = _scratch_layers(case, params, batch)
+    t_values, t_grads = _twin_layers(case, params, batch)
+    names = [layer.name for layer in case.layers]
+    forward = [_ratio(case, a, b) for a, b in zip(s_values, t_values, strict=True)]
+    backward = [_ratio(case, a, b) for a, b in zip(s_grads, t_grads, strict=True)]
+    found = first_parting(names, forward, backward)
+    return None if found is None else LayerVerdict(step, *found)
+
+
+def first_parting(
+    names: list[str], forward: list[float], backward: list[float]
+) -> tuple[str, str, bool, float, str | None, float] | None:
+    """(layer, direction, introduced, ratio, the layer before it, that layer's ratio) for the first layer
+    whose |difference| / tolerance exceeds 1: forward from the input, then backward from the output over
+    the layers that have a backward signal (NaN: none).  Before the first forward layer is the data
+    (exact); before the last layer's backward signal is the forward pass (its largest ratio)."""
+    paths = (
+        ("forward", [i for i in range(len(names))], forward),
+        ("backward", [i for i in reversed(range(len(names))) if not np.isnan(backward[i])], backward),
+    )
+    for direction, order, ratios in paths:
+        for position, i in enumerate(order):
+            if ratios[i] > 1:
+                before = order[position - 1] if position > 0 else None
+                if before is not None:
+                    before_ratio = ratios[before]
+                elif direction == "forward":
+                    before_ratio = 0.0
+                else:
+                    before_ratio = max(forward, default=0.0)
+                introduced = not before_ratio > INTRODUCED_BELOW
+                return (
+                    names[i],
+                    direction,
+                    introduced,
+                    ratios[i],
+                    names[before] if before is not None else None,
+                    before_ratio,
+                )
+    return None
