@@ -111,4 +111,11 @@ def layer_text(case: Case, step: int | None) -> str | None:
     from crosscheck.localise import localise_layers
 
     found = localise_layers(case, 0 if step is None else step)
-    return found.text() if found is not None else "every named layer agrees: the parameter gradients or the update part"
+    if found is not None:
+        return found.text()
+    if any(layer.grad for layer in case.layers):
+        return "every named layer agrees, forward and backward: the parameter gradients or the update part"
+    return (
+        "every named layer agrees forward: the error is in the backward pass or the update (name the layers' "
+        "backward signals, Layer(..., grad=...), to place it)"
+    )
