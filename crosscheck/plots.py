@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from crosscheck.compare import Comparison  # noqa: E402
@@ -152,4 +153,41 @@ def step_differences(
     fig.subplots_adjust(
         left=0.12, right=0.98, top=1 - (0.85 + 0.2 * legend.count("\n")) / inches, bottom=0.5 / inches, hspace=0.55
     )
+    return _png(fig)
+
+
+def divergence_zoom(
+    network: str,
+    quantity: str,
+    series: Mapping[str, np.ndarray],
+    first: np.ndarray,
+    atol: float,
+    step: int,
+    parameter: str | None,
+) -> bytes:
+    """The first diverging quantity, one line per parameter (its largest |scratch - twin| at each step),
+    over the steps ``first`` around the first divergence at ``step``; the parameter that diverged first
+    is drawn thick and named."""
+    fig, ax = plt.subplots(figsize=(8.0, 3.6))
+    tiny = atol * 1e-6  # exact zeros drawn on the floor of the log axis
+    for name, values in series.items():
+        v = np.where(np.asarray(values, dtype=float) > 0, values, tiny)
+        lead = name == parameter
+        ax.plot(first, v, "-o", ms=3 if lead else 2, lw=2.2 if lead else 0.9, label=name + (" (first)" if lead else ""))
+    ax.axhline(atol, color="black", ls="--", lw=1.0)
+    ax.axvline(step, color="crimson", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    ax.set_xlim(float(first[0]) - 0.5, float(first[-1]) + 0.5)  # the first divergence never on the axis edge
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("training step")
+    ax.set_ylabel("largest |scratch - twin|", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, ncol=min(6, max(1, len(series))), loc="upper center", bbox_to_anchor=(0.5, -0.28))
+    what = f"{quantity} of {parameter}" if parameter else quantity
+    fig.suptitle(
+        f"{network}: {what} parts first, at step {step} (dotted)\n{quantity} per parameter, steps "
+        f"{int(first[0])} to {int(first[-1])}; dashed: atol = {atol:g}",
+        fontsize=10,
+    )
+    fig.tight_layout()
     return _png(fig)

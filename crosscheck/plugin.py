@@ -210,13 +210,15 @@ def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> Path:
         raise NotADirectoryError(f"{out} is a file, not a folder")
     wanted = set(project(config.rootpath).float32)
     float32 = [case for case in cases if case.name in wanted]
+    networks = report.collect_all(cases)
     report.write_reports(
-        report.collect_all(cases),
+        networks,
         sections(),
         environment(),
         provenance(),
         out,
         precision.report(float32) if float32 else None,
+        report.failing_blocks(cases, networks, out),
     )
     return out
 

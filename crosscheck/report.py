@@ -35,7 +35,7 @@ import numpy as np
 from crosscheck import jsonfile
 from crosscheck.case import Case
 from crosscheck.checks import CHECKS, ORACLES, battery, run_check, tolerance
-from crosscheck.compare import QUANTITIES, STAGE_ORDER, Comparison, Divergence
+from crosscheck.compare import QUANTITIES, STAGE_ORDER, STEPPED, Comparison, Divergence
 from crosscheck.findings import Finding, Section
 from crosscheck.findings import sections as findings_sections
 from crosscheck.registration import registry
@@ -424,11 +424,17 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: 
        max-width: 1120px; padding: 24px 28px 60px; background: #fbfbfc; }
 h1 { margin-bottom: 4px; } h2 { border-bottom: 2px solid #d6dbe3; padding-bottom: 4px; margin-top: 42px; }
 h3 { margin-bottom: 6px; }
-table { border-collapse: collapse; margin: 10px 0 16px; font-size: 13.5px; background: white; }
-th, td { border: 1px solid #cfd6df; padding: 4px 9px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
-th { background: #eef1f5; }
+table { border-collapse: collapse; margin: 10px 0 16px; font-size: 13.5px; background: white;
+        display: block; overflow-x: auto; width: fit-content; max-width: 100%; }
+th, td { border: 1px solid #cfd6df; padding: 4px 9px; text-align: left; vertical-align: top; overflow-wrap: normal;
+         word-break: normal; hyphens: none; }
+th { background: #eef1f5; white-space: nowrap; }
+td.pass, td.fail { white-space: nowrap; }
+.whatfailed { background: #fff4f3; border: 2px solid #e0a19c; border-radius: 6px; padding: 2px 16px 8px;
+              margin-bottom: 14px; }
+.whatfailed h2 { margin-top: 10px; border: none; } .whatfailed pre { background: white; white-space: pre-wrap; }
 td.num { font-family: ui-monospace, Menlo, Consolas, monospace; text-align: right; white-space: nowrap; }
-.nowrap { white-space: nowrap; }
+.nowrap, .num { white-space: nowrap; }
 details { margin: 6px 0 18px; } summary { color: #566173; }
 .pass { background: #d6f5dd; color: #0c5a23; font-weight: 600; }
 .fail { background: #ffd7d5; color: #8a1410; font-weight: 600; }
@@ -480,6 +486,21 @@ def _localisation_html(where: Mapping[str, Any] | None) -> str:
         f"The difference first grows at: <strong>{e(where['stage'])}</strong>.</p>"
         f"<table><tr><th>stage</th><th>largest |diff|</th><th>largest |diff| / tolerance</th></tr>{rows}</table>"
     )
+
+
+def _what_failed(networks: Sequence[NetworkReport], diagnoses: Mapping[str, Sequence[str]]) -> str:
+    """The box at the top of a failing report: per failing network, the facts the terminal block gives."""
+    failing = [(i, net) for i, net in enumerate(networks) if not net.passed]
+    if not failing:
+        return ""
+    parts = ['<div class="whatfailed"><h2>What failed</h2>']
+    for i, net in failing:
+        lines = diagnoses.get(net.name)
+        if not lines:
+            first = next(c for c in net.comparisons if not c.passed)
+            lines = [first.message()]
+        parts.append(f'<h3><a href="#network-{i}">{e(net.name)}</a></h3><pre>{e(chr(10).join(lines))}</pre>')
+    return "".join(parts) + "</div>"
 
 
 def _finding_table(q: Finding) -> str:
@@ -556,8 +577,11 @@ def html_page(
     plots: Mapping[str, Mapping[str, bytes]],
     made: Mapping[str, str],
     out_dir: Path = REPORT_DIR,
+    diagnoses: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
-    """The whole report as one page; ``plots`` is {network: {kind: PNG bytes}}."""
+    """The whole report as one page; ``plots`` is {network: {kind: PNG bytes}}; ``diagnoses`` the blocks of
+    the failing networks ({network: lines}), shown first in a "What failed" box."""
+    networks = sorted(networks, key=lambda net: net.passed)  # failing networks first, else in order
     checks = [c for net in networks for c in net.comparisons]
     failed = sum(not c.passed for c in checks)
     nav = "".join(f'<a href="#network-{i}">{e(net.name)}</a>' for i, net in enumerate(networks))
@@ -588,6 +612,7 @@ def html_page(
         f'<p><span class="total {total_class}">{len(checks)} checks on {_networks(len(networks))}: '
         f"{len(checks) - failed} passed, {failed} failed</span></p>",
         f'<p class="meta">{e(made_text(made))}</p>',
+        _what_failed(networks, diagnoses or {}),
         f"<nav>{nav}</nav>",
         "<h2>Overview</h2>",
         "<p>Verdict and largest absolute difference of every check.</p>",
@@ -604,6 +629,7 @@ def html_page(
             _localisation_html(localise(net)),
         ]
         captions = {
+            "zoom": "the first diverging quantity per parameter, around the first divergence",
             "curves": "training curves of both sides",
             "differences": "per-step largest difference by stage, with the tolerance",
         }
@@ -661,7 +687,7 @@ def network_plots(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarra
     if len(scratch_curve) == 0:  # no recorded curve: the per-step batch loss
         scratch_curve, twin_curve = net.scratch["loss"], net.twin["loss"]
         at, curve_label = list(range(len(scratch_curve))), "loss of each step's batch"
-    return {
+    images = {
         "checks": plots.check_matrix(net.name, net.comparisons),
         "curves": plots.training_curves(net.name, scratch_curve, twin_curve, at, curve_label),
         "differences": plots.step_differences(
@@ -673,6 +699,43 @@ def network_plots(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarra
             {stage: v["ratio"] > 1 for stage, v in steps.items()},
         ),
     }
+    if found is not None and found[1].step is not None and found[1].quantity in STEPPED:
+        images["zoom"] = _zoom(net, found[1])
+    return images
+
+
+ZOOM_STEPS = 20  # steps shown on each side of the first divergence
+
+
+def _zoom(net: NetworkReport, d: Divergence) -> bytes:
+    from crosscheck import plots
+
+    assert d.step is not None
+    keys = [k for k in net.scratch if k.split(".")[0] == d.quantity]
+    n = len(net.scratch[keys[0]])
+    window = np.arange(max(0, d.step - ZOOM_STEPS), min(n, d.step + ZOOM_STEPS + 1))
+    series = {}
+    for key in keys:
+        a = np.asarray(net.scratch[key], dtype=np.float64)[window]
+        b = np.asarray(net.twin[key], dtype=np.float64)[window]
+        with np.errstate(invalid="ignore"):
+            diff = np.where(np.isfinite(a) & np.isfinite(b), np.abs(a - b), np.inf)
+        series[key.partition(".")[2] or key] = diff.reshape(len(window), -1).max(axis=1)
+    return plots.divergence_zoom(net.name, QUANTITIES[d.quantity], series, window, net.atol, d.step, d.parameter)
+
+
+def failing_blocks(cases: Sequence[Case], networks: Sequence[NetworkReport], out_dir: Path) -> dict[str, list[str]]:
+    """The diagnosis block of every failing network (writing its one-step repro under ``out_dir``)."""
+    from crosscheck.diagnose import diagnose
+
+    failing = {net.name for net in networks if not net.passed}
+    blocks = {}
+    for case in cases:
+        if case.name in failing:
+            found = diagnose(case, out_dir)
+            if found is not None:
+                blocks[case.name] = found.block()
+    return blocks
 
 
 # --- writing it all ------------------------------------------------------------------------------
@@ -685,6 +748,7 @@ def write_reports(
     made: Mapping[str, str],
     out_dir: Path = REPORT_DIR,
     float32: Mapping[str, Any] | None = None,
+    diagnoses: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Path]:
     """summary.md, results.json, float32.json (when given), the PNGs and index.html into ``out_dir``;
     returns the paths written."""
@@ -707,7 +771,7 @@ def write_reports(
             path.write_bytes(data)
             written.append(path)
     index = out_dir / "index.html"
-    index.write_text(html_page(networks, sections, env, plots, made, out_dir), encoding="utf-8")
+    index.write_text(html_page(networks, sections, env, plots, made, out_dir, diagnoses), encoding="utf-8")
     written.append(index)
     return written
 
@@ -720,11 +784,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPORT_DIR, help="folder to write into (default: reports)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    networks = collect_all()
+    cases = list(registry().values())
+    networks = collect_all(cases)
     checked = time.perf_counter()
     sections = findings_sections()
     float32 = precision.report()
-    written = write_reports(networks, sections, environment(), provenance(), args.out, float32)
+    diagnoses = failing_blocks(cases, networks, args.out)
+    written = write_reports(networks, sections, environment(), provenance(), args.out, float32, diagnoses)
     done = time.perf_counter()
     for path in written:
         print(f"wrote {path}")

@@ -158,7 +158,11 @@ def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
     outside = [r for r in references if not (r.startswith("data:image/png;base64,") or r.startswith("#"))]
     assert outside == [], f"the page refers outside itself: {outside[:3]}"
     assert not re.search(r"<(?:link|iframe|object|embed|base)\b|@import|url\(", page, flags=re.IGNORECASE)
-    assert page.count("data:image/png;base64,") == 3
+    assert page.count("data:image/png;base64,") == 4  # checks, curves, differences, and the zoom of a failure
+    # A failing report opens with what failed, linked to the network's section.
+    assert page.index('<div class="whatfailed"><h2>What failed</h2>') < page.index("<h2>Overview</h2>")
+    assert '<h3><a href="#network-0">&lt;script&gt;' in page
+    assert "scratch and twin part at step 700, gradient of weights1" in page
     # The divergence is shown, placed in the chain.
     assert "first grows at: <strong>parameter gradient</strong>" in page
     assert "at step 700" in page
@@ -215,7 +219,7 @@ def _strict_json(text):
 def test_a_failing_run_still_writes_every_report_and_exits_1(tmp_path, monkeypatch, capsys):
     # A report that stops at the first failure leaves the last green pages in place, "0 failed".
     broken = _diverging("grad.weights1", 700, name="broken_net")
-    monkeypatch.setattr(report, "collect_all", lambda: [broken])
+    monkeypatch.setattr(report, "collect_all", lambda cases=None: [broken])
     monkeypatch.setattr("crosscheck.environment.provenance", lambda: MADE)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     for name in ("summary.md", "results.json", "index.html", "float32.json"):
