@@ -1,24 +1,25 @@
-"""A golden cannot pass by accident: each way a golden can be wrong is tried on a copy in tmp_path.
+"""A golden cannot pass by accident: each way a golden can be wrong is tried on a golden in tmp_path.
 
-The committed files are only read: every damaged golden here is a copy in a temporary folder, handed
-to ``check_golden`` as the golden folder.  The plugin's part (flags, CI refusal, orphans, the
+The harness's own fixture network is used, not a tutorial network, so that a bug in a tutorial network
+fails that network's checks only: each test writes the fixture's golden into a temporary folder, damages
+it, and hands the folder to ``check_golden``.  The plugin's part (flags, CI refusal, orphans, the
 summary) is tried in nested pytest runs in tests/test_plugin.py.
 """
 
-import shutil
-from pathlib import Path
+import io
+import struct
+import zipfile
 
 import numpy as np
 import pytest
+from fixture_net import make_case
 
 from crosscheck.goldens import GoldenError, check_golden, golden_view, load_golden, regeneration_refusal, write_golden
 from crosscheck.trace import traces
-from tutorials.networks import NETWORK_3_4_1
 
-CASE = NETWORK_3_4_1  # the smallest golden and the quickest run
-COMMITTED = Path(__file__).parent / "goldens"
+CASE = make_case(name="fixture_golden", steps=8)
 HINT = (
-    "regenerate it on purpose with `pytest --force-regen -k network_3_4_1-golden` (outside CI), review the "
+    "regenerate it on purpose with `pytest --force-regen -k fixture_golden-golden` (outside CI), review the "
     "change to {folder}/ and commit it"
 )
 
@@ -33,7 +34,7 @@ def folder(tmp_path):
 @pytest.fixture
 def golden(folder):
     path = folder / f"{CASE.name}.npz"
-    shutil.copyfile(COMMITTED / path.name, path)
+    write_golden(path, golden_view(traces(CASE)[0]))
     return path
 
 
@@ -61,9 +62,9 @@ def test_an_intact_copy_passes(golden):
 
 def test_the_golden_view_is_a_copy_of_the_cached_trace():
     scratch, _ = traces(CASE)
-    before = scratch["init.weights1"].copy()
-    golden_view(scratch)["init.weights1"][0, 0] += 1.0
-    np.testing.assert_array_equal(scratch["init.weights1"], before)
+    before = scratch["init.W1"].copy()
+    golden_view(scratch)["init.W1"][0, 0] += 1.0
+    np.testing.assert_array_equal(scratch["init.W1"], before)
 
 
 # --- missing -------------------------------------------------------------------------------------
@@ -74,7 +75,7 @@ def test_a_missing_golden_is_written_and_fails(folder, data):
     with pytest.raises(GoldenError) as excinfo:
         check(folder)
     assert str(excinfo.value) == (
-        f"network_3_4_1 / golden: no golden file yet (first run), written {path}; review it and commit it"
+        f"fixture_golden / golden: no golden file yet (first run), written {path}; review it and commit it"
     )
     written = load_golden(path)
     assert written.keys() == data.keys()
@@ -88,9 +89,9 @@ def test_a_missing_golden_in_ci_fails_and_is_not_written(folder):
     with pytest.raises(GoldenError) as excinfo:
         check(folder, environ={"CI": "true"})
     assert str(excinfo.value) == (
-        f"network_3_4_1 / golden: golden file {path} is missing, and in CI a missing golden is not written (a run "
+        f"fixture_golden / golden: golden file {path} is missing, and in CI a missing golden is not written (a run "
         f"must not pass on values it has just created); generate it on a developer machine with "
-        f"`pytest --force-regen -k network_3_4_1-golden`, review it and commit it"
+        f"`pytest --force-regen -k fixture_golden-golden`, review it and commit it"
     )
     assert not path.exists()
 
@@ -111,9 +112,12 @@ def empty(raw):
 
 
 def bit_flip(raw):
-    # A byte inside the first member's compressed data (the local header is 30 bytes + a short name).
+    """One byte flipped inside the first member's compressed data (after its local header)."""
+    first = zipfile.ZipFile(io.BytesIO(raw)).infolist()[0]
+    name_length, extra_length = struct.unpack("<HH", raw[first.header_offset + 26 : first.header_offset + 30])
+    at = first.header_offset + 30 + name_length + extra_length + first.compress_size // 2
     damaged = bytearray(raw)
-    damaged[200] ^= 0xFF
+    damaged[at] ^= 0xFF
     return bytes(damaged)
 
 
@@ -133,7 +137,7 @@ def test_a_corrupt_golden_names_the_file_and_the_command(damage, golden):
 
 def fits_not(golden, *problems):
     return (
-        f"network_3_4_1 / golden: golden file {golden} does not fit this run:\n  "
+        f"fixture_golden / golden: golden file {golden} does not fit this run:\n  "
         + "\n  ".join(problems)
         + f"\nif the change is intended, {HINT.format(folder=golden.parent)}"
     )
@@ -141,7 +145,7 @@ def fits_not(golden, *problems):
 
 def test_nan_in_a_golden_fails(golden, data):
     curve = data["curve"].copy()
-    curve[3] = np.nan
+    curve[1] = np.nan
     rewrite(golden, curve=curve)
     with pytest.raises(GoldenError) as excinfo:
         check(golden.parent)
@@ -155,24 +159,24 @@ def test_nan_in_the_run_fails_before_any_golden_is_read(golden, monkeypatch):
     monkeypatch.setattr("crosscheck.trace.traces", lambda case: (scratch, broken))
     with pytest.raises(GoldenError) as excinfo:
         check(golden.parent)
-    assert str(excinfo.value) == "network_3_4_1: this run's curve has NaN or Inf on the twin side"
+    assert str(excinfo.value) == "fixture_golden: this run's curve has NaN or Inf on the twin side"
 
 
 def test_a_float32_golden_fails(golden, data):
-    rewrite(golden, **{"final.weights2": data["final.weights2"].astype(np.float32)})
+    rewrite(golden, **{"final.W2": data["final.W2"].astype(np.float32)})
     with pytest.raises(GoldenError) as excinfo:
         check(golden.parent)
-    assert str(excinfo.value) == fits_not(golden, "final.weights2: the golden is float32, not float64")
+    assert str(excinfo.value) == fits_not(golden, "final.W2: the golden is float32, not float64")
 
 
 def test_a_float32_run_fails_against_a_float64_golden(golden, monkeypatch):
     """pytest-regressions accepts any numeric dtype against any other; the case's dtype is enforced here."""
     scratch, twin = traces(CASE)
-    narrowed = dict(scratch, **{"init.weights1": scratch["init.weights1"].astype(np.float32)})
+    narrowed = dict(scratch, **{"init.W1": scratch["init.W1"].astype(np.float32)})
     monkeypatch.setattr("crosscheck.trace.traces", lambda case: (narrowed, twin))
     with pytest.raises(GoldenError) as excinfo:
         check(golden.parent)
-    assert str(excinfo.value) == "network_3_4_1: this run's init.weights1 is float32 on the scratch side, not float64"
+    assert str(excinfo.value) == "fixture_golden: this run's init.W1 is float32 on the scratch side, not float64"
 
 
 def test_a_golden_of_another_shape_fails(golden, data):
@@ -182,7 +186,7 @@ def test_a_golden_of_another_shape_fails(golden, data):
     assert str(excinfo.value) == fits_not(
         golden,
         "first_loss: this run gives shape (5,) but the golden has (4,)",
-        "forward: this run gives shape (4, 1) but the golden has (4,)",
+        "forward: this run gives shape (6, 1) but the golden has (6,)",
     )
 
 
@@ -198,15 +202,15 @@ def test_a_golden_with_an_array_too_many_or_too_few_fails(golden, data):
 
 
 def test_a_wrong_value_names_the_side_the_array_and_the_element(golden, data):
-    changed = data["final.weights1"].copy()
-    changed[2, 3] *= 1 + 1e-9  # beyond rtol 1e-10: the comparison is tight
-    rewrite(golden, **{"final.weights1": changed})
+    changed = data["final.W1"].copy()
+    changed[1, 2] *= 1 + 1e-9  # beyond rtol 1e-10: the comparison is tight
+    rewrite(golden, **{"final.W1": changed})
     with pytest.raises(GoldenError) as excinfo:
         check(golden.parent)
     message = str(excinfo.value)
-    assert message.startswith(f"network_3_4_1 / golden: the scratch and twin sides part from {golden}:\n  scratch: ")
-    assert "\n  scratch: final.weights1[2, 3]: run = " in message
-    assert "\n  twin: final.weights1[2, 3]: run = " in message
+    assert message.startswith(f"fixture_golden / golden: the scratch and twin sides part from {golden}:\n  scratch: ")
+    assert "\n  scratch: final.W1[1, 2]: run = " in message
+    assert "\n  twin: final.W1[1, 2]: run = " in message
     assert message.endswith(
         "both sides moved together: the network changed on purpose, or the data or initialisation did; "
         f"if the change is intended, {HINT.format(folder=golden.parent)}"
@@ -220,7 +224,7 @@ def test_one_side_moving_is_named(golden, monkeypatch):
     with pytest.raises(GoldenError) as excinfo:
         check(golden.parent)
     message = str(excinfo.value)
-    assert message.startswith(f"network_3_4_1 / golden: the twin side parts from {golden}:\n  twin: first_loss[2]: ")
+    assert message.startswith(f"fixture_golden / golden: the twin side parts from {golden}:\n  twin: first_loss[2]: ")
     assert "only the twin side moved: look there first" in message
 
 
@@ -230,7 +234,7 @@ def test_one_side_moving_is_named(golden, monkeypatch):
 @pytest.mark.parametrize("flag", ["force_regen", "regen_all"])
 def test_a_damaged_golden_can_be_regenerated_on_purpose(flag, golden, data):
     golden.write_bytes(b"damaged")
-    with pytest.raises(GoldenError, match=r"network_3_4_1 / golden: .*, written "):
+    with pytest.raises(GoldenError, match=r"fixture_golden / golden: .*, written "):
         check(golden.parent, **{flag: True})
     rewritten = load_golden(golden)
     assert rewritten.keys() == data.keys()
@@ -253,7 +257,7 @@ def test_no_golden_is_written_from_a_run_whose_sides_disagree(folder, monkeypatc
     with pytest.raises(GoldenError) as excinfo:
         check(folder)
     assert str(excinfo.value) == (
-        f"network_3_4_1 / golden: {folder / 'network_3_4_1.npz'} not written: scratch and twin disagree "
+        f"fixture_golden / golden: {folder / 'fixture_golden.npz'} not written: scratch and twin disagree "
         "(loss, training_run failed), and a golden must record a run the battery passes; fix the failing checks first"
     )
     assert not list(folder.iterdir())

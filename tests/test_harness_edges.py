@@ -10,17 +10,19 @@ from crosscheck.case import validate
 from crosscheck.checks import check_gradients, check_training_run, tolerance
 from crosscheck.precision import float32_case
 from crosscheck.trace import traces
-from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1
+from fixture_net import make_case
+
+FIXTURE = make_case(steps=40)  # the harness tests its edges on a network of its own
 
 
 def test_a_dtype_given_as_the_numpy_type_or_its_name_is_accepted():
-    case32 = float32_case(NETWORK_3_4_1)
+    case32 = float32_case(FIXTURE)
     for spelling in (np.float32, "float32", np.dtype(np.float32)):
         validate(replace(case32, dtype=spelling))
 
 
 def test_a_float32_case_without_a_recorded_curve_passes_its_training_run():
-    case = replace(float32_case(NETWORK_3_4_1), curve_steps=[], batches=lambda rng: [slice(None)] * 20)
+    case = replace(float32_case(FIXTURE), curve_steps=[], batches=lambda rng: [slice(None)] * 20)
     scratch, twin = traces(case)
     assert scratch["curve"].dtype == twin["curve"].dtype == np.float32
     result = check_training_run(case)
@@ -28,24 +30,22 @@ def test_a_float32_case_without_a_recorded_curve_passes_its_training_run():
 
 
 def test_a_variant_with_the_same_name_gets_its_own_traces():
-    original, _ = traces(NETWORK_2_2_1)
+    original, _ = traces(FIXTURE)
     saved = dict(trace._CACHE)
     try:
-        variant = replace(
-            NETWORK_2_2_1, learning_rate=0.25, batches=lambda rng: [i % 4 for i in range(40)], curve_steps=[3]
-        )
+        variant = replace(FIXTURE, learning_rate=0.25, batches=lambda rng: [slice(None)] * 30, curve_steps=[3])
         changed, _ = traces(variant)
-        assert len(changed["loss"]) == 40
-        assert not np.array_equal(original["param.w1"][:40], changed["param.w1"])
+        assert len(changed["loss"]) == 30
+        assert not np.array_equal(original["param.W1"][:30], changed["param.W1"])
         # and the original is not handed the variant's entry
-        np.testing.assert_array_equal(traces(NETWORK_2_2_1)[0]["param.w1"], original["param.w1"])
+        np.testing.assert_array_equal(traces(FIXTURE)[0]["param.W1"], original["param.W1"])
     finally:
         trace._CACHE.clear()
         trace._CACHE.update(saved)
 
 
 def test_first_step_checks_use_the_one_step_float32_bound():
-    case32 = float32_case(NETWORK_2_2_1)
+    case32 = float32_case(FIXTURE)
     one_step, whole_run = tolerance(case32, 1), tolerance(case32)
     assert whole_run[0] > one_step[0]
     result = check_gradients(case32)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixture_net import make_case
 
 from crosscheck import report
 from crosscheck.checks import CHECKS, battery, run_check
@@ -20,8 +21,10 @@ from crosscheck.findings import Finding, Section, sections
 from crosscheck.registration import registry
 from crosscheck.trace import traces
 from tools import screenshot as shot
-from tutorials.networks import NETWORK_3_4_1
 
+# The harness's own network: a bug in a tutorial network fails that network's checks, not these tests.
+FIXTURE = make_case(name="fixture_report", steps=40)
+STEP = 20
 MADE = {"commit": "abc1234-dirty", "generated_at": "2026-12-02T12:00:00Z"}
 HOSTILE = "<script>alert('x')</script>"
 
@@ -69,8 +72,8 @@ def test_results_json_has_every_network_and_check(networks, quirks):
 
 def test_results_json_agrees_with_the_checks(networks):
     # The report shows the battery's own figures, not a recomputation.
-    case = NETWORK_3_4_1
-    net = next(n for n in networks if n.name == case.name)
+    case = FIXTURE
+    net = report.collect(case)
     for c in net.comparisons:
         assert report.check_record(c) == report.check_record(run_check(case, c.check))
     training = next(c for c in net.comparisons if c.check == "training_run")
@@ -95,11 +98,11 @@ def test_two_report_runs_are_byte_identical(quirks):
 
 def _diverging(stage_key: str, step: int, name: str = HOSTILE) -> report.NetworkReport:
     """The 3-4-1's run with its twin trace changed at one quantity of one step, under a hostile name."""
-    scratch, twin = traces(NETWORK_3_4_1)
+    scratch, twin = traces(FIXTURE)
     twin = {k: v.copy() for k, v in twin.items()}
     twin[stage_key][step] += 1e-6
     comparisons = tuple(
-        dataclasses.replace(run_check(NETWORK_3_4_1, check, (scratch, twin)), network=name) for check in CHECKS
+        dataclasses.replace(run_check(FIXTURE, check, (scratch, twin)), network=name) for check in CHECKS
     )
     return report.NetworkReport(
         name=name,
@@ -108,7 +111,7 @@ def _diverging(stage_key: str, step: int, name: str = HOSTILE) -> report.Network
         comparisons=comparisons,
         scratch=scratch,
         twin=twin,
-        curve_steps=tuple(NETWORK_3_4_1.curve_steps),
+        curve_steps=tuple(FIXTURE.curve_steps),
         atol=1e-12,
         rtol=1e-10,
     )
@@ -119,13 +122,13 @@ def _diverging(stage_key: str, step: int, name: str = HOSTILE) -> report.Network
     [
         ("output", "forward output"),
         ("dloss", "dL/doutput"),
-        ("grad.weights1", "parameter gradient"),
-        ("param.weights2", "update (parameters after the step)"),
+        ("grad.W1", "parameter gradient"),
+        ("param.W2", "update (parameters after the step)"),
     ],
 )
 def test_localise_names_the_stage_where_the_difference_first_grows(key, stage):
-    where = report.localise(_diverging(key, 700))
-    assert where is not None and where["step"] == 700 and where["check"] == "training_run"
+    where = report.localise(_diverging(key, STEP))
+    assert where is not None and where["step"] == STEP and where["check"] == "training_run"
     assert where["stage"] == stage
     assert where["chain"][0]["stage"] == "parameters entering the step"
     assert where["chain"][0]["over_tolerance"] <= 1
@@ -138,7 +141,7 @@ def test_passing_network_has_no_divergence(networks):
 
 
 def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
-    fake = _diverging("grad.weights1", 700)
+    fake = _diverging("grad.W1", STEP)
     hostile = Finding("hostile", (HOSTILE,), HOSTILE, f"text with {HOSTILE} and `code {HOSTILE}`", {"x": 1.0})
     (tmp_path / "bench.json").write_text(json.dumps({"summary": HOSTILE, "columns": ["a"], "rows": [[HOSTILE]]}))
     page = report.html_page(
@@ -162,10 +165,10 @@ def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
     # A failing report opens with what failed, linked to the network's section.
     assert page.index('<div class="whatfailed"><h2>What failed</h2>') < page.index("<h2>Overview</h2>")
     assert '<h3><a href="#network-0">&lt;script&gt;' in page
-    assert "scratch and twin part at step 700, gradient of weights1" in page
+    assert f"scratch and twin part at step {STEP}, gradient of W1" in page
     # The divergence is shown, placed in the chain.
     assert "first grows at: <strong>parameter gradient</strong>" in page
-    assert "at step 700" in page
+    assert f"at step {STEP}" in page
     # Sections other sessions write: shown when present, left out when absent.
     assert "<h2>Benchmarks</h2>" in page and '<a href="#extras">bench</a>' in page
     assert "mutation.json" not in page and "Mutation testing" not in page
@@ -202,9 +205,10 @@ def test_main_job_writes_the_summary(tmp_path, monkeypatch, capsys):
 
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     monkeypatch.setattr("crosscheck.environment.provenance", lambda: MADE)
+    monkeypatch.setattr("crosscheck.__main__.registry", lambda: {FIXTURE.name: FIXTURE})
     assert main(["--reports", str(tmp_path)]) == 0
     assert (tmp_path / "summary.md").read_text(encoding="utf-8") == report.summary_markdown(
-        report.collect_all(), sections(), MADE
+        report.collect_all([FIXTURE]), sections(), MADE
     )
     assert "wrote" in capsys.readouterr().out
 
@@ -218,7 +222,7 @@ def _strict_json(text):
 
 def test_a_failing_run_still_writes_every_report_and_exits_1(tmp_path, monkeypatch, capsys):
     # A report that stops at the first failure leaves the last green pages in place, "0 failed".
-    broken = _diverging("grad.weights1", 700, name="broken_net")
+    broken = _diverging("grad.W1", STEP, name="broken_net")
     monkeypatch.setattr(report, "collect_all", lambda cases=None: [broken])
     monkeypatch.setattr("crosscheck.environment.provenance", lambda: MADE)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
@@ -242,10 +246,10 @@ def test_a_failing_run_still_writes_every_report_and_exits_1(tmp_path, monkeypat
 
 
 def test_results_json_is_strict_with_a_non_finite_difference():
-    scratch, twin = traces(NETWORK_3_4_1)
+    scratch, twin = traces(FIXTURE)
     twin = {k: v.copy() for k, v in twin.items()}
     twin["loss"][3] = np.inf
-    comparisons = tuple(run_check(NETWORK_3_4_1, check, (scratch, twin)) for check in CHECKS)
+    comparisons = tuple(run_check(FIXTURE, check, (scratch, twin)) for check in CHECKS)
     net = dataclasses.replace(_diverging("loss", 3, name="inf_net"), comparisons=comparisons, twin=twin)
 
     data = _strict_json(report.results_text([net], [], {}, MADE))
@@ -308,12 +312,13 @@ def test_main_job_prints_one_progress_line_per_network_off_a_terminal():
     from crosscheck.__main__ import run_all
 
     progress = io.StringIO()  # not a terminal: no rewritten lines, no escape codes
-    cases = registry()
-    results = run_all(cases, ["network_3_4_1", "xor_2_3_1"], progress=progress)
+    other = make_case(name="fixture_other")
+    cases = {FIXTURE.name: FIXTURE, other.name: other}
+    results = run_all(cases, None, progress=progress)
     lines = progress.getvalue().splitlines()
     assert [line.split(" (")[0] for line in lines] == [
-        "network_3_4_1: 7 checks, all passed",
-        "xor_2_3_1: 7 checks, all passed",
+        "fixture_report: 7 checks, all passed",
+        "fixture_other: 7 checks, all passed",
     ]
     assert "\033" not in progress.getvalue() and "\r" not in progress.getvalue()
     assert len(results) == 14
