@@ -139,7 +139,7 @@ def test_a_variant_of_a_tutorial_case_runs_seed_by_seed():
         assert all(np.array_equal(stack[k][i], v) for k, v in expected.items())
 
 
-def test_a_seed_near_the_bound_is_confirmed_seed_by_seed():
+def test_a_seed_of_network_3_4_1_near_the_bound_is_confirmed_seed_by_seed():
     """A difference only the batched run shows (here planted in the batched twin) is re-run through
     scratch_trace and twin_trace; the per-seed figures replace it, and the record says so."""
     case = NETWORK_3_4_1
