@@ -15,7 +15,7 @@ from crosscheck.case import Case
 from crosscheck.checks import battery, run_check
 from crosscheck.compare import Comparison
 from crosscheck.errors import RegistrationError
-from crosscheck.registration import project, registry
+from crosscheck.registration import Project, project, registry
 
 
 def table(results: list[Comparison]) -> str:
@@ -82,6 +82,13 @@ def load_cases() -> dict[str, Case]:
         raise SystemExit(f"crosscheck: {exc}") from None
 
 
+def load_project() -> Project:
+    try:
+        return project()
+    except RegistrationError as exc:
+        raise SystemExit(f"crosscheck: {exc}") from None
+
+
 def reports_folder(path: Path) -> Path:
     """``path`` made ready to write into; a path that cannot be a folder is a one-line error."""
     try:
@@ -95,7 +102,7 @@ def reports_folder(path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    proj = project()
+    proj = load_project()
     where = f"the project at {proj.pyproject}" if proj.pyproject else f"{proj.root} (no pyproject.toml found above it)"
     epilog = (
         f"Cases come from [tool.crosscheck] cases in pyproject.toml, found from the current folder upwards: {where}."
@@ -111,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("networks", nargs="*", help="networks to check (default: all registered)")
     parser.add_argument("--list", action="store_true", help="print the registered networks' names and exit")
     parser.add_argument(
-        "--reports", type=Path, default=Path("reports"), help="folder for summary.md (default: reports)"
+        "--reports",
+        type=Path,
+        default=proj.root / "reports",
+        help="folder for summary.md and one-step repros (default: reports/ of the project)",
     )
     args = parser.parse_args(argv)
     cases = load_cases()

@@ -401,6 +401,11 @@ def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module,
     loss = np.asarray(_call(where, "loss(output, y[batch 0])", case.loss, out, yb))
     if loss.shape != ():
         raise RegistrationError(f"{where}: loss(output, y[batch 0]) must be a scalar, got shape {loss.shape}")
+    if loss.dtype != case.dtype:
+        raise RegistrationError(
+            f"{where}: loss(output, y[batch 0]) returns {loss.dtype} ({type(loss.item()).__name__}) but the case is "
+            f"{np.dtype(case.dtype).name}; return a NumPy value of the case's dtype (np.mean(...), not float(...))"
+        )
     grads = _call(where, "gradients(net, X[batch 0], y[batch 0])", case.gradients, net, xb, yb)
     if not isinstance(grads, Mapping) or set(grads) != set(case.param_map):
         names = sorted(grads) if isinstance(grads, Mapping) else type(grads).__name__
@@ -439,6 +444,11 @@ def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module,
             f"the parameters"
         )
     loss_t = _call(where, "twin_loss(output, y[batch 0])", case.twin_loss, out_t, yt)
+    if not isinstance(loss_t, torch.Tensor):
+        raise RegistrationError(
+            f"{where}: twin_loss(output, y) must return a torch tensor, got {type(loss_t).__name__} "
+            f"(.item() or float() leaves autograd)"
+        )
     if not loss_t.requires_grad:
         raise RegistrationError(
             f"{where}: twin_loss(output, y) does not depend on the output through autograd (it is detached); "
@@ -501,7 +511,9 @@ def _check_layers(case: Case, where: str, params: Params, batch: Batch) -> None:
         raise RegistrationError(
             f"{where}: a layer names a scratch attribute the network does not have after forward/gradients: {exc}"
         ) from None
-    t_values, t_grads = localise._twin_layers(case, params, batch)
+    except Exception as exc:
+        raise RegistrationError(f"{where}: the scratch layers could not be read: {type(exc).__name__}: {exc}") from exc
+    t_values, t_grads = _call(where, "the twin with hooks on its layers", localise._twin_layers, case, params, batch)
     for layer, a, b in zip(case.layers, s_values, t_values, strict=True):
         if b is None or np.size(a) != np.size(b):
             raise RegistrationError(

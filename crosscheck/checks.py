@@ -215,6 +215,17 @@ def parametrize_with_checks(
     import pytest
 
     expected = expected_failed_checks or {}
+    cases = list(cases)
+    if not cases:
+        from crosscheck.registration import project, pytest_root
+
+        proj = project(pytest_root())
+        where = f"the project at {proj.pyproject}" if proj.pyproject else f"{proj.root} (no pyproject.toml above it)"
+        raise ValueError(
+            f"parametrize_with_checks() got no case, so no check would run. If you pass registry().values(): no "
+            f"case is registered for {where}; list the modules that register yours in its pyproject.toml, "
+            f'[tool.crosscheck] cases = ["mypackage.mynet"]'
+        )
     params = []
     for case in cases:
         if not isinstance(case, Case):

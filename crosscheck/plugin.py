@@ -44,6 +44,7 @@ class _Run:
     outcomes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     deselected: bool = False
     orphans: list[Path] = field(default_factory=list)
+    orphan_error: str | None = None
     written: Path | None = None
     report_error: str | None = None
 
@@ -97,6 +98,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _ACTIVE.remove(config)
 
 
+def root() -> Path | None:
+    """The project folder of the innermost pytest run in progress (None outside pytest)."""
+    return _ACTIVE[-1].stash[_RUN].root if _ACTIVE else None
+
+
 def active() -> bool:
     """Whether a pytest run with this plugin is in progress in this process."""
     return bool(_ACTIVE)
@@ -133,9 +139,10 @@ def _case_and_check(item: pytest.Item) -> tuple[Any, str] | None:
     return params["case"], str(check.args[0])  # type: ignore[union-attr]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    run = config.stash[_RUN]
-    for item in items:
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The cases of the tests that will run (after -k, -m and --deselect have taken theirs)."""
+    run = session.config.stash[_RUN]
+    for item in session.items:
         found = _case_and_check(item)
         if found is not None:
             run.cases.setdefault(found[0].name, found[0])
@@ -183,13 +190,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return  # an xdist worker: the controller sums up
     run = config.stash[_RUN]
     golden_ran = any(check == "golden" for _, check in run.outcomes)
-    if golden_ran and not run.deselected and not session.shouldfail and not session.shouldstop and run.folder.is_dir():
+    if golden_ran and _whole_suite(config, run) and not session.shouldfail and not session.shouldstop:
+        from crosscheck.errors import RegistrationError
         from crosscheck.goldens import orphan_goldens
         from crosscheck.registration import registry
 
-        names = set(run.cases) | {name for name, _ in run.outcomes} | set(registry(config.rootpath))
-        run.orphans = orphan_goldens(run.folder, names)
-        if run.orphans and session.exitstatus == pytest.ExitCode.OK:
+        try:
+            names = set(run.cases) | {name for name, _ in run.outcomes} | set(registry(config.rootpath))
+            run.orphans = orphan_goldens(run.folder, names) if run.folder.is_dir() else []
+        except RegistrationError as exc:
+            run.orphan_error = f"golden files not checked for orphans: {exc}"
+        if (run.orphans or run.orphan_error) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     out = config.getoption("crosscheck_report")
     if out is not None and run.cases:
@@ -198,6 +209,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         except (OSError, ImportError) as exc:
             run.report_error = f"--crosscheck-report={out}: the reports could not be written: {exc}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _whole_suite(config: pytest.Config, run: _Run) -> bool:
+    """Whether this run collected the whole suite: only then is a golden no test read an orphan rather than
+    one this run did not select (paths, -k, -m, --deselect, --lf; under xdist the controller collects
+    nothing, so the options are what tells)."""
+    option = config.option
+    filtered = (
+        run.deselected
+        or config.args_source == pytest.Config.ArgsSource.ARGS
+        or bool(getattr(option, "keyword", ""))
+        or bool(getattr(option, "markexpr", ""))
+        or bool(getattr(option, "deselect", None))
+        or bool(getattr(option, "lf", False))
+    )
+    return not filtered
 
 
 def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> Path:
@@ -268,6 +295,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"[tool.crosscheck] cases in pyproject.toml",
             red=True,
         )
+    if run.orphan_error is not None:
+        tr.write_line(run.orphan_error, red=True)
     if run.written is not None:
         tr.write_line(f"reports written to {run.written}/ (index.html, summary.md, results.json)")
     if run.report_error is not None:

@@ -90,7 +90,7 @@ def load(proj: Project) -> None:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
+            if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
                 raise  # a module that the case module itself imports is missing: its own traceback says which
             raise RegistrationError(
                 f"{proj.pyproject}: [tool.crosscheck] cases lists {module!r}, which cannot be imported from "
@@ -99,11 +99,18 @@ def load(proj: Project) -> None:
 
 
 def registry(start: Path | None = None) -> dict[str, Case]:
-    """Every registered case by name, in registration order: the cases of the project ``start`` (default:
-    the current folder) belongs to, loaded by importing the modules its ``[tool.crosscheck] cases`` lists,
-    and any case registered in this process before."""
-    load(project(start))
+    """Every registered case by name, in registration order: the cases of the project ``start`` belongs to,
+    loaded by importing the modules its ``[tool.crosscheck] cases`` lists, and any case registered in this
+    process before.  ``start`` defaults to the rootdir of the pytest run in progress (so a test module
+    finds its project wherever pytest is started from), else the current folder."""
+    load(project(start if start is not None else pytest_root()))
     return dict(_REGISTRY)
+
+
+def pytest_root() -> Path | None:
+    """The rootdir of the pytest run in progress in this process, if the plugin is loaded and active."""
+    plugin = sys.modules.get("crosscheck.plugin")
+    return plugin.root() if plugin is not None else None
 
 
 def register(case: Case) -> Case:

@@ -36,6 +36,7 @@ from crosscheck import jsonfile
 from crosscheck.case import Case
 from crosscheck.checks import CHECKS, ORACLES, battery, run_check, tolerance
 from crosscheck.compare import QUANTITIES, STAGE_ORDER, STEPPED, Comparison, Divergence
+from crosscheck.errors import RegistrationError
 from crosscheck.findings import Finding, Section
 from crosscheck.findings import sections as findings_sections
 from crosscheck.registration import registry
@@ -784,7 +785,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPORT_DIR, help="folder to write into (default: reports)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    cases = list(registry().values())
+    try:
+        cases = list(registry().values())
+    except RegistrationError as exc:
+        raise SystemExit(f"python -m crosscheck.report: {exc}") from None
     networks = collect_all(cases)
     checked = time.perf_counter()
     sections = findings_sections()

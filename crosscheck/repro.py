@@ -13,9 +13,11 @@ the project's folder on ``sys.path``), or else the module that defines the case'
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +63,8 @@ def write_repro(case: Case, step: int, folder: Path, root: Path | None = None) -
     arrays = {f"param.{k}": v for k, v in params.items()}
     np.savez(folder / "state.npz", rows=rows, sample=np.array(sample), step=np.array(step), **arrays)  # type: ignore[arg-type]
     script = folder / "repro.py"
-    module = getattr(case.build, "__module__", None) or ""
+    module_name = getattr(case.build, "__module__", None) or ""
+    module = getattr(sys.modules.get(module_name), "__file__", None) or module_name  # a test module: by its file
     root_text = str((root or Path.cwd()).resolve())
     script.write_text(
         SCRIPT.format(name=case.name, step=step, script=script, root=root_text, module=module), encoding="utf-8"
@@ -76,12 +79,28 @@ def find_case(name: str, module: str, root: str) -> Case:
     cases = registry(Path(root))
     if name in cases:
         return cases[name]
-    if module:  # a case its test module builds without registering it
-        found = [v for v in vars(importlib.import_module(module)).values() if isinstance(v, Case) and v.name == name]
+    if module:  # a case its module builds without registering it
+        try:
+            found = [v for v in vars(_import(module)).values() if isinstance(v, Case) and v.name == name]
+        except ImportError as exc:
+            raise SystemExit(f"repro: the module of case {name!r}, {module}, cannot be imported: {exc}") from None
         cases = registry(Path(root))
         if name in cases or found:
             return cases.get(name) or found[0]
     raise SystemExit(f"repro: no case named {name!r} in the project at {root} (nor in module {module!r})")
+
+
+def _import(module: str) -> Any:
+    """A module by dotted name, or by file path (a test module outside any package)."""
+    if not module.endswith(".py"):
+        return importlib.import_module(module)
+    spec = importlib.util.spec_from_file_location(Path(module).stem, module)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module at {module}")
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = loaded
+    spec.loader.exec_module(loaded)
+    return loaded
 
 
 def one_step(case: Case, params: Params, batch: int | np.ndarray) -> list[str]:

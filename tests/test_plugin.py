@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crosscheck import Case, Link, parametrize_with_checks
+from crosscheck import Case, Link, parametrize_with_checks, register
 
 
 class Line:
@@ -196,6 +196,20 @@ def test_an_orphan_golden_fails_the_run(project):
     )
     # A run that selects some tests only cannot tell an orphan from a golden it did not select.
     assert project.runpytest("-p", "no:cacheprovider", "-k", "line-golden").ret == pytest.ExitCode.OK
+    assert project.runpytest("-p", "no:cacheprovider", "tests/test_line.py").ret == pytest.ExitCode.OK
+
+
+def test_no_case_is_a_collection_error_not_a_silent_pass(project, monkeypatch):
+    monkeypatch.setattr("crosscheck.registration._REGISTRY", {})  # a user's process, without the tutorials
+    project.makepyfile(
+        test_nothing="from crosscheck import parametrize_with_checks, registry\n\n\n"
+        "@parametrize_with_checks(registry().values())\ndef test_x(case, check):\n    check(case)\n"
+    )
+    result = project.runpytest("-p", "no:cacheprovider", "test_nothing.py")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    text = "\n".join(result.outlines)
+    assert "parametrize_with_checks() got no case, so no check would run." in text
+    assert f"no case is registered for the project at {project.path / 'pyproject.toml'}" in text
 
 
 def test_crosscheck_report_writes_the_reports_of_the_cases_collected(project, monkeypatch):
@@ -245,3 +259,22 @@ def test_a_failing_case_gets_one_block_and_a_one_step_repro(project):
     assert lines[1].startswith("  gradient of w[0, 0]: scratch = ")
     # Every row has a non-zero input, so each alone shows the halved gradient of w.
     assert lines[-1] == "one row suffices: each of rows [0, 1, 2, 3] alone shows the difference (e.g. X[0])"
+
+
+def test_registry_finds_the_project_of_the_pytest_run_wherever_pytest_starts(project, monkeypatch):
+    from crosscheck import registration
+
+    monkeypatch.setattr(registration, "_REGISTRY", {})  # a user's process, without the tutorials
+    inner = project.path / "inner"
+    (inner / "tests").mkdir(parents=True)
+    (inner / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.crosscheck]\ncases = ["registered"]\n'
+    )
+    (inner / "registered.py").write_text(NETWORK.replace('name="line"', 'name="inner_line"') + "\nregister(CASE)\n")
+    (inner / "tests" / "test_all.py").write_text(
+        "from crosscheck import parametrize_with_checks, registry\n\n\n"
+        "@parametrize_with_checks(registry().values())\ndef test_all(case, check):\n    check(case)\n"
+    )
+    result = project.runpytest("-p", "no:cacheprovider", "inner")  # from the folder above the project
+    result.assert_outcomes(passed=7, failed=1)
+    assert (inner / "tests" / "goldens" / "inner_line.npz").is_file()

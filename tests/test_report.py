@@ -322,3 +322,16 @@ def test_main_job_prints_one_progress_line_per_network_off_a_terminal():
     ]
     assert "\033" not in progress.getvalue() and "\r" not in progress.getvalue()
     assert len(results) == 14
+
+
+def test_main_job_says_in_one_line_what_is_wrong_with_the_project_settings(tmp_path, monkeypatch):
+    from crosscheck.__main__ import main
+
+    (tmp_path / "pyproject.toml").write_text('[tool.crosscheck]\ncases = "examples.mynet"\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--list"])
+    assert str(excinfo.value) == (
+        f"crosscheck: {tmp_path / 'pyproject.toml'}: [tool.crosscheck] cases must be a list of names, "
+        "got 'examples.mynet'"
+    )

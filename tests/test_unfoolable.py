@@ -225,6 +225,23 @@ def test_gradients_that_change_after_step_0_fail_naming_the_step(change, words):
     assert text.startswith(f"fixture_2_3_1 / training_run: at step 1 the scratch side's gradients() {words}")
 
 
+def test_a_twin_loss_outside_autograd_is_refused():
+    problem = message(make_case(twin_loss=lambda o, y: F.mse_loss(o, y).item()))
+    assert problem.endswith(
+        "twin_loss(output, y) must return a torch tensor, got float (.item() or float() leaves autograd)"
+    )
+
+
+def test_a_scratch_loss_of_another_dtype_is_refused():
+    from crosscheck.precision import float32_case
+
+    problem = message(float32_case(make_case(loss=lambda o, y: float(mse(o, y)))))  # a Python float is float64
+    assert problem.endswith(
+        "loss(output, y[batch 0]) returns float64 (float) but the case is float32; return a NumPy value of the "
+        "case's dtype (np.mean(...), not float(...))"
+    )
+
+
 class DropoutTwin(Twin):
     def forward(self, x):
         return self.out(F.dropout(torch.tanh(self.hidden(x)), 0.5, training=True))
