@@ -63,6 +63,18 @@ _AS_FLOAT = (
     "intermediate is bit-identical for every real numeric input"
 )
 _DIVIDE_BY_ONE = "dlayer1_dbias is the integer 1, and x / 1 == x * 1 exactly in IEEE arithmetic"
+_SEED_003_DROPPED = (
+    "Seed003NeuralNetwork.compute_gradients returns None and sets no attribute (the seed's defect that the "
+    "findings report): this line changes only a local that it drops on return, so no caller can see it"
+)
+_SEED_003_SCALED = _SEED_003_DROPPED + (
+    "; scaled by a finite factor or with a sign changed, that local could at most add or remove a "
+    "floating-point overflow warning, where a product here already comes near the float64 maximum (about 1.8e308)"
+)
+_SEED_003_TIMES_ONE = _SEED_003_DROPPED + (
+    "; weights * 1 and weights * 0 differ in warnings only at an infinite weight (inf * 0 warns of an invalid "
+    "value) or where input + weights overflows past the float64 maximum"
+)
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("scratch/_checks.py", "data", line): _ZIP_IN_DATA
     for line in (
@@ -118,6 +130,29 @@ EQUIVALENT |= {
         "NeuralNetwork.__init__",
         "draw = rng.random_sample if (isinstance(rng, np.random.RandomState)) and False else rng.random",
     ): "np.random.RandomState.random is an alias of random_sample: the same draws from the same stream",
+    (
+        "scratch/quirks.py",
+        "Seed001NeuralNetwork._compute_gradients",
+        "derror_dbias = derror_dprediction * dprediction_dlayer1 / dlayer1_dbias",
+    ): _DIVIDE_BY_ONE,
+    ("scratch/quirks.py", "seed_001_printed_lines", "mse = np.square(prediction + target)"): (
+        "the function takes no arguments and target is the constant 0 there, so prediction + 0 == prediction - 0 "
+        "exactly (the prediction is a sigmoid, never -0.0)"
+    ),
+}
+EQUIVALENT |= {
+    ("scratch/quirks.py", "Seed003NeuralNetwork.compute_gradients", line): why
+    for line, why in (
+        ("d_error_wrt_prediction = 3 * (prediction - target)", _SEED_003_SCALED),
+        ("d_error_wrt_prediction = 2 * (prediction + target)", _SEED_003_SCALED),
+        ("d_layer1_wrt_bias = 2", _SEED_003_DROPPED),
+        ("d_error_wrt_bias = None  # noqa: F841", _SEED_003_DROPPED),
+        ("d_layer1_wrt_weights = (input * 1) - (self.weights * 0)", _SEED_003_DROPPED),
+        ("d_layer1_wrt_weights = (input / 1) + (self.weights * 0)", _SEED_003_DROPPED),
+        ("d_layer1_wrt_weights = (input * 2) + (self.weights * 0)", _SEED_003_SCALED),
+        ("d_layer1_wrt_weights = (input * 1) + (self.weights * 1)", _SEED_003_TIMES_ONE),
+        ("d_error_wrt_weights = None  # noqa: F841", _SEED_003_DROPPED),
+    )
 }
 
 
@@ -342,7 +377,7 @@ def report(mutants: list[Mutant], mutmut: str, env: dict[str, str], workers: int
     survived = len(mutants) - killed
     return {
         "tool": "mutmut " + _version(),
-        "paths": "scratch/ (scratch/quirks.py excluded: the seeds' verbatim code, see setup.cfg)",
+        "paths": "scratch/ (the clean networks and scratch/quirks.py, the seeds' verbatim code; see setup.cfg)",
         "killed": killed,
         "survived": survived,
         "score": round(killed / len(mutants), 4) if mutants else 0.0,
