@@ -4,13 +4,13 @@ and float32 bounds that follow the number of steps compared."""
 from dataclasses import replace
 
 import numpy as np
+from fixture_net import make_case
 
 from crosscheck import trace
 from crosscheck.case import validate
 from crosscheck.checks import check_gradients, check_training_run, tolerance
 from crosscheck.precision import float32_case
 from crosscheck.trace import traces
-from fixture_net import make_case
 
 FIXTURE = make_case(steps=40)  # the harness tests its edges on a network of its own
 
