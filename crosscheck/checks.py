@@ -129,7 +129,7 @@ def check_finite_differences(case: Case, pair: tuple[Trace, Trace] | None = None
         atol=max(v.bound for v in votes),
         rtol=0.0,
         first_divergence=None,
-        problem=None if result.passed else result.message().split(" / finite_differences: ", 1)[1],
+        problem=None if result.passed else result.detail(),
     )
 
 

@@ -1,6 +1,6 @@
 """One bug, one answer: the facts of a failing case in one block.
 
-``diagnose(case, reports)`` runs the case's battery (from its cached traces), takes the earliest
+``diagnose(case, reports)`` runs the case's battery once (``report.collect``), takes the earliest
 divergence over all checks, asks the finite-difference oracle about that element when it is a
 gradient, places the divergence in the chain of its step, writes the one-step repro into
 ``<reports>/repro/<case>/``, and returns the facts; ``Diagnosis.block()`` is what the end of a pytest
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from crosscheck import report
 from crosscheck.case import Case
-from crosscheck.checks import battery, run_check
-from crosscheck.compare import STAGE_ORDER, Comparison, Divergence
+from crosscheck.compare import Divergence
+from crosscheck.report import NetworkReport
 
 
 @dataclass(frozen=True)
@@ -54,20 +55,6 @@ class Diagnosis:
         return lines
 
 
-def _first(results: list[Comparison]) -> Comparison:
-    """The failure to show: a divergence at the earliest step and stage; else the first problem."""
-    with_values = [c for c in results if c.first_divergence is not None]
-    if with_values:
-
-        def where(c: Comparison) -> tuple[int, int]:
-            d = c.first_divergence
-            assert d is not None
-            return (-1 if d.step is None else d.step, STAGE_ORDER.index(d.quantity))
-
-        return min(with_values, key=where)
-    return next(c for c in results if not c.passed)
-
-
 def _oracle(case: Case, d: Divergence) -> str | None:
     """What the finite-difference oracle says about the diverging gradient element, in words."""
     if d.quantity != "grad" or d.step is None or np.dtype(case.dtype) != np.float64:
@@ -80,21 +67,24 @@ def _oracle(case: Case, d: Divergence) -> str | None:
     return vote.verdict
 
 
-def diagnose(case: Case, reports: Path | None = None, root: Path | None = None) -> Diagnosis | None:
-    """The facts of ``case``'s first failure, or None when its battery passes."""
-    results = [run_check(case, name) for name in battery(case)]
-    failed = [c for c in results if not c.passed]
+def diagnose(
+    case: Case, reports: Path | None = None, root: Path | None = None, net: NetworkReport | None = None
+) -> Diagnosis | None:
+    """The facts of ``case``'s first failure, or None when its battery passes.  ``net`` is the case's
+    battery already run (``report.collect``), when the caller has it."""
+    net = report.collect(case) if net is None else net
+    failed = [c for c in net.comparisons if not c.passed]
     if not failed:
         return None
-    first = _first(results)
+    found = report.first_divergence(net)  # the earliest divergence by step, then stage of the chain
+    first = found[0] if found is not None else failed[0]
     d = first.first_divergence
     stage = odd = layer = None
     repro = None
     if d is not None:
-        from crosscheck import report
         from crosscheck.repro import repro_for
 
-        stage = (report.localise(report.collect(case)) or {}).get("stage")
+        stage = (report.localise(net) or {}).get("stage")
         odd = _oracle(case, d)
         # The recorded curve is evaluated after the step's update: its layers are those of the next step.
         after = d.quantity == "curve" and d.step is not None and d.step + 1 < first.steps

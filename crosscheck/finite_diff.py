@@ -120,16 +120,19 @@ class OracleResult:
         )
 
     def message(self) -> str:
-        head = f"{self.network} / finite_differences: "
+        return f"{self.network} / finite_differences: {self.detail()}"
+
+    def detail(self) -> str:
+        """The message without its ``<network> / finite_differences: `` head."""
         v = self.first_disagreement
         if v is None:
-            return head + (
+            return (
                 f"passed ({len(self.votes)} gradient elements at steps {list(self.steps)}, "
                 f"largest |gradient - finite difference| {self.max_error:.3g}, "
                 f"{self.worst_ratio:.2g} of its bound)"
             )
         return (
-            head + f"{v.where()}: {v.verdict}: scratch = {v.scratch!r}, twin = {v.twin!r}, "
+            f"{v.where()}: {v.verdict}: scratch = {v.scratch!r}, twin = {v.twin!r}, "
             f"finite differences = {v.finite_difference!r} (h = {v.h:.3g}, bound {v.bound:.3g}; "
             f"scratch and twin may differ by {v.pair_tolerance:.3g})"
         )

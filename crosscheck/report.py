@@ -729,11 +729,11 @@ def failing_blocks(cases: Sequence[Case], networks: Sequence[NetworkReport], out
     """The diagnosis block of every failing network (writing its one-step repro under ``out_dir``)."""
     from crosscheck.diagnose import diagnose
 
-    failing = {net.name for net in networks if not net.passed}
+    failing = {net.name: net for net in networks if not net.passed}
     blocks = {}
     for case in cases:
         if case.name in failing:
-            found = diagnose(case, out_dir)
+            found = diagnose(case, out_dir, net=failing[case.name])
             if found is not None:
                 blocks[case.name] = found.block()
     return blocks
