@@ -1,6 +1,7 @@
 """The cross-check harness: run a scratch network and its PyTorch twin step by step, compare.
 
-Public API: ``Case`` and ``Link`` describe a network pair, ``register`` adds it to the battery,
+Public API: ``Case`` (a ``Scratch`` side, a ``Twin`` side and ``Data``) and ``Link`` describe a
+network pair, ``vary`` copies one with parts changed, ``register`` adds it to the battery,
 ``parametrize_with_checks`` turns the battery (and the golden check) into pytest tests, and
 ``register_findings`` adds a section of the project's own findings to its reports.  Installing the
 package also installs a pytest plugin (``crosscheck.plugin``): golden files, the CI guard, the
@@ -16,7 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crosscheck.case import Case, Layer, Link
+    from crosscheck.case import Case, Data, Layer, Link, Scratch, Twin, vary
     from crosscheck.checks import CHECKS, parametrize_with_checks, run_check
     from crosscheck.errors import RegistrationError
     from crosscheck.findings import Finding, register_findings
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 _WHERE = {
     "CHECKS": "crosscheck.checks",
     "Case": "crosscheck.case",
+    "Data": "crosscheck.case",
+    "Scratch": "crosscheck.case",
+    "Twin": "crosscheck.case",
+    "vary": "crosscheck.case",
     "Finding": "crosscheck.findings",
     "Layer": "crosscheck.case",
     "Link": "crosscheck.case",
@@ -38,15 +43,19 @@ _WHERE = {
 __all__ = [
     "CHECKS",
     "Case",
+    "Data",
     "Finding",
     "Layer",
     "Link",
     "RegistrationError",
+    "Scratch",
+    "Twin",
     "parametrize_with_checks",
     "register",
     "register_findings",
     "registry",
     "run_check",
+    "vary",
 ]
 
 

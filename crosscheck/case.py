@@ -1,9 +1,10 @@
 """``Case``: everything the harness needs to know about one scratch network and its twin.
 
-A case is plain data plus a few small functions.  The scratch side is reached
-only through ``build``/``forward``/``loss``/``gradients``/``update``, so any
-from-scratch network fits without changing its own method names; the twin is
-any ``torch.nn.Module`` whose tensors ``param_map`` ties to the scratch names.
+A case groups the scratch side (``Scratch``: the network, reached through its own methods and
+paths into it), the twin side (``Twin``: a ``torch.nn.Module``, its loss, its ``torch.optim``
+optimizer and scheduler) and the data and schedule (``Data``); every optional part has a default.
+``validate`` builds both sides and takes a first step on each, so that a case that cannot be
+checked is refused with what to fix before any check runs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from crosscheck import paths
 from crosscheck.errors import RegistrationError, StepError, writes_into_input
 
 Array = NDArray[Any]
@@ -90,34 +92,104 @@ class Layer:
     grad: str | None = None
 
 
-@dataclass(frozen=True)
-class Case:
-    """One network pair.  Shapes: ``X`` (n, ...), ``y`` (n, ...); a batch is ``X[b]`` for each ``b``
-    that ``batches`` yields (an int for one sample, a slice or an index array for several)."""
+def _default_sgd(params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=lr)
 
-    name: str
-    param_map: Mapping[str, Link]
-    init: Callable[[Rng], Params]
+
+def _as_function(spec: Any) -> Any:
+    """A method name becomes a function calling that method on the network; a function stays as it is."""
+    if not isinstance(spec, str):
+        return spec
+
+    def call(net: Any, *args: Any) -> Any:
+        return getattr(net, spec)(*args)
+
+    call.__name__ = call.__qualname__ = spec
+    return call
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """The from-scratch network, reached through its own methods and paths.
+
+    ``params`` maps a path into the network (``W1``, ``layers[0].W``, ``p["W1"]``) to the twin tensor it
+    equals.  The network comes from ``network(rng)``, which draws its own initial weights, or from the
+    pair ``init(rng)`` (a dict of initial parameters by path) and ``build(params, lr)``.
+
+    Training: ``step`` (the network's own training step, a method name or ``step(net, x, y, lr)``, returning
+    the loss or ``(output, loss)``) runs the network's own update code; ``gradients`` (``(net, x, y) ->
+    {path: gradient}``) with ``update`` (``(net, grads, lr)``) is for networks written that way.  With
+    ``step``, ``grads`` names the gradients the step leaves behind (``{param path: gradient path}``), and
+    ``gradients``, when given as well, is called before the step.
+
+    Optimizer state: ``state`` maps each state kind the twin's optimizer keeps (torch's names:
+    ``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ``step``, ...) to ``{param path: state path}``, or to
+    one path holding a scalar for every parameter (a step count ``t``); ``lr`` is the path of the learning
+    rate the step used; ``options`` maps the twin optimizer's options (``momentum``, ``betas``, ...) to the
+    paths of the network's own, compared at registration; ``buffers`` maps paths to twin buffers
+    (``Link("bn.running_mean")``), compared every step.
+    """
+
+    params: Mapping[str, Link]
+    loss: Callable[[Array, Array], Array]
+    network: Callable[[Rng], Any] | None = None
+    init: Callable[[Rng], Params] | None = None
+    build: Callable[[Params, float], Any] | None = None
+    forward: Callable[[Any, Array], Array] | str = "forward"
+    step: Callable[[Any, Array, Array, float], Any] | str | None = None
+    gradients: Callable[[Any, Array, Array], Params] | str | None = None
+    update: Callable[[Any, Params, float], None] | str | None = None
+    grads: Mapping[str, str] = field(default_factory=dict)
+    state: Mapping[str, Mapping[str, str] | str] = field(default_factory=dict)
+    lr: str | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+    buffers: Mapping[str, Link] = field(default_factory=dict)
+    evaluate: Callable[[Any, Array, Array], Array] | None = None
+    # Optional dL/doutput of the scratch loss, recorded so a divergence can be placed between the loss and
+    # the parameter gradients.
+    loss_gradient: Callable[[Array, Array], Array] | None = None
+
+
+@dataclass(frozen=True)
+class Twin:
+    """The PyTorch twin: ``module(dtype)`` builds it, ``loss(output, target)`` is its loss, ``optimizer(params,
+    lr)`` its optimizer (default plain SGD), ``scheduler(optimizer)`` an optional learning-rate scheduler
+    stepped after every optimizer step, ``evaluate(module, X, y)`` the recorded metric (default: the loss on
+    the whole data), run with the module in eval mode."""
+
+    module: Callable[[torch.dtype], torch.nn.Module]
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    optimizer: Callable[[Iterable[torch.nn.Parameter], float], torch.optim.Optimizer] = _default_sgd
+    scheduler: Callable[[torch.optim.Optimizer], Any] | None = None
+    evaluate: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+
+
+@dataclass(frozen=True)
+class Data:
+    """The data and the schedule.  Shapes: ``X`` (n, ...), ``y`` (n, ...): regression values, one-hot rows or
+    integer class labels (which reach the twin as torch.int64).  A batch is ``X[b]`` for each ``b`` that
+    ``batches(rng)`` yields (an int for one sample, a slice or an index array for several), drawn after the
+    initial weights from the same stream; ``curve_steps`` are the steps after which the metric is
+    recorded; ``learning_rate`` goes to the scratch step and to the twin's optimizer."""
+
     X: Array
     y: Array
     batches: Callable[[Rng], Sequence[Batch]]
     learning_rate: float
-    build: Callable[[Params, float], Any]
-    forward: Callable[[Any, Array], Array]
-    loss: Callable[[Array, Array], Array]
-    gradients: Callable[[Any, Array, Array], Params]
-    update: Callable[[Any, Params, float], None]
-    twin: Callable[[torch.dtype], torch.nn.Module]
-    twin_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    evaluate: Callable[[Any, Array, Array], Array]
-    twin_evaluate: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
-    curve_steps: Sequence[int]
+    curve_steps: Sequence[int] = ()
     seed: int = 0
-    seed_file: str | None = None
-    # Optional dL/doutput of the scratch loss, recorded so a divergence can be placed between the
-    # loss and the parameter gradients.
-    loss_gradient: Callable[[Array, Array], Array] | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One network pair: the scratch side, the twin side, the data and schedule, and how to name it."""
+
+    name: str
+    scratch: Scratch
+    twin: Twin
+    data: Data
     description: str = ""
+    seed_file: str | None = None
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
     # The network's layers, input to output, for naming the layer where a divergence starts (optional).
     layers: Sequence[Layer] = ()
@@ -125,33 +197,204 @@ class Case:
     def __post_init__(self) -> None:
         # The data is the case's own, read-only: a network writing into its input cannot change what the
         # other side or a later check sees.  A one-shot iterable of curve steps is read here, once.
-        object.__setattr__(self, "X", read_only(self.X))
-        object.__setattr__(self, "y", read_only(self.y))
-        if not isinstance(self.curve_steps, Sequence):
-            steps = self.curve_steps
-            where = f"case {self.name!r}"
-            if not isinstance(steps, Iterable):
-                raise RegistrationError(f"{where}: curve_steps must be step numbers, got {type(steps).__name__}")
-            object.__setattr__(self, "curve_steps", tuple(bounded_list(steps, "curve_steps", where)))
+        data = self.data
+        if isinstance(data, Data):
+            steps = data.curve_steps
+            if not isinstance(steps, Sequence):
+                where = f"case {self.name!r}"
+                if not isinstance(steps, Iterable):
+                    raise RegistrationError(f"{where}: curve_steps must be step numbers, got {type(steps).__name__}")
+                steps = tuple(bounded_list(steps, "curve_steps", where))
+            data = Data(read_only(data.X), read_only(data.y), data.batches, data.learning_rate, steps, data.seed)
+            object.__setattr__(self, "data", data)
+        scratch = self.scratch
+        if isinstance(scratch, Scratch):
+            object.__setattr__(self, "_functions", _scratch_functions(scratch))
+
+    # The parts the harness reads, under one name each.
+    @property
+    def X(self) -> Array:
+        return self.data.X
+
+    @property
+    def y(self) -> Array:
+        return self.data.y
+
+    @property
+    def batches(self) -> Callable[[Rng], Sequence[Batch]]:
+        return self.data.batches
+
+    @property
+    def learning_rate(self) -> float:
+        return self.data.learning_rate
+
+    @property
+    def curve_steps(self) -> Sequence[int]:
+        return self.data.curve_steps
+
+    @property
+    def seed(self) -> int:
+        return self.data.seed
+
+    @property
+    def param_map(self) -> Mapping[str, Link]:
+        return self.scratch.params
+
+    @property
+    def loss_gradient(self) -> Callable[[Array, Array], Array] | None:
+        return self.scratch.loss_gradient
+
+    @property
+    def twin_loss(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        return self.twin.loss
+
+    @property
+    def twin_evaluate(self) -> Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
+        if self.twin.evaluate is not None:
+            return self.twin.evaluate
+        loss = self.twin.loss
+        return lambda module, X, y: loss(module(X), y)
+
+    def _fn(self, name: str) -> Any:
+        return self._functions[name]  # type: ignore[attr-defined]
+
+    @property
+    def init(self) -> Callable[[Rng], Params]:
+        return self._fn("init")
+
+    @property
+    def build(self) -> Callable[[Params, float], Any]:
+        return self._fn("build")
+
+    @property
+    def forward(self) -> Callable[[Any, Array], Array]:
+        return self._fn("forward")
+
+    @property
+    def loss(self) -> Callable[[Array, Array], Array]:
+        return self._fn("loss")
+
+    @property
+    def step(self) -> Callable[[Any, Array, Array, float], Any] | None:
+        return self._fn("step")
+
+    @property
+    def gradients(self) -> Callable[[Any, Array, Array], Params] | None:
+        return self._fn("gradients")
+
+    @property
+    def update(self) -> Callable[[Any, Params, float], None] | None:
+        return self._fn("update")
+
+    @property
+    def evaluate(self) -> Callable[[Any, Array, Array], Array]:
+        return self._fn("evaluate")
+
+    @property
+    def origin(self) -> Any:
+        """The user's function that makes the network: its module is where the case is defined."""
+        return self.scratch.network or self.scratch.build
 
     @property
     def torch_dtype(self) -> torch.dtype:
         return TORCH_DTYPES[np.dtype(self.dtype)]
 
     def read_params(self, net: Any) -> Params:
-        """The scratch parameters: the attributes of ``net`` named in ``param_map``, copied."""
-        return {name: np.array(getattr(net, name)) for name in self.param_map}
+        """The scratch parameters, read from ``net`` by path, copied."""
+        return {name: np.array(paths.read(net, name)) for name in self.param_map}
+
+
+def _scratch_functions(s: Scratch) -> dict[str, Any]:
+    """The scratch side as functions of the network: method names resolved, and ``network(rng)`` turned into
+    ``init``/``build``, so that the harness has one way to start a run and to rebuild a network at any step."""
+    forward, loss = _as_function(s.forward), s.loss
+    out: dict[str, Any] = {
+        "forward": forward,
+        "loss": loss,
+        "step": _as_function(s.step),
+        "gradients": _as_function(s.gradients),
+        "update": _as_function(s.update),
+        "init": s.init,
+        "build": s.build,
+    }
+    out["evaluate"] = s.evaluate if s.evaluate is not None else (lambda net, X, y: out["loss"](forward(net, X), y))
+    network, names = s.network, list(s.params) if isinstance(s.params, Mapping) else []
+    if network is not None:
+
+        def init(rng: Rng) -> Params:
+            net = network(rng)
+            return {name: np.array(paths.read(net, name)) for name in names}
+
+        def build(params: Params, learning_rate: float) -> Any:
+            # The network's own constructor, then the given parameters written in by path: any other
+            # attribute it derives at construction (an optimizer's state, buffers) starts as it would.
+            net = network(np.random.RandomState(0))
+            for name, value in params.items():
+                paths.write(net, name, value)
+            return net
+
+        out["init"], out["build"] = init, build
+    return out
+
+
+def vary(case: Case, **changes: Any) -> Case:
+    """A copy of ``case`` with some parts changed, named as the harness reads them: ``name``, ``dtype``...,
+    the scratch side's ``forward``, ``gradients``, ``network``..., ``param_map`` for its ``params``,
+    ``twin`` for the twin's module, ``twin_loss``, ``twin_evaluate``, ``optimizer``, ``scheduler``, and the
+    data's ``X``, ``y``, ``batches``, ``learning_rate``, ``curve_steps``, ``seed``."""
+    import dataclasses
+
+    scratch_fields = {f.name for f in dataclasses.fields(Scratch)}
+    data_fields = {f.name for f in dataclasses.fields(Data)}
+    case_fields = {f.name for f in dataclasses.fields(Case)} - {"scratch", "twin", "data"}
+    twin_names = {"twin": "module", "twin_loss": "loss", "twin_evaluate": "evaluate"}
+    twin_names |= {"optimizer": "optimizer", "scheduler": "scheduler"}
+    parts: dict[str, dict[str, Any]] = {"scratch": {}, "twin": {}, "data": {}, "case": {}}
+    for key, value in changes.items():
+        if key == "param_map":
+            parts["scratch"]["params"] = value
+        elif key in twin_names:
+            parts["twin"][twin_names[key]] = value
+        elif key in case_fields:
+            parts["case"][key] = value
+        elif key in scratch_fields:
+            parts["scratch"][key] = value
+        elif key in data_fields:
+            parts["data"][key] = value
+        else:
+            raise TypeError(f"vary(): a case has no part {key!r}")
+    return dataclasses.replace(
+        case,
+        scratch=dataclasses.replace(case.scratch, **parts["scratch"]),
+        twin=dataclasses.replace(case.twin, **parts["twin"]),
+        data=dataclasses.replace(case.data, **parts["data"]),
+        **parts["case"],
+    )
 
 
 def twin_data(case: Case) -> tuple[torch.Tensor, torch.Tensor]:
-    """X and y for the twin: copies, sharing no memory with the case's read-only arrays."""
-    return torch.tensor(case.X), torch.tensor(case.y)
+    """X and y for the twin: copies, sharing no memory with the case's read-only arrays; integer arrays (class
+    labels, token ids) become torch.int64, the index type F.cross_entropy, F.nll_loss and nn.Embedding take."""
+
+    def tensor(a: Array) -> torch.Tensor:
+        t = torch.tensor(a)
+        return t.long() if np.issubdtype(a.dtype, np.integer) else t
+
+    return tensor(case.X), tensor(case.y)
 
 
 def twin_tensor(module: torch.nn.Module, link: Link) -> torch.Tensor:
     tensors = dict(module.named_parameters())
     t = tensors[link.tensor]
     return t.T if link.transpose else t
+
+
+def as_scratch(t: torch.Tensor, link: Link) -> Array:
+    """A twin tensor (a parameter, its gradient, its optimizer state or a buffer) in the scratch layout."""
+    if t.ndim == 0:
+        return t.detach().cpu().numpy().copy()
+    t = t.T if link.transpose else t
+    return t.detach()[link.index].cpu().numpy().copy()
 
 
 def twin_to_scratch(module: torch.nn.Module, case: Case, grads: bool = False) -> Params:
@@ -165,8 +408,7 @@ def twin_to_scratch(module: torch.nn.Module, case: Case, grads: bool = False) ->
             if t.grad is None:
                 raise AssertionError(f"{case.name}: twin tensor {link.tensor!r} got no gradient")
             t = t.grad
-        t = t.T if link.transpose else t
-        out[name] = t.detach()[link.index].cpu().numpy().copy()
+        out[name] = as_scratch(t, link)
     return out
 
 
@@ -195,7 +437,25 @@ def _is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
+def _check_path(where: str, what: str, path: Any) -> None:
+    try:
+        paths.parse(path)
+    except paths.PathError as exc:
+        raise RegistrationError(f"{where}: {what}: {exc}") from None
+
+
+def _check_callable(where: str, what: str, value: Any, *, method: bool = False, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if callable(value) or (method and isinstance(value, str) and value.isidentifier()):
+        return
+    kind = "a function or the name of the network's method" if method else "a function"
+    raise RegistrationError(f"{where}: {what} must be {kind}, got {value!r}")
+
+
 def _check_fields(case: Case, where: str) -> None:
+    if not isinstance(case, Case):
+        raise RegistrationError(f"expected a crosscheck.Case, got {type(case).__name__}")
     if not isinstance(case.name, str) or not case.name or not all(c.isalnum() or c in "_-." for c in case.name):
         raise RegistrationError(f"{where}: name must be non-empty letters, digits, '_', '-' or '.'")
     if len(case.name) > MAX_NAME_LENGTH:
@@ -203,6 +463,11 @@ def _check_fields(case: Case, where: str) -> None:
             f"case {case.name[:20]!r}...: the name has {len(case.name)} characters; at most {MAX_NAME_LENGTH}, "
             f"since it names the case's golden file"
         )
+    for part, cls in (("scratch", Scratch), ("twin", Twin), ("data", Data)):
+        if not isinstance(getattr(case, part), cls):
+            raise RegistrationError(
+                f"{where}: {part} must be a crosscheck.{cls.__name__}(...), got {type(getattr(case, part)).__name__}"
+            )
     try:
         known = np.dtype(case.dtype) in TORCH_DTYPES  # np.float32, "float32" and np.dtype("float32") alike
     except TypeError:
@@ -216,21 +481,84 @@ def _check_fields(case: Case, where: str) -> None:
         raise RegistrationError(f"{where}: learning_rate must be positive and finite, got {lr}")
     if not _is_int(case.seed) or not 0 <= case.seed < 2**32:
         raise RegistrationError(f"{where}: seed must be an int in [0, 2**32), got {case.seed!r}")
-    if not isinstance(case.param_map, Mapping) or not case.param_map:
-        raise RegistrationError(f"{where}: param_map must map each scratch parameter name to a Link; it is empty")
-    for name, link in case.param_map.items():
+    _check_callable(where, "Data(batches=...)", case.batches)
+    _check_scratch(case.scratch, where)
+    t = case.twin
+    _check_callable(where, "Twin(module=...)", t.module)
+    _check_callable(where, "Twin(loss=...)", t.loss)
+    _check_callable(where, "Twin(optimizer=...)", t.optimizer)
+    _check_callable(where, "Twin(scheduler=...)", t.scheduler, optional=True)
+    _check_callable(where, "Twin(evaluate=...)", t.evaluate, optional=True)
+
+
+def _check_scratch(s: Scratch, where: str) -> None:
+    if not isinstance(s.params, Mapping) or not s.params:
+        raise RegistrationError(
+            f"{where}: Scratch(params=...) must map each parameter's path in the network to a Link; it is empty"
+        )
+    for name, link in s.params.items():
+        _check_path(where, "Scratch(params=...)", name)
         if not isinstance(link, Link):
             raise RegistrationError(
-                f"{where}: param_map[{name!r}] must be a Link(tensor, index, transpose), got {type(link).__name__}"
+                f"{where}: params[{name!r}] must be a Link(tensor, index, transpose), got {type(link).__name__}"
             )
-    for method in (
-        *("init", "batches", "build", "forward", "loss", "gradients", "update"),
-        *("twin", "twin_loss", "evaluate", "twin_evaluate"),
-    ):
-        if not callable(getattr(case, method)):
-            raise RegistrationError(f"{where}: {method} must be callable")
-    if case.loss_gradient is not None and not callable(case.loss_gradient):
-        raise RegistrationError(f"{where}: loss_gradient must be callable or None")
+    if s.network is not None and (s.init is not None or s.build is not None):
+        raise RegistrationError(
+            f"{where}: give Scratch either network(rng) or init(rng) with build(params, lr), not both"
+        )
+    if s.network is None and (s.init is None or s.build is None):
+        raise RegistrationError(
+            f"{where}: give Scratch(network=lambda rng: MyNet(..., rng)), a network that draws its own initial "
+            f"weights from rng, or both init(rng) (its initial parameters by path) and build(params, lr)"
+        )
+    for what in ("network", "init", "build"):
+        _check_callable(where, f"Scratch({what}=...)", getattr(s, what), optional=True)
+    _check_callable(where, "Scratch(forward=...)", s.forward, method=True)
+    _check_callable(where, "Scratch(loss=...)", s.loss)
+    if s.step is None and (s.gradients is None or s.update is None):
+        raise RegistrationError(
+            f"{where}: give the network's own training step, Scratch(step='train_step') or step(net, x, y, lr), "
+            f"or both gradients(net, x, y) and update(net, grads, lr)"
+        )
+    if s.step is not None and s.update is not None:
+        raise RegistrationError(
+            f"{where}: give Scratch(step=...) or update=..., not both: with step the network updates itself"
+        )
+    if s.step is None and s.grads:
+        raise RegistrationError(
+            f"{where}: Scratch(grads=...) names the gradients a step leaves behind; without step, gradients() "
+            f"returns them"
+        )
+    for what in ("step", "gradients", "update"):
+        _check_callable(where, f"Scratch({what}=...)", getattr(s, what), method=True, optional=True)
+    _check_callable(where, "Scratch(evaluate=...)", s.evaluate, optional=True)
+    _check_callable(where, "Scratch(loss_gradient=...)", s.loss_gradient, optional=True)
+    for what, mapping in (("grads", s.grads), ("options", s.options), ("buffers", s.buffers), ("state", s.state)):
+        if not isinstance(mapping, Mapping):
+            raise RegistrationError(f"{where}: Scratch({what}=...) must be a dict, got {type(mapping).__name__}")
+    for param, path in s.grads.items():
+        _check_path(where, "Scratch(grads=...)", path)
+        if param not in s.params:
+            raise RegistrationError(f"{where}: grads names {param!r}, which is not a parameter ({sorted(s.params)})")
+    for kind, per_param in s.state.items():
+        if isinstance(per_param, str):
+            _check_path(where, f"Scratch(state={{{kind!r}: ...}})", per_param)
+            continue
+        if not isinstance(per_param, Mapping) or set(per_param) != set(s.params):
+            got = sorted(per_param) if isinstance(per_param, Mapping) else repr(per_param)
+            raise RegistrationError(
+                f"{where}: state[{kind!r}] must map every parameter {sorted(s.params)} to the path of its {kind}, "
+                f"or be one path for a value all parameters share; got {got}"
+            )
+        for path in per_param.values():
+            _check_path(where, f"Scratch(state={{{kind!r}: ...}})", path)
+    if s.lr is not None:
+        _check_path(where, "Scratch(lr=...)", s.lr)
+    for path in (*s.options.values(), *s.buffers):
+        _check_path(where, "Scratch(options=...)" if path in s.options.values() else "Scratch(buffers=...)", path)
+    for path, link in s.buffers.items():
+        if not isinstance(link, Link):
+            raise RegistrationError(f"{where}: buffers[{path!r}] must be a Link to a twin buffer, got {link!r}")
 
 
 def _check_data(case: Case, where: str) -> None:
@@ -241,14 +569,16 @@ def _check_data(case: Case, where: str) -> None:
                 f"{where}: {label} must be a NumPy array, got {type(a).__name__}; "
                 f"use np.asarray({label}, dtype=np.{dtype.name})"
             )
-        if a.dtype != dtype:
+        # Integers are what the network takes as they are (class labels, token ids); floats are the case's.
+        integer = np.issubdtype(a.dtype, np.integer)
+        if a.dtype != dtype and not integer:
             raise RegistrationError(
-                f"{where}: {label} has dtype {a.dtype} but the case is {dtype}; "
-                f"convert it with .astype(np.{dtype.name})"
+                f"{where}: {label} has dtype {a.dtype} but the case is {dtype}; convert it with "
+                f".astype(np.{dtype.name}) (integer arrays, such as class labels, are taken as they are)"
             )
         if a.ndim == 0 or a.size == 0:
             raise RegistrationError(f"{where}: {label} is empty (shape {a.shape}); give at least one sample")
-        if not np.all(np.isfinite(a)):
+        if not integer and not np.all(np.isfinite(a)):
             at = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
             raise RegistrationError(f"{where}: {label} contains {a[at]} at index {at}; the data must be finite")
     if len(case.X) != len(case.y):
@@ -259,20 +589,26 @@ def _check_data(case: Case, where: str) -> None:
 
 def _initial_params(case: Case, where: str, rng: Rng) -> Params:
     """init()'s parameters, cast to the case dtype exactly as ``crosscheck.trace.start`` does."""
-    raw = _call(where, "init(rng)", case.init, rng)
+    what = "network(rng)" if case.scratch.network is not None else "init(rng)"
+    try:
+        raw = _call(where, what, case.init, rng)
+    except RegistrationError as exc:
+        if isinstance(exc.__cause__, paths.PathError):  # network(rng) built, but a path leads nowhere
+            raise RegistrationError(f"{where}: Scratch(params=...): {exc.__cause__}") from None
+        raise
     if not isinstance(raw, Mapping):
         raise RegistrationError(f"{where}: init(rng) must return a dict of arrays, got {type(raw).__name__}")
     if set(raw) != set(case.param_map):
         raise RegistrationError(
-            f"{where}: init() returns parameters {sorted(raw)} but param_map names {sorted(case.param_map)}"
+            f"{where}: init() returns parameters {sorted(raw)} but Scratch(params=...) names {sorted(case.param_map)}"
         )
     params: Params = {}
     for name, value in raw.items():
         a = np.asarray(value)
         if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-            raise RegistrationError(f"{where}: init() parameter {name!r} must be a real array, got dtype {a.dtype}")
+            raise RegistrationError(f"{where}: initial parameter {name!r} must be a real array, got dtype {a.dtype}")
         if not np.all(np.isfinite(a)):
-            raise RegistrationError(f"{where}: init() parameter {name!r} contains NaN or Inf")
+            raise RegistrationError(f"{where}: initial parameter {name!r} contains NaN or Inf")
         params[name] = a.astype(case.dtype)
     return params
 
@@ -327,13 +663,12 @@ def _schedule(case: Case, where: str, rng: Rng) -> list[Batch]:
 def _check_map(case: Case, where: str, net: Any, module: torch.nn.Module) -> None:
     """Every scratch parameter exists, has the case dtype and the shape of the twin element it maps to,
     and every element of every twin tensor is mapped exactly once."""
-    missing = [n for n in case.param_map if not hasattr(net, n)]
-    if missing:
+    try:
+        scratch = case.read_params(net)
+    except paths.PathError as exc:
         raise RegistrationError(
-            f"{where}: the scratch network has no attribute {missing[0]!r}; param_map keys must "
-            f"be the names of the network's parameter attributes"
-        )
-    scratch = case.read_params(net)
+            f"{where}: Scratch(params=...): {exc}; its keys are the paths of the network's parameters"
+        ) from None
     tensors = dict(module.named_parameters())
     if not tensors:
         raise RegistrationError(f"{where}: the twin has no parameters")
@@ -344,14 +679,14 @@ def _check_map(case: Case, where: str, net: Any, module: torch.nn.Module) -> Non
     for name, link in case.param_map.items():
         if link.tensor not in tensors:
             raise RegistrationError(
-                f"{where}: param_map[{name!r}] points at twin tensor {link.tensor!r}, "
+                f"{where}: params[{name!r}] points at twin tensor {link.tensor!r}, "
                 f"which the twin does not have; it has {sorted(tensors)}"
             )
         view = twin_tensor(module, link)
         try:
             target_shape = tuple(view[link.index].shape)
         except IndexError as exc:
-            raise RegistrationError(f"{where}: param_map[{name!r}] index {link.index} is out of range: {exc}") from None
+            raise RegistrationError(f"{where}: params[{name!r}] index {link.index} is out of range: {exc}") from None
         if scratch[name].dtype != case.dtype:
             raise RegistrationError(
                 f"{where}: scratch parameter {name!r} is {scratch[name].dtype} but the case is {case.dtype}"
@@ -394,6 +729,10 @@ def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module,
     out = np.asarray(_call(where, "forward(net, X)", case.forward, net, case.X))
     _check_pairing(where, out.shape, case.y.shape, "forward(net, X)")
     xb, yb = case.X[b], case.y[b]
+    if case.step is not None:
+        # The network's own step is run (and its results checked step by step) in _check_short_run; here its
+        # forward and loss, which the forward check and the finite-difference oracle use.
+        net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
     out = np.asarray(_call(where, "forward(net, X[batch 0])", case.forward, net, xb))
     _check_pairing(where, out.shape, yb.shape, "forward(net, X[batch 0])")
     if out.dtype != case.dtype:
@@ -406,6 +745,13 @@ def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module,
             f"{where}: loss(output, y[batch 0]) returns {loss.dtype} ({type(loss.item()).__name__}) but the case is "
             f"{np.dtype(case.dtype).name}; return a NumPy value of the case's dtype (np.mean(...), not float(...))"
         )
+    if case.step is None:
+        _check_scratch_update(case, where, net, params, xb, yb)
+    _check_twin_step(case, where, module, params, b, out)
+
+
+def _check_scratch_update(case: Case, where: str, net: Any, params: Params, xb: Array, yb: Array) -> None:
+    assert case.gradients is not None and case.update is not None
     grads = _call(where, "gradients(net, X[batch 0], y[batch 0])", case.gradients, net, xb, yb)
     if not isinstance(grads, Mapping) or set(grads) != set(case.param_map):
         names = sorted(grads) if isinstance(grads, Mapping) else type(grads).__name__
@@ -427,6 +773,8 @@ def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module,
                 f"not {np.dtype(case.dtype)} {params[name].shape}: something broadcast"
             )
 
+
+def _check_twin_step(case: Case, where: str, module: torch.nn.Module, params: Params, b: Batch, out: Array) -> None:
     load_into_twin(module, case, params)
     index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
     X_t, y_t = twin_data(case)
@@ -471,20 +819,28 @@ def validate(case: Case) -> None:
     where = f"case {getattr(case, 'name', '?')!r}"
     _check_fields(case, where)
     _check_data(case, where)
-    if not isinstance(case, Case):
-        raise RegistrationError(f"expected a crosscheck.Case, got {type(case).__name__}")
     rng = np.random.RandomState(case.seed)  # init, then the batches, from one stream: as trace.start
     params = _initial_params(case, where, rng)
     batches = _schedule(case, where, rng)
     net = _call(
         where, "build(params, learning_rate)", case.build, {k: v.copy() for k, v in params.items()}, case.learning_rate
     )
-    module = _call(where, "twin(dtype)", case.twin, case.torch_dtype)
+    module = _call(where, "Twin(module=...)(dtype)", case.twin.module, case.torch_dtype)
     if not isinstance(module, torch.nn.Module):
         raise RegistrationError(f"{where}: twin(dtype) must return a torch.nn.Module, got {type(module).__name__}")
     _check_map(case, where, net, module)
-    _check_first_step(case, where, net, module, params, batches[0])
-    _check_twin_repeats(case, where, params, batches[:TWIN_REPEAT_STEPS])
+    _check_buffers(case, where, module)
+    _check_optimizer(case, where, net)
+    try:
+        _check_first_step(case, where, net, module, params, batches[0])
+    except RegistrationError as exc:
+        if not np.issubdtype(case.X.dtype, np.integer):
+            raise
+        raise RegistrationError(
+            f"{exc}; X is {case.X.dtype}, and integer data reaches both sides as it is (token ids, class labels): "
+            f"if the network takes floating-point inputs, convert it with .astype(np.{np.dtype(case.dtype).name})"
+        ) from exc
+    _check_short_run(case, where, params, batches[:TWIN_REPEAT_STEPS])
     _check_layers(case, where, params, batches[0])
 
 
@@ -497,7 +853,7 @@ def _check_layers(case: Case, where: str, params: Params, batch: Batch) -> None:
     for layer in case.layers:
         if not isinstance(layer, Layer) or layer.twin_io not in ("input", "output"):
             raise RegistrationError(f"{where}: layers must be Layer(name, scratch, twin, twin_io='output'|'input')")
-    module = case.twin(case.torch_dtype)
+    module = case.twin.module(case.torch_dtype)
     known = dict(module.named_modules())
     for layer in case.layers:
         if layer.twin not in known:
@@ -522,15 +878,44 @@ def _check_layers(case: Case, where: str, params: Params, batch: Batch) -> None:
             )
 
 
-def _check_twin_repeats(case: Case, where: str, params: Params, batches: list[Batch]) -> None:
-    """The twin run twice over its first steps from the same parameters must give the same bits: a twin with
-    dropout or unseeded randomness would fail the cross-check with other values on every run."""
-    from crosscheck.trace import twin_trace
+def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch]) -> None:
+    """Both sides over the first steps: every quantity the scratch side records must have its twin of the same
+    shape (optimizer state of the same kinds, buffers), and the twin run twice from the same parameters must
+    give the same bits: a twin with dropout or unseeded randomness would fail the cross-check with other
+    values on every run."""
+    from crosscheck.compare import STEPPED
+    from crosscheck.trace import scratch_trace, twin_trace
 
     try:
         first, again = twin_trace(case, params, batches), twin_trace(case, params, batches)
+        scratch = scratch_trace(case, params, batches[:1])  # the battery names a problem at a later step
     except StepError as exc:
         raise RegistrationError(f"{where}: {str(exc).removeprefix(case.name + ': ')}") from exc
+    except RegistrationError:
+        raise
+    except Exception as exc:
+        raise RegistrationError(f"{where}: the first {len(batches)} steps raised {type(exc).__name__}: {exc}") from exc
+    twin_kinds = {k.split(".")[1] for k in first if k.startswith("state.")}
+    mapped = set(case.scratch.state)
+    if mapped - twin_kinds:
+        raise RegistrationError(
+            f"{where}: Scratch(state=...) maps {sorted(mapped - twin_kinds)}, but the twin runs "
+            f"{describe_optimizer(case)}, which keeps {sorted(twin_kinds) or 'no state'}: give the twin the "
+            f"optimizer the network implements, e.g. Twin(optimizer=lambda params, lr: torch.optim.Adam(params, lr=lr))"
+        )
+    if twin_kinds - mapped:
+        raise RegistrationError(
+            f"{where}: the twin runs {describe_optimizer(case)}, which keeps {sorted(twin_kinds - mapped)} for "
+            f"every parameter; map the network's own with Scratch(state={{kind: {{param path: state path}}}}) so "
+            f"they are compared at every step, or give the twin the optimizer the network implements"
+        )
+    for key, value in scratch.items():
+        per_step = key.split(".")[0] in STEPPED  # shapes as one step has them
+        if key in first and np.shape(value)[per_step:] != np.shape(first[key])[per_step:]:
+            mine, theirs = (np.shape(v)[1:] if per_step else np.shape(v) for v in (value, first[key]))
+            raise RegistrationError(
+                f"{where}: {key} has shape {mine} on the scratch side but {theirs} on the twin side"
+            )
     for key in first:
         if not np.array_equal(first[key], again[key], equal_nan=True):
             raise RegistrationError(
@@ -539,6 +924,90 @@ def _check_twin_repeats(case: Case, where: str, params: Params, batches: list[Ba
                 f"every run differ; remove it from the twin (and the scratch network), or use the module's eval "
                 f"behaviour for the cross-check"
             )
+
+
+# The options torch keeps in every param group that say nothing about the arithmetic of a CPU step.
+_QUIET_OPTIONS = {"params", "foreach", "capturable", "differentiable", "fused", "initial_lr"}
+
+
+def describe_optimizer(case: Case) -> str:
+    """What the twin trains with, as one would write it: ``torch.optim.SGD(lr=0.1, momentum=0.9, ...)``, and
+    its scheduler."""
+    module = case.twin.module(case.torch_dtype)
+    optimizer = case.twin.optimizer(module.parameters(), case.learning_rate)
+    group = optimizer.param_groups[0]
+    options = ", ".join(
+        f"{k}={v!r}" for k, v in group.items() if k not in _QUIET_OPTIONS and not (v is False and k != "nesterov")
+    )
+    text = f"torch.optim.{type(optimizer).__name__}({options})"
+    if case.twin.scheduler is not None:
+        scheduler = case.twin.scheduler(optimizer)
+        settings = ", ".join(
+            f"{k}={v!r}"
+            for k, v in scheduler.state_dict().items()
+            if not k.startswith("_") and k not in ("base_lrs", "last_epoch", "verbose")
+        )
+        text += f" with {type(scheduler).__name__}({settings})"
+    return text
+
+
+def _check_optimizer(case: Case, where: str, net: Any) -> None:
+    """The twin's optimizer and scheduler can be made; the network's own options, where the case names them,
+    are the twin optimizer's."""
+    module = case.twin.module(case.torch_dtype)
+    optimizer = _call(
+        where, "Twin(optimizer=...)(params, lr)", case.twin.optimizer, module.parameters(), case.learning_rate
+    )
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise RegistrationError(
+            f"{where}: Twin(optimizer=...) must return a torch.optim optimizer, got {type(optimizer).__name__}"
+        )
+    if case.twin.scheduler is not None:
+        scheduler = _call(where, "Twin(scheduler=...)(optimizer)", case.twin.scheduler, optimizer)
+        if not callable(getattr(scheduler, "step", None)):
+            raise RegistrationError(
+                f"{where}: Twin(scheduler=...) must return a torch.optim.lr_scheduler scheduler, got "
+                f"{type(scheduler).__name__}"
+            )
+    group = optimizer.param_groups[0]
+    for option, path in case.scratch.options.items():
+        if option not in group or option in _QUIET_OPTIONS:
+            raise RegistrationError(
+                f"{where}: Scratch(options=...) names {option!r}, which the twin's {describe_optimizer(case)} "
+                f"does not have; its options are {sorted(k for k in group if k not in _QUIET_OPTIONS)}"
+            )
+        try:
+            value = paths.read(net, path)
+        except paths.PathError as exc:
+            raise RegistrationError(f"{where}: Scratch(options=...): {exc}") from None
+        twin = group[option]
+        same = np.shape(value) == np.shape(twin) and bool(np.all(np.asarray(value) == np.asarray(twin)))
+        if not same:
+            raise RegistrationError(
+                f"{where}: the network's {option} is {value!r} ({path}) but the twin runs {describe_optimizer(case)}: "
+                f"give the twin the network's options (or fix the network's)"
+            )
+
+
+def _check_buffers(case: Case, where: str, module: torch.nn.Module) -> None:
+    """Every floating-point buffer of the twin (BatchNorm's running statistics) is mapped to the scratch state
+    that holds it, so that it is compared at every step."""
+    buffers = dict(module.named_buffers())
+    for path, link in case.scratch.buffers.items():
+        if link.tensor not in buffers:
+            raise RegistrationError(
+                f"{where}: buffers[{path!r}] points at twin buffer {link.tensor!r}, which the twin does not have; "
+                f"it has {sorted(buffers)}"
+            )
+    mapped = {link.tensor for link in case.scratch.buffers.values()}
+    # An integer buffer (BatchNorm's num_batches_tracked) counts steps; it changes the arithmetic only with
+    # momentum=None, where the running statistics, which are mapped, would part.
+    missing = sorted(n for n, b in buffers.items() if b.is_floating_point() and n not in mapped)
+    if missing:
+        raise RegistrationError(
+            f"{where}: the twin keeps the buffers {missing}, which the scratch side does not map; map the network's "
+            f"own with Scratch(buffers={{path: Link({missing[0]!r})}}) so they are compared at every step"
+        )
 
 
 _VALID: dict[int, tuple[Case, str | None]] = {}

@@ -89,13 +89,16 @@ def check_gradients(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comp
 
 
 def check_one_step(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
-    """The parameters after the first optimizer step."""
-    return _run(case, "one_step", lambda t: _keys(t, "param"), steps=slice(0, 1), pair=pair)
+    """The first optimizer step: the learning rate, the optimizer's state, the parameters after it, and the
+    buffers (running statistics)."""
+    keys = ("lr", "state", "param", "buffer")
+    return _run(case, "one_step", lambda t: _keys(t, *keys), steps=slice(0, 1), pair=pair)
 
 
 def check_training_run(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
-    """Every step of the whole run: output, loss, dL/doutput, gradients, parameters, the recorded curve."""
-    keys = ("output", "loss", "dloss", "grad", "param", "curve")
+    """Every step of the whole run: output, loss, dL/doutput, gradients, learning rate, optimizer state,
+    parameters, buffers, the recorded curve."""
+    keys = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "param", "curve")
     return _run(case, "training_run", lambda t: _keys(t, *keys), pair=pair, tolerance_steps=None)
 
 

@@ -28,12 +28,34 @@ QUANTITIES = {
     "loss": "loss",
     "dloss": "dL/doutput",
     "grad": "gradient",
+    "lr": "learning rate",
+    "state": "optimizer state",
     "param": "parameter after update",
+    "buffer": "buffer",
     "curve": "recorded loss curve",
 }
 # Order of the chain within one step: where a fault first shows.
-STAGE_ORDER = ("init", "forward", "output", "loss", "dloss", "grad", "param", "curve")
-STEPPED = ("output", "loss", "dloss", "grad", "param")
+STAGE_ORDER = ("init", "forward", "output", "buffer", "loss", "dloss", "grad", "lr", "state", "param", "curve")
+STEPPED = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "param")
+# torch.optim's names for the state it keeps per parameter, as a failure names them.
+STATE_NAMES = {
+    "momentum_buffer": "momentum buffer",
+    "exp_avg": "Adam first moment",
+    "exp_avg_sq": "Adam second moment",
+    "max_exp_avg_sq": "AMSGrad maximum second moment",
+    "step": "optimizer step count",
+    "square_avg": "RMSprop square average",
+    "grad_avg": "RMSprop gradient average",
+    "sum": "Adagrad sum of squares",
+}
+
+
+def describe(quantity: str, parameter: str | None) -> str:
+    """A trace key's quantity as a failure names it: "gradient of W1", "Adam second moment of W1"."""
+    if quantity == "state" and parameter is not None:
+        kind, _, name = parameter.partition(".")
+        return f"{STATE_NAMES.get(kind, f'optimizer state {kind!r}')} of {name}"
+    return QUANTITIES[quantity] + (f" of {parameter}" if parameter else "")
 
 
 @dataclass(frozen=True)
@@ -48,9 +70,7 @@ class Divergence:
     tolerance: float
 
     def where(self) -> str:
-        what = QUANTITIES[self.quantity]
-        if self.parameter is not None:
-            what += f" of {self.parameter}"
+        what = describe(self.quantity, self.parameter)
         if self.index:
             what += "[" + ", ".join(map(str, self.index)) + "]"
         return what
@@ -152,14 +172,14 @@ def compare(
         for side, arr in (("scratch", a), ("twin", b)):
             if arr.dtype != dtype:
                 problem = (
-                    f"{QUANTITIES[quantity]}{' of ' + parameter if parameter else ''} is {arr.dtype} on the "
+                    f"{describe(quantity, parameter)} is {arr.dtype} on the "
                     f"{side} side but the case is {np.dtype(dtype).name}; a {arr.dtype} result must not "
                     f"pass against a {np.dtype(dtype).name} expectation"
                 )
                 return Comparison(network, check, label, 0, np.inf, np.inf, atol, rtol, None, problem)
         if a.shape != b.shape:
             problem = (
-                f"{QUANTITIES[quantity]}{' of ' + parameter if parameter else ''} has shape {a.shape} on the "
+                f"{describe(quantity, parameter)} has shape {a.shape} on the "
                 f"scratch side but {b.shape} on the twin side"
             )
             return Comparison(network, check, label, 0, np.inf, np.inf, atol, rtol, None, problem)

@@ -170,7 +170,7 @@ def scratch_gradient(case: Case, params: Params, batch: Batch) -> Params:
 
 
 def twin_gradient(case: Case, params: Params, batch: Batch) -> Params:
-    module = case.twin(case.torch_dtype)
+    module = case.twin.module(case.torch_dtype)
     load_into_twin(module, case, params)
     index = torch.as_tensor(batch) if isinstance(batch, np.ndarray) else batch
     X_t, y_t = twin_data(case)

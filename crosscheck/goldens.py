@@ -61,7 +61,7 @@ def golden_view(trace: Trace, first: int = FIRST_STEPS) -> dict[str, np.ndarray]
         quantity = key.split(".")[0]
         if quantity in ("init", "forward", "curve"):
             out[key] = value
-        elif quantity in ("output", "loss", "dloss", "grad", "param"):
+        elif quantity in ("output", "loss", "dloss", "grad", "lr", "state", "buffer", "param"):
             out[f"first_{key}"] = value[:first]
             if quantity == "param":
                 out[f"final.{key.split('.', 1)[1]}"] = value[-1]

@@ -75,7 +75,7 @@ def _scratch_layers(case: Case, params: dict[str, np.ndarray], batch: Any) -> tu
 
 
 def _twin_layers(case: Case, params: dict[str, np.ndarray], batch: Any) -> tuple[list[Any], list[Any]]:
-    module = case.twin(case.torch_dtype)
+    module = case.twin.module(case.torch_dtype)
     load_into_twin(module, case, params)
     values: list[Any] = [None] * len(case.layers)
     grads: list[Any] = [None] * len(case.layers)

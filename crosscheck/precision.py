@@ -1,7 +1,7 @@
 """Float32: the project's cases run in float32 on both sides, the float32 tolerance, and the drift.
 
 A float32 variant is the same case with its data, initial parameters and twin in float32
-(``case.twin(torch.float32)``); the scratch network computes in whatever dtype its parameters have.
+(``case.twin.module(torch.float32)``); the scratch network computes in whatever dtype its parameters have.
 
 **Tolerance rule.**  A float32 value passes when ``|scratch - twin| <= tol + tol * |twin|`` with
 
@@ -30,7 +30,6 @@ the run, for each side: what running in float32 costs, not a check.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
 from collections.abc import Sequence
@@ -40,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from crosscheck import jsonfile
-from crosscheck.case import Case
+from crosscheck.case import Case, vary
 from crosscheck.compare import STAGE_ORDER, split_key
 from crosscheck.environment import provenance
 from crosscheck.trace import Trace, start, traces
@@ -67,6 +66,11 @@ def run_length(case: Case) -> int:
 _VARIANTS: dict[int, tuple[Case, Case]] = {}
 
 
+def _float32(a: np.ndarray) -> np.ndarray:
+    """Floating-point data in float32; integers (class labels) as they are."""
+    return a if np.issubdtype(a.dtype, np.integer) else np.asarray(a).astype(np.float32)
+
+
 def float32_case(case: Case) -> Case:
     """The float32 variant of a float64 case, named ``<name>_float32``.
 
@@ -78,12 +82,12 @@ def float32_case(case: Case) -> Case:
     known = _VARIANTS.get(id(case))
     if known is not None and known[0] is case:
         return known[1]
-    variant = dataclasses.replace(
+    variant = vary(
         case,
         name=f"{case.name}_float32",
         dtype=FLOAT32,
-        X=np.asarray(case.X).astype(np.float32),
-        y=np.asarray(case.y).astype(np.float32),
+        X=_float32(case.X),
+        y=_float32(case.y),
         description=f"{case.description} (float32)" if case.description else "float32",
     )
     _VARIANTS[id(case)] = (case, variant)  # holding ``case`` keeps its id from being reused

@@ -35,7 +35,7 @@ import numpy as np
 from crosscheck import jsonfile
 from crosscheck.case import Case
 from crosscheck.checks import CHECKS, ORACLES, battery, run_check, tolerance
-from crosscheck.compare import QUANTITIES, STAGE_ORDER, STEPPED, Comparison, Divergence
+from crosscheck.compare import QUANTITIES, STAGE_ORDER, STEPPED, Comparison, Divergence, describe
 from crosscheck.errors import RegistrationError
 from crosscheck.findings import Finding, Section
 from crosscheck.findings import sections as findings_sections
@@ -50,7 +50,10 @@ CHAIN = {
     "loss": "loss",
     "dloss": "dL/doutput",
     "grad": "parameter gradient",
+    "lr": "learning rate",
+    "state": "optimizer state",
     "param": "update (parameters after the step)",
+    "buffer": "buffers (running statistics)",
 }
 CHECK_TEXT = {
     "initial_parameters": "the parameters both sides start from, bit for bit",
@@ -722,7 +725,7 @@ def _zoom(net: NetworkReport, d: Divergence) -> bytes:
         with np.errstate(invalid="ignore"):
             diff = np.where(np.isfinite(a) & np.isfinite(b), np.abs(a - b), np.inf)
         series[key.partition(".")[2] or key] = diff.reshape(len(window), -1).max(axis=1)
-    return plots.divergence_zoom(net.name, QUANTITIES[d.quantity], series, window, net.atol, d.step, d.parameter)
+    return plots.divergence_zoom(net.name, describe(d.quantity, None), series, window, net.atol, d.step, d.parameter)
 
 
 def failing_blocks(cases: Sequence[Case], networks: Sequence[NetworkReport], out_dir: Path) -> dict[str, list[str]]:

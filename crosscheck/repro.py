@@ -23,7 +23,7 @@ import numpy as np
 
 from crosscheck.case import Case, Params
 from crosscheck.checks import tolerance
-from crosscheck.compare import QUANTITIES, STAGE_ORDER, differences, split_key
+from crosscheck.compare import STAGE_ORDER, describe, differences, split_key
 from crosscheck.trace import Trace, scratch_trace, start, traces, twin_trace
 
 SCRIPT = '''\
@@ -63,7 +63,7 @@ def write_repro(case: Case, step: int, folder: Path, root: Path | None = None) -
     arrays = {f"param.{k}": v for k, v in params.items()}
     np.savez(folder / "state.npz", rows=rows, sample=np.array(sample), step=np.array(step), **arrays)  # type: ignore[arg-type]
     script = folder / "repro.py"
-    module_name = getattr(case.build, "__module__", None) or ""
+    module_name = getattr(case.origin, "__module__", None) or ""
     module = getattr(sys.modules.get(module_name), "__file__", None) or module_name  # a test module: by its file
     root_text = str((root or Path.cwd()).resolve())
     script.write_text(
@@ -122,7 +122,7 @@ def differing(case: Case, scratch: Trace, twin: Trace) -> list[str]:
         if bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
             quantity, parameter = split_key(key)
-            what = QUANTITIES[quantity] + (f" of {parameter}" if parameter else "")
+            what = describe(quantity, parameter)
             element = "[" + ", ".join(map(str, at[1:])) + "]" if len(at) > 1 else ""
             lines.append(
                 f"{what}{element}: scratch = {float(a[at])!r}, twin = {float(b[at])!r}, "

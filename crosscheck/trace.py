@@ -8,7 +8,11 @@ A trace is a flat ``dict[str, ndarray]`` (the shape goldens are stored in):
 - ``loss``       (steps,) that batch's loss
 - ``dloss``      (steps, ...) dL/doutput, when the case gives the scratch side's ``loss_gradient``
 - ``grad.<p>``   (steps, ...) dL/dp at each step
+- ``lr``         (steps,) the learning rate each step used (scratch: when the case names its path)
+- ``state.<kind>.<p>`` (steps, ...) the optimizer's state for ``p`` after each step (``momentum_buffer``,
+  ``exp_avg``, ``exp_avg_sq``, ``step``...; torch's names)
 - ``param.<p>``  (steps, ...) p after each step's update
+- ``buffer.<b>`` (steps, ...) a buffer (BatchNorm's running statistics) after each step
 - ``curve``      the tutorial's recorded metric after each step in ``case.curve_steps``
 """
 
@@ -20,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from crosscheck import paths
 from crosscheck.case import Batch, Case, Params, load_into_twin, schedule, twin_data, twin_to_scratch
 from crosscheck.errors import StepError, writes_into_input
 
@@ -89,6 +94,51 @@ def _checked_gradients(case: Case, step: int, grads: Any, shapes: dict[str, tupl
     return out
 
 
+def _scalar(case: Case, value: Any) -> np.ndarray:
+    """A count or a learning rate in the case's dtype: torch keeps Adam's step as a float tensor, a network
+    as an int; both are exact in either float type."""
+    return np.asarray(value, dtype=np.float64).astype(case.dtype)
+
+
+def _read(case: Case, net: Any, step: int, what: str, path: str) -> np.ndarray:
+    try:
+        return np.array(paths.read(net, path))
+    except paths.PathError as exc:
+        raise StepError(f"{case.name}: after step {step} the scratch side's {what}: {exc}") from None
+
+
+def _checked_array(case: Case, step: int, what: str, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if value.dtype != case.dtype or value.shape != shape:
+        dtype = np.dtype(case.dtype).name
+        raise StepError(
+            f"{case.name}: after step {step} the scratch side's {what} is {value.dtype} {value.shape}; it must be "
+            f"{dtype} {shape}, as the parameter (a {value.dtype} value must not pass as {dtype})"
+        )
+    return value
+
+
+def _step_result(case: Case, step: int, result: Any) -> tuple[Any, Any]:
+    """(output or None, loss) from what the network's own step returned: the loss, or (output, loss)."""
+    if isinstance(result, tuple) and len(result) == 2:
+        return result
+    if result is None:
+        raise StepError(
+            f"{case.name}: at step {step} the scratch side's step() returned None; return the batch's loss "
+            f"(or (output, loss)) so that it can be compared with the twin's"
+        )
+    return None, result
+
+
+def _checked_loss(case: Case, step: int, loss: Any) -> np.ndarray:
+    value = np.array(loss)
+    if value.shape != () or value.dtype != case.dtype:
+        raise StepError(
+            f"{case.name}: at step {step} the scratch side's loss is {value.dtype} {value.shape}; it must be a "
+            f"{np.dtype(case.dtype).name} scalar (np.mean(...), not float(...))"
+        )
+    return value
+
+
 def record_steps(
     case: Case,
     net: Any,
@@ -101,39 +151,84 @@ def record_steps(
     check_gradients: bool = True,
 ) -> dict[str, list[np.ndarray]]:
     """Train ``net`` on ``batches`` (anything ``X[b]`` takes) and collect every stepped quantity and the
-    curve, one entry per step.  The keyword functions replace the case's own: the seed sweep passes
-    forms that run all seeds at once (and, their gradients being per seed, ``check_gradients=False``)."""
+    curve, one entry per step.  The forward runs once per step: the harness calls it and hands its output
+    to the loss, or the network's own step does it all.  The keyword functions replace the case's own: the
+    seed sweep passes forms that run all seeds at once (and, their gradients being per seed,
+    ``check_gradients=False``)."""
     forward, loss = forward or case.forward, loss or case.loss
     gradients, evaluate = gradients or case.gradients, evaluate or case.evaluate
+    s = case.scratch
+    own_step = case.step
     X, y = case.X, case.y
     curve_at = set(case.curve_steps)
-    rows: dict[str, list[np.ndarray]] = {"output": [], "loss": [], "curve": []}
-    if case.loss_gradient is not None:
-        rows["dloss"] = []
-    for name in case.param_map:
-        rows[f"grad.{name}"], rows[f"param.{name}"] = [], []
+    rows: dict[str, list[np.ndarray]] = {"loss": [], "curve": []}
+    if own_step is None or s.grads or gradients is not None:
+        rows.update(
+            {f"grad.{name}": [] for name in (s.grads if own_step is not None and gradients is None else case.param_map)}
+        )
     shapes = {name: np.shape(value) for name, value in case.read_params(net).items()}
+    lr = case.learning_rate
     for step, b in enumerate(batches):
         xb, yb = _batch(X, b), _batch(y, b)
         stage = "forward"
         try:
-            output = forward(net, xb)
-            rows["output"].append(np.array(output))
-            stage = "loss"
-            rows["loss"].append(np.array(loss(output, yb)))
-            if case.loss_gradient is not None:
-                stage = "loss_gradient"
-                rows["dloss"].append(np.array(case.loss_gradient(output, yb)))
-            stage = "gradients"
-            grads = gradients(net, xb, yb)
-            if check_gradients:
-                grads = _checked_gradients(case, step, grads, shapes)
-            for name in case.param_map:
-                rows[f"grad.{name}"].append(np.array(grads[name]))
-            stage = "update"
-            case.update(net, grads, case.learning_rate)
+            if own_step is None:
+                output = forward(net, xb)
+                rows.setdefault("output", []).append(np.array(output))
+                stage = "loss"
+                rows["loss"].append(np.array(loss(output, yb)))
+                if case.loss_gradient is not None:
+                    stage = "loss_gradient"
+                    rows.setdefault("dloss", []).append(np.array(case.loss_gradient(output, yb)))
+            grads = None
+            if gradients is not None:
+                stage = "gradients"
+                grads = gradients(net, xb, yb)
+                if check_gradients:
+                    grads = _checked_gradients(case, step, grads, shapes)
+            if own_step is None:
+                stage = "update"
+                assert case.update is not None
+                case.update(net, grads, lr)
+            else:
+                stage = "step"
+                output, step_loss = _step_result(case, step, own_step(net, xb, yb, lr))
+                if output is not None:
+                    rows.setdefault("output", []).append(np.array(output))
+                rows["loss"].append(_checked_loss(case, step, step_loss))
+                if grads is None:
+                    grads = {
+                        name: _checked_array(
+                            case,
+                            step,
+                            f"gradient of {name} ({path})",
+                            _read(case, net, step, "gradient", path),
+                            shapes[name],
+                        )
+                        for name, path in s.grads.items()
+                    }
+            if grads is not None:
+                for name in grads:
+                    rows[f"grad.{name}"].append(np.array(grads[name]))
+            if s.lr is not None:
+                rows.setdefault("lr", []).append(_scalar(case, _read(case, net, step, "learning rate", s.lr)))
+            for kind, per_param in s.state.items():
+                for name in case.param_map:
+                    if isinstance(per_param, str):
+                        value = _scalar(case, _read(case, net, step, kind, per_param))
+                    else:
+                        what = f"{kind} of {name} ({per_param[name]})"
+                        value = _read(case, net, step, what, per_param[name])
+                        value = (
+                            _scalar(case, value)
+                            if kind == "step"
+                            else _checked_array(case, step, what, value, shapes[name])
+                        )
+                    rows.setdefault(f"state.{kind}.{name}", []).append(value)
             for name, value in case.read_params(net).items():
-                rows[f"param.{name}"].append(value)
+                rows.setdefault(f"param.{name}", []).append(value)
+            for path in s.buffers:
+                rows.setdefault(f"buffer.{path}", []).append(_read(case, net, step, "buffer", path))
             if step in curve_at:
                 stage = "evaluate"
                 rows["curve"].append(np.array(evaluate(net, X, y)))
@@ -150,7 +245,10 @@ def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace
     net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
     trace: dict[str, Any] = {f"init.{k}": v for k, v in case.read_params(net).items()}
     try:
-        trace["forward"] = np.array(case.forward(net, X))
+        # On a network of its own: a forward with side effects (BatchNorm's running statistics in training
+        # mode) must not reach the training run.
+        probe = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+        trace["forward"] = np.array(case.forward(probe, X))
     except (RuntimeWarning, ValueError) as exc:
         failure = _scratch_failure(case, None, "forward on the whole dataset", exc)
         if failure is None:
@@ -164,21 +262,28 @@ def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace
 
 
 def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
-    module = case.twin(case.torch_dtype)
+    module = case.twin.module(case.torch_dtype)
     load_into_twin(module, case, params)
-    optimizer = torch.optim.SGD(module.parameters(), lr=case.learning_rate)
+    optimizer = case.twin.optimizer(module.parameters(), case.learning_rate)
+    scheduler = case.twin.scheduler(optimizer) if case.twin.scheduler is not None else None
     # Copies: the twin shares no memory with the case's data, and an in-place write into its input shows
     # in the tensors' version counters.
     X, y = twin_data(case)
     versions = (X._version, y._version)
     trace: dict[str, Any] = {f"init.{k}": v for k, v in twin_to_scratch(module, case).items()}
+    probe = case.twin.module(case.torch_dtype)  # as the scratch side: the forward check runs on its own module
+    load_into_twin(probe, case, params)
     with torch.no_grad():
-        trace["forward"] = module(X).numpy().copy()
+        trace["forward"] = probe(X).numpy().copy()
+    module.train()
     curve_at = set(case.curve_steps)
     named = dict(module.named_parameters())
-    outputs, losses, dlosses, curve = [], [], [], []
+    buffers = dict(module.named_buffers())
+    outputs, losses, dlosses, curve, lrs = [], [], [], [], []
     grads: dict[str, list[torch.Tensor]] = {n: [] for n in named}
     values: dict[str, list[torch.Tensor]] = {n: [] for n in named}
+    states: dict[str, dict[str, list[torch.Tensor]]] = {}
+    kept: dict[str, list[torch.Tensor]] = {n: [] for n in buffers}
     for step, b in enumerate(batches):
         index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
         xb, yb = X[index], y[index]
@@ -199,6 +304,7 @@ def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
         for n, p in named.items():
             assert p.grad is not None, f"{case.name}: twin tensor {n!r} got no gradient"
             grads[n].append(p.grad.detach().clone())
+        lrs.append(float(optimizer.param_groups[0]["lr"]))  # the rate this step uses
         optimizer.step()
         if (X._version, y._version) != versions or xb._version or yb._version:
             raise StepError(
@@ -207,21 +313,44 @@ def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
             )
         for n, p in named.items():
             values[n].append(p.detach().clone())
+            for kind, value in optimizer.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor):
+                    states.setdefault(kind, {}).setdefault(n, []).append(value.detach().clone())
+        if scheduler is not None:
+            scheduler.step()
+        for n, t in buffers.items():
+            kept[n].append(t.detach().clone())
         if step in curve_at:
+            module.eval()  # evaluation as a user runs it: BatchNorm on its running statistics, no dropout
             with torch.no_grad():
                 curve.append(case.twin_evaluate(module, X, y).clone())
+            module.train()
     trace["output"] = torch.stack(outputs).numpy()
     trace["loss"] = torch.stack(losses).numpy()
     if case.loss_gradient is not None:
         trace["dloss"] = torch.stack(dlosses).numpy()
     trace["curve"] = torch.stack(curve).numpy() if curve else np.zeros(0, case.dtype)
-    for kind, per_tensor in (("grad", grads), ("param", values)):
+    if case.scratch.lr is not None:
+        trace["lr"] = np.array(lrs, dtype=np.float64).astype(case.dtype)
+    per_kind: list[tuple[str, dict[str, list[torch.Tensor]]]] = [("grad", grads), ("param", values)]
+    per_kind += [(f"state.{kind}", per_tensor) for kind, per_tensor in states.items()]
+    for kind, per_tensor in per_kind:
         stacked = {n: torch.stack(ts) for n, ts in per_tensor.items()}
         for name, link in case.param_map.items():
+            if link.tensor not in stacked:
+                continue
             t = stacked[link.tensor]
+            if t.ndim == 1:  # a scalar per step (Adam's step count), whatever the parameter's layout
+                trace[f"{kind}.{name}"] = t.numpy().astype(np.float64).astype(case.dtype)
+                continue
             if link.transpose:
                 t = t.transpose(-1, -2)
             trace[f"{kind}.{name}"] = t[(slice(None), *link.index)].numpy().copy()
+    for path, link in case.scratch.buffers.items():
+        t = torch.stack(kept[link.tensor])
+        if link.transpose:
+            t = t.transpose(-1, -2)
+        trace[f"buffer.{path}"] = t[(slice(None), *link.index)].numpy().copy()
     return trace
 
 

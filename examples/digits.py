@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crosscheck import Case, Link, register
+from crosscheck import Case, Data, Link, Scratch, Twin, register
 from reference import mlp as ref
 from scratch import mlp
 
@@ -77,27 +77,33 @@ DIGITS = register(
         name="digits_mlp",
         description=f"64-128-10 ReLU MLP, softmax cross-entropy; {EPOCHS} epoch of SGD on load_digits, "
         f"batches of {BATCH_SIZE}, lr {LEARNING_RATE}",
-        param_map={
-            "W1": Link("hidden.weight", transpose=True),
-            "b1": Link("hidden.bias"),
-            "W2": Link("output.weight", transpose=True),
-            "b2": Link("output.bias"),
-        },
-        init=init,
-        X=X,
-        y=Y,
-        batches=batches,
-        learning_rate=LEARNING_RATE,
-        build=lambda params, lr: mlp.MLP(**params, learning_rate=lr),
-        forward=mlp.MLP.forward,
-        loss=mlp.cross_entropy,
-        loss_gradient=mlp.cross_entropy_gradient,
-        gradients=mlp.MLP.gradients,
-        update=lambda net, grads, lr: net.step(grads),
-        twin=ref.MLP,
-        twin_loss=ref.cross_entropy,
-        evaluate=lambda net, X, y: mlp.cross_entropy(net.forward(X), y),
-        twin_evaluate=lambda m, X, y: ref.cross_entropy(m(X), y),
-        curve_steps=sorted({*range(0, STEPS, RECORD_EVERY), STEPS - 1}),
+        scratch=Scratch(
+            params={
+                "W1": Link("hidden.weight", transpose=True),
+                "b1": Link("hidden.bias"),
+                "W2": Link("output.weight", transpose=True),
+                "b2": Link("output.bias"),
+            },
+            init=init,
+            build=lambda params, lr: mlp.MLP(**params, learning_rate=lr),
+            forward=mlp.MLP.forward,
+            loss=mlp.cross_entropy,
+            loss_gradient=mlp.cross_entropy_gradient,
+            gradients=mlp.MLP.gradients,
+            update=lambda net, grads, lr: net.step(grads),
+            evaluate=lambda net, X, y: mlp.cross_entropy(net.forward(X), y),
+        ),
+        twin=Twin(
+            module=ref.MLP,
+            loss=ref.cross_entropy,
+            evaluate=lambda m, X, y: ref.cross_entropy(m(X), y),
+        ),
+        data=Data(
+            X=X,
+            y=Y,
+            batches=batches,
+            learning_rate=LEARNING_RATE,
+            curve_steps=sorted({*range(0, STEPS, RECORD_EVERY), STEPS - 1}),
+        ),
     )
 )

@@ -2,7 +2,8 @@
 
 The network (tanh hidden layer, sigmoid output, mean squared error, full-batch gradient descent)
 and its PyTorch twin are what a user already has; the ``register(Case(...))`` call at the bottom is
-all they add to get the whole battery (see README, "Bring your own network").
+all they add to get the whole battery (see README, "Bring your own network"): the network's own
+methods by name, its parameters by path, the twin's loss; the twin trains with plain SGD, the default.
 """
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crosscheck import Case, Layer, Link, register
+from crosscheck import Case, Data, Layer, Link, Scratch, Twin, register
 
 X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 Y = np.array([[0.0], [1.0], [1.0], [0.0]])
@@ -19,8 +20,9 @@ Y = np.array([[0.0], [1.0], [1.0], [0.0]])
 class XorNet:
     """From scratch in NumPy: W1 (2, 3), b1 (3,), W2 (3, 1), b2 (1,); gradients by hand."""
 
-    def __init__(self, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray) -> None:
-        self.W1, self.b1, self.W2, self.b2 = W1, b1, W2, b2
+    def __init__(self, rng: np.random.RandomState) -> None:
+        self.W1, self.b1 = rng.normal(size=(2, 3)), np.zeros(3)
+        self.W2, self.b2 = rng.normal(size=(3, 1)), np.zeros(1)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.h = np.tanh(x @ self.W1 + self.b1)
@@ -54,32 +56,21 @@ def mse(out: np.ndarray, y: np.ndarray) -> np.ndarray:
 XOR_NET = register(
     Case(
         name="xor_2_3_1",
-        param_map={  # scratch name -> twin tensor; nn.Linear stores (out, in), XorNet (in, out)
-            "W1": Link("hidden.weight", transpose=True),
-            "b1": Link("hidden.bias"),
-            "W2": Link("out.weight", transpose=True),
-            "b2": Link("out.bias"),
-        },
-        init=lambda rng: {
-            "W1": rng.normal(size=(2, 3)),
-            "b1": np.zeros(3),
-            "W2": rng.normal(size=(3, 1)),
-            "b2": np.zeros(1),
-        },
-        X=X,
-        y=Y,
-        batches=lambda rng: [slice(None)] * 300,  # 300 full-batch steps
-        learning_rate=2.0,
-        build=lambda params, lr: XorNet(**params),
-        forward=XorNet.forward,
-        loss=mse,
-        gradients=XorNet.gradients,
-        update=XorNet.step,
-        twin=XorTwin,
-        twin_loss=F.mse_loss,
-        evaluate=lambda net, X, y: mse(net.forward(X), y),
-        twin_evaluate=lambda twin, X, y: F.mse_loss(twin(X), y),
-        curve_steps=range(0, 300, 30),
+        scratch=Scratch(
+            network=XorNet,  # XorNet(rng) draws its own initial weights
+            # path in the network -> twin tensor; nn.Linear stores (out, in), XorNet (in, out)
+            params={
+                "W1": Link("hidden.weight", transpose=True),
+                "b1": Link("hidden.bias"),
+                "W2": Link("out.weight", transpose=True),
+                "b2": Link("out.bias"),
+            },
+            loss=mse,
+            gradients="gradients",  # net.gradients(x, y), then net.step(grads, lr)
+            update="step",
+        ),
+        twin=Twin(XorTwin, loss=F.mse_loss),
+        data=Data(X, Y, batches=lambda rng: [slice(None)] * 300, learning_rate=2.0, curve_steps=range(0, 300, 30)),
         # Optional: where a divergence starts, layer by layer (the twin applies tanh as a function, so
         # the hidden activation is the input of its output layer).
         layers=[Layer("hidden", scratch="h", twin="out", twin_io="input")],

@@ -4,13 +4,11 @@ layers can be recorded with hooks; the scratch network keeps its hidden activati
 signal, so that a divergence can be placed at a layer.
 """
 
-import dataclasses
-
 import numpy as np
 from torch import nn
 from torch.nn import functional as F
 
-from crosscheck import Case, Layer, Link
+from crosscheck import Case, Data, Layer, Link, Scratch, Twin, vary
 
 X = np.array([[0.0, 1.0], [1.0, 0.5], [-1.0, 0.25], [0.5, -0.5], [2.0, 0.0], [-0.5, -1.0]])
 Y = np.tanh(X @ np.array([[0.8], [-0.6]]))
@@ -38,7 +36,7 @@ class Net:
             setattr(self, name, getattr(self, name) - lr * grad)
 
 
-class Twin(nn.Module):
+class TwinNet(nn.Module):
     def __init__(self, dtype):
         super().__init__()
         self.hidden, self.act, self.out = nn.Linear(2, 3, dtype=dtype), nn.Tanh(), nn.Linear(3, 1, dtype=dtype)
@@ -58,32 +56,38 @@ def make_case(name="fixture_2_3_1", steps=6, **changes):
     """The fixture's case; ``changes`` replace fields (``layers=LAYERS`` names its layers)."""
     case = Case(
         name=name,
-        param_map={
-            "W1": Link("hidden.weight", transpose=True),
-            "b1": Link("hidden.bias"),
-            "W2": Link("out.weight", transpose=True),
-            "b2": Link("out.bias"),
-        },
-        init=lambda rng: {
-            "W1": rng.normal(size=(2, 3)),
-            "b1": np.zeros(3),
-            "W2": rng.normal(size=(3, 1)),
-            "b2": np.zeros(1),
-        },
-        X=X,
-        y=Y,
-        batches=lambda rng: [slice(None)] * steps,
-        learning_rate=0.1,
-        build=lambda params, lr: Net(**params),
-        forward=Net.forward,
-        loss=mse,
-        loss_gradient=lambda out, y: 2 * (out - y) / y.size,
-        gradients=Net.gradients,
-        update=Net.update,
-        twin=Twin,
-        twin_loss=F.mse_loss,
-        evaluate=lambda net, X, y: mse(net.forward(X), y),
-        twin_evaluate=lambda twin, X, y: F.mse_loss(twin(X), y),
-        curve_steps=[0, 3, 5],
+        scratch=Scratch(
+            params={
+                "W1": Link("hidden.weight", transpose=True),
+                "b1": Link("hidden.bias"),
+                "W2": Link("out.weight", transpose=True),
+                "b2": Link("out.bias"),
+            },
+            init=lambda rng: {
+                "W1": rng.normal(size=(2, 3)),
+                "b1": np.zeros(3),
+                "W2": rng.normal(size=(3, 1)),
+                "b2": np.zeros(1),
+            },
+            build=lambda params, lr: Net(**params),
+            forward=Net.forward,
+            loss=mse,
+            loss_gradient=lambda out, y: 2 * (out - y) / y.size,
+            gradients=Net.gradients,
+            update=Net.update,
+            evaluate=lambda net, X, y: mse(net.forward(X), y),
+        ),
+        twin=Twin(
+            module=TwinNet,
+            loss=F.mse_loss,
+            evaluate=lambda twin, X, y: F.mse_loss(twin(X), y),
+        ),
+        data=Data(
+            X=X,
+            y=Y,
+            batches=lambda rng: [slice(None)] * steps,
+            learning_rate=0.1,
+            curve_steps=[0, 3, 5],
+        ),
     )
-    return dataclasses.replace(case, **changes) if changes else case
+    return vary(case, **changes) if changes else case

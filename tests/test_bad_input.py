@@ -8,14 +8,12 @@ arrays) and convert it to the parameters' float dtype, but reject integer *param
 must hold its X and y in the case's dtype already, because the harness hands them to both sides.
 """
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
 
 from crosscheck import RegistrationError, register, registry
-from crosscheck.case import Link, validate
+from crosscheck.case import Link, validate, vary
 from reference import network_2_2_1 as r221
 from reference import network_3_4_1 as r341
 from reference import sigmoid_neuron as r_neuron
@@ -549,7 +547,7 @@ def test_twin_loss_rejects(loss):
 
 def bad(case=NETWORK_3_4_1, **changes):
     """A copy of a tutorial case with some fields changed, under a name no test registers."""
-    return dataclasses.replace(case, **({"name": "bad"} | changes))
+    return vary(case, **({"name": "bad"} | changes))
 
 
 def transposed_map():
@@ -577,7 +575,9 @@ HARNESS = [
     (
         "integer-X",  # the tutorial's own integer array, not converted
         lambda: register(bad(X=s341.X)),
-        "case 'bad': X has dtype int64 but the case is float64; convert it with .astype(np.float64)",
+        "case 'bad': twin(X[batch 0]) raised TypeError: x is torch.int64 but the network is torch.float64; convert "
+        "it with x.to(torch.float64); X is int64, and integer data reaches both sides as it is (token ids, class "
+        "labels): if the network takes floating-point inputs, convert it with .astype(np.float64)",
     ),
     (
         "list-y",
@@ -687,7 +687,7 @@ HARNESS = [
                 }
             )
         ),
-        "case 'bad': init() returns parameters ['weights1', 'weights2'] but param_map names ['W1', 'weights2']",
+        "case 'bad': init() returns parameters ['weights1', 'weights2'] but Scratch(params=...) names ['W1', 'weights2']",
     ),
     (
         "map-unknown-tensor",
@@ -699,7 +699,7 @@ HARNESS = [
                 }
             )
         ),
-        "case 'bad': param_map['weights2'] points at twin tensor 'layer3.weight', which the twin does not have; "
+        "case 'bad': params['weights2'] points at twin tensor 'layer3.weight', which the twin does not have; "
         "it has ['layer1.weight', 'layer2.weight']",
     ),
     (
@@ -710,7 +710,7 @@ HARNESS = [
     (
         "map-index-out-of-range",
         lambda: register(bad(NETWORK_2_2_1, param_map=map_221(b3=Link("output.bias", (1,))))),
-        "case 'bad': param_map['b3'] index (1,) is out of range: index 1 is out of bounds for dimension 0 with size 1",
+        "case 'bad': params['b3'] index (1,) is out of range: index 1 is out of bounds for dimension 0 with size 1",
     ),
     (
         "map-element-twice",
@@ -722,13 +722,13 @@ HARNESS = [
         lambda: register(
             bad(param_map={"weights1": "layer1.weight", "weights2": Link("layer2.weight", transpose=True)})
         ),
-        "case 'bad': param_map['weights1'] must be a Link(tensor, index, transpose), got str",
+        "case 'bad': params['weights1'] must be a Link(tensor, index, transpose), got str",
     ),
     # parameters and the case's functions
     (
         "nan-initial-parameter",
         lambda: register(bad(init=lambda rng: {"weights1": np.full((3, 4), NAN), "weights2": np.ones((4, 1))})),
-        "case 'bad': init() parameter 'weights1' contains NaN or Inf",
+        "case 'bad': initial parameter 'weights1' contains NaN or Inf",
     ),
     (
         "build-with-integer-parameters",

@@ -1,12 +1,12 @@
 """A divergence is reported once, naming network, step, quantity, parameter, element, both values,
 the difference and the tolerance; the messages are asserted exactly."""
 
-import dataclasses
 import re
 
 import numpy as np
 import pytest
 
+from crosscheck.case import vary
 from crosscheck.checks import check_forward, check_initial_parameters, check_training_run
 from crosscheck.compare import compare
 from crosscheck.trace import scratch_trace, start, traces, twin_trace
@@ -177,7 +177,7 @@ def test_a_shape_problem_is_named_before_any_value():
 def first_step(case, **scratch_changes):
     """Scratch and twin traces of the first step, the scratch side built from a changed copy of the case."""
     params, batches = start(case)
-    changed = dataclasses.replace(case, **scratch_changes)
+    changed = vary(case, **scratch_changes)
     return scratch_trace(changed, params, batches[:1]), twin_trace(case, params, batches[:1])
 
 

@@ -2,11 +2,10 @@
 gradients at the first, middle and last step of every tutorial run; when one of the three is wrong,
 the failure names it."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
+from crosscheck.case import vary
 from crosscheck.finite_diff import (
     FINITE_DIFFERENCES,
     SCRATCH,
@@ -87,7 +86,7 @@ def test_a_wrong_scratch_gradient_is_named_the_odd_one_out(case, cls, method, pa
 @names
 def test_a_wrong_twin_gradient_is_named_the_odd_one_out(case):
     # A twin whose loss is doubled (say, a mean where the scratch side sums, over two rows).
-    doubled = dataclasses.replace(case, twin_loss=lambda out, y: 2 * case.twin_loss(out, y))
+    doubled = vary(case, twin_loss=lambda out, y: 2 * case.twin_loss(out, y))
     result = check_finite_differences(doubled, steps=[0])
     assert not result.passed
     assert result.first_disagreement.odd_one_out == TWIN
@@ -97,7 +96,7 @@ def test_a_wrong_twin_gradient_is_named_the_odd_one_out(case):
 @names
 def test_a_loss_that_does_not_match_the_gradients_makes_finite_differences_the_odd_one_out(case):
     # Finite differences see only forward and loss: a loss the gradient code was not derived from.
-    doubled = dataclasses.replace(case, loss=lambda out, y: 2 * case.loss(out, y))
+    doubled = vary(case, loss=lambda out, y: 2 * case.loss(out, y))
     result = check_finite_differences(doubled, steps=[0])
     assert not result.passed
     assert result.first_disagreement.odd_one_out == FINITE_DIFFERENCES
@@ -131,7 +130,7 @@ def test_the_odd_one_out_is_the_one_that_disagrees_with_both_others(values, odd,
 
 
 def test_finite_differences_refuse_float32():
-    case = dataclasses.replace(SIGMOID_NEURON, dtype=np.dtype(np.float32))
+    case = vary(SIGMOID_NEURON, dtype=np.dtype(np.float32))
     with pytest.raises(ValueError, match="float64 only"):
         check_finite_differences(case)
 

@@ -28,7 +28,6 @@ database, so the gate is the same on every clone; ``CROSSCHECK_HYPOTHESIS=explor
 examples and keeps its database in ``.hypothesis/`` (git-ignored).
 """
 
-import dataclasses
 import os
 import re
 import warnings
@@ -40,7 +39,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from crosscheck.case import Case
+from crosscheck.case import Case, vary
 from crosscheck.checks import CHECKS, run_check
 from crosscheck.errors import StepError
 from crosscheck.trace import scratch_trace, start, twin_trace
@@ -131,7 +130,7 @@ def examples(draw, case: Case, regime: Regime) -> Example:
 
 
 def as_case(case: Case, example: Example) -> Case:
-    return dataclasses.replace(
+    return vary(
         case,
         X=example.X,
         y=example.y,

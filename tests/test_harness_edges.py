@@ -1,13 +1,11 @@
 """Edges of the harness found in review: dtype spellings, empty curves, variants sharing a name,
 and float32 bounds that follow the number of steps compared."""
 
-from dataclasses import replace
-
 import numpy as np
 from fixture_net import make_case
 
 from crosscheck import trace
-from crosscheck.case import validate
+from crosscheck.case import validate, vary
 from crosscheck.checks import check_gradients, check_training_run, tolerance
 from crosscheck.precision import float32_case
 from crosscheck.trace import traces
@@ -18,11 +16,11 @@ FIXTURE = make_case(steps=40)  # the harness tests its edges on a network of its
 def test_a_dtype_given_as_the_numpy_type_or_its_name_is_accepted():
     case32 = float32_case(FIXTURE)
     for spelling in (np.float32, "float32", np.dtype(np.float32)):
-        validate(replace(case32, dtype=spelling))
+        validate(vary(case32, dtype=spelling))
 
 
 def test_a_float32_case_without_a_recorded_curve_passes_its_training_run():
-    case = replace(float32_case(FIXTURE), curve_steps=[], batches=lambda rng: [slice(None)] * 20)
+    case = vary(float32_case(FIXTURE), curve_steps=[], batches=lambda rng: [slice(None)] * 20)
     scratch, twin = traces(case)
     assert scratch["curve"].dtype == twin["curve"].dtype == np.float32
     result = check_training_run(case)
@@ -33,7 +31,7 @@ def test_a_variant_with_the_same_name_gets_its_own_traces():
     original, _ = traces(FIXTURE)
     saved = dict(trace._CACHE)
     try:
-        variant = replace(FIXTURE, learning_rate=0.25, batches=lambda rng: [slice(None)] * 30, curve_steps=[3])
+        variant = vary(FIXTURE, learning_rate=0.25, batches=lambda rng: [slice(None)] * 30, curve_steps=[3])
         changed, _ = traces(variant)
         assert len(changed["loss"]) == 30
         assert not np.array_equal(original["param.W1"][:30], changed["param.W1"])

@@ -12,7 +12,7 @@ from tutorials.networks import TUTORIAL_CASES
 @pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
 def test_scratch_to_twin_to_scratch(case):
     params, _ = start(case, seed=12345)
-    twin = case.twin(case.torch_dtype)
+    twin = case.twin.module(case.torch_dtype)
     load_into_twin(twin, case, params)
     back = twin_to_scratch(twin, case)
     assert set(back) == set(params)
@@ -25,8 +25,8 @@ def test_scratch_to_twin_to_scratch(case):
 @pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
 def test_twin_to_scratch_to_twin(case):
     torch.manual_seed(0)
-    source = case.twin(case.torch_dtype)  # nn.Linear's own random initialisation
-    target = case.twin(case.torch_dtype)
+    source = case.twin.module(case.torch_dtype)  # nn.Linear's own random initialisation
+    target = case.twin.module(case.torch_dtype)
     with torch.no_grad():
         for p in target.parameters():
             p.fill_(np.nan)  # any element the map misses stays NaN and fails below
@@ -47,7 +47,7 @@ def test_scratch_network_starts_from_the_given_parameters(case):
 def test_twin_gradients_read_back_under_scratch_names(case):
     # The gradient of sum(p * k) w.r.t. p is k: read it back through the map and compare with k
     # read through the same map as a parameter.
-    twin = case.twin(case.torch_dtype)
+    twin = case.twin.module(case.torch_dtype)
     weights = {n: torch.arange(p.numel(), dtype=p.dtype).reshape(p.shape) for n, p in twin.named_parameters()}
     sum(
         ((p * weights[n]).sum() for n, p in twin.named_parameters()), torch.zeros((), dtype=case.torch_dtype)

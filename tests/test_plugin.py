@@ -25,12 +25,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crosscheck import Case, Link, parametrize_with_checks, register
+from crosscheck import Case, Data, Link, Scratch, Twin, parametrize_with_checks, register
 
 
 class Line:
-    def __init__(self, w, b):
-        self.w, self.b = w, b
+    def __init__(self, rng):
+        self.w, self.b = rng.normal(size=(2, 1)), np.zeros(1)
 
     def forward(self, x):
         return x @ self.w + self.b
@@ -43,7 +43,7 @@ class Line:
         self.w, self.b = self.w - lr * grads["w"], self.b - lr * grads["b"]
 
 
-class Twin(nn.Module):
+class LineTwin(nn.Module):
     def __init__(self, dtype):
         super().__init__()
         self.lin = nn.Linear(2, 1, dtype=dtype)
@@ -61,22 +61,15 @@ Y = X @ np.array([[0.5], [-1.0]]) + 0.25
 
 CASE = Case(
     name="line",
-    param_map={"w": Link("lin.weight", transpose=True), "b": Link("lin.bias")},
-    init=lambda rng: {"w": rng.normal(size=(2, 1)), "b": np.zeros(1)},
-    X=X,
-    y=Y,
-    batches=lambda rng: [slice(None)] * 8,
-    learning_rate=0.1,
-    build=lambda params, lr: Line(**params),
-    forward=Line.forward,
-    loss=mse,
-    gradients=Line.gradients,
-    update=Line.update,
-    twin=Twin,
-    twin_loss=F.mse_loss,
-    evaluate=lambda net, X, y: mse(net.forward(X), y),
-    twin_evaluate=lambda m, X, y: F.mse_loss(m(X), y),
-    curve_steps=[0, 4, 7],
+    scratch=Scratch(
+        network=Line,
+        params={"w": Link("lin.weight", transpose=True), "b": Link("lin.bias")},
+        loss=mse,
+        gradients="gradients",
+        update="update",
+    ),
+    twin=Twin(LineTwin, loss=F.mse_loss),
+    data=Data(X, Y, batches=lambda rng: [slice(None)] * 8, learning_rate=0.1, curve_steps=[0, 4, 7]),
 )
 """
 TEST = """

@@ -4,12 +4,12 @@ A small sweep runs here (8 seeds, the first 101 steps of each run, which cover t
 points); ``nox -s sweep`` runs 256 seeds over the full runs.
 """
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 
+from crosscheck.case import vary
 from crosscheck.checks import CHECKS, run_check
 from crosscheck.trace import scratch_trace, twin_trace
 from tutorials import sweep as sw
@@ -131,7 +131,7 @@ def test_draw_rejects_bad_input():
 def test_a_variant_of_a_tutorial_case_runs_seed_by_seed():
     """Only the registered tutorial cases take the batched scratch path; a variant under the same name
     (another build, a mutated network) runs its own code through scratch_trace."""
-    case = dataclasses.replace(NETWORK_2_2_1, description="a variant")
+    case = vary(NETWORK_2_2_1, description="a variant")
     params, schedules = sw.draw(case, [0, 1], 5)
     stack = sw.scratch_stack(case, params, schedules)
     for i in range(2):

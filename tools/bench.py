@@ -82,7 +82,7 @@ def twin_step_s(case: Case, steps: int = STEPS, repeats: int = 7) -> float:
     index = [torch.as_tensor(b) if isinstance(b, np.ndarray) else b for b in batches]
 
     def run() -> None:
-        module = case.twin(case.torch_dtype)
+        module = case.twin.module(case.torch_dtype)
         load_into_twin(module, case, params)
         optimizer = torch.optim.SGD(module.parameters(), lr=case.learning_rate)
         for b in index:

@@ -3,7 +3,7 @@
 Each ``Mutant`` is one kind of bug, injected into every tutorial network it applies to without
 editing a source file: a context manager patches a scratch method or module function
 (``unittest.mock.patch.object``, undone on exit) or yields a copy of the case with an adapter
-replaced (``dataclasses.replace``).  ``run`` computes the scratch trace of the first ``PREFIX``
+replaced (``crosscheck.vary``).  ``run`` computes the scratch trace of the first ``PREFIX``
 steps with the bug in place, meets it with the cached twin trace cut to the same steps, and runs
 the whole battery on the pair.  ``Expect`` says where the failure must first show: the earliest
 stage of the earliest step, as the battery's messages name it.  The tests assert exactly that,
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
 import numpy as np
 
-from crosscheck.case import Batch, Case, Params
+from crosscheck.case import Batch, Case, Params, vary
 from crosscheck.checks import CHECKS, failed, run_check
 from crosscheck.compare import QUANTITIES, STEPPED, Comparison
 from crosscheck.errors import StepError
@@ -124,7 +124,7 @@ def adapt(**changes: Callable[[Case], Any]) -> Inject:
 
     @contextmanager
     def inject(case: Case) -> Iterator[Case]:
-        yield replace(case, **{name: change(case) for name, change in changes.items()})
+        yield vary(case, **{name: change(case) for name, change in changes.items()})
 
     return inject
 
@@ -549,7 +549,7 @@ def prefix(case: Case, trace: Trace, steps: int = PREFIX) -> Trace:
 
 def short(case: Case, steps: int = PREFIX) -> Case:
     """The case with its recorded-curve steps cut to the first ``steps`` steps."""
-    return replace(case, curve_steps=[s for s in case.curve_steps if s < steps])
+    return vary(case, curve_steps=[s for s in case.curve_steps if s < steps])
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from crosscheck.case import Array, Case, Layer, Link, Params, Rng
+from crosscheck.case import Array, Case, Data, Layer, Link, Params, Rng, Scratch, Twin
 from crosscheck.findings import Finding, register_findings
 from crosscheck.registration import register
 from reference import network_2_2_1 as ref221
@@ -57,24 +57,30 @@ SIGMOID_NEURON = register(
         name="sigmoid_neuron",
         seed_file="001_ec51d214da5c9652.txt",
         description="one sigmoid neuron, 2 inputs and a bias; SGD on one random sample per step, lr 0.1",
-        param_map={"weights": Link("linear.weight", (0,)), "bias": Link("linear.bias", (0,))},
-        init=_neuron_init,
-        X=s_neuron.INPUT_VECTORS.astype(np.float64),
-        y=s_neuron.TARGETS.astype(np.float64),
-        batches=_neuron_batches,
-        learning_rate=s_neuron.LEARNING_RATE,
-        build=_neuron_build,
-        forward=lambda net, x: np.asarray(net.predict(x)),
-        loss=lambda out, y: np.square(out - y),
-        loss_gradient=lambda out, y: 2 * (out - y),  # the tutorial's derror_dprediction
-        gradients=_neuron_gradients,
-        update=_neuron_update,
-        twin=lambda dtype: ref_neuron.SigmoidNeuron(dtype),
-        twin_loss=ref_neuron.squared_error,
-        evaluate=lambda net, X, y: net._cumulative_error(X, y),
-        twin_evaluate=lambda m, X, y: ref_neuron.cumulative_error(m(X), y),
-        curve_steps=range(0, s_neuron.ITERATIONS, s_neuron.RECORD_EVERY),
-        seed=DEFAULT_SEED,
+        scratch=Scratch(
+            params={"weights": Link("linear.weight", (0,)), "bias": Link("linear.bias", (0,))},
+            init=_neuron_init,
+            build=_neuron_build,
+            forward=lambda net, x: np.asarray(net.predict(x)),
+            loss=lambda out, y: np.square(out - y),
+            loss_gradient=lambda out, y: 2 * (out - y),
+            gradients=_neuron_gradients,
+            update=_neuron_update,
+            evaluate=lambda net, X, y: net._cumulative_error(X, y),
+        ),
+        twin=Twin(
+            module=lambda dtype: ref_neuron.SigmoidNeuron(dtype),
+            loss=ref_neuron.squared_error,
+            evaluate=lambda m, X, y: ref_neuron.cumulative_error(m(X), y),
+        ),
+        data=Data(
+            X=s_neuron.INPUT_VECTORS.astype(np.float64),
+            y=s_neuron.TARGETS.astype(np.float64),
+            batches=_neuron_batches,
+            learning_rate=s_neuron.LEARNING_RATE,
+            curve_steps=range(0, s_neuron.ITERATIONS, s_neuron.RECORD_EVERY),
+            seed=DEFAULT_SEED,
+        ),
     )
 )
 
@@ -113,25 +119,31 @@ NETWORK_2_2_1 = register(
         name="network_2_2_1",
         seed_file="002_f715edb0a59ccac6.txt",
         description="2-2-1 sigmoid network, 9 parameters from N(0, 1); per-sample SGD in fixed order, lr 0.5",
-        param_map=_221_MAP,
-        init=_221_init,
-        X=s221.DATA.astype(np.float64),
-        y=s221.ALL_Y_TRUES.astype(np.float64),
-        batches=_221_batches,
-        learning_rate=s221.LEARN_RATE,
-        build=lambda params, lr: s221.TrainableNeuralNetwork(params),
-        forward=_221_forward,
-        loss=lambda out, y: (y - out) ** 2,
-        loss_gradient=lambda out, y: -2 * (y - out),  # the tutorial's d_L_d_ypred
-        gradients=lambda net, x, y: net._partial_derivatives(x, y),
-        update=lambda net, grads, lr: net._update(grads, lr),
-        twin=lambda dtype: ref221.Network221(dtype),
-        twin_loss=ref221.squared_error,
-        evaluate=lambda net, X, y: net.loss(X, y),
-        twin_evaluate=lambda m, X, y: ref221.mse_loss(m(X), y),
-        # The tutorial records after the last sample of every 10th epoch.
-        curve_steps=[e * len(s221.DATA) + len(s221.DATA) - 1 for e in range(0, s221.EPOCHS, s221.RECORD_EVERY)],
-        seed=DEFAULT_SEED,
+        scratch=Scratch(
+            params=_221_MAP,
+            init=_221_init,
+            build=lambda params, lr: s221.TrainableNeuralNetwork(params),
+            forward=_221_forward,
+            loss=lambda out, y: (y - out) ** 2,
+            loss_gradient=lambda out, y: -2 * (y - out),
+            gradients=lambda net, x, y: net._partial_derivatives(x, y),
+            update=lambda net, grads, lr: net._update(grads, lr),
+            evaluate=lambda net, X, y: net.loss(X, y),
+        ),
+        twin=Twin(
+            module=lambda dtype: ref221.Network221(dtype),
+            loss=ref221.squared_error,
+            evaluate=lambda m, X, y: ref221.mse_loss(m(X), y),
+        ),
+        data=Data(
+            X=s221.DATA.astype(np.float64),
+            y=s221.ALL_Y_TRUES.astype(np.float64),
+            batches=_221_batches,
+            learning_rate=s221.LEARN_RATE,
+            # The tutorial records after the last sample of every 10th epoch.
+            curve_steps=[e * len(s221.DATA) + len(s221.DATA) - 1 for e in range(0, s221.EPOCHS, s221.RECORD_EVERY)],
+            seed=DEFAULT_SEED,
+        ),
     )
 )
 
@@ -183,29 +195,35 @@ NETWORK_3_4_1 = register(
         name="network_3_4_1",
         seed_file="004_dd19dcd3624d9b51.txt",
         description="3-4-1 sigmoid network without biases, U[0, 1) init; full-batch gradient descent on XOR, lr 1",
-        param_map={
-            "weights1": Link("layer1.weight", transpose=True),
-            "weights2": Link("layer2.weight", transpose=True),
-        },
-        init=_341_init,
-        X=s341.X.astype(np.float64),
-        y=s341.Y.astype(np.float64),
-        batches=lambda rng: [slice(None)] * s341.ITERATIONS,
-        learning_rate=s341.LEARNING_RATE,
-        build=_341_build,
-        forward=_341_forward,
-        loss=lambda out, y: np.sum((y - out) ** 2),
-        loss_gradient=lambda out, y: -2 * (y - out),
-        gradients=_341_gradients,
-        update=_341_update,
-        twin=lambda dtype: ref341.Network341(dtype=dtype),
-        twin_loss=ref341.sum_of_squares,
-        evaluate=_341_evaluate,
-        twin_evaluate=lambda m, X, y: ref341.sum_of_squares(m(X), y),
-        curve_steps=range(0, s341.ITERATIONS, 10),
-        seed=DEFAULT_SEED,
         # The hidden activation is the input of the twin's second layer; the output is the twin's own.
         layers=[Layer("hidden", scratch="layer1", twin="layer2", twin_io="input"), Layer("output", "output", "")],
+        scratch=Scratch(
+            params={
+                "weights1": Link("layer1.weight", transpose=True),
+                "weights2": Link("layer2.weight", transpose=True),
+            },
+            init=_341_init,
+            build=_341_build,
+            forward=_341_forward,
+            loss=lambda out, y: np.sum((y - out) ** 2),
+            loss_gradient=lambda out, y: -2 * (y - out),
+            gradients=_341_gradients,
+            update=_341_update,
+            evaluate=_341_evaluate,
+        ),
+        twin=Twin(
+            module=lambda dtype: ref341.Network341(dtype=dtype),
+            loss=ref341.sum_of_squares,
+            evaluate=lambda m, X, y: ref341.sum_of_squares(m(X), y),
+        ),
+        data=Data(
+            X=s341.X.astype(np.float64),
+            y=s341.Y.astype(np.float64),
+            batches=lambda rng: [slice(None)] * s341.ITERATIONS,
+            learning_rate=s341.LEARNING_RATE,
+            curve_steps=range(0, s341.ITERATIONS, 10),
+            seed=DEFAULT_SEED,
+        ),
     )
 )
 

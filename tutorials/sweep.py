@@ -339,7 +339,7 @@ def twin_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch]])
     # initial parameters read back and the forward pass on the dataset, as twin_trace records them.
     modules = []
     for s in range(n):
-        module = case.twin(case.torch_dtype)
+        module = case.twin.module(case.torch_dtype)
         load_into_twin(module, case, {k: v[s] for k, v in params.items()})
         modules.append(module)
     X, y = twin_data(case)
