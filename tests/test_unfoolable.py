@@ -198,6 +198,7 @@ def test_a_run_where_both_sides_become_non_finite_says_so():
 
 def from_step_one(change):
     """A gradients() that is right at step 0 and changed by ``change`` after it."""
+
     def gradients(net, x, y):
         grads = Net.gradients(net, x, y)
         return change(grads) if calls(net, "gradient_calls") >= 1 else grads  # each network's step 0 is right
