@@ -132,7 +132,7 @@ class Scratch:
 
     params: Mapping[str, Link]
     loss: Callable[[Array, Array], Array]
-    network: Callable[[Rng], Any] | None = None
+    network: Callable[[Any], Any] | None = None
     init: Callable[[Rng], Params] | None = None
     build: Callable[[Params, float], Any] | None = None
     forward: Callable[[Any, Array], Array] | str = "forward"

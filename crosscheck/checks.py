@@ -80,7 +80,7 @@ def check_forward(case: Case, pair: tuple[Trace, Trace] | None = None) -> Compar
 
 def check_loss(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
     """The first step's loss."""
-    return _run(case, "loss", lambda t: ["output", "loss"], steps=slice(0, 1), pair=pair)
+    return _run(case, "loss", lambda t: _keys(t, "output", "loss"), steps=slice(0, 1), pair=pair)
 
 
 def check_gradients(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
@@ -141,9 +141,22 @@ def check_finite_differences(case: Case, pair: tuple[Trace, Trace] | None = None
 ORACLES: dict[str, Callable[..., Comparison]] = {"finite_differences": check_finite_differences}
 
 
+def exposed_gradients(case: Case) -> set[str]:
+    """The parameters whose scratch gradient can be seen: all with a ``gradients`` function, else those whose
+    gradient the case names the path a step leaves it at."""
+    return set(case.param_map) if case.gradients is not None else set(case.scratch.grads)
+
+
 def battery(case: Case) -> list[str]:
-    """The checks that apply to ``case``: CHECKS, and for a float64 case the finite-difference oracle."""
-    return [*CHECKS, *ORACLES] if np.dtype(case.dtype) == np.float64 else list(CHECKS)
+    """The checks that apply to ``case``: CHECKS, and for a float64 case the finite-difference oracle; a
+    network whose own step keeps its gradients to itself has no gradient to check, only what follows."""
+    checks = [*CHECKS, *ORACLES] if np.dtype(case.dtype) == np.float64 else list(CHECKS)
+    shown = exposed_gradients(case)
+    if not shown:
+        checks = [c for c in checks if c != "gradients"]
+    if shown != set(case.param_map):  # the oracle votes on every parameter's gradient
+        checks = [c for c in checks if c != "finite_differences"]
+    return checks
 
 
 def run_check(case: Case, check: str, pair: tuple[Trace, Trace] | None = None) -> Comparison:
@@ -187,7 +200,21 @@ def assert_check(check: str, case: Case) -> None:
         return
     result = run_check(case, check)
     if not result.passed:
-        raise AssertionError(result.message() + _repro_line(case, result))
+        raise AssertionError(result.message() + optimizer_line(result, case) + _repro_line(case, result))
+
+
+def optimizer_line(result: Comparison, case: Case) -> str:
+    """For a divergence in the update (learning rate, optimizer state, parameters after it): what the twin
+    trains with, since a network whose optimizer differs in kind or options parts exactly there."""
+    d = result.first_divergence
+    if d is None or d.quantity not in ("lr", "state", "param"):
+        return ""
+    from crosscheck.case import describe_optimizer
+
+    return (
+        f"\nthe twin trains with {describe_optimizer(case)}; if the network's optimizer is of another kind or has "
+        f"other options, give the twin the same (Twin(optimizer=..., scheduler=...))"
+    )
 
 
 def _repro_line(case: Case, result: Comparison) -> str:

@@ -164,7 +164,12 @@ def scratch_loss(case: Case, params: Params, batch: Batch) -> float:
     return float(np.sum(case.loss(case.forward(net, case.X[batch]), case.y[batch])))
 
 
-def scratch_gradient(case: Case, params: Params, batch: Batch) -> Params:
+def scratch_gradient(case: Case, params: Params, batch: Batch, step: int = 0) -> Params:
+    """The scratch gradients at ``params``: from the case's ``gradients``, or, for a network whose own step
+    leaves them behind, as the run recorded them at ``step`` (whose parameters ``params`` are)."""
+    if case.gradients is None:
+        scratch = traces(case)[0]
+        return {k: np.array(scratch[f"grad.{k}"][step]) for k in case.param_map}
     net = case.build({k: np.array(v) for k, v in params.items()}, case.learning_rate)
     return {k: np.asarray(v) for k, v in case.gradients(net, case.X[batch], case.y[batch]).items()}
 
@@ -246,11 +251,12 @@ def check_finite_differences(case: Case, steps: Sequence[int] | None = None, lim
     bad = [s for s in chosen if not 0 <= s < len(batches)]
     if bad:
         raise ValueError(f"{case.name}: steps {bad} are outside the run's {len(batches)} steps")
-    trace = traces(case)[0] if max(chosen) > 0 else {}  # the run's cached trace: never replayed here
+    # The run's cached trace, never replayed here; a network whose step keeps the gradients needs it at step 0.
+    trace = traces(case)[0] if max(chosen) > 0 or case.gradients is None else {}
     votes = []
     for step in chosen:
         params, batch = params_before(case, trace, initial, step), batches[step]
-        by_scratch, by_twin = scratch_gradient(case, params, batch), twin_gradient(case, params, batch)
+        by_scratch, by_twin = scratch_gradient(case, params, batch, step), twin_gradient(case, params, batch)
         for name in case.param_map:
             for index in spread(params[name].shape, limit):
                 votes.append(_vote(case, params, batch, step, name, index, by_scratch, by_twin))
@@ -262,7 +268,7 @@ def vote_at(case: Case, step: int, name: str, index: tuple[int, ...]) -> Vote:
     initial, batches = start(case)
     trace = traces(case)[0] if step > 0 else {}
     params, batch = params_before(case, trace, initial, step), batches[step]
-    by_scratch, by_twin = scratch_gradient(case, params, batch), twin_gradient(case, params, batch)
+    by_scratch, by_twin = scratch_gradient(case, params, batch, step), twin_gradient(case, params, batch)
     return _vote(case, params, batch, step, name, index, by_scratch, by_twin)
 
 
