@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from crosscheck import paths
 from crosscheck.case import Case, load_into_twin, twin_data
 from crosscheck.checks import tolerance
 from crosscheck.compare import differences
@@ -58,19 +59,18 @@ class LayerVerdict:
         return f"{where}: {came}"
 
 
-def read_path(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _scratch_layers(case: Case, params: dict[str, np.ndarray], batch: Any) -> tuple[list[Any], list[Any]]:
     net = case.build({k: np.array(v) for k, v in params.items()}, case.learning_rate)
     xb, yb = case.X[batch], case.y[batch]
-    case.forward(net, xb)
-    values = [np.array(read_path(net, layer.scratch)) for layer in case.layers]
-    case.gradients(net, xb, yb)
-    grads = [np.array(read_path(net, layer.grad)) if layer.grad else None for layer in case.layers]
+    if case.gradients is None:  # the network's own step: forward and backward in one call, read after it
+        assert case.step is not None
+        case.step(net, xb, yb, case.learning_rate)
+        values = [np.array(paths.read(net, layer.scratch)) for layer in case.layers]
+    else:
+        case.forward(net, xb)
+        values = [np.array(paths.read(net, layer.scratch)) for layer in case.layers]
+        case.gradients(net, xb, yb)
+    grads = [np.array(paths.read(net, layer.grad)) if layer.grad else None for layer in case.layers]
     return values, grads
 
 

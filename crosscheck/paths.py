@@ -51,7 +51,7 @@ def parse(path: str) -> tuple[Step, ...]:
 def _get(obj: Any, step: Step, path: str) -> Any:
     kind, name = step
     try:
-        return getattr(obj, name) if kind == "attr" else obj[name]  # type: ignore[index]
+        return getattr(obj, str(name)) if kind == "attr" else obj[name]
     except (AttributeError, KeyError, IndexError, TypeError) as exc:
         what = f"attribute {name!r}" if kind == "attr" else f"item [{name!r}]"
         raise PathError(f"path {path!r}: the network's {type(obj).__name__} has no {what} ({exc})") from None

@@ -188,7 +188,7 @@ def record_steps(
                     grads = _checked_gradients(case, step, grads, shapes)
             if own_step is None:
                 stage = "update"
-                assert case.update is not None
+                assert case.update is not None and grads is not None
                 case.update(net, grads, lr)
             else:
                 stage = "step"

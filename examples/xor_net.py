@@ -53,23 +53,15 @@ def mse(out: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 # --- the registration: everything below is what a user writes --------------------------------
+# nn.Linear stores its weight as (out, in), XorNet as (in, out): those Links transpose.
+TWIN = {"W1": "hidden.weight", "b1": "hidden.bias", "W2": "out.weight", "b2": "out.bias"}
+PARAMS = {name: Link(tensor, transpose=name.startswith("W")) for name, tensor in TWIN.items()}  # path -> tensor
+
 XOR_NET = register(
     Case(
         name="xor_2_3_1",
-        scratch=Scratch(
-            network=XorNet,  # XorNet(rng) draws its own initial weights
-            # path in the network -> twin tensor; nn.Linear stores (out, in), XorNet (in, out)
-            params={
-                "W1": Link("hidden.weight", transpose=True),
-                "b1": Link("hidden.bias"),
-                "W2": Link("out.weight", transpose=True),
-                "b2": Link("out.bias"),
-            },
-            loss=mse,
-            gradients="gradients",  # net.gradients(x, y), then net.step(grads, lr)
-            update="step",
-        ),
-        twin=Twin(XorTwin, loss=F.mse_loss),
+        scratch=Scratch(PARAMS, mse, network=XorNet, gradients="gradients", update="step"),  # methods by name
+        twin=Twin(XorTwin, F.mse_loss),  # it trains with torch.optim.SGD(lr), the default
         data=Data(X, Y, batches=lambda rng: [slice(None)] * 300, learning_rate=2.0, curve_steps=range(0, 300, 30)),
         # Optional: where a divergence starts, layer by layer (the twin applies tanh as a function, so
         # the hidden activation is the input of its output layer).

@@ -68,6 +68,7 @@ def scratch_step_s(case: Case, steps: int = STEPS, repeats: int = 7) -> float:
 
     def run() -> None:
         net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+        assert case.gradients is not None and case.update is not None  # the tutorials' form
         for b in batches:
             xb, yb = X[b], y[b]
             case.update(net, case.gradients(net, xb, yb), case.learning_rate)

@@ -257,6 +257,7 @@ def _update_one_step_late(case: Case) -> Callable[[Any, Params, float], None]:
 
     def update(net: Any, grads: Params, learning_rate: float) -> None:
         if pending:
+            assert case.update is not None
             case.update(net, pending.pop(), learning_rate)
         pending.append({k: np.array(v) for k, v in grads.items()})
 
