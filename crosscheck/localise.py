@@ -126,7 +126,7 @@ def localise_layers(case: Case, step: int) -> LayerVerdict | None:
         return None
     from crosscheck.repro import state_entering
 
-    params, rows, sample = state_entering(case, step)
+    params, _, rows, sample = state_entering(case, step)  # a forward and backward: no optimizer state
     batch = int(rows[0]) if sample else rows
     s_values, s_grads = _scratch_layers(case, params, batch)
     t_values, t_grads = _twin_layers(case, params, batch)

@@ -83,7 +83,10 @@ def write(net: Any, path: str, value: np.ndarray) -> None:
     ):
         current[...] = value
         return
-    new = np.array(value, copy=True)
+    if isinstance(current, int | float) and not isinstance(current, bool) and np.ndim(value) == 0:
+        new: Any = type(current)(np.asarray(value).item())  # a count stays an int, a rate a float
+    else:
+        new = np.array(value, copy=True)
     try:
         if kind == "attr":
             setattr(owner, name, new)  # type: ignore[arg-type]

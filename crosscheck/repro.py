@@ -23,7 +23,7 @@ import numpy as np
 
 from crosscheck.case import Case, Params
 from crosscheck.checks import tolerance
-from crosscheck.compare import STAGE_ORDER, describe, differences, split_key
+from crosscheck.compare import STAGE_ORDER, STEPPED, describe, differences, split_key
 from crosscheck.trace import Trace, scratch_trace, start, traces, twin_trace
 
 SCRIPT = '''\
@@ -43,24 +43,26 @@ sys.exit(replay(Path(__file__).with_name("state.npz"), {name!r}, {module!r}, {ro
 '''
 
 
-def state_entering(case: Case, step: int) -> tuple[Params, np.ndarray, bool]:
-    """The parameters entering ``step`` (the twin's: the reference), the batch's row indices, and whether
-    the batch is one sample (an int index, no batch axis) rather than rows."""
+def state_entering(case: Case, step: int) -> tuple[Params, dict[str, np.ndarray], np.ndarray, bool]:
+    """The parameters entering ``step`` and the optimizer state and buffers (the twin's: the reference), the
+    batch's row indices, and whether the batch is one sample (an int index, no batch axis) rather than rows."""
     initial, batches = start(case)
-    _, twin = traces(case)
+    scratch, twin = traces(case)
     if step == 0:
         params = {k: np.array(v) for k, v in initial.items()}
+        held: dict[str, np.ndarray] = {}
     else:
         params = {k: np.array(twin[f"param.{k}"][step - 1]) for k in case.param_map}
+        held = {k: np.array(twin[k][step - 1]) for k in scratch if k.startswith(("state.", "buffer."))}
     rows = np.arange(len(case.X))[batches[step]]
-    return params, np.atleast_1d(rows), np.ndim(rows) == 0
+    return params, held, np.atleast_1d(rows), np.ndim(rows) == 0
 
 
 def write_repro(case: Case, step: int, folder: Path, root: Path | None = None) -> Path:
     """Write ``state.npz`` and ``repro.py`` for ``case`` at ``step`` into ``folder``; returns the script."""
-    params, rows, sample = state_entering(case, step)
+    params, held, rows, sample = state_entering(case, step)
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {f"param.{k}": v for k, v in params.items()}
+    arrays = {f"param.{k}": v for k, v in params.items()} | held
     np.savez(folder / "state.npz", rows=rows, sample=np.array(sample), step=np.array(step), **arrays)  # type: ignore[arg-type]
     script = folder / "repro.py"
     module_name = getattr(case.origin, "__module__", None) or ""
@@ -103,16 +105,19 @@ def _import(module: str) -> Any:
     return loaded
 
 
-def one_step(case: Case, params: Params, batch: int | np.ndarray) -> list[str]:
-    """Run one step on both sides from ``params`` on ``X[batch]``; one line per differing quantity."""
-    scratch, twin = scratch_trace(case, params, [batch]), twin_trace(case, params, [batch])
+def one_step(
+    case: Case, params: Params, batch: int | np.ndarray, held: dict[str, np.ndarray] | None = None, step: int = 0
+) -> list[str]:
+    """Run step ``step`` on both sides from ``params`` (and the optimizer state and buffers ``held``) on
+    ``X[batch]``; one line per differing quantity."""
+    scratch, twin = scratch_trace(case, params, [batch], held), twin_trace(case, params, [batch], held, step)
     return differing(case, scratch, twin)
 
 
 def differing(case: Case, scratch: Trace, twin: Trace) -> list[str]:
     atol, rtol = tolerance(case, 1)
     lines = []
-    keys = [k for k in scratch if split_key(k)[0] in ("output", "loss", "dloss", "grad", "param")]
+    keys = [k for k in scratch if split_key(k)[0] in STEPPED]
     for key in sorted(keys, key=lambda k: STAGE_ORDER.index(split_key(k)[0])):
         a, b = np.asarray(scratch[key]), np.asarray(twin[key])
         if a.shape != b.shape:
@@ -136,15 +141,16 @@ def replay(state_file: Path, name: str, module: str, root: str) -> int:
     case = find_case(name, module, root)
     with np.load(state_file) as npz:
         params = {k.removeprefix("param."): npz[k] for k in npz.files if k.startswith("param.")}
+        held = {k: npz[k] for k in npz.files if k.startswith(("state.", "buffer."))}
         rows, sample, step = npz["rows"], bool(npz["sample"]), int(npz["step"])
     print(f"{name}: step {step} on both sides from the state entering it (rows of X: {rows.tolist()})")
-    found = one_step(case, params, int(rows[0]) if sample else rows)
+    found = one_step(case, params, int(rows[0]) if sample else rows, held, step)
     if not found:
         print("scratch and twin agree on this step")
         return 0
     print(textwrap.indent("\n".join(found), "  "))
     if len(rows) > 1:
-        alone = [int(r) for r in rows if one_step(case, params, np.array([r]))]
+        alone = [int(r) for r in rows if one_step(case, params, np.array([r]), held, step)]
         if alone:
             print(f"one row suffices: each of rows {alone} alone shows the difference (e.g. X[{alone[0]}])")
         else:

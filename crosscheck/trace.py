@@ -18,6 +18,7 @@ A trace is a flat ``dict[str, ndarray]`` (the shape goldens are stored in):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -240,9 +241,13 @@ def record_steps(
     return rows
 
 
-def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
+def scratch_trace(case: Case, params: Params, batches: Sequence[Batch], entering: Trace | None = None) -> Trace:
+    """The scratch side's trace over ``batches`` from ``params``; ``entering`` (a replay from a later step)
+    holds the optimizer state and buffers to start from, as the twin's trace recorded them."""
     X = case.X
     net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+    if entering:
+        _load_scratch_state(case, net, entering)
     trace: dict[str, Any] = {f"init.{k}": v for k, v in case.read_params(net).items()}
     try:
         # On a network of its own: a forward with side effects (BatchNorm's running statistics in training
@@ -261,11 +266,55 @@ def scratch_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace
     return trace
 
 
-def twin_trace(case: Case, params: Params, batches: Sequence[Batch]) -> Trace:
+def _load_scratch_state(case: Case, net: Any, entering: Trace) -> None:
+    for kind, per_param in case.scratch.state.items():
+        for name in case.param_map:
+            value = entering[f"state.{kind}.{name}"]
+            paths.write(net, per_param if isinstance(per_param, str) else per_param[name], value)
+    for path in case.scratch.buffers:
+        paths.write(net, path, entering[f"buffer.{path}"])
+
+
+def _load_twin_state(
+    case: Case, module: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, entering: Trace, step: int
+) -> None:
+    """The optimizer state and buffers entering ``step``, in the twin's layout; the scheduler moved to ``step``."""
+    named = dict(module.named_parameters())
+    kinds = {k.split(".")[1] for k in entering if k.startswith("state.")}
+    for kind in kinds:
+        for t_name, p in named.items():
+            links = [(n, link) for n, link in case.param_map.items() if link.tensor == t_name]
+            if kind == "step":  # one count per tensor, as torch keeps it
+                value = entering[f"state.step.{links[0][0]}"]
+                optimizer.state[p]["step"] = torch.tensor(float(value), dtype=torch.get_default_dtype())
+                continue
+            full = torch.zeros_like(p.detach())
+            for name, link in links:
+                (full.T if link.transpose else full)[link.index] = torch.as_tensor(entering[f"state.{kind}.{name}"])
+            optimizer.state[p][kind] = full
+    buffers = dict(module.named_buffers())
+    with torch.no_grad():
+        for path, link in case.scratch.buffers.items():
+            b = buffers[link.tensor]
+            (b.T if link.transpose else b)[link.index] = torch.as_tensor(entering[f"buffer.{path}"])
+    if scheduler is not None:
+        with warnings.catch_warnings():  # stepped without optimizer steps, on purpose: to reach ``step``
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(step):
+                scheduler.step()
+
+
+def twin_trace(
+    case: Case, params: Params, batches: Sequence[Batch], entering: Trace | None = None, step: int = 0
+) -> Trace:
+    """The twin's trace over ``batches`` from ``params``; with ``entering``, a replay from ``step`` of the run,
+    starting from that step's optimizer state, buffers and scheduled learning rate."""
     module = case.twin.module(case.torch_dtype)
     load_into_twin(module, case, params)
     optimizer = case.twin.optimizer(module.parameters(), case.learning_rate)
     scheduler = case.twin.scheduler(optimizer) if case.twin.scheduler is not None else None
+    if entering:
+        _load_twin_state(case, module, optimizer, scheduler, entering, step)
     # Copies: the twin shares no memory with the case's data, and an in-place write into its input shows
     # in the tensors' version counters.
     X, y = twin_data(case)

@@ -180,3 +180,28 @@ def test_a_row_bias_maps_with_an_index_that_adds_the_axis():
     )
     assert validation_problem(case) is None
     assert run_check(case, "training_run").passed
+
+
+@pytest.mark.parametrize("example, step", [("adam_schedule", 50), ("momentum_mlp", 17), ("batchnorm_net", 30)])
+def test_a_replay_from_a_later_step_starts_from_that_steps_optimizer_state_buffers_and_schedule(example, step):
+    from crosscheck.repro import one_step, state_entering
+    from crosscheck.trace import scratch_trace, start, twin_trace
+    from examples.bugs import BUGS
+
+    case = BUGS[example].case.__globals__["NET"]
+    params, held, rows, _ = state_entering(case, step)
+    assert held or example == "label_classifier"
+    batch = start(case)[1][step]
+    scratch, twin = traces(case)
+    replayed = twin_trace(case, params, [batch], held, step)
+    for key in scratch:
+        if key.split(".")[0] in ("loss", "grad", "lr", "state", "param", "buffer"):  # bit for bit: the same step
+            np.testing.assert_array_equal(replayed[key][0], twin[key][step], err_msg=key)
+    mine = scratch_trace(case, params, [batch], held)
+    np.testing.assert_allclose(
+        mine["param." + next(iter(case.param_map))][0],
+        scratch[f"param.{next(iter(case.param_map))}"][step],
+        rtol=0,
+        atol=1e-12,
+    )
+    assert one_step(case, params, batch, held, step) == []
