@@ -31,6 +31,7 @@ class Diagnosis:
     stage: str | None  # where in the chain of the step the difference first grows
     layer: str | None  # the first layer where the sides part, for a case that names its layers
     repro: Path | None
+    optimizer: str | None = None  # what the twin trains with, for a divergence in the update
 
     def block(self) -> list[str]:
         lines = [f"{self.case}: {len(self.failed_checks)} check(s) failed ({', '.join(self.failed_checks)})"]
@@ -48,6 +49,8 @@ class Diagnosis:
             lines.append(f"  the difference first grows at: {self.stage}")
         if self.layer is not None:
             lines.append(f"  layer: {self.layer}")
+        if self.optimizer is not None:
+            lines.append(f"  the twin trains with {self.optimizer}")
         if self.odd_one_out is not None:
             lines.append(f"  finite differences: {self.odd_one_out}")
         if self.repro is not None:
@@ -91,7 +94,13 @@ def diagnose(
         layer = layer_text(case, d.step + 1 if after and d.step is not None else d.step)
         if reports is not None:
             repro = repro_for(case, d.step, reports, root)
-    return Diagnosis(case.name, first.check, tuple(c.check for c in failed), d, first.problem, odd, stage, layer, repro)
+    optimizer = None
+    if d is not None and d.quantity in ("lr", "state", "param"):
+        from crosscheck.case import describe_optimizer
+
+        optimizer = describe_optimizer(case)
+    failed_checks = tuple(c.check for c in failed)
+    return Diagnosis(case.name, first.check, failed_checks, d, first.problem, odd, stage, layer, repro, optimizer)
 
 
 def layer_text(case: Case, step: int | None) -> str | None:

@@ -60,8 +60,9 @@ CHECK_TEXT = {
     "forward": "output on the whole dataset at the initial parameters",
     "loss": "the first step's output and loss",
     "gradients": "every parameter's gradient at the first step",
-    "one_step": "every parameter after the first optimizer step",
-    "training_run": "every step of the whole run: output, loss, dL/doutput, gradients, parameters, recorded curve",
+    "one_step": "the first optimizer step: learning rate, optimizer state, parameters after it, buffers",
+    "training_run": "every step of the whole run: output, loss, dL/doutput, gradients, learning rate, optimizer "
+    "state, parameters, buffers, recorded curve",
     "finite_differences": "gradients at the first, middle and last step against central finite differences of "
     "the scratch loss (float64)",
 }
@@ -612,7 +613,7 @@ def html_page(
         "<h1>nn-crosscheck report</h1>",
         '<p class="meta">Every registered network, run as a from-scratch NumPy network and as its PyTorch twin '
         "from the same initial weights, compared at every step: forward output, loss, dL/doutput, "
-        "gradients and parameters after each update.</p>",
+        "gradients, optimizer state, buffers and parameters after each update.</p>",
         f'<p><span class="total {total_class}">{len(checks)} checks on {_networks(len(networks))}: '
         f"{len(checks) - failed} passed, {failed} failed</span></p>",
         f'<p class="meta">{e(made_text(made))}</p>',

@@ -35,3 +35,18 @@ def test_an_update_failure_says_what_the_twin_trains_with():
         "StepLR(step_size=40, gamma=0.5); if the network's optimizer is of another kind or has other options, give "
         "the twin the same (Twin(optimizer=..., scheduler=...))"
     ) in str(excinfo.value)
+
+
+def test_the_block_of_an_update_failure_names_the_twins_optimizer():
+    from crosscheck.diagnose import diagnose
+
+    found = diagnose(BUGS["momentum_mlp"].case())
+    assert found is not None
+    assert found.block()[1:4] == [
+        "  first divergence: step 0, parameter after update of layers[0].W[0, 0] (one_step check)",
+        found.block()[2],
+        "  the difference first grows at: update (parameters after the step)",
+    ]
+    assert found.block()[4] == (
+        "  the twin trains with torch.optim.SGD(lr=0.05, momentum=0.9, dampening=0, weight_decay=0.001, nesterov=False)"
+    )
