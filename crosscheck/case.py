@@ -65,7 +65,9 @@ class Link:
     The scratch array equals ``tensor.T[index]`` when ``transpose`` is set, else
     ``tensor[index]``: e.g. ``Link("linear.weight", (0,))`` for weights (2,) in
     an ``nn.Linear(2, 1)``, ``Link("layer1.weight", transpose=True)`` for an
-    (in, out) matrix, ``Link("hidden.bias", (1,))`` for one scalar bias.
+    (in, out) matrix, ``Link("hidden.bias", (1,))`` for one scalar bias,
+    ``Link("fc.bias", (None, slice(None)))`` for a bias kept as a (1, n) row and ``Link("fc.bias", (slice(None),
+    None))`` for an (n, 1) column.
     """
 
     tensor: str
@@ -319,6 +321,8 @@ def _scratch_functions(s: Scratch) -> dict[str, Any]:
     }
     out["evaluate"] = s.evaluate if s.evaluate is not None else (lambda net, X, y: out["loss"](forward(net, X), y))
     network, names = s.network, list(s.params) if isinstance(s.params, Mapping) else []
+    held = [path for kind in s.state.values() if isinstance(kind, Mapping) for path in kind.values()]
+    held += list(s.buffers) if isinstance(s.buffers, Mapping) else []
     if network is not None:
 
         def init(rng: Rng) -> Params:
@@ -331,6 +335,16 @@ def _scratch_functions(s: Scratch) -> dict[str, Any]:
             net = network(np.random.RandomState(0))
             for name, value in params.items():
                 paths.write(net, name, value)
+            # What the constructor made beside the parameters (optimizer state, running statistics) in their
+            # dtype too: a float32 variant must not keep float64 state.
+            dtype = np.asarray(next(iter(params.values()))).dtype
+            for path in held:
+                try:
+                    value = paths.read(net, path)
+                except paths.PathError:
+                    continue  # made at the first step, from the parameters
+                if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating) and value.dtype != dtype:
+                    paths.write(net, path, value.astype(dtype))
             return net
 
         out["init"], out["build"] = init, build
@@ -523,6 +537,16 @@ def _check_scratch(s: Scratch, where: str) -> None:
     if s.step is not None and s.update is not None:
         raise RegistrationError(
             f"{where}: give Scratch(step=...) or update=..., not both: with step the network updates itself"
+        )
+    if s.step is not None and s.loss_gradient is not None:
+        raise RegistrationError(
+            f"{where}: Scratch(loss_gradient=...) is compared between the loss and the gradients the harness asks "
+            f"for; with step the network computes them itself: leave loss_gradient out"
+        )
+    if s.step is not None and s.gradients is not None and (s.grads or s.buffers):
+        raise RegistrationError(
+            f"{where}: with Scratch(step=...), give gradients=... or grads=..., not both, and not with buffers: "
+            f"gradients() runs a forward of its own before the step, which would move the running statistics twice"
         )
     if s.step is None and s.grads:
         raise RegistrationError(
@@ -834,7 +858,10 @@ def validate(case: Case) -> None:
     try:
         _check_first_step(case, where, net, module, params, batches[0])
     except RegistrationError as exc:
-        if not np.issubdtype(case.X.dtype, np.integer):
+        # Only where the integer input itself was refused: the forward of either side raised.
+        if not np.issubdtype(case.X.dtype, np.integer) or not any(
+            f"{what} raised" in str(exc) for what in ("twin(X[batch 0])", "forward(net, X)", "forward(net, X[batch 0])")
+        ):
             raise
         raise RegistrationError(
             f"{exc}; X is {case.X.dtype}, and integer data reaches both sides as it is (token ids, class labels): "
@@ -883,7 +910,7 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
     shape (optimizer state of the same kinds, buffers), and the twin run twice from the same parameters must
     give the same bits: a twin with dropout or unseeded randomness would fail the cross-check with other
     values on every run."""
-    from crosscheck.compare import STEPPED
+    from crosscheck.compare import STEPPED, describe, split_key
     from crosscheck.trace import scratch_trace, twin_trace
 
     try:
@@ -910,11 +937,20 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
             f"they are compared at every step, or give the twin the optimizer the network implements"
         )
     for key, value in scratch.items():
+        if key not in first:
+            raise RegistrationError(
+                f"{where}: the scratch side records the {describe(*split_key(key))}, which the twin's "
+                f"{describe_optimizer(case)} does not keep for that tensor (a param group with other options?): map "
+                f"only what the twin keeps"
+            )
         per_step = key.split(".")[0] in STEPPED  # shapes as one step has them
         if key in first and np.shape(value)[per_step:] != np.shape(first[key])[per_step:]:
             mine, theirs = (np.shape(v)[1:] if per_step else np.shape(v) for v in (value, first[key]))
+            shared = " (one path is one value shared by every parameter; map an array per parameter)"
+            one_path = key.startswith("state.") and isinstance(case.scratch.state.get(key.split(".")[1]), str)
             raise RegistrationError(
-                f"{where}: {key} has shape {mine} on the scratch side but {theirs} on the twin side"
+                f"{where}: the {describe(*split_key(key))} has shape {mine} on the scratch side but {theirs} on the "
+                f"twin side{shared if one_path else ''}"
             )
     for key in first:
         if not np.array_equal(first[key], again[key], equal_nan=True):
@@ -940,6 +976,8 @@ def describe_optimizer(case: Case) -> str:
         f"{k}={v!r}" for k, v in group.items() if k not in _QUIET_OPTIONS and not (v is False and k != "nesterov")
     )
     text = f"torch.optim.{type(optimizer).__name__}({options})"
+    if len(optimizer.param_groups) > 1:
+        text += f" (the first of {len(optimizer.param_groups)} param groups)"
     if case.twin.scheduler is not None:
         scheduler = case.twin.scheduler(optimizer)
         settings = ", ".join(
@@ -980,8 +1018,8 @@ def _check_optimizer(case: Case, where: str, net: Any) -> None:
             value = paths.read(net, path)
         except paths.PathError as exc:
             raise RegistrationError(f"{where}: Scratch(options=...): {exc}") from None
-        twin = group[option]
-        same = np.shape(value) == np.shape(twin) and bool(np.all(np.asarray(value) == np.asarray(twin)))
+        twins = [g[option] for g in optimizer.param_groups]
+        same = all(np.shape(value) == np.shape(t) and bool(np.all(np.asarray(value) == np.asarray(t))) for t in twins)
         if not same:
             raise RegistrationError(
                 f"{where}: the network's {option} is {value!r} ({path}) but the twin runs {describe_optimizer(case)}: "

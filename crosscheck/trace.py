@@ -111,9 +111,23 @@ def _read(case: Case, net: Any, step: int, what: str, path: str) -> np.ndarray:
 def _checked_array(case: Case, step: int, what: str, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if value.dtype != case.dtype or value.shape != shape:
         dtype = np.dtype(case.dtype).name
+        why = f" (a {value.dtype} value must not pass as {dtype})" if value.dtype != case.dtype else ""
         raise StepError(
             f"{case.name}: after step {step} the scratch side's {what} is {value.dtype} {value.shape}; it must be "
-            f"{dtype} {shape}, as the parameter (a {value.dtype} value must not pass as {dtype})"
+            f"{dtype} {shape}, as the parameter{why}"
+        )
+    return value
+
+
+def _buffer(case: Case, value: np.ndarray, step: int, path: str) -> np.ndarray:
+    """A buffer as compared: a count (BatchNorm's num_batches_tracked) in the case's dtype, where it is exact;
+    floating-point values in the case's dtype, or a StepError."""
+    if np.issubdtype(value.dtype, np.integer):
+        return _scalar(case, value)
+    if value.dtype != case.dtype:
+        raise StepError(
+            f"{case.name}: after step {step} the scratch side's buffer {path} is {value.dtype}; it must be "
+            f"{np.dtype(case.dtype).name}, as the parameters"
         )
     return value
 
@@ -135,7 +149,8 @@ def _checked_loss(case: Case, step: int, loss: Any) -> np.ndarray:
     if value.shape != () or value.dtype != case.dtype:
         raise StepError(
             f"{case.name}: at step {step} the scratch side's loss is {value.dtype} {value.shape}; it must be a "
-            f"{np.dtype(case.dtype).name} scalar (np.mean(...), not float(...))"
+            f"{np.dtype(case.dtype).name} scalar (np.mean(...), not float(...); a step returning a pair returns "
+            f"(output, loss), in that order)"
         )
     return value
 
@@ -229,7 +244,9 @@ def record_steps(
             for name, value in case.read_params(net).items():
                 rows.setdefault(f"param.{name}", []).append(value)
             for path in s.buffers:
-                rows.setdefault(f"buffer.{path}", []).append(_read(case, net, step, "buffer", path))
+                rows.setdefault(f"buffer.{path}", []).append(
+                    _buffer(case, _read(case, net, step, "buffer", path), step, path)
+                )
             if step in curve_at:
                 stage = "evaluate"
                 rows["curve"].append(np.array(evaluate(net, X, y)))
@@ -399,7 +416,9 @@ def twin_trace(
         t = torch.stack(kept[link.tensor])
         if link.transpose:
             t = t.transpose(-1, -2)
-        trace[f"buffer.{path}"] = t[(slice(None), *link.index)].numpy().copy()
+        held = t[(slice(None), *link.index)].numpy().copy()
+        # A count (num_batches_tracked) in the case's dtype, as the scratch side's: exact in either.
+        trace[f"buffer.{path}"] = _scalar(case, held) if np.issubdtype(held.dtype, np.integer) else held
     return trace
 
 

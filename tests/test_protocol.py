@@ -205,3 +205,69 @@ def test_a_replay_from_a_later_step_starts_from_that_steps_optimizer_state_buffe
         atol=1e-12,
     )
     assert one_step(case, params, batch, held, step) == []
+
+
+class CountingBatchNormNet(batchnorm_net.BatchNormNet):
+    """Counts its training batches, as torch's num_batches_tracked does."""
+
+    def __init__(self, rng):
+        super().__init__(rng)
+        self.count = 0
+
+    def train_step(self, x, y, lr):
+        self.count += 1
+        return super().train_step(x, y, lr)
+
+
+def test_an_integer_buffer_maps_to_a_count_and_is_compared_every_step():
+    from crosscheck import Link
+
+    buffers = {**batchnorm_net.NET.scratch.buffers, "count": Link("bn.num_batches_tracked")}
+    case = vary(batchnorm_net.NET, name="counting", network=CountingBatchNormNet, buffers=buffers)
+    assert validation_problem(case) is None
+    assert run_check(case, "training_run").passed
+    scratch, twin = traces(case)
+    np.testing.assert_array_equal(scratch["buffer.count"], np.arange(1, len(scratch["loss"]) + 1))
+
+
+@pytest.mark.parametrize("example", [momentum_mlp, batchnorm_net])
+def test_a_float32_variant_keeps_its_state_and_buffers_in_float32(example):
+    from crosscheck.precision import float32_case
+
+    case = float32_case(example.NET)
+    assert validation_problem(case) is None
+    scratch, _ = traces(case)
+    assert {scratch[k].dtype for k in scratch if k.startswith(("state.", "buffer."))} == {np.dtype(np.float32)}
+    assert run_check(case, "training_run").passed
+
+
+def two_groups(params, lr):
+    weights, biases = (list(params)[i::2] for i in (0, 1))
+    return torch.optim.SGD(
+        [{"params": weights}, {"params": biases, "momentum": 0.0}], lr=lr, momentum=0.9, weight_decay=1e-3
+    )
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        (
+            lambda: vary(NET, optimizer=two_groups, options={}),
+            "the scratch side records the momentum buffer of layers[0].b, which the twin's torch.optim.SGD(lr=0.05, "
+            "momentum=0.9, dampening=0, weight_decay=0.001, nesterov=False) (the first of 2 param groups) does not "
+            "keep for that tensor",
+        ),
+        (
+            lambda: vary(batchnorm_net.NET, gradients=lambda net, x, y: {}),
+            "with Scratch(step=...), give gradients=... or grads=..., not both, and not with buffers",
+        ),
+        (
+            lambda: vary(NET, loss_gradient=lambda out, y: out - y),
+            "Scratch(loss_gradient=...) is compared between the loss and the gradients the harness asks for",
+        ),
+    ],
+    ids=["param-groups", "gradients-and-step", "loss-gradient-and-step"],
+)
+def test_what_would_pass_unseen_is_refused(case, message):
+    problem = validation_problem(case())
+    assert problem is not None and message in problem, problem
