@@ -17,7 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crosscheck.case import Case, Data, Layer, Link, Scratch, Twin, vary
+    from crosscheck.case import Case, Data, Layer, Link, Scratch, Twin, shuffled_batches, vary
     from crosscheck.checks import CHECKS, parametrize_with_checks, run_check
     from crosscheck.errors import RegistrationError
     from crosscheck.findings import Finding, register_findings
@@ -39,6 +39,7 @@ _WHERE = {
     "register_findings": "crosscheck.findings",
     "registry": "crosscheck.registration",
     "run_check": "crosscheck.checks",
+    "shuffled_batches": "crosscheck.case",
 }
 __all__ = [
     "CHECKS",
@@ -55,6 +56,7 @@ __all__ = [
     "register_findings",
     "registry",
     "run_check",
+    "shuffled_batches",
     "vary",
 ]
 

@@ -637,6 +637,31 @@ def _initial_params(case: Case, where: str, rng: Rng) -> Params:
     return params
 
 
+def shuffled_batches(rows: int, batch_size: int, epochs: int) -> Callable[[Rng], list[Array]]:
+    """The usual mini-batch schedule, as ``Data(batches=...)``: each epoch a fresh permutation of the ``rows``
+    rows, drawn from the case's stream, cut into batches of ``batch_size`` (which must divide ``rows``: every
+    batch has one size)."""
+    if not all(_is_int(n) and n > 0 for n in (rows, batch_size, epochs)):
+        raise RegistrationError(
+            f"shuffled_batches(rows={rows!r}, batch_size={batch_size!r}, epochs={epochs!r}): each must be a "
+            f"positive int"
+        )
+    if rows % batch_size:
+        raise RegistrationError(
+            f"shuffled_batches: batch_size {batch_size} does not divide the {rows} rows, and every batch must have "
+            f"one size; drop {rows % batch_size} rows or pick a divisor"
+        )
+
+    def batches(rng: Rng) -> list[Array]:
+        out: list[Array] = []
+        for _ in range(epochs):
+            order = rng.permutation(rows)
+            out += [order[i : i + batch_size] for i in range(0, rows, batch_size)]
+        return out
+
+    return batches
+
+
 def schedule(case: Case, rng: Rng, where: str | None = None) -> list[Batch]:
     """The batch schedule ``case.batches(rng)``, read once and bounded by ``MAX_STEPS``."""
     where = where or f"case {case.name!r}"

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crosscheck import Case, Data, Link, Scratch, Twin, register
+from crosscheck import Case, Data, Link, Scratch, Twin, register, shuffled_batches
 from crosscheck.case import vary
 
 Rng = np.random.RandomState | np.random.Generator  # the stream network(rng) and batches(rng) draw from
@@ -110,15 +110,6 @@ def mse(out: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.mean((out - y) ** 2)
 
 
-def batches(rng: Rng) -> list[np.ndarray]:
-    """Each epoch a fresh permutation of the rows, cut into batches of BATCH_SIZE (96 = 6 * 16)."""
-    out = []
-    for _ in range(EPOCHS):
-        order = rng.permutation(len(X))
-        out += [order[i : i + BATCH_SIZE] for i in range(0, len(X), BATCH_SIZE)]
-    return out
-
-
 _NAMES = ("W1", "b1", "W2", "b2")
 _TWIN = {"W1": "hidden.weight", "b1": "hidden.bias", "W2": "out.weight", "b2": "out.bias"}
 NET = register(
@@ -146,7 +137,13 @@ NET = register(
             optimizer=lambda params, lr: torch.optim.Adam(params, lr=lr),
             scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=STEP_SIZE, gamma=GAMMA),
         ),
-        data=Data(X, Y, batches=batches, learning_rate=LEARNING_RATE, curve_steps=range(0, EPOCHS * 6, 10)),
+        data=Data(
+            X,
+            Y,
+            batches=shuffled_batches(len(X), BATCH_SIZE, EPOCHS),
+            learning_rate=LEARNING_RATE,
+            curve_steps=range(0, EPOCHS * 6, 10),
+        ),
     )
 )
 

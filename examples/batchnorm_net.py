@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crosscheck import Case, Data, Link, Scratch, Twin, register
+from crosscheck import Case, Data, Link, Scratch, Twin, register, shuffled_batches
 from crosscheck.case import vary
 
 Rng = np.random.RandomState | np.random.Generator  # the stream network(rng) and batches(rng) draw from
@@ -128,15 +128,6 @@ def mse(out: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.mean((out - y) ** 2)
 
 
-def batches(rng: Rng) -> list[np.ndarray]:
-    """Each epoch a fresh permutation of the rows, cut into batches of BATCH_SIZE (96 = 6 * 16)."""
-    out = []
-    for _ in range(EPOCHS):
-        order = rng.permutation(len(X))
-        out += [order[i : i + BATCH_SIZE] for i in range(0, len(X), BATCH_SIZE)]
-    return out
-
-
 NET = register(
     Case(
         name="batchnorm_net",
@@ -164,7 +155,13 @@ NET = register(
             evaluate=lambda net, X, y: mse(net.forward(X, training=False), y),  # on the running statistics
         ),
         twin=Twin(BatchNormTwin, loss=F.mse_loss),  # evaluated in eval mode by the harness
-        data=Data(X, Y, batches=batches, learning_rate=LEARNING_RATE, curve_steps=range(0, EPOCHS * 6, 10)),
+        data=Data(
+            X,
+            Y,
+            batches=shuffled_batches(len(X), BATCH_SIZE, EPOCHS),
+            learning_rate=LEARNING_RATE,
+            curve_steps=range(0, EPOCHS * 6, 10),
+        ),
     )
 )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crosscheck import Case, Data, Link, Scratch, Twin, register
+from crosscheck import Case, Data, Link, Scratch, Twin, register, shuffled_batches
 from reference import mlp as ref
 from scratch import mlp
 
@@ -63,15 +63,6 @@ def init(rng: np.random.RandomState | np.random.Generator) -> dict[str, np.ndarr
     }
 
 
-def batches(rng: np.random.RandomState | np.random.Generator) -> list[np.ndarray]:
-    """Each epoch a fresh permutation of the training rows, cut into batches of ``BATCH_SIZE``."""
-    out = []
-    for _ in range(EPOCHS):
-        order = rng.permutation(len(X))
-        out += [order[i : i + BATCH_SIZE] for i in range(0, len(X), BATCH_SIZE)]
-    return out
-
-
 DIGITS = register(
     Case(
         name="digits_mlp",
@@ -101,7 +92,7 @@ DIGITS = register(
         data=Data(
             X=X,
             y=Y,
-            batches=batches,
+            batches=shuffled_batches(len(X), BATCH_SIZE, EPOCHS),
             learning_rate=LEARNING_RATE,
             curve_steps=sorted({*range(0, STEPS, RECORD_EVERY), STEPS - 1}),
         ),

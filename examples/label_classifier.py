@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crosscheck import Case, Data, Link, Scratch, Twin, register
+from crosscheck import Case, Data, Link, Scratch, Twin, register, shuffled_batches
 from crosscheck.case import vary
 
 Rng = np.random.RandomState | np.random.Generator  # the stream network(rng) and batches(rng) draw from
@@ -93,15 +93,6 @@ class ClassifierTwin(nn.Module):
         return self.out(torch.tanh(self.hidden(x)))
 
 
-def batches(rng: Rng) -> list[np.ndarray]:
-    """Each epoch a fresh permutation of the rows, cut into batches of BATCH_SIZE (90 = 6 * 15)."""
-    out = []
-    for _ in range(EPOCHS):
-        order = rng.permutation(len(X))
-        out += [order[i : i + BATCH_SIZE] for i in range(0, len(X), BATCH_SIZE)]
-    return out
-
-
 NET = register(
     Case(
         name="label_classifier",
@@ -120,7 +111,13 @@ NET = register(
             grads={"W1": "dW1", "b1": "db1", "W2": "dW2", "b2": "db2"},
         ),
         twin=Twin(ClassifierTwin, loss=F.cross_entropy),  # the labels reach it as torch.int64
-        data=Data(X, LABELS, batches=batches, learning_rate=LEARNING_RATE, curve_steps=range(0, EPOCHS * 6, 10)),
+        data=Data(
+            X,
+            LABELS,
+            batches=shuffled_batches(len(X), BATCH_SIZE, EPOCHS),
+            learning_rate=LEARNING_RATE,
+            curve_steps=range(0, EPOCHS * 6, 10),
+        ),
     )
 )
 

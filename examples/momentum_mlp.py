@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crosscheck import Case, Data, Link, Scratch, Twin, register
+from crosscheck import Case, Data, Link, Scratch, Twin, register, shuffled_batches
 from crosscheck.case import vary
 
 Rng = np.random.RandomState | np.random.Generator  # the stream network(rng) and batches(rng) draw from
@@ -113,15 +113,6 @@ def mse(out: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.mean((out - y) ** 2)
 
 
-def batches(rng: Rng) -> list[np.ndarray]:
-    """Each epoch a fresh permutation of the rows, cut into batches of BATCH_SIZE (64 = 4 * 16)."""
-    out = []
-    for _ in range(EPOCHS):
-        order = rng.permutation(len(X))
-        out += [order[i : i + BATCH_SIZE] for i in range(0, len(X), BATCH_SIZE)]
-    return out
-
-
 # Paths into the network: nn.Linear stores W as (out, in), the Dense layers as (in, out).
 _PARAMS = {
     "layers[0].W": Link("hidden.weight", transpose=True),
@@ -147,7 +138,13 @@ NET = register(
             loss=F.mse_loss,
             optimizer=lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-3),
         ),
-        data=Data(X, Y, batches=batches, learning_rate=LEARNING_RATE, curve_steps=range(0, EPOCHS * 4, 10)),
+        data=Data(
+            X,
+            Y,
+            batches=shuffled_batches(len(X), BATCH_SIZE, EPOCHS),
+            learning_rate=LEARNING_RATE,
+            curve_steps=range(0, EPOCHS * 4, 10),
+        ),
     )
 )
 

@@ -271,3 +271,23 @@ def two_groups(params, lr):
 def test_what_would_pass_unseen_is_refused(case, message):
     problem = validation_problem(case())
     assert problem is not None and message in problem, problem
+
+
+def test_shuffled_batches_cut_a_fresh_permutation_per_epoch_and_refuse_a_ragged_last_batch():
+    from crosscheck import RegistrationError, shuffled_batches
+
+    batches = shuffled_batches(6, 3, 2)(np.random.RandomState(0))
+    rng = np.random.RandomState(0)
+    first, second = rng.permutation(6), rng.permutation(6)
+    assert [b.tolist() for b in batches] == [
+        first[:3].tolist(),
+        first[3:].tolist(),
+        second[:3].tolist(),
+        second[3:].tolist(),
+    ]
+    with pytest.raises(RegistrationError) as excinfo:
+        shuffled_batches(10, 4, 1)
+    assert str(excinfo.value) == (
+        "shuffled_batches: batch_size 4 does not divide the 10 rows, and every batch must have one size; drop 2 rows "
+        "or pick a divisor"
+    )
