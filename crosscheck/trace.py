@@ -178,10 +178,6 @@ def record_steps(
     X, y = case.X, case.y
     curve_at = set(case.curve_steps)
     rows: dict[str, list[np.ndarray]] = {"loss": [], "curve": []}
-    if own_step is None or s.grads or gradients is not None:
-        rows.update(
-            {f"grad.{name}": [] for name in (s.grads if own_step is not None and gradients is None else case.param_map)}
-        )
     shapes = {name: np.shape(value) for name, value in case.read_params(net).items()}
     lr = case.learning_rate
     for step, b in enumerate(batches):
@@ -223,9 +219,8 @@ def record_steps(
                         )
                         for name, path in s.grads.items()
                     }
-            if grads is not None:
-                for name in grads:
-                    rows[f"grad.{name}"].append(np.array(grads[name]))
+            for name, grad in (grads or {}).items():
+                rows.setdefault(f"grad.{name}", []).append(np.array(grad))
             if s.lr is not None:
                 rows.setdefault("lr", []).append(_scalar(case, _read(case, net, step, "learning rate", s.lr)))
             for kind, per_param in s.state.items():

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from crosscheck.compare import QUANTITIES
+from crosscheck.compare import describe
 from crosscheck.trace import scratch_trace, start, traces
 from tools import mutants
 from tutorials.mutations import CASES, CATALOGUE, PREFIX, Expect, Outcome, gate, prefix, run, short
@@ -38,7 +38,7 @@ REQUIRED = {
 
 
 def what(expect: Expect) -> str:
-    return QUANTITIES[expect.quantity] + (f" of {expect.parameter}" if expect.parameter else "")
+    return describe(expect.quantity, expect.parameter)
 
 
 def assert_first_failure(outcome: Outcome, expect: Expect) -> None:

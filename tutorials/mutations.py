@@ -24,7 +24,7 @@ import numpy as np
 
 from crosscheck.case import Batch, Case, Params, vary
 from crosscheck.checks import CHECKS, failed, run_check
-from crosscheck.compare import QUANTITIES, STEPPED, Comparison
+from crosscheck.compare import QUANTITIES, STEPPED, Comparison, describe
 from crosscheck.errors import StepError
 from crosscheck.trace import Trace, scratch_trace, start, traces
 from scratch import network_2_2_1 as s221
@@ -58,7 +58,7 @@ class Expect:
         return self.step(clean_batches) if callable(self.step) else self.step
 
     def describe(self, clean_batches: Sequence[Batch] | None = None) -> str:
-        what = QUANTITIES[self.quantity] + (f" of {self.parameter}" if self.parameter else "")
+        what = describe(self.quantity, self.parameter)
         if self.problem:
             return f"{what}: wrong {self.problem}"
         if self.step is None:
@@ -73,7 +73,7 @@ class Expect:
         first = outcome.first
         if first is None:
             return False
-        what = QUANTITIES[self.quantity] + (f" of {self.parameter}" if self.parameter else "")
+        what = describe(self.quantity, self.parameter)
         if self.problem:
             verb = " is " if self.problem == "dtype" else " has shape "
             # A gradient of another dtype or shape is refused at the step where it appears (trace.StepError).
