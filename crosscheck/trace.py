@@ -66,6 +66,14 @@ def _scratch_failure(case: Case, step: int | None, stage: str, exc: Exception) -
 def _checked_gradients(case: Case, step: int, grads: Any, shapes: dict[str, tuple[int, ...]]) -> Params:
     """The gradients of one step, as ``validate`` required them at step 0: a dict of the case's parameters,
     each an array of the parameter's shape and the case's dtype."""
+    if type(grads) is dict and grads.keys() == shapes.keys():
+        dtype = case.dtype
+        # The usual case, checked without building any message: a dict of arrays of the right dtype and shape.
+        if all(
+            isinstance(g, np.ndarray | np.generic) and g.dtype == dtype and g.shape == shapes[n]
+            for n, g in grads.items()
+        ):
+            return grads
     where = f"{case.name}: at step {step} the scratch side's gradients()"
     if not isinstance(grads, Mapping):
         raise StepError(f"{where} returned a {type(grads).__name__}, not a dict of gradients by parameter name")
@@ -174,24 +182,37 @@ def record_steps(
     forward, loss = forward or case.forward, loss or case.loss
     gradients, evaluate = gradients or case.gradients, evaluate or case.evaluate
     s = case.scratch
-    own_step = case.step
+    own_step, update, loss_gradient = case.step, case.update, case.loss_gradient
     X, y = case.X, case.y
     curve_at = set(case.curve_steps)
-    rows: dict[str, list[np.ndarray]] = {"loss": [], "curve": []}
     shapes = {name: np.shape(value) for name, value in case.read_params(net).items()}
     lr = case.learning_rate
+    # The rows each step appends to, made once: this loop runs at every step of every run, and its own
+    # cost is what tools/bench.py measures against the network's bare calls.
+    rows: dict[str, list[np.ndarray]] = {"loss": [], "curve": []}
+    outputs, losses, curve = rows.setdefault("output", []), rows["loss"], rows["curve"]
+    dlosses = rows.setdefault("dloss", []) if own_step is None and loss_gradient is not None else None
+    grad_rows = {name: rows.setdefault(f"grad.{name}", []) for name in shapes}
+    lrs = rows.setdefault("lr", []) if s.lr is not None else None
+    state_rows = [
+        (kind, per_param, name, rows.setdefault(f"state.{kind}.{name}", []))
+        for kind, per_param in s.state.items()
+        for name in case.param_map
+    ]
+    param_rows = [(name, rows.setdefault(f"param.{name}", [])) for name in case.param_map]
+    buffer_rows = [(path, rows.setdefault(f"buffer.{path}", [])) for path in s.buffers]
     for step, b in enumerate(batches):
         xb, yb = _batch(X, b), _batch(y, b)
         stage = "forward"
         try:
             if own_step is None:
                 output = forward(net, xb)
-                rows.setdefault("output", []).append(np.array(output))
+                outputs.append(np.array(output))
                 stage = "loss"
-                rows["loss"].append(np.array(loss(output, yb)))
-                if case.loss_gradient is not None:
+                losses.append(np.array(loss(output, yb)))
+                if dlosses is not None:
                     stage = "loss_gradient"
-                    rows.setdefault("dloss", []).append(np.array(case.loss_gradient(output, yb)))
+                    dlosses.append(np.array(loss_gradient(output, yb)))
             grads = None
             if gradients is not None:
                 stage = "gradients"
@@ -200,14 +221,14 @@ def record_steps(
                     grads = _checked_gradients(case, step, grads, shapes)
             if own_step is None:
                 stage = "update"
-                assert case.update is not None and grads is not None
-                case.update(net, grads, lr)
+                assert update is not None and grads is not None
+                update(net, grads, lr)
             else:
                 stage = "step"
                 output, step_loss = _step_result(case, step, own_step(net, xb, yb, lr))
                 if output is not None:
-                    rows.setdefault("output", []).append(np.array(output))
-                rows["loss"].append(_checked_loss(case, step, step_loss))
+                    outputs.append(np.array(output))
+                losses.append(_checked_loss(case, step, step_loss))
                 if grads is None:
                     grads = {
                         name: _checked_array(
@@ -219,38 +240,36 @@ def record_steps(
                         )
                         for name, path in s.grads.items()
                     }
-            for name, grad in (grads or {}).items():
-                rows.setdefault(f"grad.{name}", []).append(np.array(grad))
-            if s.lr is not None:
-                rows.setdefault("lr", []).append(_scalar(case, _read(case, net, step, "learning rate", s.lr)))
-            for kind, per_param in s.state.items():
-                for name in case.param_map:
-                    if isinstance(per_param, str):
-                        value = _scalar(case, _read(case, net, step, kind, per_param))
-                    else:
-                        what = f"{kind} of {name} ({per_param[name]})"
-                        value = _read(case, net, step, what, per_param[name])
-                        value = (
-                            _scalar(case, value)
-                            if kind == "step"
-                            else _checked_array(case, step, what, value, shapes[name])
-                        )
-                    rows.setdefault(f"state.{kind}.{name}", []).append(value)
-            for name, value in case.read_params(net).items():
-                rows.setdefault(f"param.{name}", []).append(value)
-            for path in s.buffers:
-                rows.setdefault(f"buffer.{path}", []).append(
-                    _buffer(case, _read(case, net, step, "buffer", path), step, path)
-                )
+            if grads:
+                for name, grad in grads.items():
+                    grad_rows[name].append(np.array(grad))
+            if lrs is not None:
+                lrs.append(_scalar(case, _read(case, net, step, "learning rate", s.lr)))
+            for kind, per_param, name, state_row in state_rows:
+                if isinstance(per_param, str):
+                    value = _scalar(case, _read(case, net, step, kind, per_param))
+                else:
+                    what = f"{kind} of {name} ({per_param[name]})"
+                    value = _read(case, net, step, what, per_param[name])
+                    value = (
+                        _scalar(case, value)
+                        if kind == "step"
+                        else _checked_array(case, step, what, value, shapes[name])
+                    )
+                state_row.append(value)
+            for name, param_row in param_rows:
+                param_row.append(np.array(paths.read(net, name)))
+            for path, buffer_row in buffer_rows:
+                buffer_row.append(_buffer(case, _read(case, net, step, "buffer", path), step, path))
             if step in curve_at:
                 stage = "evaluate"
-                rows["curve"].append(np.array(evaluate(net, X, y)))
+                curve.append(np.array(evaluate(net, X, y)))
         except (RuntimeWarning, ValueError) as exc:
             failure = _scratch_failure(case, step, stage, exc)
             if failure is None:
                 raise
             raise failure from exc
-    return rows
+    return {key: row for key, row in rows.items() if row or key in ("loss", "curve")}
 
 
 def scratch_trace(case: Case, params: Params, batches: Sequence[Batch], entering: Trace | None = None) -> Trace:
@@ -330,7 +349,7 @@ def twin_trace(
     # Copies: the twin shares no memory with the case's data, and an in-place write into its input shows
     # in the tensors' version counters.
     X, y = twin_data(case)
-    versions = (X._version, y._version)
+    data_versions = (X._version, y._version)
     trace: dict[str, Any] = {f"init.{k}": v for k, v in twin_to_scratch(module, case).items()}
     probe = case.twin.module(case.torch_dtype)  # as the scratch side: the forward check runs on its own module
     load_into_twin(probe, case, params)
@@ -338,13 +357,22 @@ def twin_trace(
         trace["forward"] = probe(X).numpy().copy()
     module.train()
     curve_at = set(case.curve_steps)
-    named = dict(module.named_parameters())
-    buffers = dict(module.named_buffers())
+    named = list(module.named_parameters())
+    buffers = list(module.named_buffers())
+    keep_dloss = case.loss_gradient is not None
+    # The recording costs little beside the step itself (tools/bench.py measures it against a plain
+    # loop): the step's fresh tensors (output, loss, gradients) are kept as they are and stacked once
+    # at the end; what the optimizer updates in place (parameters, its state, buffers) is copied through
+    # NumPy views made once, since a tensor's own clone costs several times more.
+    views = {n: p.detach().numpy() for n, p in named}
+    buffer_views = {n: t.numpy() for n, t in buffers}
+    state_views: dict[tuple[str, str], tuple[torch.Tensor, np.ndarray]] = {}
     outputs, losses, dlosses, curve, lrs = [], [], [], [], []
-    grads: dict[str, list[torch.Tensor]] = {n: [] for n in named}
-    values: dict[str, list[torch.Tensor]] = {n: [] for n in named}
-    states: dict[str, dict[str, list[torch.Tensor]]] = {}
-    kept: dict[str, list[torch.Tensor]] = {n: [] for n in buffers}
+    grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in named}
+    values: dict[str, list[np.ndarray]] = {n: [] for n, _ in named}
+    states: dict[str, dict[str, list[np.ndarray]]] = {}
+    kept: dict[str, list[np.ndarray]] = {n: [] for n, _ in buffers}
+    clone_grads = True  # until step 0 shows that the optimizer leaves the gradients as backward made them
     for step, b in enumerate(batches):
         index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
         xb, yb = X[index], y[index]
@@ -355,32 +383,50 @@ def twin_trace(
                 f"{case.name}: at step {step} the twin's output does not depend on its parameters (it is detached); "
                 f"return the tensor computed from the parameters"
             )
-        output.retain_grad()
+        if keep_dloss:
+            output.retain_grad()
         loss = case.twin_loss(output, yb)
         loss.backward()
-        outputs.append(output.detach().clone())
-        losses.append(loss.detach().clone())
-        if output.grad is not None:
-            dlosses.append(output.grad.detach().clone())
-        for n, p in named.items():
-            assert p.grad is not None, f"{case.name}: twin tensor {n!r} got no gradient"
-            grads[n].append(p.grad.detach().clone())
+        outputs.append(output.detach())
+        losses.append(loss.detach())
+        if keep_dloss and output.grad is not None:
+            dlosses.append(output.grad)
+        gs: list[torch.Tensor] = []
+        for n, p in named:
+            g = p.grad
+            assert g is not None, f"{case.name}: twin tensor {n!r} got no gradient"
+            gs.append(g)
+            grads[n].append(g.clone() if clone_grads else g)
+        versions = [g._version for g in gs]
         lrs.append(float(optimizer.param_groups[0]["lr"]))  # the rate this step uses
         optimizer.step()
-        if (X._version, y._version) != versions or xb._version or yb._version:
+        if versions != [g._version for g in gs]:
+            # An optimizer that writes into the gradients (torch's own do not; one of a user's may clip
+            # them in place): from step 0 on every gradient is copied before the step.
+            if not clone_grads:
+                raise StepError(
+                    f"{case.name}: at step {step} the twin's optimizer wrote into the gradients, which it left "
+                    f"as they were at step 0; the gradients backward computed are lost for that step"
+                )
+        elif step == 0:
+            clone_grads = False
+        if (X._version, y._version) != data_versions or xb._version or yb._version:
             raise StepError(
                 f"{case.name}: at step {step} the twin writes into its input (an in-place operation such as "
                 f"x.sub_() or x -= ... on the batch); compute on a new tensor (x = x - x.mean(0))"
             )
-        for n, p in named.items():
-            values[n].append(p.detach().clone())
+        for n, p in named:
+            values[n].append(views[n].copy())
             for kind, value in optimizer.state.get(p, {}).items():
                 if isinstance(value, torch.Tensor):
-                    states.setdefault(kind, {}).setdefault(n, []).append(value.detach().clone())
+                    view = state_views.get((n, kind))
+                    if view is None or view[0] is not value:  # a state tensor the optimizer made anew
+                        view = state_views[(n, kind)] = (value, value.detach().numpy())
+                    states.setdefault(kind, {}).setdefault(n, []).append(view[1].copy())
         if scheduler is not None:
             scheduler.step()
-        for n, t in buffers.items():
-            kept[n].append(t.detach().clone())
+        for n, _ in buffers:
+            kept[n].append(buffer_views[n].copy())
         if step in curve_at:
             module.eval()  # evaluation as a user runs it: BatchNorm on its running statistics, no dropout
             with torch.no_grad():
@@ -388,30 +434,34 @@ def twin_trace(
             module.train()
     trace["output"] = torch.stack(outputs).numpy()
     trace["loss"] = torch.stack(losses).numpy()
-    if case.loss_gradient is not None:
+    if keep_dloss:
         trace["dloss"] = torch.stack(dlosses).numpy()
     trace["curve"] = torch.stack(curve).numpy() if curve else np.zeros(0, case.dtype)
     if case.scratch.lr is not None:
         trace["lr"] = np.array(lrs, dtype=np.float64).astype(case.dtype)
-    per_kind: list[tuple[str, dict[str, list[torch.Tensor]]]] = [("grad", grads), ("param", values)]
-    per_kind += [(f"state.{kind}", per_tensor) for kind, per_tensor in states.items()]
-    for kind, per_tensor in per_kind:
-        stacked = {n: torch.stack(ts) for n, ts in per_tensor.items()}
+    per_kind: list[tuple[str, dict[str, np.ndarray]]] = [
+        ("grad", {n: torch.stack(ts).numpy() for n, ts in grads.items()}),
+        ("param", {n: np.stack(vs) for n, vs in values.items()}),
+    ]
+    per_kind += [
+        (f"state.{kind}", {n: np.stack(vs) for n, vs in per_tensor.items()}) for kind, per_tensor in states.items()
+    ]
+    for kind, stacked in per_kind:
         for name, link in case.param_map.items():
             if link.tensor not in stacked:
                 continue
-            t = stacked[link.tensor]
-            if t.ndim == 1:  # a scalar per step (Adam's step count), whatever the parameter's layout
-                trace[f"{kind}.{name}"] = t.numpy().astype(np.float64).astype(case.dtype)
+            a = stacked[link.tensor]
+            if a.ndim == 1:  # a scalar per step (Adam's step count), whatever the parameter's layout
+                trace[f"{kind}.{name}"] = a.astype(np.float64).astype(case.dtype)
                 continue
             if link.transpose:
-                t = t.transpose(-1, -2)
-            trace[f"{kind}.{name}"] = t[(slice(None), *link.index)].numpy().copy()
+                a = a.swapaxes(-1, -2)
+            trace[f"{kind}.{name}"] = a[(slice(None), *link.index)].copy()
     for path, link in case.scratch.buffers.items():
-        t = torch.stack(kept[link.tensor])
+        a = np.stack(kept[link.tensor])
         if link.transpose:
-            t = t.transpose(-1, -2)
-        held = t[(slice(None), *link.index)].numpy().copy()
+            a = a.swapaxes(-1, -2)
+        held = a[(slice(None), *link.index)].copy()
         # A count (num_batches_tracked) in the case's dtype, as the scratch side's: exact in either.
         trace[f"buffer.{path}"] = _scalar(case, held) if np.issubdtype(held.dtype, np.integer) else held
     return trace

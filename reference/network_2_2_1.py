@@ -17,7 +17,7 @@ class Network221(nn.Module):
         self.output = nn.Linear(2, 1, dtype=dtype)  # (w5, w6); bias b3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _checks.forward_input(self, x, 2)
+        _checks.forward_input(self.hidden.weight.dtype, x, 2)
         return torch.sigmoid(self.output(torch.sigmoid(self.hidden(x)))).squeeze(-1)
 
 

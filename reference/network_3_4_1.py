@@ -19,7 +19,7 @@ class Network341(nn.Module):
         self.layer2 = nn.Linear(hidden, 1, bias=False, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _checks.forward_input(self, x, self.layer1.in_features)
+        _checks.forward_input(self.layer1.weight.dtype, x, self.layer1.in_features)
         return torch.sigmoid(self.layer2(torch.sigmoid(self.layer1(x))))
 
 

@@ -16,7 +16,7 @@ class SigmoidNeuron(nn.Module):
         self.linear = nn.Linear(2, 1, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _checks.forward_input(self, x, 2)
+        _checks.forward_input(self.linear.weight.dtype, x, 2)
         # squeeze(-1): one sample gives a 0-d prediction, a batch gives (n,), as in the scratch net.
         return torch.sigmoid(self.linear(x)).squeeze(-1)
 

@@ -110,7 +110,10 @@ def _221_batches(rng: Rng) -> list[int]:
 
 
 def _221_forward(net: s221.TrainableNeuralNetwork, x: Array) -> Array:
-    # feedforward takes one sample; a batch goes row by row, as the tutorial's apply_along_axis.
+    # feedforward takes one sample; a batch goes row by row, as the tutorial's apply_along_axis (which,
+    # for the one sample of each training step, would cost more than the step itself).
+    if np.ndim(x) == 1:
+        return np.asarray(net.feedforward(x))
     return np.asarray(np.apply_along_axis(net.feedforward, -1, x))
 
 
