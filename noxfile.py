@@ -16,7 +16,9 @@ nox.options.reuse_venv = "yes"
 def tests(session: nox.Session) -> None:
     """The battery, goldens, seed values and the harness's own tests (the report's tests need matplotlib)."""
     session.install("-e", ".[test,report,examples]")
-    session.run("pytest", "--junitxml=reports/junit.xml", *session.posargs)
+    # One xdist worker per core; tests/conftest.py keeps every full run of a case on one worker, so that
+    # each is computed once (tools/bench.py runs the same command: GATE_ARGS).
+    session.run("pytest", "-n", "auto", "--dist", "loadgroup", "--junitxml=reports/junit.xml", *session.posargs)
 
 
 @nox.session

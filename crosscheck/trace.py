@@ -18,7 +18,11 @@ A trace is a flat ``dict[str, ndarray]`` (the shape goldens are stored in):
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import os
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -67,10 +71,10 @@ def _checked_gradients(case: Case, step: int, grads: Any, shapes: dict[str, tupl
     """The gradients of one step, as ``validate`` required them at step 0: a dict of the case's parameters,
     each an array of the parameter's shape and the case's dtype."""
     if type(grads) is dict and grads.keys() == shapes.keys():
-        dtype = case.dtype
+        want = case.dtype
         # The usual case, checked without building any message: a dict of arrays of the right dtype and shape.
         if all(
-            isinstance(g, np.ndarray | np.generic) and g.dtype == dtype and g.shape == shapes[n]
+            isinstance(g, np.ndarray | np.generic) and g.dtype == want and g.shape == shapes[n]
             for n, g in grads.items()
         ):
             return grads
@@ -210,7 +214,7 @@ def record_steps(
                 outputs.append(np.array(output))
                 stage = "loss"
                 losses.append(np.array(loss(output, yb)))
-                if dlosses is not None:
+                if dlosses is not None and loss_gradient is not None:
                     stage = "loss_gradient"
                     dlosses.append(np.array(loss_gradient(output, yb)))
             grads = None
@@ -243,7 +247,7 @@ def record_steps(
             if grads:
                 for name, grad in grads.items():
                     grad_rows[name].append(np.array(grad))
-            if lrs is not None:
+            if lrs is not None and s.lr is not None:
                 lrs.append(_scalar(case, _read(case, net, step, "learning rate", s.lr)))
             for kind, per_param, name, state_row in state_rows:
                 if isinstance(per_param, str):
@@ -468,6 +472,12 @@ def twin_trace(
 
 
 _CACHE: dict[tuple[str, int, str], tuple[Case, Trace, Trace]] = {}
+# Full runs computed in this process, by (case name, seed, dtype, variant): a gate that computes one of
+# them twice pays for the same steps twice.  tests/conftest.py sums them over the run (and its xdist
+# workers) and fails the run on a repeat.
+FULL_RUNS: Counter[tuple[str, int, str, str]] = Counter()
+# Where each was computed: the test running then (pytest names it in PYTEST_CURRENT_TEST), or None.
+FULL_RUN_SITES: dict[tuple[str, int, str, str], list[str]] = {}
 
 
 def traces(case: Case, seed: int | None = None) -> tuple[Trace, Trace]:
@@ -482,4 +492,66 @@ def traces(case: Case, seed: int | None = None) -> tuple[Trace, Trace]:
         params, batches = start(case, seed)
         entry = (case, scratch_trace(case, params, batches), twin_trace(case, params, batches))
         _CACHE[key] = entry
+        run = (*key, variant(case))
+        FULL_RUNS[run] += 1
+        FULL_RUN_SITES.setdefault(run, []).append(os.environ.get("PYTEST_CURRENT_TEST", "").split(" (")[0])
     return entry[1], entry[2]
+
+
+def _fingerprint(value: Any, digest: Any, depth: int = 0) -> None:
+    """Feed what defines ``value`` to ``digest``, the same in every process: arrays by their bytes,
+    functions by where they are defined and what they capture, containers and dataclasses item by item."""
+    if depth > 8:  # deep enough for a case's parts; beyond it, only the type is told
+        digest.update(type(value).__qualname__.encode())
+        return
+    if isinstance(value, np.ndarray):
+        digest.update(f"{value.dtype}{value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            digest.update(f.name.encode())
+            _fingerprint(getattr(value, f.name), digest, depth + 1)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            digest.update(repr(k).encode())
+            _fingerprint(v, digest, depth + 1)
+    elif isinstance(value, list | tuple | range):
+        digest.update(f"{type(value).__name__}{len(value)}".encode())
+        for v in value:
+            _fingerprint(v, digest, depth + 1)
+    elif callable(value):
+        code = getattr(value, "__code__", None)
+        where = f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+        digest.update(f"{where}:{code.co_firstlineno if code else ''}".encode())
+        for cell in getattr(value, "__closure__", None) or ():  # two lambdas of one line, closing over different values
+            try:
+                _fingerprint(cell.cell_contents, digest, depth + 1)
+            except ValueError:  # an empty cell
+                pass
+        for default in getattr(value, "__defaults__", None) or ():
+            _fingerprint(default, digest, depth + 1)
+    else:
+        digest.update(repr(value).encode())
+
+
+def variant(case: Case) -> str:
+    """A digest of everything that defines the case's run: two case objects built alike (a float32 variant
+    made twice) share it, a variant that changes anything, keeping the name, does not."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    _fingerprint(case, digest)
+    return digest.hexdigest()[:12]
+
+
+def repeated_full_runs(
+    counts: Mapping[tuple[str, int, str, str], int], sites: Mapping[tuple[str, int, str, str], Sequence[str]] = {}
+) -> list[str]:
+    """One line for each full run computed more than once, saying how often, where, and how to avoid it."""
+    return [
+        f"{name} (seed {seed}, {dtype}, variant {tag}): its full run was computed {n} times"
+        + (f" (in {', '.join(s or 'no test' for s in sites[key])})" if sites.get(key) else "")
+        + "; build the case once (at import, as a registered case), get its traces from crosscheck.trace.traces, "
+        "and run the tests that read them in one process (one xdist_group)"
+        for key, n in sorted(counts.items())
+        for name, seed, dtype, tag in [key]
+        if n > 1
+    ]

@@ -5,6 +5,13 @@ Golden files, the CI refusal of regeneration and the end-of-run summary come fro
 nn-crosscheck installs (``crosscheck.plugin``), as in any project that uses it.
 """
 
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 # tests/test_plugin.py runs nested pytest sessions.
@@ -24,3 +31,86 @@ def _patched_traces_do_not_outlive_the_test(request: pytest.FixtureRequest) -> o
     yield
     trace._CACHE.clear()
     trace._CACHE.update(saved)
+
+
+# --- each full run once per gate run ---------------------------------------------------------------
+# `nox -s tests` runs the suite on one xdist worker per core. The trace cache is per process, so every
+# test that reads the full run of a registered case (through crosscheck.trace.traces) goes to one worker
+# per dtype, and the run fails when any full run was computed twice anywhere (summed over the workers).
+FULL_RUN_GROUPS = {
+    "float32-runs": {"test_float32.py"},
+    "float64-runs": {
+        "test_battery.py",
+        "test_digits.py",
+        "test_example.py",
+        "test_findings.py",
+        "test_golden_integrity.py",
+        "test_harness_edges.py",
+        "test_mutations.py",
+        "test_optimizers.py",
+        "test_protocol.py",
+        "test_tutorial_runs.py",
+        "test_failure_messages.py",
+        "test_localise.py",
+        "test_finite_differences.py",
+        "test_unfoolable.py",
+        "test_kill_networks.py",
+        "test_param_maps.py",
+    },
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The battery first: a learner's `pytest -x` stops at a broken network before the harness's own tests.
+    items.sort(key=lambda item: item.path.name != "test_battery.py")
+    group_of = {file: group for group, files in FULL_RUN_GROUPS.items() for file in files}
+    for item in items:
+        group = group_of.get(item.path.name)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _full_runs() -> list[list[Any]]:
+    """[name, seed, dtype, variant, times, [tests]] for each full run this process computed."""
+    trace = sys.modules.get("crosscheck.trace")  # not loaded: no run was computed
+    if trace is None:
+        return []
+    return [[*key, n, trace.FULL_RUN_SITES.get(key, [])] for key, n in trace.FULL_RUNS.items()]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    # On the xdist controller: the worker's full runs, sent at its session's end.
+    node.config.stash.setdefault(_WORKER_RUNS, []).extend(node.workeroutput.get("full_runs", []))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller checks the whole run
+        config.workeroutput["full_runs"] = _full_runs()
+        return
+    counts: Counter = Counter()
+    sites: dict[tuple, list[str]] = {}
+    for *key, n, where in _full_runs() + config.stash.get(_WORKER_RUNS, []):
+        counts[tuple(key)] += n
+        sites.setdefault(tuple(key), []).extend(where)
+    out = os.environ.get("CROSSCHECK_FULL_RUNS")  # tools/bench.py: the runs the gate's floor counts
+    if out:
+        Path(out).write_text(json.dumps([[*key, n] for key, n in sorted(counts.items())]))
+    if not counts:
+        return
+    from crosscheck.trace import repeated_full_runs
+
+    problems = repeated_full_runs(counts, sites)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"full runs computed: {len(counts)}, each once" if not problems else "full runs computed more than once:"
+        )
+        for line in problems:
+            reporter.write_line(f"  {line}", red=True)
+    if problems and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_WORKER_RUNS = pytest.StashKey[list]()

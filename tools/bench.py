@@ -1,25 +1,34 @@
-"""``python -m tools.bench``: timings, as medians of repeated runs, into ``reports/bench.json``.
+"""``python -m tools.bench`` (``nox -s bench``): what the gate costs beside the training steps it must replay.
 
-- per registered network, the time of one training step on each side: the scratch network's
-  ``gradients`` then ``update`` (each computes the forward pass it needs), and the twin's
-  ``zero_grad``, forward, loss, ``backward`` and ``torch.optim.SGD.step``, as ``trace.twin_trace``
-  runs them, without the recording;
-- the test suite's wall time (the pytest run of ``nox -s tests`` in the current environment) against
-  the floor ``python -c "import torch, numpy"``; the report's (``python -m crosscheck.report``, written
-  to a scratch folder);
-  the seed sweep's (``python -m tutorials.sweep``, 256 seeds over the full runs).
+Measured in one run, printed and written to ``reports/bench.json``:
 
-Timings are never asserted in tests: they depend on the machine and on what else runs on it, so the
-report records the load average before and after.
+- **per case**, the time of one training step of each side, bare and recorded, and the recording
+  overhead, recorded / bare.  Bare on the scratch side: the case's own calls for a step (its forward and
+  loss, which the gate compares, then ``gradients`` and ``update``; or its own ``step``), nothing kept.
+  Bare on the twin side: a plain PyTorch loop (``zero_grad``, module, loss, ``backward``, optimizer and
+  scheduler step), written here as a user would write it, so that the yardstick does not move with the
+  harness.  Recorded: ``trace.scratch_trace`` and ``trace.twin_trace`` over the same steps.  Bare and
+  recorded runs alternate, and the overhead is the median of the pairs' ratios, with their spread.
+- **the gate**: the tests session's pytest command (``noxfile.py``), against its floor: the import floor
+  plus the bare step time of every step of every full run the gate checks, each (case, seed, dtype)
+  counted once.  The list of full runs comes from the gate run itself (``tests/conftest.py`` writes it).
+- **the sweep**: ``python -m tutorials.sweep`` (256 seeds per tutorial network, full runs), against its
+  floor: the batched twin's bare step time times the steps.
+- **a learner's wrong gradient**: the time from a catalogue bug in a tutorial network
+  (``tools.learner_bug``) to its failure message under ``pytest -x``.
+
+Figures are medians of repeated runs with their spread; absolute times drift between machines, so the
+goals are ratios, and the load average before and after is recorded.  Timings are never asserted in tests.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
+import json
 import os
 import platform
+import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,140 +44,280 @@ import torch
 from crosscheck import jsonfile
 from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data
 from crosscheck.environment import provenance
+from crosscheck.precision import float32_case
 from crosscheck.registration import registry
-from crosscheck.trace import start
+from crosscheck.trace import scratch_trace, start, twin_trace
+from tutorials.networks import TUTORIAL_CASES
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "reports" / "bench.json"
-STEPS = 200  # training steps per timed run (cycling through the schedule when it is shorter)
-TARGET_GATE_RATIO = 3.0  # the test suite within 3x the import floor
-TARGET_SWEEP_S = 60.0
+STEPS = 1000  # steps per timed run (a case's whole run when it is shorter): per-step figures are steady by then
+SWEEP_SEEDS = 256
+# The tests session's pytest command (noxfile.py passes the same options; tests/test_bench.py holds them equal).
+GATE_ARGS = ("-n", "auto", "--dist", "loadgroup")
+LEARNER_BUG = "gradient_sign:sigmoid_neuron"
+GOALS = {
+    "twin_overhead": 1.25,  # recorded / bare, every tutorial network
+    "scratch_overhead": 1.5,
+    "gate_over_floor": 1.5,
+    "sweep_over_floor": 1.5,
+    "sweep_s": 60.0,
+    "learner_failure_s": 15.0,
+}
 
 
-def _median_time(run: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls, after one untimed call that warms caches."""
-    run()
-    times = []
+# --- one step of each side, bare --------------------------------------------------------------------
+
+
+def scratch_bare(case: Case, params: Params, batches: Sequence[Batch]) -> Any:
+    """The case's own calls for each step, nothing kept; the trained network."""
+    net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+    X, y, lr = case.X, case.y, case.learning_rate
+    if case.step is not None:
+        for b in batches:
+            case.step(net, X[b], y[b], lr)
+        return net
+    assert case.gradients is not None and case.update is not None
+    for b in batches:
+        xb, yb = X[b], y[b]
+        output = case.forward(net, xb)
+        case.loss(output, yb)
+        if case.loss_gradient is not None:
+            case.loss_gradient(output, yb)
+        case.update(net, case.gradients(net, xb, yb), lr)
+    return net
+
+
+def twin_bare(case: Case, params: Params, batches: Sequence[Batch]) -> torch.nn.Module:
+    """A plain PyTorch training loop of the twin: no checks, nothing kept; the trained module."""
+    module = case.twin.module(case.torch_dtype)
+    load_into_twin(module, case, params)
+    optimizer = case.twin.optimizer(module.parameters(), case.learning_rate)
+    scheduler = case.twin.scheduler(optimizer) if case.twin.scheduler is not None else None
+    X, y = twin_data(case)
+    module.train()
+    for b in batches:
+        index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
+        optimizer.zero_grad()
+        case.twin_loss(module(X[index]), y[index]).backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    return module
+
+
+def _spread(values: Sequence[float], digits: int = 3) -> dict[str, Any]:
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+    }
+
+
+def paired(bare: Callable[[], object], recorded: Callable[[], object], steps: int, repeats: int) -> dict[str, Any]:
+    """Bare and recorded runs, alternating after one warm-up of each: µs per step, and recorded / bare."""
+    bare(), recorded()
+    b_s, r_s = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        bare()
+        t1 = time.perf_counter()
+        recorded()
+        t2 = time.perf_counter()
+        b_s.append(t1 - t0)
+        r_s.append(t2 - t1)
+    return {
+        "bare_us": round(statistics.median(b_s) / steps * 1e6, 2),
+        "recorded_us": round(statistics.median(r_s) / steps * 1e6, 2),
+        "overhead": _spread([r / b for r, b in zip(r_s, b_s, strict=True)]),
+    }
 
 
-def _schedule(case: Case, steps: int) -> tuple[Params, list[Batch]]:
-    params, batches = start(case)
-    return params, [batches[i % len(batches)] for i in range(steps)]
+def case_row(case: Case, steps: int, repeats: int, seed: int | None = None) -> dict[str, Any]:
+    params, schedule = start(case, seed)
+    batches = schedule[:steps]
+    n = len(batches)
+    return {
+        "name": case.name,
+        "dtype": np.dtype(case.dtype).name,
+        "run_steps": len(schedule),
+        "timed_steps": n,
+        "scratch": paired(
+            lambda: scratch_bare(case, params, batches), lambda: scratch_trace(case, params, batches), n, repeats
+        ),
+        "twin": paired(lambda: twin_bare(case, params, batches), lambda: twin_trace(case, params, batches), n, repeats),
+    }
 
 
-def scratch_step_s(case: Case, steps: int = STEPS, repeats: int = 7) -> float:
-    """Seconds per scratch training step: ``gradients`` then ``update`` on each batch."""
-    params, batches = _schedule(case, steps)
-    X, y = case.X, case.y
-
-    def run() -> None:
-        net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
-        assert case.gradients is not None and case.update is not None  # the tutorials' form
-        for b in batches:
-            xb, yb = X[b], y[b]
-            case.update(net, case.gradients(net, xb, yb), case.learning_rate)
-
-    return _median_time(run, repeats) / steps
+# --- whole commands ---------------------------------------------------------------------------------
 
 
-def twin_step_s(case: Case, steps: int = STEPS, repeats: int = 7) -> float:
-    """Seconds per twin training step: zero_grad, forward, loss, backward, SGD step."""
-    params, batches = _schedule(case, steps)
-    X, y = twin_data(case)
-    index = [torch.as_tensor(b) if isinstance(b, np.ndarray) else b for b in batches]
-
-    def run() -> None:
-        module = case.twin.module(case.torch_dtype)
-        load_into_twin(module, case, params)
-        optimizer = torch.optim.SGD(module.parameters(), lr=case.learning_rate)
-        for b in index:
-            optimizer.zero_grad()
-            loss = case.twin_loss(module(X[b]), y[b])
-            loss.backward()
-            optimizer.step()
-
-    return _median_time(run, repeats) / steps
-
-
-def network_rows(cases: Sequence[Case], steps: int = STEPS, repeats: int = 7) -> list[dict[str, Any]]:
-    rows = []
-    for case in cases:
-        scratch, twin = scratch_step_s(case, steps, repeats), twin_step_s(case, steps, repeats)
-        rows.append(
-            {
-                "name": case.name,
-                "scratch_step_us": round(scratch * 1e6, 2),
-                "twin_step_us": round(twin * 1e6, 2),
-                "ratio": round(scratch / twin, 4),
-            }
-        )
-    return rows
-
-
-def command_s(argv: Sequence[str], repeats: int, warm: bool = False) -> dict[str, Any]:
-    """Median wall time of a command run from the repository root, and whether every run passed."""
-    times, codes = [], []
+def command(argv: Sequence[str], repeats: int, env: dict[str, str] | None = None, warm: bool = False) -> dict[str, Any]:
+    """Wall time (median and spread) and CPU time of a command run from the repository root."""
+    times, cpu, codes, outputs = [], [], [], []
     for i in range(repeats + (1 if warm else 0)):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        done = subprocess.run(list(argv), cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(list(argv), cwd=ROOT, capture_output=True, text=True, env=os.environ | (env or {}))
         elapsed = time.perf_counter() - t0
-        codes.append(done.returncode)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if warm and i == 0:
             continue
         times.append(elapsed)
-        if done.returncode != 0:
-            tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
-            print(f"  {' '.join(argv[1:])} exited {done.returncode}: " + " | ".join(tail), file=sys.stderr)
-    return {"s": round(statistics.median(times), 3), "runs_s": [round(t, 3) for t in times], "exit_codes": codes}
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        codes.append(done.returncode)
+        outputs.append(done.stdout + done.stderr)
+    return {"s": _spread(times), "cpu_s": _spread(cpu), "exit_codes": codes, "output": outputs[-1]}
+
+
+def _tail(output: str, lines: int = 5) -> str:
+    return " | ".join(output.strip().splitlines()[-lines:])
+
+
+def full_run_cases(runs: Sequence[Sequence[Any]]) -> tuple[list[tuple[Case, int]], list[str]]:
+    """The cases of the full runs the gate computed, by name (registered, or a float32 variant of one), and
+    the names that are neither, left out of the floor (which makes the floor lower, the ratio higher)."""
+    known = {c.name: c for c in registry().values()}
+    known |= {f"{c.name}_float32": c for c in registry().values()}
+    found, other = [], []
+    for name, seed, dtype, _variant, _n in runs:
+        case = known.get(name)
+        if case is not None and name.endswith("_float32") and case.name != name:
+            case = float32_case(case)
+        if case is None or np.dtype(case.dtype).name != dtype:
+            other.append(f"{name} ({dtype})")
+            continue
+        found.append((case, int(seed)))
+    return found, other
+
+
+def gate(
+    rows: dict[tuple[str, str], dict[str, Any]], repeats: int, step_repeats: int, floor_s: float
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        runs_file = Path(tmp) / "full_runs.json"
+        run = command(
+            [sys.executable, "-m", "pytest", *GATE_ARGS, "-q", f"--junitxml={tmp}/junit.xml"],
+            repeats,
+            env={"CROSSCHECK_FULL_RUNS": str(runs_file)},
+        )
+        runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
+    if any(code != 0 for code in run["exit_codes"]):
+        print(f"  the gate exited {run['exit_codes']}: {_tail(run['output'])}", file=sys.stderr)
+    cases, other = full_run_cases(runs)
+    counted, floor = [], floor_s
+    for case, seed in cases:
+        row = rows.get((case.name, np.dtype(case.dtype).name)) or case_row(case, STEPS, step_repeats, seed)
+        rows[(row["name"], row["dtype"])] = row
+        steps = len(start(case, seed)[1])
+        s = steps * (row["scratch"]["bare_us"] + row["twin"]["bare_us"]) * 1e-6
+        floor += s
+        counted.append({"name": case.name, "seed": seed, "dtype": row["dtype"], "steps": steps, "bare_s": round(s, 3)})
+    return {
+        "s": run["s"],
+        "cpu_s": run["cpu_s"],
+        "workers": os.cpu_count(),
+        "exit_codes": run["exit_codes"],
+        "floor_s": round(floor, 3),
+        "over_floor": round(run["s"]["median"] / floor, 3),
+        "full_runs": counted,
+        "full_runs_not_in_floor": other,
+        "repeated_full_runs": [r for r in runs if r[-1] > 1],
+    }
+
+
+def sweep(repeats: int, step_repeats: int) -> dict[str, Any]:
+    from tutorials.sweep import bare_twin_step_s
+
+    seeds = list(range(SWEEP_SEEDS))
+    per_case, floor = [], 0.0
+    for case in TUTORIAL_CASES:
+        steps = len(start(case)[1])
+        step_s = bare_twin_step_s(case, seeds, min(steps, STEPS), step_repeats)
+        floor += step_s * steps
+        per_case.append({"name": case.name, "steps": steps, "bare_batched_step_us": round(step_s * 1e6, 2)})
+    with tempfile.TemporaryDirectory() as tmp:
+        run = command([sys.executable, "-m", "tutorials.sweep", "--out", f"{tmp}/sweep.json"], repeats)
+    if any(code != 0 for code in run["exit_codes"]):
+        print(f"  the sweep exited {run['exit_codes']}: {_tail(run['output'])}", file=sys.stderr)
+    return {
+        "s": run["s"],
+        "cpu_s": run["cpu_s"],
+        "exit_codes": run["exit_codes"],
+        "seeds": SWEEP_SEEDS,
+        "floor_s": round(floor, 3),
+        "over_floor": round(run["s"]["median"] / floor, 3),
+        "cases": per_case,
+    }
+
+
+def learner_failure(repeats: int) -> dict[str, Any]:
+    """``pytest -x`` with a catalogue bug in place, as a learner runs it after typing the bug."""
+    run = command(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "tools.learner_bug"],
+        repeats,
+        env={"CROSSCHECK_LEARNER_BUG": LEARNER_BUG},
+    )
+    failed = re.search(r"^FAILED (\S+)", run["output"], re.MULTILINE)
+    message = re.search(r"^E\s+(?:AssertionError: )?(.+)$", run["output"], re.MULTILINE)
+    if set(run["exit_codes"]) != {1} or failed is None:
+        print(f"  pytest -x with {LEARNER_BUG} exited {run['exit_codes']}: {_tail(run['output'])}", file=sys.stderr)
+    return {
+        "bug": LEARNER_BUG,
+        "s": run["s"],
+        "exit_codes": run["exit_codes"],
+        "failed_test": failed.group(1) if failed else None,
+        "message": message.group(1).strip() if message else None,
+    }
+
+
+def import_floor(repeats: int) -> dict[str, Any]:
+    run = command([sys.executable, "-c", "import torch, numpy"], repeats, warm=True)
+    return {"s": run["s"], "exit_codes": run["exit_codes"]}
+
+
+# --- the whole bench --------------------------------------------------------------------------------
+
+
+def goals(result: dict[str, Any]) -> dict[str, Any]:
+    tutorial = {c.name for c in TUTORIAL_CASES}
+    rows = [r for r in result["cases"] if r["name"] in tutorial and r["dtype"] == "float64"]
+    out: dict[str, Any] = {}
+    if rows:
+        out["twin_overhead"] = max(r["twin"]["overhead"]["median"] for r in rows)
+        out["scratch_overhead"] = max(r["scratch"]["overhead"]["median"] for r in rows)
+    if result.get("gate"):
+        out["gate_over_floor"] = result["gate"]["over_floor"]
+    if result.get("sweep"):
+        out["sweep_over_floor"] = result["sweep"]["over_floor"]
+        out["sweep_s"] = result["sweep"]["s"]["median"]
+    if result.get("learner_failure"):
+        out["learner_failure_s"] = result["learner_failure"]["s"]["median"]
+    return {k: {"value": v, "goal": GOALS[k], "met": v <= GOALS[k]} for k, v in out.items()}
 
 
 def bench(
     cases: Sequence[Case], repeats: int = 3, step_repeats: int = 7, steps: int = STEPS, skip: Sequence[str] = ()
 ) -> dict[str, Any]:
-    py = sys.executable
     load_before = os.getloadavg()
-    result: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        floor = command_s([py, "-c", "import torch, numpy"], max(repeats, 5), warm=True)
-        result["import_floor_s"] = floor["s"]
-        gate = None
-        if "gate" not in skip:
-            # The tests session's pytest command; its JUnit file goes to a scratch folder.
-            argv = [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={tmp}/junit.xml"]
-            gate = command_s(argv, repeats)
-        result["gate_s"] = gate["s"] if gate else None
-        report = None
-        if "report" not in skip and importlib.util.find_spec("crosscheck.report") is not None:
-            # Into a scratch folder: timing the report must not rewrite the committed one.
-            report = command_s([py, "-m", "crosscheck.report", "--out", f"{tmp}/report"], repeats)
-        result["report_s"] = report["s"] if report else None
-        sweep = None
-        if "sweep" not in skip:
-            sweep = command_s([py, "-m", "tutorials.sweep", "--out", f"{tmp}/sweep.json"], repeats)
-        result["sweep_s"] = sweep["s"] if sweep else None
-        result["networks"] = network_rows(cases, steps, step_repeats) if "networks" not in skip else []
-    gate_ratio = result["gate_s"] / result["import_floor_s"] if result["gate_s"] else None
-    digits = next((n for n in result["networks"] if n["name"] == "digits_mlp"), None)
-    result["targets"] = {
-        "gate_over_floor": round(gate_ratio, 2) if gate_ratio else None,
-        "gate_within_3x_floor": gate_ratio <= TARGET_GATE_RATIO if gate_ratio else None,
-        "sweep_under_60_s": result["sweep_s"] < TARGET_SWEEP_S if result["sweep_s"] else None,
-        "digits_scratch_no_slower": digits["ratio"] <= 1.0 if digits else None,
-    }
+    floor = import_floor(max(repeats, 5))
+    rows = {}
+    if "cases" not in skip:
+        for case in cases:
+            row = case_row(case, steps, step_repeats)
+            rows[(row["name"], row["dtype"])] = row
+    result: dict[str, Any] = {"import_floor_s": floor["s"]}
+    result["gate"] = gate(rows, repeats, step_repeats, floor["s"]["median"]) if "gate" not in skip else None
+    result["cases"] = list(rows.values())
+    result["sweep"] = sweep(max(1, repeats - 1), step_repeats) if "sweep" not in skip else None
+    result["learner_failure"] = learner_failure(repeats) if "learner" not in skip else None
+    result["goals"] = goals(result)
     result["details"] = {
-        "ratio": "scratch_step_us / twin_step_us (below 1: the scratch step is faster)",
+        "overhead": "recorded / bare, median of alternating runs (min and max beside it)",
         "steps_per_timed_run": steps,
         "step_repeats": step_repeats,
         "command_repeats": repeats,
-        "import_floor": floor,
-        "gate": gate,
-        "report": report if report else "crosscheck.report not found or skipped",
-        "sweep": sweep,
+        "gate_command": ["pytest", *GATE_ARGS],
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "machine": {
@@ -182,51 +331,69 @@ def bench(
     return result
 
 
-def _fmt(x: float | None, unit: str = "s") -> str:
-    return "n/a" if x is None else f"{x:.2f} {unit}"
-
-
 def table(result: dict[str, Any]) -> str:
-    rows = [("network", "scratch µs/step", "twin µs/step", "scratch / twin")]
-    rows += [
-        (n["name"], f"{n['scratch_step_us']:.1f}", f"{n['twin_step_us']:.1f}", f"{n['ratio']:.3f}")
-        for n in result["networks"]
-    ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    head = ("case", "dtype", "scratch bare µs", "recorded µs", "overhead", "twin bare µs", "recorded µs", "overhead")
+    rows = [head]
+    for r in result["cases"]:
+        s, t = r["scratch"], r["twin"]
+        rows.append(
+            (
+                r["name"],
+                r["dtype"],
+                f"{s['bare_us']:.1f}",
+                f"{s['recorded_us']:.1f}",
+                f"{s['overhead']['median']:.2f} [{s['overhead']['min']:.2f}-{s['overhead']['max']:.2f}]",
+                f"{t['bare_us']:.1f}",
+                f"{t['recorded_us']:.1f}",
+                f"{t['overhead']['median']:.2f} [{t['overhead']['min']:.2f}-{t['overhead']['max']:.2f}]",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    t = result["targets"]
-    lines += [
-        "",
-        f"import floor (python -c 'import torch, numpy')  {_fmt(result['import_floor_s'])}",
-        f"test suite (pytest)                            {_fmt(result['gate_s'])}"
-        + (f"  = {t['gate_over_floor']:.2f} x floor (target <= {TARGET_GATE_RATIO:g})" if t["gate_over_floor"] else ""),
-        f"report (python -m crosscheck.report)           {_fmt(result['report_s'])}",
-        f"seed sweep (python -m tutorials.sweep)        {_fmt(result['sweep_s'])}  (target < {TARGET_SWEEP_S:g} s)",
-        f"load average before / after: {result['details']['load_average_before']} / "
-        f"{result['details']['load_average_after']}",
-    ]
+    lines.append("")
+    lines.append(f"import floor (python -c 'import torch, numpy'): {result['import_floor_s']['median']:.2f} s")
+    g = result.get("gate")
+    if g:
+        lines.append(
+            f"gate (pytest {' '.join(GATE_ARGS)}): {g['s']['median']:.1f} s [{g['s']['min']:.1f}-{g['s']['max']:.1f}], "
+            f"CPU {g['cpu_s']['median']:.1f} s; floor {g['floor_s']:.1f} s (import + {len(g['full_runs'])} full runs "
+            f"bare) = {g['over_floor']:.2f} x floor"
+        )
+    sw = result.get("sweep")
+    if sw:
+        lines.append(
+            f"sweep ({sw['seeds']} seeds, full runs): {sw['s']['median']:.1f} s; floor {sw['floor_s']:.1f} s "
+            f"(batched twin bare step x steps) = {sw['over_floor']:.2f} x floor"
+        )
+    lf = result.get("learner_failure")
+    if lf:
+        lines.append(
+            f"learner's wrong gradient ({lf['bug']}) to its failure under pytest -x: {lf['s']['median']:.1f} s"
+        )
+        lines.append(f"  {lf['failed_test']}: {lf['message']}")
+    lines.append("")
+    for name, g in result["goals"].items():
+        lines.append(f"{'met    ' if g['met'] else 'MISSED '} {name}: {g['value']} (goal <= {g['goal']})")
+    d = result["details"]
+    lines.append(f"load average before / after: {d['load_average_before']} / {d['load_average_after']}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of each command (median; default 3)")
-    parser.add_argument("--step-repeats", type=int, default=7, help="timed runs per network side (default 7)")
+    parser.add_argument("--step-repeats", type=int, default=7, help="alternating timed runs per side (default 7)")
     parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps per timed run (default {STEPS})")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["gate", "report", "sweep", "networks"], help="parts to leave out"
+        "--skip", nargs="*", default=[], choices=["cases", "gate", "sweep", "learner"], help="parts to leave out"
     )
-    parser.add_argument("--cases", nargs="*", default=[], help="extra modules to import that register cases")
     parser.add_argument("--out", type=Path, default=REPORT, help=f"where to write the JSON (default {REPORT})")
     args = parser.parse_args(argv)
     for n in ("repeats", "step_repeats", "steps"):
         if getattr(args, n) < 1:
             parser.error(f"--{n.replace('_', '-')} must be at least 1")
-    for module in args.cases:
-        importlib.import_module(module)
-    cases = list(registry().values())
-    result = bench(cases, args.repeats, args.step_repeats, args.steps, args.skip)
+    result = bench(list(registry().values()), args.repeats, args.step_repeats, args.steps, args.skip)
     print(table(result))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(jsonfile.dumps({"provenance": provenance(), **result}))

@@ -1,0 +1,76 @@
+"""The bench's yardsticks and the gate's count of full runs; no timing is asserted (tools/bench.py prints
+and writes the figures)."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crosscheck import trace
+from crosscheck.case import twin_to_scratch, vary
+from crosscheck.registration import registry
+from crosscheck.trace import repeated_full_runs, scratch_trace, start, twin_trace, variant
+from tests.fixture_net import make_case
+from tools import bench
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_bench_times_the_tests_sessions_command():
+    run = re.search(r'session\.run\("pytest", ([^)]*)\)', (ROOT / "noxfile.py").read_text()).group(1)
+    args = tuple(a.strip().strip('"') for a in run.split(","))
+    assert args[: len(bench.GATE_ARGS)] == bench.GATE_ARGS
+
+
+@pytest.mark.parametrize("name", ["network_2_2_1", "adam_schedule", "batchnorm_net"])
+def test_the_bare_loops_train_as_the_recorded_runs(name):
+    """The yardsticks do the same work as the recorded runs: the same parameters after the same steps."""
+    case = registry()[name]
+    params, batches = start(case)
+    batches = batches[:30]
+    scratch, twin = scratch_trace(case, params, batches), twin_trace(case, params, batches)
+    net, module = bench.scratch_bare(case, params, batches), bench.twin_bare(case, params, batches)
+    for p, value in case.read_params(net).items():
+        np.testing.assert_array_equal(value, scratch[f"param.{p}"][-1], err_msg=p)
+    for p, value in twin_to_scratch(module, case).items():
+        np.testing.assert_array_equal(value, twin[f"param.{p}"][-1], err_msg=p)
+
+
+def test_a_full_run_computed_twice_is_counted_and_named(monkeypatch):
+    monkeypatch.setattr(trace, "FULL_RUNS", type(trace.FULL_RUNS)())
+    monkeypatch.setattr(trace, "FULL_RUN_SITES", {})
+    first, again = make_case(name="built_twice"), make_case(name="built_twice")
+    assert first is not again and variant(first) == variant(again)
+    trace.traces(first)
+    trace.traces(again)  # another object built alike: the cache cannot know, the count does
+    key = ("built_twice", first.seed, "float64", variant(first))
+    assert dict(trace.FULL_RUNS) == {key: 2}
+    here = "tests/test_bench.py::test_a_full_run_computed_twice_is_counted_and_named"
+    assert trace.FULL_RUN_SITES[key] == [here, here]
+    assert repeated_full_runs(trace.FULL_RUNS, trace.FULL_RUN_SITES) == [
+        f"built_twice (seed {first.seed}, float64, variant {variant(first)}): its full run was computed 2 times "
+        f"(in {here}, {here}); build the case once (at import, as a registered case), get its traces from "
+        "crosscheck.trace.traces, and run the tests that read them in one process (one xdist_group)"
+    ]
+
+
+def test_a_variant_that_changes_anything_is_another_run():
+    case = make_case(name="varied")
+    assert variant(vary(case, learning_rate=case.learning_rate / 2)) != variant(case)
+    assert variant(vary(case, X=case.X + 1.0)) != variant(case)
+    assert variant(vary(case, loss=lambda out, y: ((out - y) ** 2).sum())) != variant(case)
+
+
+def test_the_gate_floor_counts_registered_cases_and_their_float32_variants():
+    runs = [
+        ["sigmoid_neuron", 1, "float64", "x", 1],
+        ["sigmoid_neuron_float32", 1, "float32", "y", 1],
+        ["bad", 0, "float64", "z", 1],
+    ]
+    cases, other = bench.full_run_cases(runs)
+    assert [(c.name, np.dtype(c.dtype).name, seed) for c, seed in cases] == [
+        ("sigmoid_neuron", "float64", 1),
+        ("sigmoid_neuron_float32", "float32", 1),
+    ]
+    assert other == ["bad (float64)"]
