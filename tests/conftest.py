@@ -34,40 +34,56 @@ def _patched_traces_do_not_outlive_the_test(request: pytest.FixtureRequest) -> o
 
 
 # --- each full run once per gate run ---------------------------------------------------------------
-# `nox -s tests` runs the suite on one xdist worker per core. The trace cache is per process, so every
-# test that reads the full run of a registered case (through crosscheck.trace.traces) goes to one worker
-# per dtype, and the run fails when any full run was computed twice anywhere (summed over the workers).
-FULL_RUN_GROUPS = {
-    "float32-runs": {"test_float32.py"},
-    "float64-runs": {
-        "test_battery.py",
-        "test_digits.py",
-        "test_example.py",
-        "test_findings.py",
-        "test_golden_integrity.py",
-        "test_harness_edges.py",
-        "test_mutations.py",
-        "test_optimizers.py",
-        "test_protocol.py",
-        "test_tutorial_runs.py",
-        "test_failure_messages.py",
-        "test_localise.py",
-        "test_finite_differences.py",
-        "test_unfoolable.py",
-        "test_kill_networks.py",
-        "test_param_maps.py",
-    },
+# `nox -s tests` runs the suite on one xdist worker per core. The trace cache is per process, so the
+# files whose tests read the full run of a registered case (or of its float32 variant) through
+# crosscheck.trace.traces run on one worker, and the run fails when any full run was computed twice
+# anywhere (summed over the workers), naming the tests that computed it: add their file here.
+FULL_RUN_READERS = {
+    "test_battery.py",
+    "test_digits.py",
+    "test_example.py",
+    "test_example_bugs.py",
+    "test_findings.py",
+    "test_finite_differences.py",
+    "test_float32.py",
+    "test_mutations.py",
+    "test_protocol.py",
+    "test_report.py",
+    "test_tutorial_runs.py",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        # One torch thread per xdist worker: the workers already fill the cores, and these networks'
+        # tensors are far too small for a kernel to gain from splitting (results are equal within the
+        # tolerance either way: tests/test_determinism.py).
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The battery first: a learner's `pytest -x` stops at a broken network before the harness's own tests.
     items.sort(key=lambda item: item.path.name != "test_battery.py")
-    group_of = {file: group for group, files in FULL_RUN_GROUPS.items() for file in files}
-    for item in items:
-        group = group_of.get(item.path.name)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist loadgroup``: the full-run readers as one unit of work, every other test on its own.
+
+    By file name, on the controller: xdist's own loadgroup reads ``xdist_group`` marks into node ids,
+    which pytest 9.2's node ids no longer take (xdist 3.8 leaves them unchanged)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FullRunReadersTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+            return "full-run readers" if file in FULL_RUN_READERS else nodeid
+
+    return FullRunReadersTogether(config, log)
 
 
 def _full_runs() -> list[list[Any]]:

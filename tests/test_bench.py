@@ -51,7 +51,7 @@ def test_a_full_run_computed_twice_is_counted_and_named(monkeypatch):
     assert repeated_full_runs(trace.FULL_RUNS, trace.FULL_RUN_SITES) == [
         f"built_twice (seed {first.seed}, float64, variant {variant(first)}): its full run was computed 2 times "
         f"(in {here}, {here}); build the case once (at import, as a registered case), get its traces from "
-        "crosscheck.trace.traces, and run the tests that read them in one process (one xdist_group)"
+        "crosscheck.trace.traces, and run the tests that read them in one process"
     ]
 
 

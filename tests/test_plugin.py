@@ -6,17 +6,26 @@ is asserted is what a user sees: which tests fail, the messages, the end-of-run 
 The runs are in this process (a subprocess would import torch again for each): pytester forgets the
 modules a nested run imports, and torch registers operators once per process when ``torch.optim``
 first steps (it imports ``torch._dynamo``), so that is imported here, before any nested run; so is
-matplotlib, which a second copy of itself confuses (``--crosscheck-report`` draws plots).
+matplotlib, which a second copy of itself confuses (``--crosscheck-report`` draws plots).  What every
+nested run imports is imported here too, once, as the whole suite has it: the checks, and Hypothesis,
+whose pytest plugin imports it at the end of each session (installed as a plugin, its ~150 modules are
+assertion-rewritten on each import, 3-7 s a run when this file runs alone).  Nothing a nested run
+registers or counts outlives its test (``project`` checks and restores it).
 """
 
 import subprocess
 import sys
+from collections import Counter
 
+import hypothesis.internal.observability  # noqa: F401  (see above)
 import numpy as np
 import pytest
 import torch._dynamo  # noqa: F401
 
+import crosscheck.checks  # noqa: F401  (see above)
+import crosscheck.finite_diff  # noqa: F401
 import crosscheck.plots  # noqa: F401  (matplotlib, for the same reason as torch._dynamo)
+from crosscheck import findings, plugin, registration
 from crosscheck.goldens import load_golden
 
 NETWORK = """
@@ -84,8 +93,23 @@ def test_line(case, check):
 
 
 @pytest.fixture
-def project(pytester, monkeypatch):
+def _nothing_outlives_the_nested_runs():
+    """This process's state of the harness as before the test, checked after it (and after ``monkeypatch``
+    has undone the test's own changes): no nested run's config left active, no case or findings section
+    left registered."""
+    before = list(plugin._ACTIVE), dict(registration._REGISTRY), dict(findings._PRODUCERS)
+    yield
+    assert (plugin._ACTIVE, registration._REGISTRY, findings._PRODUCERS) == before
+
+
+@pytest.fixture
+def project(_nothing_outlives_the_nested_runs, pytester, monkeypatch):
     """An empty project folder with one network, its test, and a pyproject.toml."""
+    # The nested runs are a user project's gate, not this one: their full runs (the line's, once per run)
+    # count in counters of their own, dropped after the test (tests/conftest.py fails a gate that computes
+    # a full run twice).
+    monkeypatch.setattr("crosscheck.trace.FULL_RUNS", Counter())
+    monkeypatch.setattr("crosscheck.trace.FULL_RUN_SITES", {})
     monkeypatch.delenv("CI", raising=False)
     pytester.makepyprojecttoml('[project]\nname = "user-project"\n\n[tool.pytest.ini_options]\npythonpath = ["."]\n')
     pytester.makepyfile(line=NETWORK)
@@ -245,6 +269,9 @@ def test_a_failing_case_gets_one_block_and_a_one_step_repro(project):
     assert block[5] == f"  one-step repro: python {repro}"
     assert f"one-step repro: python {repro}" in "\n".join(result.outlines)  # in the failure message too
 
+    # In a fresh interpreter (2-3 s of imports), as the block tells a user to run it: in this process the
+    # project's folder is on sys.path, the line's module may be loaded and this repository's cases are
+    # registered, so a script that found its case or state only through the session that wrote it would pass.
     run = subprocess.run([sys.executable, str(repro)], cwd=project.path, capture_output=True, text=True)
     assert run.returncode == 1, run.stdout + run.stderr
     lines = run.stdout.splitlines()
