@@ -498,6 +498,25 @@ def traces(case: Case, seed: int | None = None) -> tuple[Trace, Trace]:
     return entry[1], entry[2]
 
 
+_FIRST: dict[tuple[str, int, str], tuple[Case, Trace, Trace]] = {}
+
+
+def first_step_traces(case: Case) -> tuple[Trace, Trace]:
+    """(scratch, twin) traces of the run's first step: what the checks of the first step and before training
+    compare, equal to the full run's step 0.  The full run's when it is already computed; else one step, so
+    that a network broken at step 0 fails in milliseconds rather than after its whole run."""
+    key = (case.name, case.seed, np.dtype(case.dtype).name)
+    full = _CACHE.get(key)
+    if full is not None and full[0] is case:
+        return full[1], full[2]
+    entry = _FIRST.get(key)
+    if entry is None or entry[0] is not case:
+        params, batches = start(case)
+        entry = (case, scratch_trace(case, params, batches[:1]), twin_trace(case, params, batches[:1]))
+        _FIRST[key] = entry
+    return entry[1], entry[2]
+
+
 def _fingerprint(value: Any, digest: Any, depth: int = 0) -> None:
     """Feed what defines ``value`` to ``digest``, the same in every process: arrays by their bytes,
     functions by where they are defined and what they capture, containers and dataclasses item by item."""

@@ -27,10 +27,11 @@ def _patched_traces_do_not_outlive_the_test(request: pytest.FixtureRequest) -> o
         return
     from crosscheck import trace
 
-    saved = dict(trace._CACHE)
+    saved = [(cache, dict(cache)) for cache in (trace._CACHE, trace._FIRST)]
     yield
-    trace._CACHE.clear()
-    trace._CACHE.update(saved)
+    for cache, entries in saved:
+        cache.clear()
+        cache.update(entries)
 
 
 # --- each full run once per gate run ---------------------------------------------------------------

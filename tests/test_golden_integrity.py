@@ -254,6 +254,7 @@ def test_no_golden_is_written_from_a_run_whose_sides_disagree(folder, monkeypatc
     moved = dict(twin, loss=twin["loss"] + 1e-6)
     monkeypatch.setattr("crosscheck.trace.traces", lambda case: (scratch, moved))
     monkeypatch.setattr("crosscheck.checks.traces", lambda case: (scratch, moved))
+    monkeypatch.setattr("crosscheck.checks.first_step_traces", lambda case: (scratch, moved))
     with pytest.raises(GoldenError) as excinfo:
         check(folder)
     assert str(excinfo.value) == (

@@ -5,9 +5,12 @@ points); ``nox -s sweep`` runs 256 seeds over the full runs.
 """
 
 import json
+import pickle
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
+import torch
 
 from crosscheck.case import vary
 from crosscheck.checks import CHECKS, run_check
@@ -113,7 +116,11 @@ def test_cli_writes_the_report(tmp_path):
 
 @pytest.mark.parametrize(
     "argv, message",
-    [(["--seeds", "0"], "--seeds must be at least 1"), (["no_such_net"], "unknown network")],
+    [
+        (["--seeds", "0"], "--seeds must be at least 1"),
+        (["--jobs", "0"], "--jobs must be at least 1"),
+        (["no_such_net"], "unknown network"),
+    ],
 )
 def test_cli_rejects_bad_arguments(argv, message, capsys):
     with pytest.raises(SystemExit):
@@ -158,3 +165,100 @@ def test_a_seed_of_network_3_4_1_near_the_bound_is_confirmed_seed_by_seed():
     expected = twin_trace(case, _seed(params, 2), schedules[2])
     assert np.array_equal(twin["param.weights2"][2], expected["param.weights2"])
     assert sw.summarise(seeds, results)["failures"] == []
+
+
+def test_the_bare_step_is_the_recorded_step(swept):
+    """bare_twin_step_s times BatchedTwin.step in a plain loop: the very step twin_stack records, so the
+    loop ends on the parameters twin_stack recorded after the last step, bit for bit."""
+    case, params, schedules, scratch, twin = swept
+    run = sw.batched_twin(case, sw._twin_modules(case, params), schedules)
+    p = run.params
+    with torch.no_grad():
+        for xb, yb in run.batches:
+            p = run.step(p, xb, yb)[-1]
+    for name, value in sw._to_scratch(case, p, steps_axis=False).items():
+        assert np.array_equal(value, twin[f"param.{name}"][:, -1]), f"{case.name}: {name}"
+
+
+def test_bare_twin_step_s_times_a_short_run():
+    seconds = sw.bare_twin_step_s(NETWORK_2_2_1, [0, 1], 3, 1)
+    assert 0 < seconds < float("inf")
+    with pytest.raises(ValueError, match="repeats must be at least 1"):
+        sw.bare_twin_step_s(NETWORK_2_2_1, [0], 3, 0)
+
+
+def _without_times(report):
+    return [{k: v for k, v in net.items() if k != "time_s"} for net in report["networks"]]
+
+
+class _InProcess:
+    """ProcessPoolExecutor as the sweep uses it, running each job here and at once, through pickle as a
+    worker gets it: a real worker imports torch and the networks again (4 s), which the full sweep
+    (``nox -s sweep``) pays once."""
+
+    submitted: list = []
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def submit(self, fn, *args):
+        fn, args = pickle.loads(pickle.dumps((fn, args)))
+        self.submitted.append(args[0])
+        future = Future()
+        future.set_result(pickle.loads(pickle.dumps(fn(*args))))
+        return future
+
+
+def test_networks_swept_in_worker_processes_give_the_same_report(monkeypatch):
+    monkeypatch.setattr(sw, "ProcessPoolExecutor", _InProcess)
+    monkeypatch.setattr(_InProcess, "submitted", [])
+    cases, seeds = [NETWORK_2_2_1, NETWORK_3_4_1], [3, 4]
+    in_workers = sw.sweep(cases, seeds, 6, jobs=2)
+    assert _InProcess.submitted == ["network_3_4_1"]  # the first of equally long runs stays here
+    assert _without_times(in_workers) == _without_times(sw.sweep(cases, seeds, 6))
+
+
+def test_a_variant_is_swept_in_this_process(monkeypatch):
+    """A worker finds its network by name, which would give it the registered case, not the variant."""
+
+    def no_workers(*args, **kwargs):
+        raise AssertionError("a variant must not be sent to a worker process")
+
+    monkeypatch.setattr(sw, "ProcessPoolExecutor", no_workers)
+    variant = vary(NETWORK_2_2_1, description="a variant")
+    report = sw.sweep([variant, NETWORK_3_4_1], [0], 3, jobs=2)
+    assert [n["name"] for n in report["networks"]] == ["network_2_2_1", "network_3_4_1"]
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        sw.sweep([NETWORK_3_4_1], [0], 3, jobs=0)
+
+
+def test_per_seed_index_refuses_slices_and_ragged_batches():
+    assert sw.per_seed_index([[0, 1, 2], [3, 4, 5]]).tolist() == [[0, 3], [1, 4], [2, 5]]
+    with pytest.raises(ValueError, match="indices, not slices"):
+        sw.per_seed_index([[slice(None), 1], [0, 1]])
+    with pytest.raises(ValueError, match="indices, not slices"):
+        sw.per_seed_index([[slice(0, 2)], [np.array([0, 1, 2])]])
+    with pytest.raises(ValueError, match="one size at each step"):
+        sw.per_seed_index([[np.array([0, 1])], [np.array([0])]])
+
+
+def test_a_non_finite_difference_is_the_worst_at_its_first_place():
+    """NaN counts as infinite (it never passes): the worst is the first NaN or Inf, seed before step."""
+    case = NETWORK_2_2_1
+    seeds = [10, 11, 12]
+    params, schedules = sw.draw(case, seeds, 8)
+    scratch = sw.scratch_stack(case, params, schedules)
+    twin = {k: v.copy() for k, v in sw.twin_stack(case, params, schedules).items()}
+    twin["grad.w4"][2, 1] = np.nan
+    worst = {r["key"]: r for r in sw.worst_by_quantity(case, seeds, scratch, twin)}["grad.w4"]
+    assert (worst["max_abs"], worst["max_abs_seed"], worst["max_abs_step"]) == (np.inf, 12, 1)
+    twin["grad.w4"][1, 5] = np.inf
+    worst = {r["key"]: r for r in sw.worst_by_quantity(case, seeds, scratch, twin)}["grad.w4"]
+    assert (worst["max_abs"], worst["max_abs_seed"], worst["max_abs_step"]) == (np.inf, 11, 5)
+    assert (worst["max_rel"], worst["max_rel_seed"]) == (np.inf, 11)

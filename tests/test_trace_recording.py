@@ -4,9 +4,12 @@ what it records must be what a plain loop sees, even where an optimizer writes i
 import pytest
 import torch
 
+from crosscheck import trace
 from crosscheck.case import load_into_twin, twin_data
+from crosscheck.checks import run_check
+from crosscheck.compare import STEPPED
 from crosscheck.errors import StepError
-from crosscheck.trace import start, twin_trace
+from crosscheck.trace import first_step_traces, start, traces, twin_trace
 from tests.fixture_net import make_case
 
 
@@ -63,3 +66,27 @@ def test_an_optimizer_that_starts_writing_into_the_gradients_later_is_an_error()
         "fixture_2_3_1: at step 2 the twin's optimizer wrote into the gradients, which it left as they were at "
         "step 0; the gradients backward computed are lost for that step"
     )
+
+
+def test_the_first_step_checks_read_the_full_runs_first_step(monkeypatch):
+    monkeypatch.setattr(trace, "FULL_RUNS", type(trace.FULL_RUNS)())
+    case = make_case(name="first_step", steps=6)
+    first = first_step_traces(case)
+    assert not trace.FULL_RUNS  # one step, not the run
+    full = traces(case)
+    for side, one, whole in zip(("scratch", "twin"), first, full, strict=True):
+        assert one.keys() == whole.keys(), side
+        for key, value in one.items():
+            expected = whole[key][:1] if key.split(".")[0] in STEPPED else whole[key]
+            if key == "curve":
+                expected = whole[key][: len(value)]
+            assert value.dtype == expected.dtype and value.tobytes() == expected.tobytes(), (side, key)
+    assert all(a is b for a, b in zip(first_step_traces(case), full, strict=True))  # the run, once it is computed
+
+
+def test_a_network_broken_at_step_0_fails_without_its_full_run(monkeypatch):
+    monkeypatch.setattr(trace, "FULL_RUNS", type(trace.FULL_RUNS)())
+    case = make_case(name="broken", gradients=lambda net, x, y: {k: 2 * g for k, g in net.gradients(x, y).items()})
+    result = run_check(case, "gradients")
+    assert not result.passed and result.first_divergence.step == 0
+    assert not trace.FULL_RUNS

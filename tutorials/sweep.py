@@ -17,14 +17,22 @@ carry a leading seeds axis instead:
   transcription where it does not (``np.dot`` of one sample, ``.T``, whole-array sums): see
   ``SEEDS_AXIS``.  ``tests/test_sweep.py`` holds each transcription to the per-seed
   ``scratch_trace`` bit for bit.  A case without an entry runs its scratch side seed by seed.
+
+Each network's sweep runs on one core, so the networks go to ``--jobs`` processes (default 2): this
+one takes the neuron, a worker the 2-2-1 then the 3-4-1.  ``bare_twin_step_s`` times the batched
+twin's step alone, the floor the sweep's wall time is measured against (``tools/bench.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +53,8 @@ from scratch import network_3_4_1 as s341
 from tutorials.networks import TUTORIAL_CASES
 
 SEEDS = 256
+# The neuron's run takes about as long as the other two together: two processes share it evenly.
+JOBS = min(2, os.cpu_count() or 1)
 REPORT = Path(__file__).resolve().parent.parent / "reports" / "sweep.json"
 
 # A trace with a leading seeds axis: ``stack[key][s]`` is seed ``s``'s ``trace[key]``.
@@ -84,12 +94,24 @@ def shared_schedule(schedules: Sequence[Sequence[Batch]]) -> bool:
 
 def per_seed_index(schedules: Sequence[Sequence[Batch]]) -> np.ndarray:
     """(steps, seeds, ...) indices when the seeds' schedules differ; a slice has no per-seed form."""
-    if any(isinstance(b, slice) for s in schedules for b in s):
-        raise ValueError("seeds with different schedules must give their batches as indices, not slices")
+
+    def has_slice() -> bool:
+        return any(isinstance(b, slice) for s in schedules for b in s)
+
+    # One conversion checks it all (256 x 10,000 batches): a slice only turns up in an object array, or
+    # in a ragged one that NumPy refuses.
     try:
-        return np.moveaxis(np.array(schedules), 0, 1)
+        index = np.array(schedules)
     except ValueError as exc:
+        if has_slice():
+            raise ValueError(SLICES_PER_SEED) from None
         raise ValueError(f"per-seed batches must have one size at each step: {exc}") from None
+    if index.dtype == object and has_slice():
+        raise ValueError(SLICES_PER_SEED)
+    return np.moveaxis(index, 0, 1)
+
+
+SLICES_PER_SEED = "seeds with different schedules must give their batches as indices, not slices"
 
 
 def seed_pair(scratch: Stack, twin: Stack, s: int) -> tuple[Trace, Trace]:
@@ -252,7 +274,8 @@ def scratch_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch
     # Each seed's own network, built by the scratch class (its checks run on every seed's parameters),
     # gives the initial parameters and the forward pass on the dataset, as scratch_trace records them.
     nets = [case.build({k: v[s].copy() for k, v in params.items()}, case.learning_rate) for s in range(n)]
-    stack: dict[str, Any] = {f"init.{k}": np.stack([case.read_params(net)[k] for net in nets]) for k in case.param_map}
+    initial = [case.read_params(net) for net in nets]
+    stack: dict[str, Any] = {f"init.{k}": np.stack([p[k] for p in initial]) for k in case.param_map}
     stack["forward"] = np.stack([np.array(case.forward(net, X)) for net in nets])
     # One network whose parameter attributes carry the seeds axis.
     net = nets[0]
@@ -271,8 +294,17 @@ def scratch_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch
         check_gradients=False,  # one array per parameter holds every seed's gradient
     )
     for key, values in rows.items():
-        stack[key] = np.stack(values, axis=1) if values else np.zeros((n, 0), case.dtype)
+        stack[key] = _seeds_first(values) if values else np.zeros((n, 0), case.dtype)
     return stack
+
+
+def _seeds_first(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """``np.stack(rows, axis=1)``: per-step arrays with a seeds axis, stacked to (seeds, steps, ...).
+
+    One conversion in C and one transposing copy: np.stack's Python work per array made it 0.19 s
+    against 0.11 s for 10,000 rows of (256, 2).
+    """
+    return np.ascontiguousarray(np.moveaxis(np.array(rows), 0, 1))
 
 
 # --- the twin under vmap --------------------------------------------------------------------------
@@ -332,32 +364,53 @@ def _to_scratch(case: Case, tensors: dict[str, torch.Tensor], steps_axis: bool) 
     return out
 
 
-def twin_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch]]) -> Stack:
-    """Every seed's twin trace, stacked: one vmapped step per training step for all seeds."""
-    n = len(schedules)
-    # Each seed's own twin, loaded through the harness's map, gives the stacked initial tensors, the
-    # initial parameters read back and the forward pass on the dataset, as twin_trace records them.
+def _twin_modules(case: Case, params: Params) -> list[torch.nn.Module]:
+    """Each seed's own twin, loaded through the harness's map."""
+    n = len(next(iter(params.values())))
     modules = []
     for s in range(n):
         module = case.twin.module(case.torch_dtype)
         load_into_twin(module, case, {k: v[s] for k, v in params.items()})
         modules.append(module)
-    X, y = twin_data(case)
-    stack: dict[str, Any] = {}
-    for k in case.param_map:
-        stack[f"init.{k}"] = np.stack([twin_to_scratch(m, case)[k] for m in modules])
-    with torch.no_grad():
-        stack["forward"] = np.stack([m(X).numpy().copy() for m in modules])
-    p = {
-        n_: torch.stack([dict(m.named_parameters())[n_].detach() for m in modules])
-        for n_ in dict(modules[0].named_parameters())
-    }
+    return modules
+
+
+@dataclass(frozen=True)
+class BatchedTwin:
+    """One vmapped training step for all seeds, and what it steps through.
+
+    ``step(p, xb, yb)`` is ``twin_trace``'s step for every seed at once: forward, loss, backward
+    (dL/doutput first, as ``output.retain_grad()`` records it), then SGD's ``param.add_(grad,
+    alpha=-lr)`` as a new tensor; it returns (output, loss, dL/doutput, gradients, new parameters).
+    ``twin_stack`` records what it returns; ``bare_twin_step_s`` times it with nothing recorded.
+    """
+
+    case: Case
+    module: torch.nn.Module  # seed 0's twin: functional_call gives it every seed's parameters
+    params: dict[str, torch.Tensor]  # the initial parameters, stacked on a leading seeds axis
+    batches: list[tuple[torch.Tensor, torch.Tensor]]  # (xb, yb) of each step, a seeds axis when per seed
+    vmapped: Callable[..., tuple[Any, ...]]
+
+    def step(self, p: dict[str, torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> tuple[Any, ...]:
+        try:
+            return self.vmapped(p, xb, yb)
+        except RuntimeError as exc:
+            if "data-dependent control flow" not in str(exc):
+                raise
+            raise RuntimeError(f"{self.case.name}: {VMAP_BRANCH}") from exc
+
+
+def batched_twin(case: Case, modules: Sequence[torch.nn.Module], schedules: Sequence[Sequence[Batch]]) -> BatchedTwin:
+    """The batched step over the seeds' ``modules`` (one per seed, loaded) and schedules."""
+    if len(modules) != len(schedules):
+        raise ValueError(f"one twin per seed: {len(modules)} twins for {len(schedules)} schedules")
     module = modules[0]
+    names = [n for n, _ in module.named_parameters()]
+    per_module = [dict(m.named_parameters()) for m in modules]
+    params = {n: torch.stack([named[n].detach() for named in per_module]) for n in names}
     lr = case.learning_rate
 
     def one_step(p: dict[str, torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> tuple[Any, ...]:
-        # twin_trace's step: forward, loss, backward (dL/doutput first, as output.retain_grad() records
-        # it), then SGD's param.add_(grad, alpha=-lr) as a new tensor.
         output, pullback, *_ = vjp(lambda q: functional_call(module, q, (xb,)), p)
         # vjp seeded with ones is loss.backward(); torch.func.grad would do the same but its first call
         # imports sympy and dynamo (measured: 823 modules, 1.1-1.3 s).
@@ -367,26 +420,45 @@ def twin_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch]])
         new = {k: torch.add(p[k], grads[k], alpha=-lr) for k in p}
         return output, loss, dloss, grads, new
 
-    shared = shared_schedule(schedules)
-    step_all = vmap(one_step, in_dims=(0, None, None) if shared else (0, 0, 0))
-    evaluator = _Evaluate(module, case.twin_evaluate)
+    X, y = twin_data(case)
+    if shared_schedule(schedules):
+        ats = [torch.as_tensor(b) if isinstance(b, np.ndarray) else b for b in schedules[0]]
+        batches = [(X[at], y[at]) for at in ats]
+        vmapped = vmap(one_step, in_dims=(0, None, None))
+    else:
+        # The batches of every step in one gather, (steps, seeds, ...), made before the loop: the same
+        # values as a gather per step, which the loop would otherwise pay for at every step.
+        at = torch.as_tensor(per_seed_index(schedules))
+        batches = list(zip(X[at].unbind(0), y[at].unbind(0), strict=True))
+        vmapped = vmap(one_step, in_dims=(0, 0, 0))
+    return BatchedTwin(case, module, params, batches, vmapped)
+
+
+def twin_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch]]) -> Stack:
+    """Every seed's twin trace, stacked: one vmapped step per training step for all seeds."""
+    n = len(schedules)
+    # Each seed's own twin gives the stacked initial tensors, the initial parameters read back and the
+    # forward pass on the dataset, as twin_trace records them.
+    modules = _twin_modules(case, params)
+    X, y = twin_data(case)
+    stack: dict[str, Any] = {}
+    initial = [twin_to_scratch(m, case) for m in modules]
+    for k in case.param_map:
+        stack[f"init.{k}"] = np.stack([p[k] for p in initial])
+    with torch.no_grad():
+        stack["forward"] = np.stack([m(X).numpy().copy() for m in modules])
+    run = batched_twin(case, modules, schedules)
+    evaluator = _Evaluate(run.module, case.twin_evaluate)
     evaluate_all = vmap(lambda q: functional_call(evaluator, {f"twin.{k}": v for k, v in q.items()}, (X, y)))
-    index = None if shared else torch.as_tensor(per_seed_index(schedules))
     curve_at = set(case.curve_steps)
+    p = run.params
+    # The step's results are new tensors, kept as they come and stacked once at the end.
     outputs, losses, dlosses, curve = [], [], [], []
     grads: dict[str, list[torch.Tensor]] = {k: [] for k in p}
     values: dict[str, list[torch.Tensor]] = {k: [] for k in p}
     with torch.no_grad(), _one_thread():  # vjp differentiates on its own; nothing else needs a graph
-        for step in range(len(schedules[0])):
-            b = schedules[0][step] if index is None else index[step]
-            at = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
-            xb, yb = X[at], y[at]
-            try:
-                output, loss, dloss, g, p = step_all(p, xb, yb)
-            except RuntimeError as exc:
-                if "data-dependent control flow" not in str(exc):
-                    raise
-                raise RuntimeError(f"{case.name}: {VMAP_BRANCH}") from exc
+        for step, (xb, yb) in enumerate(run.batches):
+            output, loss, dloss, g, p = run.step(p, xb, yb)
             outputs.append(output)
             losses.append(loss)
             dlosses.append(dloss)
@@ -407,12 +479,38 @@ def twin_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch]])
     return stack
 
 
+def bare_twin_step_s(case: Case, seeds: Sequence[int], steps: int, repeats: int) -> float:
+    """Seconds per step of the batched twin alone, over the first ``steps`` steps of ``seeds``' runs:
+    ``twin_stack``'s vmapped step (forward, loss, gradient, SGD update) in a plain loop, recording
+    nothing; the median of ``repeats`` timed runs after one untimed run that warms caches."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    params, schedules = draw(case, seeds, steps)
+    steps = len(schedules[0])  # a run shorter than ``steps`` is timed over its own length
+    run = batched_twin(case, _twin_modules(case, params), schedules)
+
+    def bare() -> None:
+        p = run.params
+        for xb, yb in run.batches:
+            p = run.step(p, xb, yb)[-1]
+
+    times = []
+    with torch.no_grad(), _one_thread():
+        bare()
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            bare()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times) / steps
+
+
 # --- the battery on every seed, reduced to the worst case -----------------------------------------
 
 
 def _argmax(values: np.ndarray) -> tuple[float, tuple[int, ...]]:
     """The largest value (NaN counts as infinite: it never passes) and where it is."""
-    v = np.where(np.isnan(values), np.inf, values)
+    largest = np.max(values)  # NaN if there is one
+    v = np.where(np.isnan(values), np.inf, values) if np.isnan(largest) else values
     at = np.unravel_index(int(np.argmax(v)), v.shape)
     return float(v[at]), tuple(int(i) for i in at)
 
@@ -423,12 +521,16 @@ def worst_by_quantity(case: Case, seeds: Sequence[int], scratch: Stack, twin: St
     rows = []
     curve_steps = list(case.curve_steps)
     for key in scratch:
-        a, b = scratch[key].astype(np.float64), twin[key].astype(np.float64)
+        # No copy that is not needed: these are the sweep's largest arrays (20 MB a quantity on the neuron);
+        # with a float64 copy of each side and a new array per operation this took 1.4x as long.
+        a, b = np.asarray(scratch[key], dtype=np.float64), np.asarray(twin[key], dtype=np.float64)
         if a.shape != b.shape or a.size == 0:
             continue  # a shape mismatch fails the battery with its own message
-        diff = np.abs(a - b)
+        diff = np.subtract(a, b)
+        np.abs(diff, out=diff)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(diff == 0, 0.0, diff / np.abs(b))
+            rel = np.divide(diff, np.abs(b))
+        rel[diff == 0] = 0.0
         row: dict[str, Any] = {"key": key}
         for label, values in (("abs", diff), ("rel", rel)):
             value, at = _argmax(values)
@@ -580,10 +682,52 @@ def sweep_case(case: Case, seeds: Sequence[int], steps: int | None = None) -> di
     }
 
 
-def sweep(cases: Sequence[Case], seeds: Sequence[int], steps: int | None = None) -> dict[str, Any]:
-    """The sweep report: every case over every seed."""
+def registered(names: Sequence[str]) -> dict[str, Case]:
+    """The registered networks by name: the tutorial networks, or every registered one when ``names``
+    asks for another."""
+    cases: dict[str, Case] = {c.name: c for c in TUTORIAL_CASES}
+    if set(names) - set(cases):
+        # Only then the other registered modules: the digits example needs scikit-learn, which the
+        # sweep session does not install.
+        cases = registry()
+    return cases
+
+
+def _sweep_registered(name: str, seeds: Sequence[int], steps: int | None) -> dict[str, Any]:
+    """``sweep_case`` of the registered network ``name``: what a worker process runs."""
+    return sweep_case(registered([name])[name], seeds, steps)
+
+
+def _sweep_cases(cases: Sequence[Case], seeds: Sequence[int], steps: int | None, jobs: int) -> list[dict[str, Any]]:
+    """``sweep_case`` of every case, in order; up to ``jobs`` at a time when every case is registered.
+
+    Each network's sweep is one single-threaded process (the twin steps on one thread: see
+    ``_one_thread``), so on a 2-core machine the second core would idle: this process takes the longest
+    run and worker processes the others, longest first.  A worker finds its network by name, which is
+    why a case that is not the registered one (a variant under the same name) runs here.  The results
+    are the same either way: no figure depends on the process that computes it.
+    """
+    by_name = registered([c.name for c in cases])
+    if jobs == 1 or len(cases) < 2 or any(by_name.get(c.name) is not c for c in cases):
+        return [sweep_case(case, seeds, steps) for case in cases]
+    length = [len(start(c)[1]) for c in cases]
+    here, *others = sorted(range(len(cases)), key=lambda i: -min(length[i], steps or length[i]))
+    results: dict[int, dict[str, Any]] = {}
+    # spawn, not fork: this process already runs a thread of torch's, and a forked child would inherit
+    # the locks that thread holds without the thread (Python 3.12 warns about such forks).
+    with ProcessPoolExecutor(min(jobs - 1, len(others)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {i: pool.submit(_sweep_registered, cases[i].name, list(seeds), steps) for i in others}
+        results[here] = sweep_case(cases[here], seeds, steps)
+        results |= {i: f.result() for i, f in futures.items()}
+    return [results[i] for i in range(len(cases))]
+
+
+def sweep(cases: Sequence[Case], seeds: Sequence[int], steps: int | None = None, jobs: int = 1) -> dict[str, Any]:
+    """The sweep report: every case over every seed, ``jobs`` networks at a time (see ``_sweep_cases``)."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     t0 = time.perf_counter()
-    networks = [sweep_case(case, seeds, steps) for case in cases]
+    networks = _sweep_cases(cases, seeds, steps, jobs)
     atol, rtol = tolerance(cases[0]) if cases else (None, None)
     return {
         "seeds": len(seeds),
@@ -629,20 +773,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument("--steps", type=int, default=None, help="shorten every run to its first STEPS steps")
     parser.add_argument("--out", type=Path, default=REPORT, help=f"where to write the JSON (default {REPORT})")
+    parser.add_argument(
+        "--jobs", type=int, default=JOBS, help=f"networks swept at a time, each in a process (default {JOBS})"
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     names = args.networks or [c.name for c in TUTORIAL_CASES]
-    cases: dict[str, Case] = {c.name: c for c in TUTORIAL_CASES}
-    if set(names) - set(cases):
-        # Only then the other registered modules: the digits example needs scikit-learn, which the
-        # sweep session does not install.
-        cases = registry()
+    cases = registered(names)
     unknown = sorted(set(names) - set(cases))
     if unknown:
         parser.error(f"unknown network(s) {unknown}; registered: {sorted(cases)}")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    report = sweep([cases[n] for n in names], seeds, args.steps)
+    report = sweep([cases[n] for n in names], seeds, args.steps, args.jobs)
     print(table(report))
     for net in report["networks"]:
         for f in net["failures"]:
