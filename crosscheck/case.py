@@ -303,7 +303,7 @@ class Case:
 
     def read_params(self, net: Any) -> Params:
         """The scratch parameters, read from ``net`` by path, copied."""
-        return {name: np.array(paths.read(net, name)) for name in self.param_map}
+        return {name: np.array(paths.reader(name)(net)) for name in self.param_map}
 
 
 def _scratch_functions(s: Scratch) -> dict[str, Any]:

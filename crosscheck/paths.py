@@ -7,7 +7,9 @@ writes through paths, so a network needs no adapter exposing its arrays as attri
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -63,6 +65,24 @@ def read(net: Any, path: str) -> Any:
     for step in parse(path):
         obj = _get(obj, step, path)
     return obj
+
+
+@lru_cache(maxsize=4096)
+def reader(path: str) -> Callable[[Any], Any]:
+    """``read`` made once for ``path``: a path of attributes only (the common case, read at every step of
+    every run) becomes one ``operator.attrgetter``; a failure is ``read``'s, saying where the path stops."""
+    steps = parse(path)
+    if any(kind != "attr" for kind, _ in steps):
+        return lambda net: read(net, path)
+    get = operator.attrgetter(".".join(str(name) for _, name in steps))
+
+    def read_attrs(net: Any) -> Any:
+        try:
+            return get(net)
+        except AttributeError:
+            return read(net, path)  # raises PathError, naming the attribute that is missing
+
+    return read_attrs
 
 
 def write(net: Any, path: str, value: np.ndarray) -> None:

@@ -203,7 +203,7 @@ def record_steps(
         for kind, per_param in s.state.items()
         for name in case.param_map
     ]
-    param_rows = [(name, rows.setdefault(f"param.{name}", [])) for name in case.param_map]
+    param_rows = [(paths.reader(name), rows.setdefault(f"param.{name}", [])) for name in case.param_map]
     buffer_rows = [(path, rows.setdefault(f"buffer.{path}", [])) for path in s.buffers]
     for step, b in enumerate(batches):
         xb, yb = _batch(X, b), _batch(y, b)
@@ -261,8 +261,8 @@ def record_steps(
                         else _checked_array(case, step, what, value, shapes[name])
                     )
                 state_row.append(value)
-            for name, param_row in param_rows:
-                param_row.append(np.array(paths.read(net, name)))
+            for read_param, param_row in param_rows:
+                param_row.append(np.array(read_param(net)))
             for path, buffer_row in buffer_rows:
                 buffer_row.append(_buffer(case, _read(case, net, step, "buffer", path), step, path))
             if step in curve_at:
@@ -472,9 +472,10 @@ def twin_trace(
 
 
 _CACHE: dict[tuple[str, int, str], tuple[Case, Trace, Trace]] = {}
-# Full runs computed in this process, by (case name, seed, dtype, variant): a gate that computes one of
-# them twice pays for the same steps twice.  tests/conftest.py sums them over the run (and its xdist
-# workers) and fails the run on a repeat.
+# Full runs of the registered cases and of their float32 variants (the runs a gate checks) computed in this
+# process, by (case name, seed, dtype, variant): a gate that computes one of them twice pays for the same
+# steps twice.  tests/conftest.py sums them over the run (and its xdist workers) and fails the run on a
+# repeat.  A test's own cases are not counted: building one twice costs its few steps twice.
 FULL_RUNS: Counter[tuple[str, int, str, str]] = Counter()
 # Where each was computed: the test running then (pytest names it in PYTEST_CURRENT_TEST), or None.
 FULL_RUN_SITES: dict[tuple[str, int, str, str], list[str]] = {}
@@ -492,10 +493,18 @@ def traces(case: Case, seed: int | None = None) -> tuple[Trace, Trace]:
         params, batches = start(case, seed)
         entry = (case, scratch_trace(case, params, batches), twin_trace(case, params, batches))
         _CACHE[key] = entry
-        run = (*key, variant(case))
-        FULL_RUNS[run] += 1
-        FULL_RUN_SITES.setdefault(run, []).append(os.environ.get("PYTEST_CURRENT_TEST", "").split(" (")[0])
+        if _registered(case.name):
+            run = (*key, variant(case))
+            FULL_RUNS[run] += 1
+            FULL_RUN_SITES.setdefault(run, []).append(os.environ.get("PYTEST_CURRENT_TEST", "").split(" (")[0])
     return entry[1], entry[2]
+
+
+def _registered(name: str) -> bool:
+    """A registered case's name, or its float32 variant's."""
+    from crosscheck.registration import _REGISTRY
+
+    return name in _REGISTRY or (name.endswith("_float32") and name.removesuffix("_float32") in _REGISTRY)
 
 
 _FIRST: dict[tuple[str, int, str], tuple[Case, Trace, Trace]] = {}

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crosscheck import trace
+from crosscheck import registration, trace
 from crosscheck.case import twin_to_scratch, vary
 from crosscheck.registration import registry
 from crosscheck.trace import repeated_full_runs, scratch_trace, start, twin_trace, variant
@@ -42,6 +42,9 @@ def test_a_full_run_computed_twice_is_counted_and_named(monkeypatch):
     monkeypatch.setattr(trace, "FULL_RUN_SITES", {})
     first, again = make_case(name="built_twice"), make_case(name="built_twice")
     assert first is not again and variant(first) == variant(again)
+    trace.traces(make_case(name="not_registered"))
+    assert not trace.FULL_RUNS  # a test's own case: not a run the gate checks
+    monkeypatch.setitem(registration._REGISTRY, "built_twice", first)
     trace.traces(first)
     trace.traces(again)  # another object built alike: the cache cannot know, the count does
     key = ("built_twice", first.seed, "float64", variant(first))
