@@ -43,6 +43,12 @@ def start(case: Case, seed: int | None = None) -> tuple[Params, list[Batch]]:
     return params, schedule(case, rng)
 
 
+def _kept(value: Any) -> Any:
+    """A value to keep for the trace: a copy of an array (the network may write into it later); a NumPy
+    scalar as it is, since nothing can change it."""
+    return value if isinstance(value, np.generic) else np.array(value)
+
+
 def _batch(a: np.ndarray, b: Any) -> Any:
     """``a[b]``, read-only: an index array makes a copy, which must not be writable either."""
     out = a[b]
@@ -73,10 +79,10 @@ def _checked_gradients(case: Case, step: int, grads: Any, shapes: dict[str, tupl
     if type(grads) is dict and grads.keys() == shapes.keys():
         want = case.dtype
         # The usual case, checked without building any message: a dict of arrays of the right dtype and shape.
-        if all(
-            isinstance(g, np.ndarray | np.generic) and g.dtype == want and g.shape == shapes[n]
-            for n, g in grads.items()
-        ):
+        for n, g in grads.items():
+            if not (isinstance(g, np.ndarray | np.generic) and g.dtype == want and g.shape == shapes[n]):
+                break
+        else:
             return grads
     where = f"{case.name}: at step {step} the scratch side's gradients()"
     if not isinstance(grads, Mapping):
@@ -211,12 +217,12 @@ def record_steps(
         try:
             if own_step is None:
                 output = forward(net, xb)
-                outputs.append(np.array(output))
+                outputs.append(_kept(output))
                 stage = "loss"
-                losses.append(np.array(loss(output, yb)))
+                losses.append(_kept(loss(output, yb)))
                 if dlosses is not None and loss_gradient is not None:
                     stage = "loss_gradient"
-                    dlosses.append(np.array(loss_gradient(output, yb)))
+                    dlosses.append(_kept(loss_gradient(output, yb)))
             grads = None
             if gradients is not None:
                 stage = "gradients"
@@ -231,7 +237,7 @@ def record_steps(
                 stage = "step"
                 output, step_loss = _step_result(case, step, own_step(net, xb, yb, lr))
                 if output is not None:
-                    outputs.append(np.array(output))
+                    outputs.append(_kept(output))
                 losses.append(_checked_loss(case, step, step_loss))
                 if grads is None:
                     grads = {
@@ -246,7 +252,7 @@ def record_steps(
                     }
             if grads:
                 for name, grad in grads.items():
-                    grad_rows[name].append(np.array(grad))
+                    grad_rows[name].append(_kept(grad))
             if lrs is not None and s.lr is not None:
                 lrs.append(_scalar(case, _read(case, net, step, "learning rate", s.lr)))
             for kind, per_param, name, state_row in state_rows:
@@ -262,7 +268,7 @@ def record_steps(
                     )
                 state_row.append(value)
             for read_param, param_row in param_rows:
-                param_row.append(np.array(read_param(net)))
+                param_row.append(_kept(read_param(net)))
             for path, buffer_row in buffer_rows:
                 buffer_row.append(_buffer(case, _read(case, net, step, "buffer", path), step, path))
             if step in curve_at:
