@@ -231,8 +231,11 @@ def _repro_line(case: Case, result: Comparison) -> str:
 
     settings = plugin.settings()
     step = result.first_divergence.step
-    layer = layer_text(case, step)
-    path = repro_for(case, step, settings.reports, settings.root)
+    try:
+        layer = layer_text(case, step)
+        path = repro_for(case, step, settings.reports, settings.root)
+    except StepError:  # the full run goes wrong later; the check that reads it says where
+        return ""
     return (f"\nlayer: {layer}" if layer else "") + (f"\none-step repro: python {path}" if path is not None else "")
 
 

@@ -47,11 +47,11 @@ def state_entering(case: Case, step: int) -> tuple[Params, dict[str, np.ndarray]
     """The parameters entering ``step`` and the optimizer state and buffers (the twin's: the reference), the
     batch's row indices, and whether the batch is one sample (an int index, no batch axis) rather than rows."""
     initial, batches = start(case)
-    scratch, twin = traces(case)
-    if step == 0:
+    if step == 0:  # the run's start: no trace needed (a failure at step 0 may come from a one-step pair)
         params = {k: np.array(v) for k, v in initial.items()}
         held: dict[str, np.ndarray] = {}
     else:
+        scratch, twin = traces(case)
         params = {k: np.array(twin[f"param.{k}"][step - 1]) for k in case.param_map}
         held = {k: np.array(twin[k][step - 1]) for k in scratch if k.startswith(("state.", "buffer."))}
     rows = np.arange(len(case.X))[batches[step]]

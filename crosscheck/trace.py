@@ -19,11 +19,13 @@ A trace is a flat ``dict[str, ndarray]`` (the shape goldens are stored in):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -373,9 +375,10 @@ def twin_trace(
     # The recording costs little beside the step itself (tools/bench.py measures it against a plain
     # loop): the step's fresh tensors (output, loss, gradients) are kept as they are and stacked once
     # at the end; what the optimizer updates in place (parameters, its state, buffers) is copied through
-    # NumPy views made once, since a tensor's own clone costs several times more.
-    views = {n: p.detach().numpy() for n, p in named}
-    buffer_views = {n: t.numpy() for n, t in buffers}
+    # NumPy views, since a tensor's own clone costs several times more; a view is made again when its tensor
+    # moves to new memory (p.data = ..., as a hand-written update may do).
+    views = {n: _view(p) for n, p in named}
+    buffer_views = {n: _view(t) for n, t in buffers}
     state_views: dict[tuple[str, str], tuple[torch.Tensor, np.ndarray]] = {}
     outputs, losses, dlosses, curve, lrs = [], [], [], [], []
     grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in named}
@@ -383,6 +386,7 @@ def twin_trace(
     states: dict[str, dict[str, list[np.ndarray]]] = {}
     kept: dict[str, list[np.ndarray]] = {n: [] for n, _ in buffers}
     clone_grads = True  # until step 0 shows that the optimizer leaves the gradients as backward made them
+    previous: list[torch.Tensor] = []
     for step, b in enumerate(batches):
         index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
         xb, yb = X[index], y[index]
@@ -406,27 +410,34 @@ def twin_trace(
             g = p.grad
             assert g is not None, f"{case.name}: twin tensor {n!r} got no gradient"
             gs.append(g)
+        # A zero_grad that zeroes in place (set_to_none=False) hands backward the same tensors every step.
+        clone_grads = clone_grads or any(g is q for g, q in zip(gs, previous, strict=True))
+        for (n, _), g in zip(named, gs, strict=True):
             grads[n].append(g.clone() if clone_grads else g)
         versions = [g._version for g in gs]
         lrs.append(float(optimizer.param_groups[0]["lr"]))  # the rate this step uses
         optimizer.step()
-        if versions != [g._version for g in gs]:
-            # An optimizer that writes into the gradients (torch's own do not; one of a user's may clip
-            # them in place): from step 0 on every gradient is copied before the step.
-            if not clone_grads:
-                raise StepError(
-                    f"{case.name}: at step {step} the twin's optimizer wrote into the gradients, which it left "
-                    f"as they were at step 0; the gradients backward computed are lost for that step"
-                )
-        elif step == 0:
-            clone_grads = False
+        written = versions != [g._version for g in gs]
+        if step == 0:
+            # An optimizer that writes into the gradients (torch's own do not; a user's may clip them in
+            # place) keeps them copied. A write through .data leaves the version alone: the values tell,
+            # the rows of step 0 being copies.
+            clone_grads = written or not all(torch.equal(grads[n][0], g) for (n, _), g in zip(named, gs, strict=True))
+        elif written and not clone_grads:
+            raise StepError(
+                f"{case.name}: at step {step} the twin's optimizer wrote into the gradients, which it left "
+                f"as they were at step 0; the gradients backward computed are lost for that step"
+            )
+        previous = gs
         if (X._version, y._version) != data_versions or xb._version or yb._version:
             raise StepError(
                 f"{case.name}: at step {step} the twin writes into its input (an in-place operation such as "
                 f"x.sub_() or x -= ... on the batch); compute on a new tensor (x = x - x.mean(0))"
             )
         for n, p in named:
-            values[n].append(views[n].copy())
+            if p.data_ptr() != views[n][0]:
+                views[n] = _view(p)
+            values[n].append(views[n][1].copy())
             for kind, value in optimizer.state.get(p, {}).items():
                 if isinstance(value, torch.Tensor):
                     view = state_views.get((n, kind))
@@ -435,8 +446,10 @@ def twin_trace(
                     states.setdefault(kind, {}).setdefault(n, []).append(view[1].copy())
         if scheduler is not None:
             scheduler.step()
-        for n, _ in buffers:
-            kept[n].append(buffer_views[n].copy())
+        for n, t in buffers:
+            if t.data_ptr() != buffer_views[n][0]:
+                buffer_views[n] = _view(t)
+            kept[n].append(buffer_views[n][1].copy())
         if step in curve_at:
             module.eval()  # evaluation as a user runs it: BatchNorm on its running statistics, no dropout
             with torch.no_grad():
@@ -475,6 +488,11 @@ def twin_trace(
         # A count (num_batches_tracked) in the case's dtype, as the scratch side's: exact in either.
         trace[f"buffer.{path}"] = _scalar(case, held) if np.issubdtype(held.dtype, np.integer) else held
     return trace
+
+
+def _view(t: torch.Tensor) -> tuple[int, np.ndarray]:
+    """Where ``t``'s memory starts, and a NumPy view of it."""
+    return t.data_ptr(), t.detach().numpy()
 
 
 _CACHE: dict[tuple[str, int, str], tuple[Case, Trace, Trace]] = {}
@@ -553,6 +571,16 @@ def _fingerprint(value: Any, digest: Any, depth: int = 0) -> None:
         digest.update(f"{type(value).__name__}{len(value)}".encode())
         for v in value:
             _fingerprint(v, digest, depth + 1)
+    elif isinstance(value, functools.partial):
+        digest.update(b"partial")
+        for part in (value.func, value.args, value.keywords):
+            _fingerprint(part, digest, depth + 1)
+    elif callable(value) and hasattr(value, "__self__") and not isinstance(value.__self__, type | ModuleType):
+        _fingerprint(value.__func__ if hasattr(value, "__func__") else type(value), digest, depth + 1)  # a bound method
+        _fingerprint(value.__self__, digest, depth + 1)
+    elif callable(value) and not isinstance(value, type) and not hasattr(value, "__code__"):
+        digest.update(type(value).__qualname__.encode())  # a callable object (nn.MSELoss()): its settings
+        _fingerprint(dict(getattr(value, "__dict__", {})), digest, depth + 1)
     elif callable(value):
         code = getattr(value, "__code__", None)
         where = f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__qualname__)}"

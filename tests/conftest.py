@@ -27,7 +27,8 @@ def _patched_traces_do_not_outlive_the_test(request: pytest.FixtureRequest) -> o
         return
     from crosscheck import trace
 
-    saved = [(cache, dict(cache)) for cache in (trace._CACHE, trace._FIRST)]
+    # The counts of full runs go back too: a patched run the test computed is not the gate's.
+    saved = [(cache, dict(cache)) for cache in (trace._CACHE, trace._FIRST, trace.FULL_RUNS, trace.FULL_RUN_SITES)]
     yield
     for cache, entries in saved:
         cache.clear()
@@ -98,7 +99,9 @@ def _full_runs() -> list[list[Any]]:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     # On the xdist controller: the worker's full runs, sent at its session's end.
-    node.config.stash.setdefault(_WORKER_RUNS, []).extend(node.workeroutput.get("full_runs", []))
+    # A worker that crashed sent nothing (and has no workeroutput).
+    output = getattr(node, "workeroutput", None) or {}
+    node.config.stash.setdefault(_WORKER_RUNS, []).extend(output.get("full_runs", []))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -14,24 +14,46 @@ from tests.fixture_net import make_case
 
 
 class HalvingSGD(torch.optim.SGD):
-    """Plain SGD that halves the gradients in place before stepping, from step ``from_step`` on."""
+    """Plain SGD that halves the gradients in place before stepping, from step ``from_step`` on, through the
+    tensor or through ``.data`` (which leaves the version counter alone)."""
 
-    def __init__(self, params, lr, from_step=0):
+    def __init__(self, params, lr, from_step=0, through_data=False):
         super().__init__(params, lr=lr)
-        self.steps, self.from_step = 0, from_step
+        self.steps, self.from_step, self.through_data = 0, from_step, through_data
 
     @torch.no_grad()
     def step(self, closure=None):
         if self.steps >= self.from_step:
             for group in self.param_groups:
                 for p in group["params"]:
-                    p.grad.mul_(0.5)
+                    (p.grad.data if self.through_data else p.grad).mul_(0.5)
         self.steps += 1
         return super().step(closure)
 
 
-def plain_gradients(case, params, batches):
-    """Each step's gradients as backward leaves them, copied before the optimizer runs."""
+class InPlaceZeroSGD(torch.optim.SGD):
+    """zero_grad(set_to_none=False): backward writes every step's gradient into the same tensor."""
+
+    def zero_grad(self, set_to_none=False):
+        super().zero_grad(set_to_none=False)
+
+
+class DataSGD(torch.optim.Optimizer):
+    """A hand-written SGD that moves each parameter to new memory (p.data = p.data - lr * grad)."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.data = p.data - group["lr"] * p.grad
+
+
+def plain_run(case, params, batches):
+    """Each step's gradients as backward leaves them (copied before the optimizer runs) and parameters after
+    the step (copied)."""
     module = case.twin.module(case.torch_dtype)
     load_into_twin(module, case, params)
     optimizer = case.twin.optimizer(module.parameters(), case.learning_rate)
@@ -40,21 +62,34 @@ def plain_gradients(case, params, batches):
     for b in batches:
         optimizer.zero_grad()
         case.twin_loss(module(X[b]), y[b]).backward()
-        rows.append({n: p.grad.clone() for n, p in module.named_parameters()})
+        grads = {n: p.grad.clone() for n, p in module.named_parameters()}
         optimizer.step()
+        rows.append((grads, {n: p.detach().clone() for n, p in module.named_parameters()}))
     return rows
 
 
-def test_gradients_an_optimizer_writes_into_are_recorded_as_backward_made_them():
-    case = make_case(optimizer=lambda params, lr: HalvingSGD(params, lr))
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        lambda params, lr: HalvingSGD(params, lr),
+        lambda params, lr: HalvingSGD(params, lr, through_data=True),
+        InPlaceZeroSGD,
+        DataSGD,
+    ],
+    ids=["writes-into-gradients", "writes-through-data", "zeroes-in-place", "new-parameter-memory"],
+)
+def test_the_recording_is_what_a_plain_loop_sees(optimizer):
+    case = make_case(optimizer=lambda params, lr: optimizer(params, lr=lr))
     params, batches = start(case)
     trace = twin_trace(case, params, batches)
-    plain = plain_gradients(case, params, batches)
+    plain = plain_run(case, params, batches)
     assert len(plain) == len(batches) > 1
     for name, link in case.param_map.items():
-        for step, grads in enumerate(plain):
-            expected = grads[link.tensor].T if link.transpose else grads[link.tensor]
-            assert torch.equal(torch.as_tensor(trace[f"grad.{name}"][step]), expected[link.index]), (name, step)
+        for step, (grads, values) in enumerate(plain):
+            for kind, tensors in (("grad", grads), ("param", values)):
+                expected = tensors[link.tensor].T if link.transpose else tensors[link.tensor]
+                got = torch.as_tensor(trace[f"{kind}.{name}"][step])
+                assert torch.equal(got, expected[link.index]), (kind, name, step)
 
 
 def test_an_optimizer_that_starts_writing_into_the_gradients_later_is_an_error():

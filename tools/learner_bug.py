@@ -28,7 +28,12 @@ def pytest_configure(config: pytest.Config) -> None:
         known = ", ".join(f"{m.name}:{n}" for m in CATALOGUE for n in m.variants)
         raise pytest.UsageError(f"tools.learner_bug: no catalogue bug {spec!r}; one of {known}")
     context = mutants[mutant_name].variants[network].inject(CASES[network])
-    context.__enter__()
+    if context.__enter__() is not CASES[network]:  # a bug made as a changed copy of the case (adapt)
+        context.__exit__(None, None, None)
+        raise pytest.UsageError(
+            f"tools.learner_bug: {spec} changes a copy of the case, which no test of this run reads; choose a "
+            f"bug the catalogue puts into the network's own code"
+        )
     _ACTIVE.append(context)
 
 
