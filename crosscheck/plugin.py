@@ -47,6 +47,7 @@ class _Run:
     orphan_error: str | None = None
     written: Path | None = None
     report_error: str | None = None
+    registered: list[str] | str | None = None  # under xdist: the case names a worker loaded, or its error
 
 
 _RUN = pytest.StashKey[_Run]()
@@ -186,20 +187,23 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if hasattr(config, "workerinput"):
-        return  # an xdist worker: the controller sums up
     run = config.stash[_RUN]
+    if hasattr(config, "workerinput"):
+        # An xdist worker: the controller sums up.  It collected nothing and has not loaded the cases
+        # (nor torch), so the worker, which has, tells it the registered names.
+        if run.cases:
+            config.workeroutput[_REGISTERED] = _registered(config)  # type: ignore[attr-defined]
+        return
     golden_ran = any(check == "golden" for _, check in run.outcomes)
     if golden_ran and _whole_suite(config, run) and not session.shouldfail and not session.shouldstop:
-        from crosscheck.errors import RegistrationError
         from crosscheck.goldens import orphan_goldens
-        from crosscheck.registration import registry
 
-        try:
-            names = set(run.cases) | {name for name, _ in run.outcomes} | set(registry(config.rootpath))
+        registered = run.registered if run.registered is not None else _registered(config)
+        if isinstance(registered, str):
+            run.orphan_error = f"golden files not checked for orphans: {registered}"
+        else:
+            names = set(run.cases) | {name for name, _ in run.outcomes} | set(registered)
             run.orphans = orphan_goldens(run.folder, names) if run.folder.is_dir() else []
-        except RegistrationError as exc:
-            run.orphan_error = f"golden files not checked for orphans: {exc}"
         if (run.orphans or run.orphan_error) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     out = config.getoption("crosscheck_report")
@@ -209,6 +213,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         except (OSError, ImportError) as exc:
             run.report_error = f"--crosscheck-report={out}: the reports could not be written: {exc}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_REGISTERED = "crosscheck_registered"
+
+
+def _registered(config: pytest.Config) -> list[str] | str:
+    """The names of the project's registered cases, or why they could not be loaded."""
+    from crosscheck.errors import RegistrationError
+    from crosscheck.registration import registry
+
+    try:
+        return list(registry(config.rootpath))
+    except RegistrationError as exc:
+        return str(exc)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    # On the xdist controller; a worker that crashed sent nothing.
+    registered = (getattr(node, "workeroutput", None) or {}).get(_REGISTERED)
+    config = node.config
+    if registered is not None and config in _ACTIVE:
+        config.stash[_RUN].registered = registered
 
 
 def _whole_suite(config: pytest.Config, run: _Run) -> bool:

@@ -5,6 +5,7 @@ Golden files, the CI refusal of regeneration and the end-of-run summary come fro
 nn-crosscheck installs (``crosscheck.plugin``), as in any project that uses it.
 """
 
+import atexit
 import json
 import os
 import sys
@@ -37,21 +38,23 @@ def _patched_traces_do_not_outlive_the_test(request: pytest.FixtureRequest) -> o
 
 # --- each full run once per gate run ---------------------------------------------------------------
 # `nox -s tests` runs the suite on one xdist worker per core. The trace cache is per process, so the
-# files whose tests read the full run of a registered case (or of its float32 variant) through
-# crosscheck.trace.traces run on one worker, and the run fails when any full run was computed twice
-# anywhere (summed over the workers), naming the tests that computed it: add their file here.
+# files whose tests read the full runs of registered cases (or of their float32 variants) through
+# crosscheck.trace.traces run as one unit of work on one worker: the float64 runs' readers as one, the
+# float32 runs' as another, so the two can run side by side. The run fails when any full run was
+# computed twice anywhere (summed over the workers), naming the tests that computed it: add their file
+# to the unit of the runs it reads.
 FULL_RUN_READERS = {
-    "test_battery.py",
-    "test_digits.py",
-    "test_example.py",
-    "test_example_bugs.py",
-    "test_findings.py",
-    "test_finite_differences.py",
-    "test_float32.py",
-    "test_mutations.py",
-    "test_protocol.py",
-    "test_report.py",
-    "test_tutorial_runs.py",
+    "test_battery.py": "float64 full runs",
+    "test_digits.py": "float64 full runs",
+    "test_example.py": "float64 full runs",
+    "test_example_bugs.py": "float64 full runs",
+    "test_findings.py": "float64 full runs",
+    "test_finite_differences.py": "float64 full runs",
+    "test_mutations.py": "float64 full runs",
+    "test_protocol.py": "float64 full runs",
+    "test_report.py": "float64 full runs",
+    "test_tutorial_runs.py": "float64 full runs",
+    "test_float32.py": "float32 full runs",
 }
 
 
@@ -63,16 +66,29 @@ def pytest_configure(config: pytest.Config) -> None:
         import torch
 
         torch.set_num_threads(1)
+        # The controller waits for each worker's process to end, and an interpreter that has loaded torch
+        # takes 0.5-1 s to tear its modules down. By the time atexit runs, the worker has sent every
+        # report and its counts of full runs; nothing is left to finalise.
+        atexit.register(_exit_now)
+
+
+def _exit_now() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The battery first: a learner's `pytest -x` stops at a broken network before the harness's own tests.
-    items.sort(key=lambda item: item.path.name != "test_battery.py")
+    # Then the tests that run pytest sessions of their own (pytester), the slowest on their own: under xdist,
+    # a worker that takes one of them last would leave the other worker idle until it ends.
+    items.sort(key=lambda item: (item.path.name != "test_battery.py", "pytester" not in item.fixturenames))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under ``--dist loadgroup``: the full-run readers as one unit of work, every other test on its own.
+    """Under ``--dist loadgroup``: the readers of the float64 full runs as one unit of work, those of the
+    float32 runs as another, every other test on its own.
 
     By file name, on the controller: xdist's own loadgroup reads ``xdist_group`` marks into node ids,
     which pytest 9.2's node ids no longer take (xdist 3.8 leaves them unchanged)."""
@@ -83,7 +99,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class FullRunReadersTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             file = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
-            return "full-run readers" if file in FULL_RUN_READERS else nodeid
+            return FULL_RUN_READERS.get(file, nodeid)
 
     return FullRunReadersTogether(config, log)
 
@@ -119,9 +135,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         Path(out).write_text(json.dumps([[*key, n] for key, n in sorted(counts.items())]))
     if not counts:
         return
-    from crosscheck.trace import repeated_full_runs
+    problems: list[str] = []
+    if max(counts.values()) > 1:  # the controller of an xdist run has not loaded torch: only then
+        from crosscheck.trace import repeated_full_runs
 
-    problems = repeated_full_runs(counts, sites)
+        problems = repeated_full_runs(counts, sites)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(

@@ -298,3 +298,22 @@ def test_registry_finds_the_project_of_the_pytest_run_wherever_pytest_starts(pro
     result = project.runpytest("-p", "no:cacheprovider", "inner")  # from the folder above the project
     result.assert_outcomes(passed=7, failed=1)
     assert (inner / "tests" / "goldens" / "inner_line.npz").is_file()
+
+
+def test_under_xdist_a_worker_tells_the_controller_the_registered_names(monkeypatch, tmp_path):
+    # The controller collects nothing: to tell an orphan golden it needs the registered names, and loading
+    # the cases itself would import torch at the end of every run. A worker, which has loaded them, sends them.
+    from types import SimpleNamespace
+
+    run = plugin._Run(tmp_path, tmp_path, tmp_path, cases={"sigmoid_neuron": object()})
+    worker = SimpleNamespace(workerinput={}, workeroutput={}, stash={plugin._RUN: run}, rootpath=tmp_path)
+    monkeypatch.setattr(plugin, "_registered", lambda config: ["sigmoid_neuron", "network_2_2_1"])
+    plugin.pytest_sessionfinish(SimpleNamespace(config=worker), 0)
+    assert worker.workeroutput == {"crosscheck_registered": ["sigmoid_neuron", "network_2_2_1"]}
+
+    controller = SimpleNamespace(stash={plugin._RUN: plugin._Run(tmp_path, tmp_path, tmp_path)})
+    monkeypatch.setattr(plugin, "_ACTIVE", [controller])
+    plugin.pytest_testnodedown(SimpleNamespace(config=controller), None)  # a crashed worker sends nothing
+    assert controller.stash[plugin._RUN].registered is None
+    plugin.pytest_testnodedown(SimpleNamespace(config=controller, workeroutput=worker.workeroutput), None)
+    assert controller.stash[plugin._RUN].registered == ["sigmoid_neuron", "network_2_2_1"]
