@@ -1,6 +1,8 @@
 """The twin's recording keeps the tensors a step makes and copies only what the optimizer updates in place:
 what it records must be what a plain loop sees, even where an optimizer writes into the gradients."""
 
+import gc
+
 import pytest
 import torch
 
@@ -101,6 +103,25 @@ def test_an_optimizer_that_starts_writing_into_the_gradients_later_is_an_error()
         "fixture_2_3_1: at step 2 the twin's optimizer wrote into the gradients, which it left as they were at "
         "step 0; the gradients backward computed are lost for that step"
     )
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["gc-on", "gc-off"])
+def test_the_recording_leaves_garbage_collection_as_it_found_it(enabled):
+    # The twin's loop holds automatic collection off (its kept tensors would set off full collections of
+    # the whole process), and puts it back as it was, also when a step fails.
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        case = make_case()
+        params, batches = start(case)
+        twin_trace(case, params, batches[:3])
+        assert gc.isenabled() is enabled
+        failing = make_case(optimizer=lambda params, lr: HalvingSGD(params, lr, from_step=2))
+        with pytest.raises(StepError):
+            twin_trace(failing, params, batches)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 def full_run_computed(case):

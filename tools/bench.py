@@ -12,6 +12,8 @@ Measured in one run, printed and written to ``reports/bench.json``:
 - **the gate**: the tests session's pytest command (``noxfile.py``), against its floor: the import floor
   plus the bare step time of every step of every full run the gate checks, each (case, seed, dtype)
   counted once.  The list of full runs comes from the gate run itself (``tests/conftest.py`` writes it).
+  Beside it, the battery alone (``BATTERY_FILES``) against the floor of the full runs it replays: the
+  gate of a project that uses crosscheck, without this repository's tests of the harness itself.
 - **the sweep**: ``python -m tutorials.sweep`` (256 seeds per tutorial network, full runs), against its
   floor: the batched twin's bare step time times the steps.
 - **a learner's wrong gradient**: the time from a catalogue bug in a tutorial network
@@ -55,6 +57,9 @@ STEPS = 1000  # steps per timed run (a case's whole run when it is shorter): per
 SWEEP_SEEDS = 256
 # The tests session's pytest command (noxfile.py passes the same options; tests/test_bench.py holds them equal).
 GATE_ARGS = ("-n", "auto", "--dist", "loadgroup")
+# The battery alone: every check of every registered case in float64 and of its float32 variant, the
+# gate that a project using crosscheck runs; the rest of the tests session is the harness's own tests.
+BATTERY_FILES = ("tests/test_battery.py", "tests/test_float32.py")
 LEARNER_BUG = "gradient_sign:sigmoid_neuron"
 GOALS = {
     "twin_overhead": 1.25,  # recorded / bare, every tutorial network
@@ -195,24 +200,24 @@ def gate(
     rows: dict[tuple[str, str], dict[str, Any]], repeats: int, step_repeats: int, floor_s: float, steps: int = STEPS
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        runs_file = Path(tmp) / "full_runs.json"
+        runs_file, battery_runs_file = Path(tmp) / "full_runs.json", Path(tmp) / "battery_full_runs.json"
         run = command(
             [sys.executable, "-m", "pytest", *GATE_ARGS, "-q", f"--junitxml={tmp}/junit.xml"],
             repeats,
             env={"CROSSCHECK_FULL_RUNS": str(runs_file)},
         )
+        battery = command(
+            [sys.executable, "-m", "pytest", *GATE_ARGS, "-q", *BATTERY_FILES],
+            repeats,
+            env={"CROSSCHECK_FULL_RUNS": str(battery_runs_file)},
+        )
         runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
-    if any(code != 0 for code in run["exit_codes"]):
-        print(f"  the gate exited {run['exit_codes']}: {_tail(run['output'])}", file=sys.stderr)
-    cases, other = full_run_cases(runs)
-    counted, floor = [], floor_s
-    for case, seed in cases:
-        row = rows.get((case.name, np.dtype(case.dtype).name)) or case_row(case, steps, step_repeats, seed)
-        rows[(row["name"], row["dtype"])] = row
-        steps = len(start(case, seed)[1])
-        s = steps * (row["scratch"]["bare_us"] + row["twin"]["bare_us"]) * 1e-6
-        floor += s
-        counted.append({"name": case.name, "seed": seed, "dtype": row["dtype"], "steps": steps, "bare_s": round(s, 3)})
+        battery_runs = json.loads(battery_runs_file.read_text()) if battery_runs_file.exists() else []
+    for what, done in (("gate", run), ("battery", battery)):
+        if any(code != 0 for code in done["exit_codes"]):
+            print(f"  the {what} exited {done['exit_codes']}: {_tail(done['output'])}", file=sys.stderr)
+    counted, other, floor = replay_floor(runs, rows, floor_s, steps, step_repeats)
+    battery_counted, _, battery_floor = replay_floor(battery_runs, rows, floor_s, steps, step_repeats)
     return {
         "s": run["s"],
         "cpu_s": run["cpu_s"],
@@ -225,7 +230,40 @@ def gate(
         "full_runs": counted,
         "full_runs_not_in_floor": other,
         "repeated_full_runs": [r for r in runs if r[-1] > 1],
+        "battery": {
+            "files": list(BATTERY_FILES),
+            "s": battery["s"],
+            "cpu_s": battery["cpu_s"],
+            "exit_codes": battery["exit_codes"],
+            "floor_s": round(battery_floor, 3),
+            "over_floor": round(battery["s"]["median"] / battery_floor, 3),
+            "cpu_over_floor": round(battery["cpu_s"]["median"] / battery_floor, 3),
+            "full_runs": [f"{r['name']} ({r['dtype']})" for r in battery_counted],
+        },
     }
+
+
+def replay_floor(
+    runs: Sequence[Sequence[Any]],
+    rows: dict[tuple[str, str], dict[str, Any]],
+    import_s: float,
+    steps: int,
+    repeats: int,
+) -> tuple[list[dict[str, Any]], list[str], float]:
+    """(the full runs counted, those that are no registered case's, the floor): the import floor plus the
+    bare step time of every step of each full run."""
+    cases, other = full_run_cases(runs)
+    counted, floor = [], import_s
+    for case, seed in cases:
+        row = rows.get((case.name, np.dtype(case.dtype).name)) or case_row(case, steps, repeats, seed)
+        rows[(row["name"], row["dtype"])] = row
+        run_steps = len(start(case, seed)[1])
+        s = run_steps * (row["scratch"]["bare_us"] + row["twin"]["bare_us"]) * 1e-6
+        floor += s
+        counted.append(
+            {"name": case.name, "seed": seed, "dtype": row["dtype"], "steps": run_steps, "bare_s": round(s, 3)}
+        )
+    return counted, other, floor
 
 
 def sweep(repeats: int, step_repeats: int) -> dict[str, Any]:
@@ -370,6 +408,13 @@ def table(result: dict[str, Any]) -> str:
             f"gate (pytest {' '.join(GATE_ARGS)}): {g['s']['median']:.1f} s [{g['s']['min']:.1f}-{g['s']['max']:.1f}], "
             f"CPU {g['cpu_s']['median']:.1f} s; floor {g['floor_s']:.1f} s (import + {len(g['full_runs'])} full runs "
             f"bare) = {g['over_floor']:.2f} x floor ({g['cpu_over_floor']:.2f} x in CPU time)"
+        )
+        b = g["battery"]
+        lines.append(
+            f"  the battery alone ({' '.join(b['files'])}): {b['s']['median']:.1f} s "
+            f"[{b['s']['min']:.1f}-{b['s']['max']:.1f}], CPU {b['cpu_s']['median']:.1f} s; floor {b['floor_s']:.1f} s "
+            f"(import + {len(b['full_runs'])} full runs bare) = {b['over_floor']:.2f} x floor "
+            f"({b['cpu_over_floor']:.2f} x in CPU time)"
         )
     sw = result.get("sweep")
     if sw:
