@@ -6,6 +6,7 @@ nn-crosscheck installs (``crosscheck.plugin``), as in any project that uses it.
 """
 
 import atexit
+import gc
 import json
 import os
 import sys
@@ -76,6 +77,15 @@ def _exit_now() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What importing torch, the cases and the test modules made (about 400,000 objects) lives to the end of
+    # the run: out of the collector's sight, the full collections that the tests' own objects set off walk
+    # only those (measured: 0.6-0.9 s of full collections per xdist worker without this).
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
