@@ -12,7 +12,7 @@ from crosscheck.checks import run_check
 from crosscheck.compare import STEPPED
 from crosscheck.errors import StepError
 from crosscheck.trace import first_step_traces, start, traces, twin_trace
-from tests.fixture_net import make_case
+from tests.fixture_net import TwinNet, make_case
 
 
 class HalvingSGD(torch.optim.SGD):
@@ -122,6 +122,41 @@ def test_the_recording_leaves_garbage_collection_as_it_found_it(enabled):
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+class ModeTwin(TwinNet):
+    """Notes the mode of itself and of a layer at each forward."""
+
+    seen: list[tuple[bool, bool]] = []
+
+    def forward(self, x):
+        ModeTwin.seen.append((self.training, self.act.training))
+        return super().forward(x)
+
+
+class OwnTrainTwin(ModeTwin):
+    """A module with a train() of its own (as one that keeps a layer frozen has)."""
+
+    calls: list[bool] = []
+
+    def train(self, mode=True):
+        OwnTrainTwin.calls.append(mode)
+        return super().train(mode)
+
+
+@pytest.mark.parametrize("module", [ModeTwin, OwnTrainTwin])
+def test_the_twin_steps_in_train_mode_and_evaluates_the_curve_in_eval_mode(module, monkeypatch):
+    monkeypatch.setattr(ModeTwin, "seen", [])
+    monkeypatch.setattr(OwnTrainTwin, "calls", [])
+    case = make_case(twin=module)
+    params, batches = start(case)
+    assert list(case.curve_steps) == [0, 3, 5] and len(batches) == 6
+    twin_trace(case, params, batches)
+    step, curve = (True, True), (False, False)
+    # The first forward is the whole-dataset check's, on a module of its own (made in train mode).
+    assert ModeTwin.seen[1:] == [step, curve, step, step, step, curve, step, step, curve]
+    if module is OwnTrainTwin:  # its own train() is called, every time the mode changes
+        assert OwnTrainTwin.calls == [True, False, True, False, True, False, True]
 
 
 def full_run_computed(case):
