@@ -505,7 +505,9 @@ def _mode_switch(module: torch.nn.Module) -> Callable[[bool], object]:
     tree through ``nn.Module.__setattr__``, 20-25 µs a call on the 3-4-1's twin, measured (two a curve point,
     a point every 10 steps)."""
     modules = list(module.modules())
-    if any(type(m).train is not torch.nn.Module.train for m in modules):
+    # A train() of its own, or a class-level `training` (a property, say), which an instance's flag would not
+    # reach: the module's own train() then.
+    if any(type(m).train is not torch.nn.Module.train or hasattr(type(m), "training") for m in modules):
         return module.train
 
     def set_mode(mode: bool) -> None:

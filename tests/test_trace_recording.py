@@ -144,7 +144,19 @@ class OwnTrainTwin(ModeTwin):
         return super().train(mode)
 
 
-@pytest.mark.parametrize("module", [ModeTwin, OwnTrainTwin])
+class PropertyModeTwin(ModeTwin):
+    """A module whose ``training`` is a property of its class, which a flag in the instance would not reach."""
+
+    @property
+    def training(self):
+        return self.__dict__.get("mode", True)
+
+    @training.setter
+    def training(self, mode):
+        self.__dict__["mode"] = mode
+
+
+@pytest.mark.parametrize("module", [ModeTwin, OwnTrainTwin, PropertyModeTwin])
 def test_the_twin_steps_in_train_mode_and_evaluates_the_curve_in_eval_mode(module, monkeypatch):
     monkeypatch.setattr(ModeTwin, "seen", [])
     monkeypatch.setattr(OwnTrainTwin, "calls", [])
