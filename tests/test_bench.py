@@ -77,3 +77,20 @@ def test_the_gate_floor_counts_registered_cases_and_their_float32_variants():
         ("sigmoid_neuron_float32", "float32", 1),
     ]
     assert other == ["bad (float64)"]
+
+
+def test_the_floor_is_the_import_plus_each_full_runs_steps_at_their_bare_time():
+    # Rows measured on the way time `steps` steps of each run, whatever the run's own length.
+    rows = {}
+    runs = [["network_3_4_1", 0, "float64", "x", 1], ["xor_2_3_1", 0, "float64", "y", 1]]
+    counted, other, floor = bench.replay_floor(runs, rows, 2.0, steps=3, repeats=1)
+    assert other == []
+    cases = registry()
+    lengths = [len(start(cases[name])[1]) for name in ("network_3_4_1", "xor_2_3_1")]
+    assert [(r["name"], r["steps"]) for r in counted] == list(zip(("network_3_4_1", "xor_2_3_1"), lengths, strict=True))
+    assert [row["timed_steps"] for row in rows.values()] == [3, 3]
+    bare = [
+        n * (rows[(name, "float64")]["scratch"]["bare_us"] + rows[(name, "float64")]["twin"]["bare_us"]) * 1e-6
+        for name, n in zip(("network_3_4_1", "xor_2_3_1"), lengths, strict=True)
+    ]
+    assert floor == pytest.approx(2.0 + sum(bare), rel=1e-9)
