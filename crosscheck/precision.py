@@ -42,7 +42,7 @@ from crosscheck import jsonfile
 from crosscheck.case import Case, vary
 from crosscheck.compare import STAGE_ORDER, split_key
 from crosscheck.environment import provenance
-from crosscheck.trace import Trace, scratch_trace, start, traces, twin_trace
+from crosscheck.trace import Trace, start, traces
 
 FLOAT32 = np.dtype(np.float32)
 EPS32 = float(np.finfo(np.float32).eps)
@@ -125,20 +125,11 @@ def _max_by_quantity(a: Trace, b: Trace) -> dict[str, float]:
     return {q: out[q] for q in STAGE_ORDER if q in out}
 
 
-def drift(case: Case, steps: int | None = None) -> dict[str, dict[str, float]]:
-    """Largest |float32 - float64| per quantity, for the scratch and twin sides: over the whole run (the
-    traces the checks read), or over its first ``steps`` steps, computed here."""
-    case32 = float32_case(case)
-    if steps is None:
-        (scratch64, twin64), (scratch32, twin32) = traces(case), traces(case32)
-    else:
-        (scratch64, twin64), (scratch32, twin32) = (_first_steps(c, steps) for c in (case, case32))
+def drift(case: Case) -> dict[str, dict[str, float]]:
+    """Largest |float32 - float64| per quantity over the whole run, for the scratch and twin sides."""
+    scratch64, twin64 = traces(case)
+    scratch32, twin32 = traces(float32_case(case))
     return {"scratch": _max_by_quantity(scratch32, scratch64), "twin": _max_by_quantity(twin32, twin64)}
-
-
-def _first_steps(case: Case, steps: int) -> tuple[Trace, Trace]:
-    params, batches = start(case)
-    return scratch_trace(case, params, batches[:steps]), twin_trace(case, params, batches[:steps])
 
 
 def network_report(case: Case) -> dict[str, Any]:

@@ -371,7 +371,6 @@ def twin_trace(
     with torch.no_grad():
         trace["forward"] = probe(X).numpy().copy()
     module.train()
-    set_mode = _mode_switch(module)
     curve_at = set(case.curve_steps)
     named = list(module.named_parameters())
     buffers = list(module.named_buffers())
@@ -460,10 +459,11 @@ def twin_trace(
                     buffer_views[n] = _view(t)
                 kept[n].append(buffer_views[n][1].copy())
             if step in curve_at:
-                set_mode(False)  # evaluation as a user runs it: BatchNorm on its running statistics, no dropout
+                # Evaluation as a user runs it: BatchNorm on its running statistics, no dropout.
+                _set_mode(module, False)
                 with torch.no_grad():
                     curve.append(case.twin_evaluate(module, X, y).clone())
-                set_mode(True)
+                _set_mode(module, True)
     trace["output"] = torch.stack(outputs).numpy()
     trace["loss"] = torch.stack(losses).numpy()
     if keep_dloss:
@@ -499,22 +499,31 @@ def twin_trace(
     return trace
 
 
-def _mode_switch(module: torch.nn.Module) -> Callable[[bool], object]:
-    """``module.train`` for the curve's evaluations; where no module of the tree has a ``train`` of its own
-    (most have not), a function that sets their ``training`` flags directly: ``nn.Module.train`` walks the
-    tree through ``nn.Module.__setattr__``, 20-25 µs a call on the 3-4-1's twin, measured (two a curve point,
-    a point every 10 steps)."""
+def _set_mode(module: torch.nn.Module, mode: bool) -> None:
+    """``module.train()`` or ``module.eval()`` for the curve's evaluations, by setting the tree's ``training``
+    flags where that is all they do: ``nn.Module.train`` walks the tree through ``nn.Module.__setattr__``,
+    20-25 µs a call on the 3-4-1's twin, measured (two a curve point, a point every 10 steps). The tree is
+    walked at each call, so that a module added during training is switched too."""
     modules = list(module.modules())
-    # A train() of its own, or a class-level `training` (a property, say), which an instance's flag would not
-    # reach: the module's own train() then.
-    if any(type(m).train is not torch.nn.Module.train or hasattr(type(m), "training") for m in modules):
-        return module.train
+    if any(map(_own_mode, map(type, modules))):
+        module.train() if mode else module.eval()  # as the loop would call them
+        return
+    for m in modules:
+        m.__dict__["training"] = mode  # where nn.Module.__setattr__ puts it
 
-    def set_mode(mode: bool) -> None:
-        for m in modules:
-            m.__dict__["training"] = mode  # where nn.Module.train's setattr puts it
 
-    return set_mode
+@functools.cache
+def _own_mode(cls: type[torch.nn.Module]) -> bool:
+    """Whether a module class switches modes its own way: its own train() or eval(), its own __setattr__
+    (a TorchScript module keeps the flag in the compiled module), or a class-level ``training`` (a property,
+    say) that a flag in the instance would not reach."""
+    Module = torch.nn.Module
+    return (
+        cls.train is not Module.train
+        or cls.eval is not Module.eval
+        or cls.__setattr__ is not Module.__setattr__
+        or hasattr(cls, "training")
+    )
 
 
 @contextlib.contextmanager

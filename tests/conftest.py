@@ -39,23 +39,22 @@ def _patched_traces_do_not_outlive_the_test(request: pytest.FixtureRequest) -> o
 
 # --- each full run once per gate run ---------------------------------------------------------------
 # `nox -s tests` runs the suite on one xdist worker per core. The trace cache is per process, so the
-# files whose tests read the full runs of registered cases (or of their float32 variants) through
-# crosscheck.trace.traces run as one unit of work on one worker: the float64 runs' readers as one, the
-# float32 runs' as another, so the two can run side by side. The run fails when any full run was
-# computed twice anywhere (summed over the workers), naming the tests that computed it: add their file
-# to the unit of the runs it reads.
+# files whose tests read the full run of a registered case (or of its float32 variant) through
+# crosscheck.trace.traces run on one worker, and the run fails when any full run was computed twice
+# anywhere (summed over the workers), naming the tests that computed it: add their file here.
+# (The float32 runs' readers cannot be a unit of their own: the drift test reads both dtypes' whole runs.)
 FULL_RUN_READERS = {
-    "test_battery.py": "float64 full runs",
-    "test_digits.py": "float64 full runs",
-    "test_example.py": "float64 full runs",
-    "test_example_bugs.py": "float64 full runs",
-    "test_findings.py": "float64 full runs",
-    "test_finite_differences.py": "float64 full runs",
-    "test_mutations.py": "float64 full runs",
-    "test_protocol.py": "float64 full runs",
-    "test_report.py": "float64 full runs",
-    "test_tutorial_runs.py": "float64 full runs",
-    "test_float32.py": "float32 full runs",
+    "test_battery.py",
+    "test_digits.py",
+    "test_example.py",
+    "test_example_bugs.py",
+    "test_findings.py",
+    "test_finite_differences.py",
+    "test_float32.py",
+    "test_mutations.py",
+    "test_protocol.py",
+    "test_report.py",
+    "test_tutorial_runs.py",
 }
 
 
@@ -69,14 +68,17 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(1)
         # The controller waits for each worker's process to end, and an interpreter that has loaded torch
         # takes 0.5-1 s to tear its modules down. By the time atexit runs, the worker has sent every
-        # report and its counts of full runs; nothing is left to finalise.
+        # report and its counts of full runs. What this skips: the teardown, and the exit functions
+        # registered before this one (logging's flush of its handlers; none of these tests logs to a file).
         atexit.register(_exit_now)
 
 
 def _exit_now() -> None:
+    if "coverage" in sys.modules:  # a coverage run saves each worker's data at exit: let it
+        return
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(0)  # the exit status of a worker is not read: its results went to the controller
 
 
 @pytest.hookimpl(trylast=True)
@@ -92,13 +94,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # The battery first: a learner's `pytest -x` stops at a broken network before the harness's own tests.
     # Then the tests that run pytest sessions of their own (pytester), the slowest on their own: under xdist,
     # a worker that takes one of them last would leave the other worker idle until it ends.
-    items.sort(key=lambda item: (item.path.name != "test_battery.py", "pytester" not in item.fixturenames))
+    items.sort(
+        key=lambda item: (item.path.name != "test_battery.py", "pytester" not in getattr(item, "fixturenames", ()))
+    )
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under ``--dist loadgroup``: the readers of the float64 full runs as one unit of work, those of the
-    float32 runs as another, every other test on its own.
+    """Under ``--dist loadgroup``: the full-run readers as one unit of work, every other test on its own.
 
     By file name, on the controller: xdist's own loadgroup reads ``xdist_group`` marks into node ids,
     which pytest 9.2's node ids no longer take (xdist 3.8 leaves them unchanged)."""
@@ -109,7 +112,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class FullRunReadersTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             file = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
-            return FULL_RUN_READERS.get(file, nodeid)
+            return "full-run readers" if file in FULL_RUN_READERS else nodeid
 
     return FullRunReadersTogether(config, log)
 

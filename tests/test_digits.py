@@ -5,21 +5,13 @@ import pytest
 
 from crosscheck import parametrize_with_checks
 from crosscheck.trace import traces
-from examples.digits import DIGITS, LABELS, LABELS_TEST, PIXELS, X_TEST
+from examples.digits import DIGITS, LABELS_TEST, X_TEST
 from scratch.mlp import MLP
 
 
 @parametrize_with_checks([DIGITS])
 def test_digits(case, check):
     check(case)
-
-
-def test_data_is_load_digits():
-    from sklearn.datasets import load_digits  # imported here, not by the case: it costs 0.8-1 s (SciPy)
-
-    pixels, labels = load_digits(return_X_y=True)
-    np.testing.assert_array_equal(PIXELS, pixels)
-    np.testing.assert_array_equal(LABELS, labels)
 
 
 def _trained(side):

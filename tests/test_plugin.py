@@ -311,9 +311,25 @@ def test_under_xdist_a_worker_tells_the_controller_the_registered_names(monkeypa
     plugin.pytest_sessionfinish(SimpleNamespace(config=worker), 0)
     assert worker.workeroutput == {"crosscheck_registered": ["sigmoid_neuron", "network_2_2_1"]}
 
-    controller = SimpleNamespace(stash={plugin._RUN: plugin._Run(tmp_path, tmp_path, tmp_path)})
+    goldens = tmp_path / "goldens"
+    goldens.mkdir()
+    for name in ("sigmoid_neuron", "network_2_2_1", "renamed_net"):
+        (goldens / f"{name}.npz").write_bytes(b"")
+    ran = plugin._Run(goldens, tmp_path, tmp_path, outcomes={("sigmoid_neuron", "golden"): ("passed", "")})
+    controller = SimpleNamespace(stash={plugin._RUN: ran}, getoption=lambda name: None)
     monkeypatch.setattr(plugin, "_ACTIVE", [controller])
     plugin.pytest_testnodedown(SimpleNamespace(config=controller), None)  # a crashed worker sends nothing
-    assert controller.stash[plugin._RUN].registered is None
+    assert ran.registered is None
     plugin.pytest_testnodedown(SimpleNamespace(config=controller, workeroutput=worker.workeroutput), None)
-    assert controller.stash[plugin._RUN].registered == ["sigmoid_neuron", "network_2_2_1"]
+    assert ran.registered == ["sigmoid_neuron", "network_2_2_1"]
+
+    # The controller's end of the run: the orphan check with the worker's names, no case loaded here.
+    def load_the_cases(config):
+        raise AssertionError("the controller loaded the cases")
+
+    monkeypatch.setattr(plugin, "_registered", load_the_cases)
+    monkeypatch.setattr(plugin, "_whole_suite", lambda config, run: True)
+    session = SimpleNamespace(config=controller, shouldfail=False, shouldstop=False, exitstatus=pytest.ExitCode.OK)
+    plugin.pytest_sessionfinish(session, 0)
+    assert ran.orphans == [goldens / "renamed_net.npz"]
+    assert session.exitstatus == pytest.ExitCode.TESTS_FAILED

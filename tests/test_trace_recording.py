@@ -156,10 +156,21 @@ class PropertyModeTwin(ModeTwin):
         self.__dict__["mode"] = mode
 
 
-@pytest.mark.parametrize("module", [ModeTwin, OwnTrainTwin, PropertyModeTwin])
+class OwnEvalTwin(ModeTwin):
+    """A module with an eval() of its own, and nn.Module's train()."""
+
+    calls: list[str] = []
+
+    def eval(self):
+        OwnEvalTwin.calls.append("eval")
+        return super().eval()
+
+
+@pytest.mark.parametrize("module", [ModeTwin, OwnTrainTwin, PropertyModeTwin, OwnEvalTwin])
 def test_the_twin_steps_in_train_mode_and_evaluates_the_curve_in_eval_mode(module, monkeypatch):
     monkeypatch.setattr(ModeTwin, "seen", [])
     monkeypatch.setattr(OwnTrainTwin, "calls", [])
+    monkeypatch.setattr(OwnEvalTwin, "calls", [])
     case = make_case(twin=module)
     params, batches = start(case)
     assert list(case.curve_steps) == [0, 3, 5] and len(batches) == 6
@@ -169,6 +180,21 @@ def test_the_twin_steps_in_train_mode_and_evaluates_the_curve_in_eval_mode(modul
     assert ModeTwin.seen[1:] == [step, curve, step, step, step, curve, step, step, curve]
     if module is OwnTrainTwin:  # its own train() is called, every time the mode changes
         assert OwnTrainTwin.calls == [True, False, True, False, True, False, True]
+    if module is OwnEvalTwin:  # its own eval() is called at each curve point
+        assert OwnEvalTwin.calls == ["eval"] * 3
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_a_scripted_twin_is_switched_through_its_own_train():
+    # A TorchScript module keeps its training flag in the compiled module, out of reach of its __dict__ (where
+    # reading .training back from Python would still find it): what tells is how BatchNorm normalises.
+    scripted = torch.jit.script(torch.nn.Sequential(torch.nn.BatchNorm1d(2, dtype=torch.float64)))
+    x = torch.tensor([[1.0, 2.0], [3.0, 6.0]], dtype=torch.float64)
+    trace._set_mode(scripted, False)  # the running statistics: mean 0, variance 1
+    torch.testing.assert_close(scripted(x), x / (1 + 1e-5) ** 0.5, rtol=0, atol=1e-15)
+    trace._set_mode(scripted, True)  # the batch's
+    mean, var = x.mean(0), x.var(0, unbiased=False)
+    torch.testing.assert_close(scripted(x), (x - mean) / (var + 1e-5) ** 0.5, rtol=0, atol=1e-15)
 
 
 def full_run_computed(case):
