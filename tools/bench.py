@@ -196,51 +196,55 @@ def full_run_cases(runs: Sequence[Sequence[Any]]) -> tuple[list[tuple[Case, int]
     return found, other
 
 
-def gate(
-    rows: dict[tuple[str, str], dict[str, Any]], repeats: int, step_repeats: int, floor_s: float, steps: int = STEPS
-) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        runs_file, battery_runs_file = Path(tmp) / "full_runs.json", Path(tmp) / "battery_full_runs.json"
-        run = command(
-            [sys.executable, "-m", "pytest", *GATE_ARGS, "-q", f"--junitxml={tmp}/junit.xml"],
-            repeats,
-            env={"CROSSCHECK_FULL_RUNS": str(runs_file)},
-        )
-        battery = command(
-            [sys.executable, "-m", "pytest", *GATE_ARGS, "-q", *BATTERY_FILES],
-            repeats,
-            env={"CROSSCHECK_FULL_RUNS": str(battery_runs_file)},
-        )
-        runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
-        battery_runs = json.loads(battery_runs_file.read_text()) if battery_runs_file.exists() else []
-    for what, done in (("gate", run), ("battery", battery)):
-        if any(code != 0 for code in done["exit_codes"]):
-            print(f"  the {what} exited {done['exit_codes']}: {_tail(done['output'])}", file=sys.stderr)
-    counted, other, floor = replay_floor(runs, rows, floor_s, steps, step_repeats)
-    battery_counted, _, battery_floor = replay_floor(battery_runs, rows, floor_s, steps, step_repeats)
+def against(run: dict[str, Any], floor: float) -> dict[str, Any]:
+    """A command's wall and CPU time beside its floor (it may run on one worker per core, its floor on one:
+    CPU time against the floor as well)."""
     return {
         "s": run["s"],
         "cpu_s": run["cpu_s"],
-        "workers": os.cpu_count(),
         "exit_codes": run["exit_codes"],
         "floor_s": round(floor, 3),
         "over_floor": round(run["s"]["median"] / floor, 3),
-        # The gate runs on one worker per core, its floor on one: CPU time against the floor as well.
         "cpu_over_floor": round(run["cpu_s"]["median"] / floor, 3),
+    }
+
+
+def replayed(
+    what: str,
+    files: Sequence[str],
+    rows: dict[tuple[str, str], dict[str, Any]],
+    repeats: int,
+    step_repeats: int,
+    import_s: float,
+    steps: int,
+) -> dict[str, Any]:
+    """The gate's pytest command over ``files`` (all tests when empty) against the floor of the full runs
+    that very run lists (``tests/conftest.py`` writes them where CROSSCHECK_FULL_RUNS says)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        runs_file = Path(tmp) / "full_runs.json"
+        run = command(
+            [sys.executable, "-m", "pytest", *GATE_ARGS, "-q", f"--junitxml={tmp}/junit.xml", *files],
+            repeats,
+            env={"CROSSCHECK_FULL_RUNS": str(runs_file)},
+        )
+        runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
+    if any(code != 0 for code in run["exit_codes"]):
+        print(f"  the {what} exited {run['exit_codes']}: {_tail(run['output'])}", file=sys.stderr)
+    counted, other, floor = replay_floor(runs, rows, import_s, steps, step_repeats)
+    return against(run, floor) | {
         "full_runs": counted,
         "full_runs_not_in_floor": other,
         "repeated_full_runs": [r for r in runs if r[-1] > 1],
-        "battery": {
-            "files": list(BATTERY_FILES),
-            "s": battery["s"],
-            "cpu_s": battery["cpu_s"],
-            "exit_codes": battery["exit_codes"],
-            "floor_s": round(battery_floor, 3),
-            "over_floor": round(battery["s"]["median"] / battery_floor, 3),
-            "cpu_over_floor": round(battery["cpu_s"]["median"] / battery_floor, 3),
-            "full_runs": [f"{r['name']} ({r['dtype']})" for r in battery_counted],
-        },
     }
+
+
+def gate(
+    rows: dict[tuple[str, str], dict[str, Any]], repeats: int, step_repeats: int, floor_s: float, steps: int = STEPS
+) -> dict[str, Any]:
+    """The tests session, and beside it the battery alone (``BATTERY_FILES``)."""
+    result = replayed("gate", (), rows, repeats, step_repeats, floor_s, steps)
+    battery = replayed("battery", BATTERY_FILES, rows, repeats, step_repeats, floor_s, steps)
+    return result | {"workers": os.cpu_count(), "battery": battery | {"files": list(BATTERY_FILES)}}
 
 
 def replay_floor(
@@ -280,16 +284,7 @@ def sweep(repeats: int, step_repeats: int) -> dict[str, Any]:
         run = command([sys.executable, "-m", "tutorials.sweep", "--out", f"{tmp}/sweep.json"], repeats)
     if any(code != 0 for code in run["exit_codes"]):
         print(f"  the sweep exited {run['exit_codes']}: {_tail(run['output'])}", file=sys.stderr)
-    return {
-        "s": run["s"],
-        "cpu_s": run["cpu_s"],
-        "exit_codes": run["exit_codes"],
-        "seeds": SWEEP_SEEDS,
-        "floor_s": round(floor, 3),
-        "over_floor": round(run["s"]["median"] / floor, 3),
-        "cpu_over_floor": round(run["cpu_s"]["median"] / floor, 3),
-        "cases": per_case,
-    }
+    return against(run, floor) | {"seeds": SWEEP_SEEDS, "cases": per_case}
 
 
 def learner_failure(repeats: int) -> dict[str, Any]:
@@ -404,25 +399,12 @@ def table(result: dict[str, Any]) -> str:
     )
     g = result.get("gate")
     if g:
-        lines.append(
-            f"gate (pytest {' '.join(GATE_ARGS)}): {g['s']['median']:.1f} s [{g['s']['min']:.1f}-{g['s']['max']:.1f}], "
-            f"CPU {g['cpu_s']['median']:.1f} s; floor {g['floor_s']:.1f} s (import + {len(g['full_runs'])} full runs "
-            f"bare) = {g['over_floor']:.2f} x floor ({g['cpu_over_floor']:.2f} x in CPU time)"
-        )
         b = g["battery"]
-        lines.append(
-            f"  the battery alone ({' '.join(b['files'])}): {b['s']['median']:.1f} s "
-            f"[{b['s']['min']:.1f}-{b['s']['max']:.1f}], CPU {b['cpu_s']['median']:.1f} s; floor {b['floor_s']:.1f} s "
-            f"(import + {len(b['full_runs'])} full runs bare) = {b['over_floor']:.2f} x floor "
-            f"({b['cpu_over_floor']:.2f} x in CPU time)"
-        )
+        lines.append(f"gate (pytest {' '.join(GATE_ARGS)}): {_over_floor(g)}")
+        lines.append(f"  the battery alone ({' '.join(b['files'])}): {_over_floor(b)}")
     sw = result.get("sweep")
     if sw:
-        lines.append(
-            f"sweep ({sw['seeds']} seeds, full runs): {sw['s']['median']:.1f} s; floor {sw['floor_s']:.1f} s "
-            f"(batched twin bare step x steps) = {sw['over_floor']:.2f} x floor "
-            f"({sw['cpu_over_floor']:.2f} x in CPU time)"
-        )
+        lines.append(f"sweep ({sw['seeds']} seeds, full runs): {_over_floor(sw, 'batched twin step x steps')}")
     lf = result.get("learner_failure")
     if lf:
         lines.append(
@@ -435,6 +417,17 @@ def table(result: dict[str, Any]) -> str:
     d = result["details"]
     lines.append(f"load average before / after: {d['load_average_before']} / {d['load_average_after']}")
     return "\n".join(lines)
+
+
+def _over_floor(figures: dict[str, Any], floor: str | None = None) -> str:
+    """One line of a command's times against its floor (by default the import and the full runs it replays)."""
+    floor = floor or f"import + {len(figures['full_runs'])} full runs"
+    t = figures["s"]
+    return (
+        f"{t['median']:.1f} s [{t['min']:.1f}-{t['max']:.1f}], CPU {figures['cpu_s']['median']:.1f} s; floor "
+        f"{figures['floor_s']:.1f} s ({floor} bare) = {figures['over_floor']:.2f} x floor "
+        f"({figures['cpu_over_floor']:.2f} x in CPU time)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
