@@ -443,9 +443,7 @@ def twin_trace(
                     f"x.sub_() or x -= ... on the batch); compute on a new tensor (x = x - x.mean(0))"
                 )
             for n, p in named:
-                if p.data_ptr() != views[n][0]:
-                    views[n] = _view(p)
-                values[n].append(views[n][1].copy())
+                values[n].append(_copy_through(views, n, p))
                 for kind, value in optimizer.state.get(p, {}).items():
                     if isinstance(value, torch.Tensor):
                         view = state_views.get((n, kind))
@@ -455,9 +453,7 @@ def twin_trace(
             if scheduler is not None:
                 scheduler.step()
             for n, t in buffers:
-                if t.data_ptr() != buffer_views[n][0]:
-                    buffer_views[n] = _view(t)
-                kept[n].append(buffer_views[n][1].copy())
+                kept[n].append(_copy_through(buffer_views, n, t))
             if step in curve_at:
                 # Evaluation as a user runs it: BatchNorm on its running statistics, no dropout.
                 _set_mode(module, False)
@@ -549,6 +545,14 @@ def _view(t: torch.Tensor) -> tuple[int, np.ndarray]:
     return t.data_ptr(), t.detach().numpy()
 
 
+def _copy_through(views: dict[str, tuple[int, np.ndarray]], name: str, t: torch.Tensor) -> np.ndarray:
+    """A copy of ``t``'s values through its view in ``views``, made again where ``t`` moved to new memory."""
+    view = views[name]
+    if t.data_ptr() != view[0]:
+        view = views[name] = _view(t)
+    return view[1].copy()
+
+
 _CACHE: dict[tuple[str, int, str], tuple[Case, Trace, Trace]] = {}
 # Full runs of the registered cases and of their float32 variants (the runs a gate checks) computed in this
 # process, by (case name, seed, dtype, variant): a gate that computes one of them twice pays for the same
@@ -565,7 +569,7 @@ def traces(case: Case, seed: int | None = None) -> tuple[Trace, Trace]:
     An entry is reused only for the very same case object: a ``dataclasses.replace`` variant that
     keeps the name gets its own run rather than the original's traces.
     """
-    key = (case.name, case.seed if seed is None else seed, np.dtype(case.dtype).name)
+    key = _key(case, seed)
     entry = _CACHE.get(key)
     if entry is None or entry[0] is not case:
         params, batches = start(case, seed)
@@ -576,6 +580,12 @@ def traces(case: Case, seed: int | None = None) -> tuple[Trace, Trace]:
             FULL_RUNS[run] += 1
             FULL_RUN_SITES.setdefault(run, []).append(os.environ.get("PYTEST_CURRENT_TEST", "").split(" (")[0])
     return entry[1], entry[2]
+
+
+def _key(case: Case, seed: int | None = None) -> tuple[str, int, str]:
+    """The caches' key of a case's run: name, seed and dtype (the entry keeps the case, which must be the same
+    object)."""
+    return case.name, case.seed if seed is None else seed, np.dtype(case.dtype).name
 
 
 def _registered(name: str) -> bool:
@@ -592,7 +602,7 @@ def first_step_traces(case: Case) -> tuple[Trace, Trace]:
     """(scratch, twin) traces of the run's first step: what the checks of the first step and before training
     compare, equal to the full run's step 0.  The full run's when it is already computed; else one step, so
     that a network broken at step 0 fails in milliseconds rather than after its whole run."""
-    key = (case.name, case.seed, np.dtype(case.dtype).name)
+    key = _key(case)
     full = _CACHE.get(key)
     if full is not None and full[0] is case:
         return full[1], full[2]
