@@ -140,6 +140,13 @@ def differences(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> tuple
     return diff, tol, bad
 
 
+def relative_differences(diff: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``diff / |b|`` (``diff`` from ``differences``), and 0 where ``diff`` is 0, where ``b`` is 0 too: the
+    relative difference the checks and the sweep report."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.divide(diff, np.abs(b), out=np.zeros(np.shape(diff)), where=diff != 0)
+
+
 def split_key(key: str) -> tuple[str, str | None]:
     quantity, _, parameter = key.partition(".")
     return quantity, parameter or None
@@ -193,8 +200,7 @@ def compare(
         if diff.size:
             finite = np.isfinite(diff)
             max_abs = max(max_abs, float(diff.max()) if finite.all() else np.inf)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rel = np.where(diff == 0, 0.0, diff / np.abs(b.astype(np.float64)))
+            rel = relative_differences(diff, b)
             max_rel = max(max_rel, float(np.nanmax(rel)) if finite.all() else np.inf)
         if bad.any():
             flat = np.argwhere(bad)[0]

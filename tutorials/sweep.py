@@ -45,7 +45,7 @@ from torch.func import functional_call, vjp, vmap
 from crosscheck import jsonfile
 from crosscheck.case import Array, Batch, Case, Params, load_into_twin, twin_data, twin_to_scratch
 from crosscheck.checks import CHECKS, run_check, tolerance
-from crosscheck.compare import Comparison, split_key
+from crosscheck.compare import Comparison, relative_differences, split_key
 from crosscheck.environment import provenance
 from crosscheck.registration import registry
 from crosscheck.trace import Trace, record_steps, scratch_trace, start, twin_trace
@@ -528,9 +528,7 @@ def worst_by_quantity(case: Case, seeds: Sequence[int], scratch: Stack, twin: St
             continue  # a shape mismatch fails the battery with its own message
         diff = np.subtract(a, b)
         np.abs(diff, out=diff)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.divide(diff, np.abs(b))
-        rel[diff == 0] = 0.0
+        rel = relative_differences(diff, b)
         row: dict[str, Any] = {"key": key}
         for label, values in (("abs", diff), ("rel", rel)):
             value, at = _argmax(values)
