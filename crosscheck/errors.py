@@ -1,5 +1,9 @@
-"""The harness's own error for a case it cannot check; kept apart so that reading a project's settings
-(the pytest plugin does it in every run) does not import torch."""
+"""The harness's own errors and their messages; kept apart so that reading a project's settings (the pytest
+plugin does it in every run) and a gate's end-of-run check do not import torch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 
 class RegistrationError(ValueError):
@@ -17,3 +21,18 @@ def writes_into_input(where: str) -> str:
         f"{where} writes into its input: the harness hands X and y over read-only, so that both sides and "
         f"every later step see the same data; compute on a copy (x = x - x.mean(0), not x -= x.mean(0))"
     )
+
+
+def repeated_full_runs(
+    counts: Mapping[tuple[str, int, str, str], int], sites: Mapping[tuple[str, int, str, str], Sequence[str]] = {}
+) -> list[str]:
+    """One line for each full run computed more than once, saying how often, where, and how to avoid it."""
+    return [
+        f"{name} (seed {seed}, {dtype}, variant {tag}): its full run was computed {n} times"
+        + (f" (in {', '.join(s or 'no test' for s in sites[key])})" if sites.get(key) else "")
+        + "; build the case once (at import, as a registered case), get its traces from crosscheck.trace.traces, "
+        "and run the tests that read them in one process"
+        for key, n in sorted(counts.items())
+        for name, seed, dtype, tag in [key]
+        if n > 1
+    ]

@@ -666,18 +666,3 @@ def variant(case: Case) -> str:
     digest = hashlib.sha1(usedforsecurity=False)
     _fingerprint(case, digest)
     return digest.hexdigest()[:12]
-
-
-def repeated_full_runs(
-    counts: Mapping[tuple[str, int, str, str], int], sites: Mapping[tuple[str, int, str, str], Sequence[str]] = {}
-) -> list[str]:
-    """One line for each full run computed more than once, saying how often, where, and how to avoid it."""
-    return [
-        f"{name} (seed {seed}, {dtype}, variant {tag}): its full run was computed {n} times"
-        + (f" (in {', '.join(s or 'no test' for s in sites[key])})" if sites.get(key) else "")
-        + "; build the case once (at import, as a registered case), get its traces from crosscheck.trace.traces, "
-        "and run the tests that read them in one process"
-        for key, n in sorted(counts.items())
-        for name, seed, dtype, tag in [key]
-        if n > 1
-    ]

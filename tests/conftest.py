@@ -148,11 +148,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         Path(out).write_text(json.dumps([[*key, n] for key, n in sorted(counts.items())]))
     if not counts:
         return
-    problems: list[str] = []
-    if max(counts.values()) > 1:  # the controller of an xdist run has not loaded torch: only then
-        from crosscheck.trace import repeated_full_runs
+    from crosscheck.errors import repeated_full_runs  # no torch: the controller of an xdist run has none
 
-        problems = repeated_full_runs(counts, sites)
+    problems = repeated_full_runs(counts, sites)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(

@@ -9,8 +9,9 @@ import pytest
 
 from crosscheck import registration, trace
 from crosscheck.case import twin_to_scratch, vary
+from crosscheck.errors import repeated_full_runs
 from crosscheck.registration import registry
-from crosscheck.trace import repeated_full_runs, scratch_trace, start, twin_trace, variant
+from crosscheck.trace import scratch_trace, start, twin_trace, variant
 from tests.fixture_net import make_case
 from tools import bench
 
