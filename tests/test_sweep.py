@@ -209,7 +209,7 @@ class _InProcess:
 
     def submit(self, fn, *args):
         fn, args = pickle.loads(pickle.dumps((fn, args)))
-        self.submitted.append(args[0])
+        self.submitted.append(args[0] if args else fn.__name__)  # a network's name, or the start's getpid
         future = Future()
         future.set_result(pickle.loads(pickle.dumps(fn(*args))))
         return future
@@ -220,8 +220,41 @@ def test_networks_swept_in_worker_processes_give_the_same_report(monkeypatch):
     monkeypatch.setattr(_InProcess, "submitted", [])
     cases, seeds = [NETWORK_2_2_1, NETWORK_3_4_1], [3, 4]
     in_workers = sw.sweep(cases, seeds, 6, jobs=2)
-    assert _InProcess.submitted == ["network_3_4_1"]  # the first of equally long runs stays here
+    # The pool's worker is started first; the first of equally long runs stays here.
+    assert _InProcess.submitted == ["getpid", "network_3_4_1"]
     assert _without_times(in_workers) == _without_times(sw.sweep(cases, seeds, 6))
+
+
+class _Early(_InProcess):
+    """The pool ``python -m tutorials.sweep`` starts before it imports torch (``sw._EARLY``)."""
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        self.let_go = True
+
+
+def test_the_worker_started_at_import_is_given_the_networks_once(monkeypatch):
+    def no_new_pool(*args, **kwargs):
+        raise AssertionError("the worker started at import should have been used")
+
+    early = _Early()
+    monkeypatch.setattr(_InProcess, "submitted", [])
+    monkeypatch.setattr(sw, "JOBS", 2)
+    monkeypatch.setattr(sw, "_EARLY", early)
+    monkeypatch.setattr(sw, "ProcessPoolExecutor", no_new_pool)
+    sw.sweep([NETWORK_2_2_1, NETWORK_3_4_1], [3], 6, jobs=2)
+    assert early.submitted == ["network_3_4_1"] and sw._EARLY is None and not hasattr(early, "let_go")
+
+
+@pytest.mark.parametrize(
+    "networks, jobs", [((NETWORK_2_2_1, NETWORK_3_4_1), 1), ((NETWORK_3_4_1,), 2)], ids=["one_job", "one_network"]
+)
+def test_the_worker_started_at_import_is_let_go_when_the_sweep_runs_in_this_process(monkeypatch, networks, jobs):
+    early = _Early()
+    monkeypatch.setattr(_InProcess, "submitted", [])
+    monkeypatch.setattr(sw, "JOBS", 2)
+    monkeypatch.setattr(sw, "_EARLY", early)
+    sw.sweep(list(networks), [3], 6, jobs=jobs)
+    assert early.let_go and early.submitted == [] and sw._EARLY is None
 
 
 def test_a_variant_is_swept_in_this_process(monkeypatch):

@@ -38,6 +38,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+SEEDS = 256
+# The neuron's run takes about as long as the other two together: two processes share it evenly.
+JOBS = min(2, os.cpu_count() or 1)
+REPORT = Path(__file__).resolve().parent.parent / "reports" / "sweep.json"
+
+
+def _start_workers(n: int) -> ProcessPoolExecutor:
+    """A pool of ``n`` worker processes, started now.
+
+    spawn, not fork: a process that runs a thread of torch's would hand a forked child the locks that
+    thread holds without the thread (Python 3.12 warns about such forks). A spawned worker imports this
+    module, and with it torch, as it starts."""
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(n):  # a pool starts a process for each task it is given while none is idle
+        pool.submit(os.getpid)
+    return pool
+
+
+# `python -m tutorials.sweep`: the worker starts before this process imports torch (below), so that the two
+# imports, about 2 s each, overlap instead of coming one after the other on the sweep's critical path.
+# main() gives it its networks, or lets it go. (A worker imports this module as __mp_main__.)
+_EARLY = _start_workers(JOBS - 1) if __name__ == "__main__" and JOBS > 1 else None
+
 import numpy as np
 import torch
 from torch.func import functional_call, vjp, vmap
@@ -51,11 +74,6 @@ from crosscheck.registration import registry
 from crosscheck.trace import Trace, record_steps, scratch_trace, start, twin_trace
 from scratch import network_3_4_1 as s341
 from tutorials.networks import TUTORIAL_CASES
-
-SEEDS = 256
-# The neuron's run takes about as long as the other two together: two processes share it evenly.
-JOBS = min(2, os.cpu_count() or 1)
-REPORT = Path(__file__).resolve().parent.parent / "reports" / "sweep.json"
 
 # A trace with a leading seeds axis: ``stack[key][s]`` is seed ``s``'s ``trace[key]``.
 Stack = dict[str, np.ndarray]
@@ -696,6 +714,17 @@ def _sweep_registered(name: str, seeds: Sequence[int], steps: int | None) -> dic
     return sweep_case(registered([name])[name], seeds, steps)
 
 
+def _take_early(workers: int) -> ProcessPoolExecutor | None:
+    """The pool started at import (``python -m tutorials.sweep``) where it has ``workers`` processes, once;
+    otherwise it is let go."""
+    global _EARLY
+    pool, _EARLY = _EARLY, None
+    if pool is not None and workers != JOBS - 1:
+        pool.shutdown(wait=False, cancel_futures=True)
+        return None
+    return pool
+
+
 def _sweep_cases(cases: Sequence[Case], seeds: Sequence[int], steps: int | None, jobs: int) -> list[dict[str, Any]]:
     """``sweep_case`` of every case, in order; up to ``jobs`` at a time when every case is registered.
 
@@ -707,13 +736,13 @@ def _sweep_cases(cases: Sequence[Case], seeds: Sequence[int], steps: int | None,
     """
     by_name = registered([c.name for c in cases])
     if jobs == 1 or len(cases) < 2 or any(by_name.get(c.name) is not c for c in cases):
+        _take_early(0)
         return [sweep_case(case, seeds, steps) for case in cases]
     length = [len(start(c)[1]) for c in cases]
     here, *others = sorted(range(len(cases)), key=lambda i: -min(length[i], steps or length[i]))
     results: dict[int, dict[str, Any]] = {}
-    # spawn, not fork: this process already runs a thread of torch's, and a forked child would inherit
-    # the locks that thread holds without the thread (Python 3.12 warns about such forks).
-    with ProcessPoolExecutor(min(jobs - 1, len(others)), mp_context=multiprocessing.get_context("spawn")) as pool:
+    workers = min(jobs - 1, len(others))
+    with _take_early(workers) or _start_workers(workers) as pool:
         futures = {i: pool.submit(_sweep_registered, cases[i].name, list(seeds), steps) for i in others}
         results[here] = sweep_case(cases[here], seeds, steps)
         results |= {i: f.result() for i, f in futures.items()}
