@@ -29,7 +29,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import torch
@@ -382,7 +382,7 @@ def twin_trace(
     # moves to new memory (p.data = ..., as a hand-written update may do).
     views = {n: _view(p) for n, p in named}
     buffer_views = {n: _view(t) for n, t in buffers}
-    state_views: dict[tuple[str, str], tuple[torch.Tensor, np.ndarray]] = {}
+    state_views: dict[tuple[str, str], tuple[int, np.ndarray]] = {}
     outputs, losses, dlosses, curve, lrs = [], [], [], [], []
     grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in named}
     grad_rows = list(grads.values())
@@ -446,10 +446,9 @@ def twin_trace(
                 values[n].append(_copy_through(views, n, p))
                 for kind, value in optimizer.state.get(p, {}).items():
                     if isinstance(value, torch.Tensor):
-                        view = state_views.get((n, kind))
-                        if view is None or view[0] is not value:  # a state tensor the optimizer made anew
-                            view = state_views[(n, kind)] = (value, value.detach().numpy())
-                        states.setdefault(kind, {}).setdefault(n, []).append(view[1].copy())
+                        states.setdefault(kind, {}).setdefault(n, []).append(
+                            _copy_through(state_views, (n, kind), value)
+                        )
             if scheduler is not None:
                 scheduler.step()
             for n, t in buffers:
@@ -540,16 +539,21 @@ def _collection_paused() -> Iterator[None]:
             gc.enable()
 
 
+K = TypeVar("K", str, tuple[str, str])
+
+
 def _view(t: torch.Tensor) -> tuple[int, np.ndarray]:
     """Where ``t``'s memory starts, and a NumPy view of it."""
     return t.data_ptr(), t.detach().numpy()
 
 
-def _copy_through(views: dict[str, tuple[int, np.ndarray]], name: str, t: torch.Tensor) -> np.ndarray:
-    """A copy of ``t``'s values through its view in ``views``, made again where ``t`` moved to new memory."""
-    view = views[name]
-    if t.data_ptr() != view[0]:
-        view = views[name] = _view(t)
+def _copy_through(views: dict[K, tuple[int, np.ndarray]], key: K, t: torch.Tensor) -> np.ndarray:
+    """A copy of ``t``'s values through its view in ``views``, made first or again where ``t`` is new or moved
+    to new memory (a state tensor the optimizer makes anew, or ``buf.data = ...``). The view holds the memory
+    it reads, so no other tensor can start where it starts."""
+    view = views.get(key)
+    if view is None or t.data_ptr() != view[0]:
+        view = views[key] = _view(t)
     return view[1].copy()
 
 

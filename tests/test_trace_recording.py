@@ -53,6 +53,26 @@ class DataSGD(torch.optim.Optimizer):
                 p.data = p.data - group["lr"] * p.grad
 
 
+class DataMomentum(torch.optim.Optimizer):
+    """Hand-written momentum whose buffer, one tensor object in the optimizer's state, moves to new memory at
+    every step (buf.data = 0.9 * buf + grad)."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = p.grad.clone()
+                else:
+                    buf = state["momentum_buffer"]
+                    buf.data = 0.9 * buf + p.grad
+                p.sub_(group["lr"] * state["momentum_buffer"])
+
+
 def plain_run(case, params, batches):
     """Each step's gradients as backward leaves them (copied before the optimizer runs) and parameters after
     the step (copied)."""
@@ -92,6 +112,23 @@ def test_the_recording_is_what_a_plain_loop_sees(optimizer):
                 expected = tensors[link.tensor].T if link.transpose else tensors[link.tensor]
                 got = torch.as_tensor(trace[f"{kind}.{name}"][step])
                 assert torch.equal(got, expected[link.index]), (kind, name, step)
+
+
+def test_an_optimizer_state_tensor_that_moves_to_new_memory_is_recorded_at_each_step():
+    case = make_case(optimizer=DataMomentum)
+    params, batches = start(case)
+    trace = twin_trace(case, params, batches)
+    module = case.twin.module(case.torch_dtype)
+    load_into_twin(module, case, params)
+    optimizer = DataMomentum(module.parameters(), case.learning_rate)
+    X, y = twin_data(case)
+    weight = module.hidden.weight
+    for step, b in enumerate(batches):
+        optimizer.zero_grad()
+        case.twin_loss(module(X[b]), y[b]).backward()
+        optimizer.step()
+        expected = optimizer.state[weight]["momentum_buffer"].T
+        assert torch.equal(torch.as_tensor(trace["state.momentum_buffer.W1"][step]), expected), step
 
 
 def test_an_optimizer_that_starts_writing_into_the_gradients_later_is_an_error():
