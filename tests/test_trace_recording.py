@@ -235,7 +235,7 @@ def test_a_scripted_twin_is_switched_through_its_own_train():
 
 
 def full_run_computed(case):
-    entry = trace._CACHE.get((case.name, case.seed, "float64"))
+    entry = trace._CACHE.get(trace._key(case))
     return entry is not None and entry[0] is case
 
 
