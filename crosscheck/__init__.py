@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from crosscheck.case import Case, Data, Layer, Link, Scratch, Twin, shuffled_batches, vary
-    from crosscheck.checks import CHECKS, parametrize_with_checks, run_check
+    from crosscheck.checks import CHECKS, run_check
     from crosscheck.errors import RegistrationError
     from crosscheck.findings import Finding, register_findings
     from crosscheck.registration import register, registry
+    from crosscheck.testing import parametrize_with_checks
 
 _WHERE = {
     "CHECKS": "crosscheck.checks",
@@ -34,7 +35,7 @@ _WHERE = {
     "Layer": "crosscheck.case",
     "Link": "crosscheck.case",
     "RegistrationError": "crosscheck.errors",
-    "parametrize_with_checks": "crosscheck.checks",
+    "parametrize_with_checks": "crosscheck.testing",
     "register": "crosscheck.registration",
     "register_findings": "crosscheck.findings",
     "registry": "crosscheck.registration",

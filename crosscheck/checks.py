@@ -1,15 +1,12 @@
 """The battery: every check runs on every registered case.
 
-Each ``check_<property>(case)`` returns a ``Comparison``; ``parametrize_with_checks``
-turns (case, check) pairs into pytest tests with ids ``<network>-<check>``, and
-known failures become strict xfails, as scikit-learn's estimator checks do.
+Each ``check_<property>(case, run)`` is a plain function of a case and what its run produced, returning a
+``Comparison``: data, never an assertion.  The pytest glue (``crosscheck.testing``) turns them into tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from functools import partial
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
@@ -183,98 +180,3 @@ def run_check(case: Case, check: str, pair: tuple[Trace, Trace] | None = None) -
 
 def failed(case: Case, check: str, problem: str) -> Comparison:
     return Comparison(case.name, check, "", 0, np.inf, np.inf, 0.0, 0.0, None, problem)
-
-
-GOLDEN = "golden"
-
-
-def assert_check(check: str, case: Case) -> None:
-    """Run one check and raise its message on failure (pytest shows it at the user's test)."""
-    __tracebackhide__ = True
-    problem = validation_problem(case)
-    if problem is not None:
-        raise AssertionError(f"{case.name} / {check}: the case cannot be checked: {problem}")
-    if check == GOLDEN:
-        from crosscheck import goldens, plugin
-
-        settings = plugin.settings()
-        goldens.check_golden(case, settings.folder, force_regen=settings.force_regen, regen_all=settings.regen_all)
-        return
-    result = run_check(case, check)
-    if not result.passed:
-        raise AssertionError(result.message() + optimizer_line(result, case) + _repro_line(case, result))
-
-
-def optimizer_line(result: Comparison, case: Case) -> str:
-    """For a divergence in the update (learning rate, optimizer state, parameters after it): what the twin
-    trains with, since a network whose optimizer differs in kind or options parts exactly there."""
-    d = result.first_divergence
-    if d is None or d.quantity not in ("lr", "state", "param"):
-        return ""
-    from crosscheck.case import describe_optimizer
-
-    return (
-        f"\nthe twin trains with {describe_optimizer(case)}; if the network's optimizer is of another kind or has "
-        f"other options, give the twin the same (Twin(optimizer=..., scheduler=...))"
-    )
-
-
-def _repro_line(case: Case, result: Comparison) -> str:
-    """Under pytest, for a value divergence: the layer where the sides part (when the case names its
-    layers) and the one-step repro, written now, as lines for the message."""
-    from crosscheck import plugin
-    from crosscheck.repro import repro_for
-
-    if result.first_divergence is None or not plugin.active():
-        return ""
-    from crosscheck.diagnose import layer_text
-
-    settings = plugin.settings()
-    step = result.first_divergence.step
-    try:
-        layer = layer_text(case, step)
-        path = repro_for(case, step, settings.reports, settings.root)
-    except StepError:  # the full run goes wrong later; the check that reads it says where
-        return ""
-    return (f"\nlayer: {layer}" if layer else "") + (f"\none-step repro: python {path}" if path is not None else "")
-
-
-def parametrize_with_checks(
-    cases: Iterable[Case], expected_failed_checks: Mapping[str, Mapping[str, str]] | None = None
-) -> Any:
-    """``pytest.mark.parametrize("case, check", ...)`` over every (case, check) pair: the battery's checks
-    and, for a float64 case, the golden check, with ids ``<case>-<check>``.
-
-    ``expected_failed_checks`` is ``{case name: {check: reason}}``; each entry becomes a strict xfail.
-    """
-    import pytest
-
-    expected = expected_failed_checks or {}
-    cases = list(cases)
-    if not cases:
-        from crosscheck.registration import project, pytest_root
-
-        proj = project(pytest_root())
-        where = f"the project at {proj.pyproject}" if proj.pyproject else f"{proj.root} (no pyproject.toml above it)"
-        raise ValueError(
-            f"parametrize_with_checks() got no case, so no check would run. If you pass registry().values(): no "
-            f"case is registered for {where}; list the modules that register yours in its pyproject.toml, "
-            f'[tool.crosscheck] cases = ["mypackage.mynet"]'
-        )
-    params = []
-    for case in cases:
-        if not isinstance(case, Case):
-            raise TypeError(f"parametrize_with_checks takes crosscheck.Case objects, got {type(case).__name__}")
-        # Goldens are float64: a float32 run is checked against its twin, whose float64 run has the golden.
-        names = battery(case) + ([GOLDEN] if np.dtype(case.dtype) == np.float64 else [])
-        failing = expected.get(case.name, {})
-        unknown = set(failing) - set(names)
-        if unknown:
-            raise KeyError(
-                f"expected_failed_checks for {case.name!r} names unknown checks {sorted(unknown)}; "
-                f"the checks are {names}"
-            )
-        for name in names:
-            marks = [pytest.mark.xfail(strict=True, reason=failing[name])] if name in failing else []
-            params.append(pytest.param(case, partial(assert_check, name), id=f"{case.name}-{name}", marks=marks))
-    return pytest.mark.parametrize("case, check", params)

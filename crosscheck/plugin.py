@@ -18,18 +18,11 @@ from typing import Any
 
 import pytest
 
+from crosscheck import settings
+from crosscheck.settings import Settings
+
 SECTION = "crosscheck"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the checks need to know of the pytest run in progress."""
-
-    folder: Path  # the golden files
-    force_regen: bool
-    regen_all: bool
-    reports: Path  # where one-step repros go: --crosscheck-report, else <project>/reports
-    root: Path  # the project's folder
+BLOCK = "crosscheck_diagnosis"  # a failing case's block of facts, made by its check, carried with its report
 
 
 @dataclass
@@ -48,9 +41,11 @@ class _Run:
     written: Path | None = None
     report_error: str | None = None
     registered: list[str] | str | None = None  # under xdist: the case names a worker loaded, or its error
+    blocks: dict[str, list[str]] = field(default_factory=dict)  # case name -> its diagnosis, as its check made it
 
 
 _RUN = pytest.StashKey[_Run]()
+_SETTINGS = pytest.StashKey[Settings]()
 # Configs of the pytest runs in progress, innermost last (pytester runs one inside another).
 _ACTIVE: list[pytest.Config] = []
 
@@ -91,40 +86,22 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--crosscheck-report needs the cases in this process: run it without -n (xdist)")
     reports = Path(config.invocation_params.dir, out) if out is not None else proj.root / "reports"
     config.stash[_RUN] = _Run(folder, reports, proj.root)
+    config.stash[_SETTINGS] = Settings(
+        goldens=folder,
+        force_regen=bool(config.getoption("force_regen", False)),
+        regen_all=bool(config.getoption("regen_all", False)),
+        reports=reports,
+        root=proj.root,
+    )
+    settings.push(config.stash[_SETTINGS])
     _ACTIVE.append(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if config in _ACTIVE:
         _ACTIVE.remove(config)
-
-
-def root() -> Path | None:
-    """The project folder of the innermost pytest run in progress (None outside pytest)."""
-    return _ACTIVE[-1].stash[_RUN].root if _ACTIVE else None
-
-
-def active() -> bool:
-    """Whether a pytest run with this plugin is in progress in this process."""
-    return bool(_ACTIVE)
-
-
-def settings() -> Settings:
-    """The golden check's folder and flags, and where repros go, from the pytest run in progress."""
-    if not _ACTIVE:
-        raise RuntimeError(
-            "the golden check runs inside pytest, with the crosscheck plugin that nn-crosscheck installs; "
-            "it was called outside a pytest run (or with -p no:crosscheck)"
-        )
-    config = _ACTIVE[-1]
-    run = config.stash[_RUN]
-    return Settings(
-        folder=run.folder,
-        force_regen=bool(config.getoption("force_regen", False)),
-        regen_all=bool(config.getoption("regen_all", False)),
-        reports=run.reports,
-        root=run.root,
-    )
+    if _SETTINGS in config.stash:
+        settings.pop(config.stash[_SETTINGS])
 
 
 def _case_and_check(item: pytest.Item) -> tuple[Any, str] | None:
@@ -133,7 +110,7 @@ def _case_and_check(item: pytest.Item) -> tuple[Any, str] | None:
     check = params.get("check")
     if "case" not in params or getattr(check, "func", None) is None:
         return None
-    from crosscheck.checks import assert_check
+    from crosscheck.testing import assert_check
 
     if check.func is not assert_check:  # type: ignore[union-attr]
         return None
@@ -161,6 +138,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if found is not None and (report.when == "call" or report.failed):
         # user_properties travel with the report, to the xdist controller as well.
         report.user_properties.append((SECTION, (found[0].name, found[1])))
+        if report.failed:
+            from crosscheck.testing import diagnosis_block
+
+            block = diagnosis_block(found[0].name)
+            if block:
+                report.user_properties.append((BLOCK, block))
     return report
 
 
@@ -179,6 +162,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         crash = getattr(report.longrepr, "reprcrash", None)
         message = crash.message if crash is not None else str(report.longrepr)
     run = config.stash[_RUN]
+    blocks = [value for key, value in report.user_properties if key == BLOCK]
+    if blocks:
+        run.blocks.setdefault(tag[0], [str(line) for line in blocks[0]])  # type: ignore[union-attr]
     if run.outcomes.get(tag, ("passed", ""))[0] == "failed":
         return  # a setup or teardown error after the call failed keeps the call's message
     run.outcomes[tag] = (outcome, message)
@@ -277,17 +263,6 @@ def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> Path:
     return out
 
 
-def _diagnosis(run: _Run, name: str) -> list[str]:
-    """One block of facts for a failing case collected in this process (none under xdist)."""
-    case = run.cases.get(name)
-    if case is None:
-        return []
-    from crosscheck.diagnose import diagnose
-
-    found = diagnose(case, run.reports, run.root)
-    return found.block() if found is not None else []
-
-
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     run = config.stash.get(_RUN, None)
     if run is None or not run.outcomes:
@@ -305,7 +280,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         if outcome == "failed":
             failing.setdefault(name, []).append((check, message))
     for name, failures in failing.items():
-        shown = _diagnosis(run, name) if any(check != "golden" for check, _ in failures) else []
+        shown = run.blocks.get(name, []) if any(check != "golden" for check, _ in failures) else []
         for line in shown:
             tr.write_line(line, red=line == shown[0])
         for check, message in failures:

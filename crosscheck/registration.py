@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crosscheck import settings
 from crosscheck.errors import RegistrationError
 
 if TYPE_CHECKING:
@@ -103,14 +104,11 @@ def registry(start: Path | None = None) -> dict[str, Case]:
     loaded by importing the modules its ``[tool.crosscheck] cases`` lists, and any case registered in this
     process before.  ``start`` defaults to the rootdir of the pytest run in progress (so a test module
     finds its project wherever pytest is started from), else the current folder."""
-    load(project(start if start is not None else pytest_root()))
+    if start is None:
+        run = settings.current()
+        start = run.root if run is not None else None
+    load(project(start))
     return dict(_REGISTRY)
-
-
-def pytest_root() -> Path | None:
-    """The rootdir of the pytest run in progress in this process, if the plugin is loaded and active."""
-    plugin = sys.modules.get("crosscheck.plugin")
-    return plugin.root() if plugin is not None else None
 
 
 def register(case: Case) -> Case:

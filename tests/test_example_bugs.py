@@ -4,7 +4,8 @@ naming the state, buffer or parameter; each correct example passes its whole bat
 import pytest
 
 from crosscheck.case import validation_problem, vary
-from crosscheck.checks import assert_check, battery, run_check
+from crosscheck.checks import battery, run_check
+from crosscheck.testing import assert_check
 from crosscheck.trace import scratch_trace, start, twin_trace
 from examples.bugs import BUGS
 

@@ -16,7 +16,8 @@ from torch.nn import functional as F
 
 from crosscheck import RegistrationError, parametrize_with_checks, register, run_check
 from crosscheck.case import MAX_STEPS
-from crosscheck.checks import assert_check, battery
+from crosscheck.checks import battery
+from crosscheck.testing import assert_check
 
 
 @pytest.fixture(autouse=True)

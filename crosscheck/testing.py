@@ -1,0 +1,123 @@
+"""The pytest glue: ``parametrize_with_checks`` makes the battery into pytest tests, and each test's assertion
+turns a check's result into its failure message.
+
+Above the checks, the goldens and the diagnosis, and below the plugin: what the run decides (the golden folder,
+regeneration, where repros go) comes from ``crosscheck.settings``, which the plugin fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from crosscheck import goldens, settings
+from crosscheck.case import Case
+from crosscheck.checks import battery, run_check
+from crosscheck.compare import Comparison
+from crosscheck.errors import StepError
+from crosscheck.case import validation_problem  # TODO(merge): crosscheck.validate
+
+GOLDEN = "golden"
+
+
+def assert_check(check: str, case: Case) -> None:
+    """Run one check and raise its message on failure (pytest shows it at the user's test)."""
+    __tracebackhide__ = True
+    problem = validation_problem(case)
+    if problem is not None:
+        raise AssertionError(f"{case.name} / {check}: the case cannot be checked: {problem}")
+    if check == GOLDEN:
+        run = settings.required()
+        goldens.check_golden(case, run.goldens, force_regen=run.force_regen, regen_all=run.regen_all)
+        return
+    result = run_check(case, check)
+    if not result.passed:
+        raise AssertionError(result.message() + optimizer_line(result, case) + _diagnosis_lines(case, result))
+
+
+def optimizer_line(result: Comparison, case: Case) -> str:
+    """For a divergence in the update (learning rate, optimizer state, parameters after it): what the twin
+    trains with, since a network whose optimizer differs in kind or options parts exactly there."""
+    d = result.first_divergence
+    if d is None or d.quantity not in ("lr", "state", "param"):
+        return ""
+    from crosscheck.case import describe_optimizer
+
+    return (
+        f"\nthe twin trains with {describe_optimizer(case)}; if the network's optimizer is of another kind or has "
+        f"other options, give the twin the same (Twin(optimizer=..., scheduler=...))"
+    )
+
+
+def diagnosis_block(case_name: str) -> list[str]:
+    """The block of facts of a case whose check failed in the pytest run in progress, when a check made it."""
+    run = settings.current()
+    found = run.diagnoses.get(case_name) if run is not None else None
+    return found.block() if found is not None else []
+
+
+def _diagnosis_lines(case: Case, result: Comparison) -> str:
+    """Under pytest, for a value divergence: the layer where the sides part (when the case names its layers) and
+    the one-step repro, as lines for the message.  The case's diagnosis is made once per run, by its first
+    failing check; its other checks and the end-of-run summary read it."""
+    run = settings.current()
+    if run is None:
+        return ""
+    if case.name not in run.diagnoses:
+        from crosscheck.diagnose import diagnose
+
+        try:
+            run.diagnoses[case.name] = diagnose(case, run.reports, run.root)
+        except StepError:  # the full run goes wrong later; the check that reads it says where
+            run.diagnoses[case.name] = None
+    found = run.diagnoses[case.name]
+    if found is None or result.first_divergence is None:
+        return ""
+    return (f"\nlayer: {found.layer}" if found.layer else "") + (
+        f"\none-step repro: python {found.repro}" if found.repro is not None else ""
+    )
+
+
+def parametrize_with_checks(
+    cases: Iterable[Case], expected_failed_checks: Mapping[str, Mapping[str, str]] | None = None
+) -> Any:
+    """``pytest.mark.parametrize("case, check", ...)`` over every (case, check) pair: the battery's checks
+    and, for a float64 case, the golden check, with ids ``<case>-<check>``.
+
+    ``expected_failed_checks`` is ``{case name: {check: reason}}``; each entry becomes a strict xfail.
+    """
+    import pytest
+
+    expected = expected_failed_checks or {}
+    cases = list(cases)
+    if not cases:
+        from crosscheck.registration import project
+
+        run = settings.current()
+        proj = project(run.root if run is not None else None)
+        where = f"the project at {proj.pyproject}" if proj.pyproject else f"{proj.root} (no pyproject.toml above it)"
+        raise ValueError(
+            f"parametrize_with_checks() got no case, so no check would run. If you pass registry().values(): no "
+            f"case is registered for {where}; list the modules that register yours in its pyproject.toml, "
+            f'[tool.crosscheck] cases = ["mypackage.mynet"]'
+        )
+    params = []
+    for case in cases:
+        if not isinstance(case, Case):
+            raise TypeError(f"parametrize_with_checks takes crosscheck.Case objects, got {type(case).__name__}")
+        # Goldens are float64: a float32 run is checked against its twin, whose float64 run has the golden.
+        names = battery(case) + ([GOLDEN] if np.dtype(case.dtype) == np.float64 else [])
+        failing = expected.get(case.name, {})
+        unknown = set(failing) - set(names)
+        if unknown:
+            raise KeyError(
+                f"expected_failed_checks for {case.name!r} names unknown checks {sorted(unknown)}; "
+                f"the checks are {names}"
+            )
+        for name in names:
+            marks = [pytest.mark.xfail(strict=True, reason=failing[name])] if name in failing else []
+            params.append(pytest.param(case, partial(assert_check, name), id=f"{case.name}-{name}", marks=marks))
+    return pytest.mark.parametrize("case, check", params)
