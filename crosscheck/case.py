@@ -935,7 +935,7 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
     shape (optimizer state of the same kinds, buffers), and the twin run twice from the same parameters must
     give the same bits: a twin with dropout or unseeded randomness would fail the cross-check with other
     values on every run."""
-    from crosscheck.compare import STEPPED, describe, split_key
+    from crosscheck.keys import STEPPED, describe, split_key
     from crosscheck.trace import scratch_trace, twin_trace
 
     try:

@@ -11,27 +11,22 @@ from collections.abc import Callable
 import numpy as np
 
 from crosscheck.case import Case, validation_problem
-from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL, Comparison, compare
+from crosscheck.compare import Comparison, compare
 from crosscheck.errors import StepError
-from crosscheck.trace import Trace, first_step_traces, traces
-
-# Fixed bounds per dtype; float32 has none here: its bounds grow with the run's length (below).
-TOLERANCES: dict[np.dtype, tuple[float, float]] = {
-    np.dtype(np.float64): (FLOAT64_ATOL, FLOAT64_RTOL),
-}
+from crosscheck.keys import Trace
+from crosscheck.tolerance import bounds
+from crosscheck.trace import first_step_traces, start, traces
 
 
 def tolerance(case: Case, steps: int | None = None) -> tuple[float, float]:
-    """(atol, rtol) for the case's dtype: the table for float64; for float32,
-    ``4 * eps32 * sqrt(steps)`` each, over ``steps`` steps compared (default: the whole run; the rule
-    and its measured reason: ``crosscheck.precision``)."""
-    dtype = np.dtype(case.dtype)
-    if dtype == np.float32:
-        # Imported here so that ``python -m crosscheck.precision`` does not find itself imported.
-        from crosscheck.precision import float32_tolerance, run_length
+    """(atol, rtol) for the case's dtype over ``steps`` steps of rounding (default: the whole run; the rule and
+    its measured reason: ``crosscheck.tolerance``)."""
+    return bounds(case.dtype, run_length(case) if steps is None else steps)
 
-        return float32_tolerance(max(1, run_length(case) if steps is None else steps))
-    return TOLERANCES[dtype]
+
+def run_length(case: Case) -> int:
+    """How many steps the case's run takes."""
+    return len(start(case)[1])
 
 
 def _keys(trace: Trace, *prefixes: str) -> list[str]:

@@ -8,55 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # goldens reads the tolerances from here when the plugin configures; torch waits for a case
-    from crosscheck.trace import Trace
-
-# Float64 NumPy and float64 torch agree to about 1e-14 over the tutorial runs at the default seed
-# (largest difference 1.4e-14, neuron gradient). Over 256 seeds per network (nox -s sweep) the worst
-# case is 4.6e-13 (3-4-1, seed 129, dL/doutput at step 271, where learning XOR amplifies rounding):
-# atol 1e-12 keeps 2x headroom over that; rtol 1e-10 covers large values.
-FLOAT64_ATOL = 1e-12
-FLOAT64_RTOL = 1e-10
-
-QUANTITIES = {
-    "init": "initial parameter",
-    "forward": "forward output on the dataset",
-    "output": "forward output",
-    "loss": "loss",
-    "dloss": "dL/doutput",
-    "grad": "gradient",
-    "lr": "learning rate",
-    "state": "optimizer state",
-    "param": "parameter after update",
-    "buffer": "buffer",
-    "curve": "recorded loss curve",
-}
-# Order of the chain within one step: where a fault first shows.
-STAGE_ORDER = ("init", "forward", "output", "buffer", "loss", "dloss", "grad", "lr", "state", "param", "curve")
-STEPPED = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "param")
-# torch.optim's names for the state it keeps per parameter, as a failure names them.
-STATE_NAMES = {
-    "momentum_buffer": "momentum buffer",
-    "exp_avg": "Adam first moment",
-    "exp_avg_sq": "Adam second moment",
-    "max_exp_avg_sq": "AMSGrad maximum second moment",
-    "step": "optimizer step count",
-    "square_avg": "RMSprop square average",
-    "grad_avg": "RMSprop gradient average",
-    "sum": "Adagrad sum of squares",
-}
-
-
-def describe(quantity: str, parameter: str | None) -> str:
-    """A trace key's quantity as a failure names it: "gradient of W1", "Adam second moment of W1"."""
-    if quantity == "state" and parameter is not None:
-        kind, _, name = parameter.partition(".")
-        return f"{STATE_NAMES.get(kind, f'optimizer state {kind!r}')} of {name}"
-    return QUANTITIES[quantity] + (f" of {parameter}" if parameter else "")
+from crosscheck.keys import (
+    QUANTITIES,
+    STEPPED,
+    Trace,
+    at_step,
+    describe,
+    index_text,
+    split_key,
+    stage_rank,
+    tolerance_text,
+)
 
 
 @dataclass(frozen=True)
@@ -71,10 +37,7 @@ class Divergence:
     tolerance: float
 
     def where(self) -> str:
-        what = describe(self.quantity, self.parameter)
-        if self.index:
-            what += "[" + ", ".join(map(str, self.index)) + "]"
-        return what
+        return describe(self.quantity, self.parameter) + index_text(self.index)
 
 
 @dataclass(frozen=True)
@@ -101,7 +64,7 @@ class Comparison:
         d = self.first_divergence
         if d is None:
             return head + f"passed ({self.steps} steps, max |diff| {self.max_abs:.3g})"
-        at = f"at step {d.step}" if d.step is not None else "before training"
+        at = at_step(d.step)
         finite = (bool(np.isfinite(d.scratch)), bool(np.isfinite(d.reference)))
         if finite == (False, False):
             return head + (
@@ -119,7 +82,7 @@ class Comparison:
             head + f"scratch and twin part {at}, {d.where()}: "
             f"scratch = {d.scratch!r}, twin = {d.reference!r}, "
             f"|difference| = {d.difference:.3g} > tolerance {d.tolerance:.3g} "
-            f"(atol {self.atol:g} + rtol {self.rtol:g} * |twin|)"
+            f"({tolerance_text(self.atol, self.rtol)})"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -147,15 +110,6 @@ def relative_differences(diff: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.divide(diff, np.abs(b), out=np.zeros(np.shape(diff)), where=diff != 0)
 
 
-def split_key(key: str) -> tuple[str, str | None]:
-    quantity, _, parameter = key.partition(".")
-    return quantity, parameter or None
-
-
-def _stage_rank(key: str) -> int:
-    return STAGE_ORDER.index(split_key(key)[0])
-
-
 def compare(
     network: str,
     check: str,
@@ -174,7 +128,7 @@ def compare(
     max_abs = max_rel = 0.0
     found: list[tuple[int, int, Divergence]] = []
     n_steps = 0
-    for key in sorted(keys, key=_stage_rank):
+    for key in sorted(keys, key=stage_rank):
         quantity, parameter = split_key(key)
         a, b = np.asarray(scratch[key]), np.asarray(twin[key])
         for side, arr in (("scratch", a), ("twin", b)):
@@ -221,6 +175,6 @@ def compare(
                 difference=float(diff[at]),
                 tolerance=float(tol[at]),
             )
-            found.append((-1 if step is None else step, _stage_rank(key), d))
+            found.append((-1 if step is None else step, stage_rank(key), d))
     first = min(found, key=lambda f: (f[0], f[1]))[2] if found else None
     return Comparison(network, check, label, n_steps, max_abs, max_rel, atol, rtol, first)

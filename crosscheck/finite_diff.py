@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data
-from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
+from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 from crosscheck.trace import start, traces
 
 EPS = float(np.finfo(np.float64).eps)

@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL, differences
+from crosscheck.compare import differences
+from crosscheck.keys import STAGE_ORDER, Trace, index_text, split_key, tolerance_text
+from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
 if TYPE_CHECKING:  # the plugin's configure hook reads this module; torch waits until a case needs it
     from crosscheck.case import Case
-    from crosscheck.trace import Trace
 
 FIRST_STEPS = 5
 # Goldens are float64 traces from NumPy on one machine; each side must meet them as tightly as the
@@ -125,18 +126,35 @@ def golden_problems(golden: Mapping[str, np.ndarray], data: Mapping[str, np.ndar
     return problems
 
 
+def _when(key: str, row: int) -> tuple[float, int]:
+    """Where a golden array's element comes in the run: (step, stage), by the one stage order.  Initial values
+    come before the first step; the first steps' rows are their steps; the recorded curve is read after the
+    first steps it keeps (its steps are not in the file), the final parameters last."""
+    quantity = split_key(key)[0]
+    if quantity in ("init", "forward"):
+        return -1.0, STAGE_ORDER.index(quantity)
+    if quantity.startswith("first_"):
+        return float(row), STAGE_ORDER.index(quantity.removeprefix("first_"))
+    return (np.inf, 0) if quantity == "curve" else (np.inf, 1)
+
+
 def first_mismatch(data: Mapping[str, np.ndarray], golden: Mapping[str, np.ndarray]) -> str | None:
-    """The first array element (in key order) where ``data`` parts from ``golden``, as a sentence."""
+    """The element where ``data`` first parts from ``golden`` in the run's order (step, then stage), as a
+    sentence."""
+    found = []
     for key in sorted(data):
         diff, tol, bad = differences(np.asarray(data[key]), golden[key], ATOL, RTOL)
         if bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
-            return (
-                f"{key}[{', '.join(map(str, at))}]: run = {float(np.asarray(data[key])[at])!r}, "
-                f"golden = {float(golden[key][at])!r}, |difference| = {float(diff[at]):.3g} > tolerance "
-                f"{float(tol[at]):.3g} (atol {ATOL:g} + rtol {RTOL:g} * |golden|)"
-            )
-    return None
+            found.append((_when(key, at[0]), key, at, diff, tol))
+    if not found:
+        return None
+    _, key, at, diff, tol = min(found, key=lambda f: f[0])
+    return (
+        f"{key}{index_text(at)}: run = {float(np.asarray(data[key])[at])!r}, "
+        f"golden = {float(golden[key][at])!r}, |difference| = {float(diff[at]):.3g} > tolerance "
+        f"{float(tol[at]):.3g} ({tolerance_text(ATOL, RTOL, 'golden')})"
+    )
 
 
 def write_golden(path: Path, data: Mapping[str, np.ndarray]) -> None:

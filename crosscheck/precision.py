@@ -3,23 +3,7 @@
 A float32 variant is the same case with its data, initial parameters and twin in float32
 (``case.twin.module(torch.float32)``); the scratch network computes in whatever dtype its parameters have.
 
-**Tolerance rule.**  A float32 value passes when ``|scratch - twin| <= tol + tol * |twin|`` with
-
-    tol = ULPS_PER_STEP * eps32 * sqrt(steps),   eps32 = 2**-23 = 1.19e-7,
-
-``steps`` being the length of the run.  Why: at each step each side rounds every quantity on its
-own (an ``exp``, a dot product, a multiply-add), so the two may differ by a couple of ulps per side
-per step, ``ULPS_PER_STEP = 4`` in all; those differences enter the next step's parameters and
-accumulate like a random walk, as ``sqrt(steps)``, while the run does not amplify them.  The
-absolute part is the same as the relative part because the quantities are O(1) (sigmoid outputs,
-targets 0/1, parameters up to about 12), and a gradient near zero carries the rounding of those
-O(1) terms, not of its own size.  Measured over the full runs, the largest
-``|scratch - twin| / (eps32 * sqrt(steps) * (1 + |twin|))`` is 0.34 (3-4-1, weights2 near the
-end), 0.036 (neuron), 0.032 (2-2-1), so the rule leaves 12x headroom or more; the largest absolute
-differences are 4.8e-6, 8.3e-7 and 1.4e-6, and they do not grow along the runs (their maxima per
-quarter of each run are flat), so ``sqrt(steps)`` is conservative here.  A rule linear in
-``steps`` (the worst case of rounding that always leans one way) would allow 1.2e-3 on the
-neuron's 10,000 steps, too loose to be worth checking.
+**Tolerance rule**: ``crosscheck.tolerance``.
 
 **Drift.**  ``drift(case)`` is the largest ``|float32 trace - float64 trace|`` per quantity over
 the run, for each side: what running in float32 costs, not a check.
@@ -30,7 +14,6 @@ the run, for each side: what running in float32 costs, not a check.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,27 +23,14 @@ import numpy as np
 
 from crosscheck import jsonfile
 from crosscheck.case import Case, vary
-from crosscheck.compare import STAGE_ORDER, split_key
+from crosscheck.checks import CHECKS, run_check, run_length, tolerance
 from crosscheck.environment import provenance
-from crosscheck.trace import Trace, start, traces
+from crosscheck.keys import STAGE_ORDER, Trace, split_key
+from crosscheck.tolerance import EPS32, ULPS_PER_STEP
+from crosscheck.trace import traces
 
 FLOAT32 = np.dtype(np.float32)
-EPS32 = float(np.finfo(np.float32).eps)
-ULPS_PER_STEP = 4.0
 REPORT = Path("reports") / "float32.json"
-
-
-def float32_tolerance(steps: int) -> tuple[float, float]:
-    """(atol, rtol) for a float32 run of ``steps`` steps: ``ULPS_PER_STEP * eps32 * sqrt(steps)`` each."""
-    if steps < 1:
-        raise ValueError(f"a run has at least one step, got {steps}")
-    tol = ULPS_PER_STEP * EPS32 * math.sqrt(steps)
-    return tol, tol
-
-
-def run_length(case: Case) -> int:
-    """How many steps the case's run takes."""
-    return len(start(case)[1])
 
 
 _VARIANTS: dict[int, tuple[Case, Case]] = {}
@@ -134,8 +104,6 @@ def drift(case: Case) -> dict[str, dict[str, float]]:
 
 def network_report(case: Case) -> dict[str, Any]:
     """Float32 battery figures, the tolerance used and the drift, for one float64 case."""
-    from crosscheck.checks import CHECKS, run_check, tolerance
-
     case32 = float32_case(case)
     atol, rtol = tolerance(case32)
     checks: dict[str, dict[str, Any]] = {}

@@ -35,12 +35,13 @@ import numpy as np
 from crosscheck import jsonfile
 from crosscheck.case import Case
 from crosscheck.checks import CHECKS, ORACLES, battery, run_check, tolerance
-from crosscheck.compare import QUANTITIES, STAGE_ORDER, STEPPED, Comparison, Divergence, describe
+from crosscheck.compare import Comparison, Divergence
 from crosscheck.errors import RegistrationError
 from crosscheck.findings import Finding, Section
 from crosscheck.findings import sections as findings_sections
+from crosscheck.keys import QUANTITIES, STAGE_ORDER, STEPPED, Trace, describe
 from crosscheck.registration import registry
-from crosscheck.trace import Trace, traces
+from crosscheck.trace import traces
 
 REPORT_DIR = Path("reports")
 

@@ -23,8 +23,9 @@ import numpy as np
 
 from crosscheck.case import Case, Params
 from crosscheck.checks import tolerance
-from crosscheck.compare import STAGE_ORDER, STEPPED, describe, differences, split_key
-from crosscheck.trace import Trace, scratch_trace, start, traces, twin_trace
+from crosscheck.compare import differences
+from crosscheck.keys import STAGE_ORDER, STEPPED, Trace, describe, split_key
+from crosscheck.trace import scratch_trace, start, traces, twin_trace
 
 SCRIPT = '''\
 """One-step repro of {name!r} at step {step}: both sides from the state entering that step.

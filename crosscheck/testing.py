@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 
 from crosscheck import goldens, settings
-from crosscheck.case import Case
+from crosscheck.case import (
+    Case,
+    validation_problem,  # TODO(merge): crosscheck.validate
+)
 from crosscheck.checks import battery, run_check
 from crosscheck.compare import Comparison
 from crosscheck.errors import StepError
-from crosscheck.case import validation_problem  # TODO(merge): crosscheck.validate
 
 GOLDEN = "golden"
 

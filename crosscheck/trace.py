@@ -37,8 +37,7 @@ import torch
 from crosscheck import paths
 from crosscheck.case import Batch, Case, Params, load_into_twin, schedule, twin_data, twin_to_scratch
 from crosscheck.errors import StepError, writes_into_input
-
-Trace = dict[str, np.ndarray]
+from crosscheck.keys import Trace
 
 
 def start(case: Case, seed: int | None = None) -> tuple[Params, list[Batch]]:

@@ -15,8 +15,8 @@ import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from crosscheck import registry
-from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
 from crosscheck.goldens import FIRST_STEPS, golden_view
+from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 from crosscheck.trace import scratch_trace, start, twin_trace
 from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 

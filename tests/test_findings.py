@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from crosscheck.compare import FLOAT64_ATOL
+from crosscheck.tolerance import FLOAT64_ATOL
 from scratch import quirks
 from scratch import sigmoid_neuron as s_neuron
 from tutorials import findings

@@ -8,8 +8,8 @@ import pytest
 
 from crosscheck import parametrize_with_checks
 from crosscheck.checks import check_training_run, tolerance
-from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
-from crosscheck.precision import EPS32, drift, float32_case, float32_cases, float32_tolerance
+from crosscheck.precision import drift, float32_case, float32_cases
+from crosscheck.tolerance import EPS32, FLOAT64_ATOL, FLOAT64_RTOL, float32_tolerance
 from crosscheck.trace import scratch_trace, start, traces, twin_trace
 from scratch import sigmoid_neuron as s_neuron
 from tutorials.networks import SIGMOID_NEURON, TUTORIAL_CASES

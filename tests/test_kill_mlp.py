@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
+from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 from scratch import mlp
 
 LOGITS = {

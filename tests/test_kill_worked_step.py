@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
+from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 from reference import sigmoid_neuron as ref_neuron
 from scratch import sigmoid_neuron as s_neuron
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from crosscheck.compare import describe
+from crosscheck.keys import describe
 from crosscheck.trace import scratch_trace, start, traces
 from tools import mutants
 from tutorials.mutations import CASES, CATALOGUE, PREFIX, Expect, Outcome, gate, prefix, run, short

@@ -24,9 +24,10 @@ import numpy as np
 
 from crosscheck.case import Batch, Case, Params, vary
 from crosscheck.checks import CHECKS, failed, run_check
-from crosscheck.compare import QUANTITIES, STEPPED, Comparison, describe
+from crosscheck.compare import Comparison
 from crosscheck.errors import StepError
-from crosscheck.trace import Trace, scratch_trace, start, traces
+from crosscheck.keys import QUANTITIES, STEPPED, Trace, describe
+from crosscheck.trace import scratch_trace, start, traces
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import sigmoid_neuron as s_neuron

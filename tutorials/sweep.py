@@ -68,10 +68,11 @@ from torch.func import functional_call, vjp, vmap
 from crosscheck import jsonfile
 from crosscheck.case import Array, Batch, Case, Params, load_into_twin, twin_data, twin_to_scratch
 from crosscheck.checks import CHECKS, run_check, tolerance
-from crosscheck.compare import Comparison, relative_differences, split_key
+from crosscheck.compare import Comparison, relative_differences
 from crosscheck.environment import provenance
+from crosscheck.keys import Trace, split_key
 from crosscheck.registration import registry
-from crosscheck.trace import Trace, record_steps, scratch_trace, start, twin_trace
+from crosscheck.trace import record_steps, scratch_trace, start, twin_trace
 from scratch import network_3_4_1 as s341
 from tutorials.networks import TUTORIAL_CASES
 
