@@ -612,7 +612,7 @@ def _check_data(case: Case, where: str) -> None:
 
 
 def _initial_params(case: Case, where: str, rng: Rng) -> Params:
-    """init()'s parameters, cast to the case dtype exactly as ``crosscheck.trace.start`` does."""
+    """init()'s parameters, cast to the case dtype exactly as ``crosscheck.run.start.start`` does."""
     what = "network(rng)" if case.scratch.network is not None else "init(rng)"
     try:
         raw = _call(where, what, case.init, rng)
@@ -936,7 +936,8 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
     give the same bits: a twin with dropout or unseeded randomness would fail the cross-check with other
     values on every run."""
     from crosscheck.keys import STEPPED, describe, split_key
-    from crosscheck.trace import scratch_trace, twin_trace
+    from crosscheck.run.scratch import scratch_trace
+    from crosscheck.run.twin import twin_trace
 
     try:
         first, again = twin_trace(case, params, batches), twin_trace(case, params, batches)

@@ -14,8 +14,9 @@ from crosscheck.case import Case, validation_problem
 from crosscheck.compare import Comparison, compare
 from crosscheck.errors import StepError
 from crosscheck.keys import Trace
+from crosscheck.run.memo import first_step_traces, traces
+from crosscheck.run.start import start
 from crosscheck.tolerance import bounds
-from crosscheck.trace import first_step_traces, start, traces
 
 
 def tolerance(case: Case, steps: int | None = None) -> tuple[float, float]:

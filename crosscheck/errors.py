@@ -30,7 +30,7 @@ def repeated_full_runs(
     return [
         f"{name} (seed {seed}, {dtype}, variant {tag}): its full run was computed {n} times"
         + (f" (in {', '.join(s or 'no test' for s in sites[key])})" if sites.get(key) else "")
-        + "; build the case once (at import, as a registered case), get its traces from crosscheck.trace.traces, "
+        + "; build the case once (at import, as a registered case), get its traces from crosscheck.run.memo.traces, "
         "and run the tests that read them in one process"
         for key, n in sorted(counts.items())
         for name, seed, dtype, tag in [key]

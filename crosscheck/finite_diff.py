@@ -40,8 +40,9 @@ import numpy as np
 import torch
 
 from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data
+from crosscheck.run.memo import traces
+from crosscheck.run.start import start
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
-from crosscheck.trace import start, traces
 
 EPS = float(np.finfo(np.float64).eps)
 # Elements checked per parameter and step: all of a small parameter, an even spread of a large one, so

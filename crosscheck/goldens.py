@@ -209,7 +209,7 @@ def check_golden(
     """The golden check of ``case`` against ``<folder>/<case>.npz``: passes silently, or raises
     ``GoldenError`` (an ``AssertionError``) saying what is wrong and what to do."""
     __tracebackhide__ = True
-    from crosscheck.trace import traces
+    from crosscheck.run.memo import traces
 
     path = folder / f"{case.name}.npz"
     sides = _run_data(case, *traces(case))

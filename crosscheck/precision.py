@@ -26,8 +26,8 @@ from crosscheck.case import Case, vary
 from crosscheck.checks import CHECKS, run_check, run_length, tolerance
 from crosscheck.environment import provenance
 from crosscheck.keys import STAGE_ORDER, Trace, split_key
+from crosscheck.run.memo import traces
 from crosscheck.tolerance import EPS32, ULPS_PER_STEP
-from crosscheck.trace import traces
 
 FLOAT32 = np.dtype(np.float32)
 REPORT = Path("reports") / "float32.json"
@@ -45,7 +45,7 @@ def float32_case(case: Case) -> Case:
     """The float32 variant of a float64 case, named ``<name>_float32``.
 
     The same variant object is returned for the same case, so that its traces are computed once per
-    process (``crosscheck.trace.traces`` reuses an entry only for the very same case object).
+    process (``crosscheck.run.memo.traces`` reuses an entry only for the very same case object).
     """
     if np.dtype(case.dtype) != np.float64:
         raise ValueError(f"{case.name}: float32_case takes a float64 case, this one is {np.dtype(case.dtype).name}")

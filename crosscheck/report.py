@@ -41,7 +41,7 @@ from crosscheck.findings import Finding, Section
 from crosscheck.findings import sections as findings_sections
 from crosscheck.keys import QUANTITIES, STAGE_ORDER, STEPPED, Trace, describe
 from crosscheck.registration import registry
-from crosscheck.trace import traces
+from crosscheck.run.memo import traces
 
 REPORT_DIR = Path("reports")
 

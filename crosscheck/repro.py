@@ -25,7 +25,10 @@ from crosscheck.case import Case, Params
 from crosscheck.checks import tolerance
 from crosscheck.compare import differences
 from crosscheck.keys import STAGE_ORDER, STEPPED, Trace, describe, split_key
-from crosscheck.trace import scratch_trace, start, traces, twin_trace
+from crosscheck.run.memo import traces
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.start import start
+from crosscheck.run.twin import twin_trace
 
 SCRIPT = '''\
 """One-step repro of {name!r} at step {step}: both sides from the state entering that step.

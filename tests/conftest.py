@@ -1,4 +1,6 @@
-"""The trace cache is per process; a test that patches a network must not leave patched traces behind.
+"""The runs memo (``crosscheck.run.memo.RUNS``) is per process; a test that patches a network must not leave
+patched runs behind.  This repository's own accounting (each registered case's full run computed once per gate
+run) lives here and in ``tests/full_runs.py``.
 
 Nothing is imported from the harness at module level, so loading this file does not load torch.
 Golden files, the CI refusal of regeneration and the end-of-run summary come from the plugin that
@@ -16,31 +18,34 @@ from typing import Any
 
 import pytest
 
+from tests import full_runs
+
 # tests/test_plugin.py runs nested pytest sessions.
 pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
 def _patched_traces_do_not_outlive_the_test(request: pytest.FixtureRequest) -> object:
-    # A test that patches a scratch network and then fills the per-process trace cache would hand
-    # every later test a trace of the patched network; restore the cache after such a test.
+    # A test that patches a scratch network and then fills the per-process runs memo would hand every later
+    # test a run of the patched network; such a test's runs are forgotten when it ends.
     if "monkeypatch" not in request.fixturenames:
         yield
         return
-    from crosscheck import trace
+    from crosscheck.run.memo import RUNS
 
     # The counts of full runs go back too: a patched run the test computed is not the gate's.
-    saved = [(cache, dict(cache)) for cache in (trace._CACHE, trace._FIRST, trace.FULL_RUNS, trace.FULL_RUN_SITES)]
-    yield
-    for cache, entries in saved:
-        cache.clear()
-        cache.update(entries)
+    saved = [(counts, dict(counts)) for counts in (full_runs.FULL_RUNS, full_runs.FULL_RUN_SITES)]
+    with RUNS.scope():
+        yield
+    for counts, entries in saved:
+        counts.clear()
+        counts.update(entries)
 
 
 # --- each full run once per gate run ---------------------------------------------------------------
 # `nox -s tests` runs the suite on one xdist worker per core. The trace cache is per process, so the
 # files whose tests read the full run of a registered case (or of its float32 variant) through
-# crosscheck.trace.traces run on one worker, and the run fails when any full run was computed twice
+# crosscheck.run.memo.traces run on one worker, and the run fails when any full run was computed twice
 # anywhere (summed over the workers), naming the tests that computed it: add their file here.
 # (The float32 runs' readers cannot be a unit of their own: the drift test reads both dtypes' whole runs.)
 FULL_RUN_READERS = {
@@ -59,6 +64,14 @@ FULL_RUN_READERS = {
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    runs_tests = hasattr(config, "workerinput") or not config.getoption("numprocesses", None)
+    if runs_tests:
+        # The library's event, this repository's count; not on the controller of an xdist run, which runs no
+        # test and loads no torch.
+        from crosscheck.run.memo import RUNS
+
+        if full_runs.count not in RUNS.on_full_run:
+            RUNS.on_full_run.append(full_runs.count)
     if hasattr(config, "workerinput"):
         # One torch thread per xdist worker: the workers already fill the cores, and these networks'
         # tensors are far too small for a kernel to gain from splitting (results are equal within the
@@ -119,10 +132,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 def _full_runs() -> list[list[Any]]:
     """[name, seed, dtype, variant, times, [tests]] for each full run this process computed."""
-    trace = sys.modules.get("crosscheck.trace")  # not loaded: no run was computed
-    if trace is None:
-        return []
-    return [[*key, n, trace.FULL_RUN_SITES.get(key, [])] for key, n in trace.FULL_RUNS.items()]
+    return [[*key, n, full_runs.FULL_RUN_SITES.get(key, [])] for key, n in full_runs.FULL_RUNS.items()]
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -7,12 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crosscheck import registration, trace
+from crosscheck import registration
 from crosscheck.case import twin_to_scratch, vary
 from crosscheck.errors import repeated_full_runs
 from crosscheck.registration import registry
-from crosscheck.trace import scratch_trace, start, twin_trace, variant
+from crosscheck.run.memo import traces
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.start import start
+from crosscheck.run.twin import twin_trace
+from tests import full_runs
 from tests.fixture_net import make_case
+from tests.full_runs import variant
 from tools import bench
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,23 +44,23 @@ def test_the_bare_loops_train_as_the_recorded_runs(name):
 
 
 def test_a_full_run_computed_twice_is_counted_and_named(monkeypatch):
-    monkeypatch.setattr(trace, "FULL_RUNS", type(trace.FULL_RUNS)())
-    monkeypatch.setattr(trace, "FULL_RUN_SITES", {})
+    monkeypatch.setattr(full_runs, "FULL_RUNS", type(full_runs.FULL_RUNS)())
+    monkeypatch.setattr(full_runs, "FULL_RUN_SITES", {})
     first, again = make_case(name="built_twice"), make_case(name="built_twice")
     assert first is not again and variant(first) == variant(again)
-    trace.traces(make_case(name="not_registered"))
-    assert not trace.FULL_RUNS  # a test's own case: not a run the gate checks
+    traces(make_case(name="not_registered"))
+    assert not full_runs.FULL_RUNS  # a test's own case: not a run the gate checks
     monkeypatch.setitem(registration._REGISTRY, "built_twice", first)
-    trace.traces(first)
-    trace.traces(again)  # another object built alike: the cache cannot know, the count does
+    traces(first)
+    traces(again)  # another object built alike: the memo cannot know, the count does
     key = ("built_twice", first.seed, "float64", variant(first))
-    assert dict(trace.FULL_RUNS) == {key: 2}
+    assert dict(full_runs.FULL_RUNS) == {key: 2}
     here = "tests/test_bench.py::test_a_full_run_computed_twice_is_counted_and_named"
-    assert trace.FULL_RUN_SITES[key] == [here, here]
-    assert repeated_full_runs(trace.FULL_RUNS, trace.FULL_RUN_SITES) == [
+    assert full_runs.FULL_RUN_SITES[key] == [here, here]
+    assert repeated_full_runs(full_runs.FULL_RUNS, full_runs.FULL_RUN_SITES) == [
         f"built_twice (seed {first.seed}, float64, variant {variant(first)}): its full run was computed 2 times "
         f"(in {here}, {here}); build the case once (at import, as a registered case), get its traces from "
-        "crosscheck.trace.traces, and run the tests that read them in one process"
+        "crosscheck.run.memo.traces, and run the tests that read them in one process"
     ]
 
 

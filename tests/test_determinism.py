@@ -16,8 +16,10 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from crosscheck import registry
 from crosscheck.goldens import FIRST_STEPS, golden_view
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.start import start
+from crosscheck.run.twin import twin_trace
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
-from crosscheck.trace import scratch_trace, start, twin_trace
 from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, SIGMOID_NEURON
 
 # Steps of each run that the thread test repeats: every stage of a step and several curve points, so that a

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from crosscheck import parametrize_with_checks
-from crosscheck.trace import traces
+from crosscheck.run.memo import traces
 from examples.digits import DIGITS, LABELS_TEST, X_TEST
 from scratch.mlp import MLP
 

@@ -5,8 +5,10 @@ import pytest
 
 from crosscheck.case import validation_problem, vary
 from crosscheck.checks import battery, run_check
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.start import start
+from crosscheck.run.twin import twin_trace
 from crosscheck.testing import assert_check
-from crosscheck.trace import scratch_trace, start, twin_trace
 from examples.bugs import BUGS
 
 # Every bug of the catalogue shows at step 0 (``Bug.step``).  The gate runs each bugged case over its first
@@ -31,7 +33,7 @@ def test_a_typical_bug_in_the_networks_own_code_fails_where_it_first_shows(name)
     assert bug.step < STEPS
     case = first_steps(bug.case())
     assert validation_problem(case) is None  # a bug in the arithmetic, not in how the case is put together
-    # The traces run_check(case, "training_run") would get from crosscheck.trace.traces, computed here: the
+    # The traces run_check(case, "training_run") would get from crosscheck.run.memo.traces, computed here: the
     # two tests below take two of these cases through that path (assert_check, diagnose), and a gate
     # computes each run there once (tests/conftest.py counts them).
     params, batches = start(case)

@@ -9,7 +9,9 @@ import pytest
 from crosscheck.case import vary
 from crosscheck.checks import check_forward, check_initial_parameters, check_training_run
 from crosscheck.compare import compare
-from crosscheck.trace import scratch_trace, start, twin_trace
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.start import start
+from crosscheck.run.twin import twin_trace
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import sigmoid_neuron as s_neuron

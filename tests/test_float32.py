@@ -9,8 +9,11 @@ import pytest
 from crosscheck import parametrize_with_checks
 from crosscheck.checks import check_training_run, tolerance
 from crosscheck.precision import drift, float32_case, float32_cases
+from crosscheck.run.memo import traces
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.start import start
+from crosscheck.run.twin import twin_trace
 from crosscheck.tolerance import EPS32, FLOAT64_ATOL, FLOAT64_RTOL, float32_tolerance
-from crosscheck.trace import scratch_trace, start, traces, twin_trace
 from scratch import sigmoid_neuron as s_neuron
 from tutorials.networks import SIGMOID_NEURON, TUTORIAL_CASES
 

@@ -42,7 +42,9 @@ from hypothesis.extra import numpy as hnp
 from crosscheck.case import Case, vary
 from crosscheck.checks import CHECKS, run_check
 from crosscheck.errors import StepError
-from crosscheck.trace import scratch_trace, start, twin_trace
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.start import start
+from crosscheck.run.twin import twin_trace
 from tutorials.networks import TUTORIAL_CASES
 
 settings.register_profile(

@@ -4,11 +4,10 @@ and float32 bounds that follow the number of steps compared."""
 import numpy as np
 from fixture_net import make_case
 
-from crosscheck import trace
 from crosscheck.case import validate, vary
 from crosscheck.checks import check_gradients, check_training_run, tolerance
 from crosscheck.precision import float32_case
-from crosscheck.trace import traces
+from crosscheck.run.memo import RUNS, traces
 
 FIXTURE = make_case(steps=40)  # the harness tests its edges on a network of its own
 
@@ -29,17 +28,13 @@ def test_a_float32_case_without_a_recorded_curve_passes_its_training_run():
 
 def test_a_variant_with_the_same_name_gets_its_own_traces():
     original, _ = traces(FIXTURE)
-    saved = dict(trace._CACHE)
-    try:
+    with RUNS.scope():
         variant = vary(FIXTURE, learning_rate=0.25, batches=lambda rng: [slice(None)] * 30, curve_steps=[3])
         changed, _ = traces(variant)
         assert len(changed["loss"]) == 30
         assert not np.array_equal(original["param.W1"][:30], changed["param.W1"])
         # and the original is not handed the variant's entry
         np.testing.assert_array_equal(traces(FIXTURE)[0]["param.W1"], original["param.W1"])
-    finally:
-        trace._CACHE.clear()
-        trace._CACHE.update(saved)
 
 
 def test_first_step_checks_use_the_one_step_float32_bound():

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from crosscheck.keys import describe
-from crosscheck.trace import scratch_trace, start, traces
+from crosscheck.run.memo import traces
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.start import start
 from tools import mutants
 from tutorials.mutations import CASES, CATALOGUE, PREFIX, Expect, Outcome, gate, prefix, run, short
 from tutorials.networks import TUTORIAL_CASES

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from crosscheck import Case, Data, Link, Scratch, Twin
 from crosscheck.case import validation_problem
 from crosscheck.checks import run_check
-from crosscheck.trace import traces
+from crosscheck.run.memo import traces
 
 X = np.linspace(-1.0, 1.0, 24).reshape(12, 2)
 Y = X @ np.array([[0.7], [-1.3]]) + 0.4

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from crosscheck.case import load_into_twin, twin_to_scratch
-from crosscheck.trace import start
+from crosscheck.run.start import start
 from tutorials.networks import TUTORIAL_CASES
 
 

@@ -108,8 +108,8 @@ def project(_nothing_outlives_the_nested_runs, pytester, monkeypatch):
     # The nested runs are a user project's gate, not this one: their full runs (the line's, once per run)
     # count in counters of their own, dropped after the test (tests/conftest.py fails a gate that computes
     # a full run twice).
-    monkeypatch.setattr("crosscheck.trace.FULL_RUNS", Counter())
-    monkeypatch.setattr("crosscheck.trace.FULL_RUN_SITES", {})
+    monkeypatch.setattr("tests.full_runs.FULL_RUNS", Counter())
+    monkeypatch.setattr("tests.full_runs.FULL_RUN_SITES", {})
     monkeypatch.delenv("CI", raising=False)
     pytester.makepyprojecttoml('[project]\nname = "user-project"\n\n[tool.pytest.ini_options]\npythonpath = ["."]\n')
     pytester.makepyfile(line=NETWORK)

@@ -19,7 +19,7 @@ from crosscheck.checks import CHECKS, battery, run_check
 from crosscheck.environment import environment
 from crosscheck.findings import Finding, Section, sections
 from crosscheck.registration import registry
-from crosscheck.trace import traces
+from crosscheck.run.memo import traces
 from tools import screenshot as shot
 
 # The harness's own network: a bug in a tutorial network fails that network's checks, not these tests.

@@ -14,7 +14,8 @@ import torch
 
 from crosscheck.case import vary
 from crosscheck.checks import CHECKS, run_check
-from crosscheck.trace import scratch_trace, twin_trace
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.twin import twin_trace
 from tutorials import sweep as sw
 from tutorials.networks import NETWORK_2_2_1, NETWORK_3_4_1, TUTORIAL_CASES
 

@@ -6,12 +6,13 @@ import gc
 import pytest
 import torch
 
-from crosscheck import trace
 from crosscheck.case import load_into_twin, twin_data
 from crosscheck.checks import run_check
 from crosscheck.errors import StepError
 from crosscheck.keys import STEPPED
-from crosscheck.trace import first_step_traces, start, traces, twin_trace
+from crosscheck.run.memo import RUNS, first_step_traces, traces
+from crosscheck.run.start import start
+from crosscheck.run.twin import _set_mode, twin_trace
 from tests.fixture_net import TwinNet, make_case
 
 
@@ -227,16 +228,15 @@ def test_a_scripted_twin_is_switched_through_its_own_train():
     # reading .training back from Python would still find it): what tells is how BatchNorm normalises.
     scripted = torch.jit.script(torch.nn.Sequential(torch.nn.BatchNorm1d(2, dtype=torch.float64)))
     x = torch.tensor([[1.0, 2.0], [3.0, 6.0]], dtype=torch.float64)
-    trace._set_mode(scripted, False)  # the running statistics: mean 0, variance 1
+    _set_mode(scripted, False)  # the running statistics: mean 0, variance 1
     torch.testing.assert_close(scripted(x), x / (1 + 1e-5) ** 0.5, rtol=0, atol=1e-15)
-    trace._set_mode(scripted, True)  # the batch's
+    _set_mode(scripted, True)  # the batch's
     mean, var = x.mean(0), x.var(0, unbiased=False)
     torch.testing.assert_close(scripted(x), (x - mean) / (var + 1e-5) ** 0.5, rtol=0, atol=1e-15)
 
 
 def full_run_computed(case):
-    entry = trace._CACHE.get(trace._key(case))
-    return entry is not None and entry[0] is case
+    return RUNS.has_full(case)
 
 
 def test_the_first_step_checks_read_the_full_runs_first_step(monkeypatch):

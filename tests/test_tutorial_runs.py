@@ -8,7 +8,7 @@ trained networks must do what the tutorials say they do.
 
 import numpy as np
 
-from crosscheck.trace import traces
+from crosscheck.run.memo import traces
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import quirks

@@ -48,7 +48,9 @@ from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data
 from crosscheck.environment import provenance
 from crosscheck.precision import float32_case
 from crosscheck.registration import registry
-from crosscheck.trace import scratch_trace, start, twin_trace
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.start import start
+from crosscheck.run.twin import twin_trace
 from tutorials.networks import TUTORIAL_CASES
 
 ROOT = Path(__file__).resolve().parent.parent

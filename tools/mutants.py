@@ -161,17 +161,17 @@ EQUIVALENT |= {
 
 def pytest_configure(config: Any) -> None:
     """Compute each twin trace once per process: the twins never run scratch/ code."""
-    from crosscheck import trace
+    from crosscheck.run import memo
 
-    if not hasattr(trace.twin_trace, "remembered"):
-        trace.twin_trace = _remember_twins(trace.twin_trace)  # type: ignore[assignment]
+    if not hasattr(memo.twin_trace, "remembered"):
+        memo.twin_trace = _remember_twins(memo.twin_trace)  # type: ignore[assignment]
 
 
 def pytest_runtest_setup(item: Any) -> None:
     """Every test recomputes its scratch traces under the mutant in force."""
-    from crosscheck import trace
+    from crosscheck.run.memo import RUNS
 
-    trace._CACHE.clear()
+    RUNS.clear()
 
 
 def _remember_twins(twin_trace: Callable[..., Any]) -> Callable[..., Any]:

@@ -18,7 +18,8 @@ import torch
 
 from crosscheck.findings import Finding
 from crosscheck.report import below
-from crosscheck.trace import start, traces
+from crosscheck.run.memo import traces
+from crosscheck.run.start import start
 from reference import network_3_4_1 as ref341
 from reference import sigmoid_neuron as ref_neuron
 from scratch import network_2_2_1 as s221

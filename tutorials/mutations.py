@@ -27,7 +27,9 @@ from crosscheck.checks import CHECKS, failed, run_check
 from crosscheck.compare import Comparison
 from crosscheck.errors import StepError
 from crosscheck.keys import QUANTITIES, STEPPED, Trace, describe
-from crosscheck.trace import scratch_trace, start, traces
+from crosscheck.run.memo import traces
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.start import start
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import sigmoid_neuron as s_neuron

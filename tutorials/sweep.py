@@ -72,7 +72,9 @@ from crosscheck.compare import Comparison, relative_differences
 from crosscheck.environment import provenance
 from crosscheck.keys import Trace, split_key
 from crosscheck.registration import registry
-from crosscheck.trace import record_steps, scratch_trace, start, twin_trace
+from crosscheck.run.scratch import record_steps, scratch_trace
+from crosscheck.run.start import start
+from crosscheck.run.twin import twin_trace
 from scratch import network_3_4_1 as s341
 from tutorials.networks import TUTORIAL_CASES
 

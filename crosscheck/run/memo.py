@@ -1,0 +1,104 @@
+"""Each case's runs, computed once and handed to whoever checks them.
+
+``RUNS`` is the one memo of the library: a case's full run (both sides' traces) and its first step, by case
+object and seed.  An entry lives exactly as long as its case object (a registered case, for the life of the
+process; a test's own case, until the test drops it), and a case built anew, even under the same name, gets a
+run of its own.  ``RUNS.scope()`` bounds what a block computes to the block (a test that patches a network).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Callable, Iterator
+
+from crosscheck.case import Case
+from crosscheck.keys import Trace
+from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.start import start
+from crosscheck.run.twin import twin_trace
+
+Pair = tuple[Trace, Trace]  # (scratch, twin)
+
+
+class Runs:
+    """The full runs and first steps of cases, by (case object, seed)."""
+
+    def __init__(self) -> None:
+        self._full: dict[tuple[int, int | None], Pair] = {}
+        self._first: dict[int, Pair] = {}
+        self._watched: set[int] = set()
+        # Called with (case, seed) each time a full run is computed: a project's gate can count them (this
+        # repository's tests fail a run that computes a registered case's full run twice).
+        self.on_full_run: list[Callable[[Case, int | None], None]] = []
+
+    def _watch(self, case: Case) -> None:
+        # When the case object goes, its runs go with it: an id is reused by a later object, a run never is.
+        if id(case) not in self._watched:
+            self._watched.add(id(case))
+            weakref.finalize(case, self.forget, id(case))
+
+    def full(self, case: Case, seed: int | None = None) -> Pair:
+        """(scratch, twin) traces of the case's whole run."""
+        key = (id(case), seed)
+        pair = self._full.get(key)
+        if pair is None:
+            params, batches = start(case, seed)
+            pair = self._full[key] = (scratch_trace(case, params, batches), twin_trace(case, params, batches))
+            self._watch(case)
+            for observe in self.on_full_run:
+                observe(case, seed)
+        return pair
+
+    def first_step(self, case: Case) -> Pair:
+        """(scratch, twin) traces of the run's first step, equal to the full run's step 0: the full run's when it
+        is already computed; else one step, so that a network broken at step 0 fails in milliseconds rather than
+        after its whole run."""
+        full = self._full.get((id(case), None))
+        if full is not None:
+            return full
+        pair = self._first.get(id(case))
+        if pair is None:
+            params, batches = start(case)
+            pair = self._first[id(case)] = (
+                scratch_trace(case, params, batches[:1]),
+                twin_trace(case, params, batches[:1]),
+            )
+            self._watch(case)
+        return pair
+
+    def forget(self, case_id: int) -> None:
+        for key in [k for k in self._full if k[0] == case_id]:
+            del self._full[key]
+        self._first.pop(case_id, None)
+        self._watched.discard(case_id)
+
+    def clear(self) -> None:
+        """Forget every run (a mutation run recomputes them under each mutant)."""
+        self._full.clear()
+        self._first.clear()
+
+    def has_full(self, case: Case, seed: int | None = None) -> bool:
+        return (id(case), seed) in self._full
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """What the block computes is forgotten when it ends; what was there before stays."""
+        full, first = dict(self._full), dict(self._first)
+        try:
+            yield
+        finally:
+            self._full, self._first = full, first
+
+
+RUNS = Runs()
+
+
+def traces(case: Case, seed: int | None = None) -> Pair:
+    """(scratch, twin) traces of the case's whole run, from ``RUNS``."""
+    return RUNS.full(case, seed)
+
+
+def first_step_traces(case: Case) -> Pair:
+    """(scratch, twin) traces of the case's first step, from ``RUNS``."""
+    return RUNS.first_step(case)

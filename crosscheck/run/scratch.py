@@ -1,0 +1,298 @@
+"""The scratch side's run: the network driven through its own functions step by step, each quantity read and
+checked as the harness needs it (a ``StepError`` names the step and what to fix), kept as a trace.
+
+A trace (``crosscheck.keys.Trace``) is a flat ``dict[str, ndarray]`` (the shape goldens are stored in):
+
+- ``init.<p>``   initial parameter ``p``, as the side holds it before training
+- ``forward``    output on the whole dataset at the initial parameters
+- ``output``     (steps, ...) output on each step's batch, before the update
+- ``loss``       (steps,) that batch's loss
+- ``dloss``      (steps, ...) dL/doutput, when the case gives the scratch side's ``loss_gradient``
+- ``grad.<p>``   (steps, ...) dL/dp at each step
+- ``lr``         (steps,) the learning rate each step used (scratch: when the case names its path)
+- ``state.<kind>.<p>`` (steps, ...) the optimizer's state for ``p`` after each step (``momentum_buffer``,
+  ``exp_avg``, ``exp_avg_sq``, ``step``...; torch's names)
+- ``param.<p>``  (steps, ...) p after each step's update
+- ``buffer.<b>`` (steps, ...) a buffer (BatchNorm's running statistics) after each step
+- ``curve``      the tutorial's recorded metric after each step in ``case.curve_steps``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from crosscheck import paths
+from crosscheck.case import Batch, Case, Params
+from crosscheck.errors import StepError, writes_into_input
+from crosscheck.keys import Trace
+from crosscheck.run.start import in_case_dtype
+
+
+def _kept(value: Any) -> Any:
+    """A value to keep for the trace: a copy of an array (the network may write into it later); a NumPy
+    scalar as it is, since nothing can change it."""
+    return value if isinstance(value, np.generic) else np.array(value)
+
+
+def _batch(a: np.ndarray, b: Any) -> Any:
+    """``a[b]``, read-only: an index array makes a copy, which must not be writable either."""
+    out = a[b]
+    if isinstance(out, np.ndarray) and out.flags.writeable:
+        out.flags.writeable = False
+    return out
+
+
+def _scratch_failure(case: Case, step: int | None, stage: str, exc: Exception) -> StepError | None:
+    """The harness's message for what the scratch side raised at ``step`` (None: before training) during
+    ``stage``, or None for an exception of the network's own that is best shown as it is."""
+    at = "before training" if step is None else f"at step {step}"
+    where = f"{case.name}: {at} the scratch side's {stage}"
+    if isinstance(exc, RuntimeWarning):  # the caller's warning filters made NumPy's warning an error
+        return StepError(
+            f'{where} raised NumPy\'s floating-point warning "{exc}": the values leave the range of '
+            f"{np.dtype(case.dtype).name} there (a learning rate too large, unscaled data, or a formula that "
+            f"overflows, such as 1 / (1 + np.exp(-x)) for large negative x)"
+        )
+    if isinstance(exc, ValueError) and "read-only" in str(exc):
+        return StepError(writes_into_input(where))
+    return None
+
+
+def _checked_gradients(case: Case, step: int, grads: Any, shapes: dict[str, tuple[int, ...]]) -> Params:
+    """The gradients of one step, as ``validate`` required them at step 0: a dict of the case's parameters,
+    each an array of the parameter's shape and the case's dtype."""
+    if type(grads) is dict and grads.keys() == shapes.keys():
+        want = case.dtype
+        # The usual case, checked without building any message: a dict of arrays of the right dtype and shape.
+        for n, g in grads.items():
+            if not (isinstance(g, np.ndarray | np.generic) and g.dtype == want and g.shape == shapes[n]):
+                break
+        else:
+            return grads
+    where = f"{case.name}: at step {step} the scratch side's gradients()"
+    if not isinstance(grads, Mapping):
+        raise StepError(f"{where} returned a {type(grads).__name__}, not a dict of gradients by parameter name")
+    if grads.keys() != shapes.keys():
+        missing, extra = sorted(set(shapes) - set(grads)), sorted(set(grads) - set(shapes))
+        raise StepError(
+            f"{where} returned the keys {sorted(grads)}: "
+            + "; ".join(
+                text
+                for text in (f"missing {missing}" if missing else "", f"not parameters {extra}" if extra else "")
+                if text
+            )
+            + f" (the parameters are {sorted(shapes)})"
+        )
+    out: Params = {}
+    for name, shape in shapes.items():
+        g = grads[name]
+        if not isinstance(g, np.ndarray | np.generic):
+            raise StepError(f"{where} gave the gradient of {name!r} as a {type(g).__name__}, not a NumPy array")
+        if g.dtype != case.dtype or g.shape != shape:
+            dtype = np.dtype(case.dtype).name
+            raise StepError(
+                f"{where} gave the gradient of {name!r} as {g.dtype} {g.shape}; the parameter is {dtype} {shape} "
+                f"(a {g.dtype} gradient must not pass as {dtype})"
+            )
+        out[name] = np.asarray(g)
+    return out
+
+
+def _read(case: Case, net: Any, step: int, what: str, path: str) -> np.ndarray:
+    try:
+        return np.array(paths.read(net, path))
+    except paths.PathError as exc:
+        raise StepError(f"{case.name}: after step {step} the scratch side's {what}: {exc}") from None
+
+
+def _checked_array(case: Case, step: int, what: str, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if value.dtype != case.dtype or value.shape != shape:
+        dtype = np.dtype(case.dtype).name
+        why = f" (a {value.dtype} value must not pass as {dtype})" if value.dtype != case.dtype else ""
+        raise StepError(
+            f"{case.name}: after step {step} the scratch side's {what} is {value.dtype} {value.shape}; it must be "
+            f"{dtype} {shape}, as the parameter{why}"
+        )
+    return value
+
+
+def _buffer(case: Case, value: np.ndarray, step: int, path: str) -> np.ndarray:
+    """A buffer as compared: a count (BatchNorm's num_batches_tracked) in the case's dtype, where it is exact;
+    floating-point values in the case's dtype, or a StepError."""
+    if np.issubdtype(value.dtype, np.integer):
+        return in_case_dtype(case, value)
+    if value.dtype != case.dtype:
+        raise StepError(
+            f"{case.name}: after step {step} the scratch side's buffer {path} is {value.dtype}; it must be "
+            f"{np.dtype(case.dtype).name}, as the parameters"
+        )
+    return value
+
+
+def _step_result(case: Case, step: int, result: Any) -> tuple[Any, Any]:
+    """(output or None, loss) from what the network's own step returned: the loss, or (output, loss)."""
+    if isinstance(result, tuple) and len(result) == 2:
+        return result
+    if result is None:
+        raise StepError(
+            f"{case.name}: at step {step} the scratch side's step() returned None; return the batch's loss "
+            f"(or (output, loss)) so that it can be compared with the twin's"
+        )
+    return None, result
+
+
+def _checked_loss(case: Case, step: int, loss: Any) -> np.ndarray:
+    value = np.array(loss)
+    if value.shape != () or value.dtype != case.dtype:
+        raise StepError(
+            f"{case.name}: at step {step} the scratch side's loss is {value.dtype} {value.shape}; it must be a "
+            f"{np.dtype(case.dtype).name} scalar (np.mean(...), not float(...); a step returning a pair returns "
+            f"(output, loss), in that order)"
+        )
+    return value
+
+
+def record_steps(
+    case: Case,
+    net: Any,
+    batches: Sequence[Any],
+    *,
+    forward: Callable[[Any, Any], Any] | None = None,
+    loss: Callable[[Any, Any], Any] | None = None,
+    gradients: Callable[[Any, Any, Any], Params] | None = None,
+    evaluate: Callable[[Any, Any, Any], Any] | None = None,
+    check_gradients: bool = True,
+) -> dict[str, list[np.ndarray]]:
+    """Train ``net`` on ``batches`` (anything ``X[b]`` takes) and collect every stepped quantity and the
+    curve, one entry per step.  The forward runs once per step: the harness calls it and hands its output
+    to the loss, or the network's own step does it all.  The keyword functions replace the case's own: the
+    seed sweep passes forms that run all seeds at once (and, their gradients being per seed,
+    ``check_gradients=False``)."""
+    forward, loss = forward or case.forward, loss or case.loss
+    gradients, evaluate = gradients or case.gradients, evaluate or case.evaluate
+    s = case.scratch
+    own_step, update, loss_gradient = case.step, case.update, case.loss_gradient
+    X, y = case.X, case.y
+    curve_at = set(case.curve_steps)
+    shapes = {name: np.shape(value) for name, value in case.read_params(net).items()}
+    lr = case.learning_rate
+    # The rows each step appends to, made once: this loop runs at every step of every run, and its own
+    # cost is what tools/bench.py measures against the network's bare calls.
+    rows: dict[str, list[np.ndarray]] = {"loss": [], "curve": []}
+    outputs, losses, curve = rows.setdefault("output", []), rows["loss"], rows["curve"]
+    dlosses = rows.setdefault("dloss", []) if own_step is None and loss_gradient is not None else None
+    grad_rows = {name: rows.setdefault(f"grad.{name}", []) for name in shapes}
+    lrs = rows.setdefault("lr", []) if s.lr is not None else None
+    state_rows = [
+        (kind, per_param, name, rows.setdefault(f"state.{kind}.{name}", []))
+        for kind, per_param in s.state.items()
+        for name in case.param_map
+    ]
+    param_rows = [(paths.reader(name), rows.setdefault(f"param.{name}", [])) for name in case.param_map]
+    buffer_rows = [(path, rows.setdefault(f"buffer.{path}", [])) for path in s.buffers]
+    for step, b in enumerate(batches):
+        xb, yb = _batch(X, b), _batch(y, b)
+        stage = "forward"
+        try:
+            if own_step is None:
+                output = forward(net, xb)
+                outputs.append(_kept(output))
+                stage = "loss"
+                losses.append(_kept(loss(output, yb)))
+                if dlosses is not None and loss_gradient is not None:
+                    stage = "loss_gradient"
+                    dlosses.append(_kept(loss_gradient(output, yb)))
+            grads = None
+            if gradients is not None:
+                stage = "gradients"
+                grads = gradients(net, xb, yb)
+                if check_gradients:
+                    grads = _checked_gradients(case, step, grads, shapes)
+            if own_step is None:
+                stage = "update"
+                assert update is not None and grads is not None
+                update(net, grads, lr)
+            else:
+                stage = "step"
+                output, step_loss = _step_result(case, step, own_step(net, xb, yb, lr))
+                if output is not None:
+                    outputs.append(_kept(output))
+                losses.append(_checked_loss(case, step, step_loss))
+                if grads is None:
+                    grads = {
+                        name: _checked_array(
+                            case,
+                            step,
+                            f"gradient of {name} ({path})",
+                            _read(case, net, step, "gradient", path),
+                            shapes[name],
+                        )
+                        for name, path in s.grads.items()
+                    }
+            if grads:
+                for name, grad in grads.items():
+                    grad_rows[name].append(_kept(grad))
+            if lrs is not None and s.lr is not None:
+                lrs.append(in_case_dtype(case, _read(case, net, step, "learning rate", s.lr)))
+            for kind, per_param, name, state_row in state_rows:
+                if isinstance(per_param, str):
+                    value = in_case_dtype(case, _read(case, net, step, kind, per_param))
+                else:
+                    what = f"{kind} of {name} ({per_param[name]})"
+                    value = _read(case, net, step, what, per_param[name])
+                    value = (
+                        in_case_dtype(case, value)
+                        if kind == "step"
+                        else _checked_array(case, step, what, value, shapes[name])
+                    )
+                state_row.append(value)
+            for read_param, param_row in param_rows:
+                param_row.append(_kept(read_param(net)))
+            for path, buffer_row in buffer_rows:
+                buffer_row.append(_buffer(case, _read(case, net, step, "buffer", path), step, path))
+            if step in curve_at:
+                stage = "evaluate"
+                curve.append(np.array(evaluate(net, X, y)))
+        except (RuntimeWarning, ValueError) as exc:
+            failure = _scratch_failure(case, step, stage, exc)
+            if failure is None:
+                raise
+            raise failure from exc
+    return {key: row for key, row in rows.items() if row or key in ("loss", "curve")}
+
+
+def scratch_trace(case: Case, params: Params, batches: Sequence[Batch], entering: Trace | None = None) -> Trace:
+    """The scratch side's trace over ``batches`` from ``params``; ``entering`` (a replay from a later step)
+    holds the optimizer state and buffers to start from, as the twin's trace recorded them."""
+    X = case.X
+    net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+    if entering:
+        load_scratch_state(case, net, entering)
+    trace: dict[str, Any] = {f"init.{k}": v for k, v in case.read_params(net).items()}
+    try:
+        # On a network of its own: a forward with side effects (BatchNorm's running statistics in training
+        # mode) must not reach the training run.
+        probe = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+        trace["forward"] = np.array(case.forward(probe, X))
+    except (RuntimeWarning, ValueError) as exc:
+        failure = _scratch_failure(case, None, "forward on the whole dataset", exc)
+        if failure is None:
+            raise
+        raise failure from exc
+    rows = record_steps(case, net, batches)
+    trace.update({k: np.array(v) for k, v in rows.items()})
+    if not rows["curve"]:
+        trace["curve"] = np.zeros(0, case.dtype)  # as the twin side: an empty curve keeps the case dtype
+    return trace
+
+
+def load_scratch_state(case: Case, net: Any, entering: Trace) -> None:
+    for kind, per_param in case.scratch.state.items():
+        for name in case.param_map:
+            value = entering[f"state.{kind}.{name}"]
+            paths.write(net, per_param if isinstance(per_param, str) else per_param[name], value)
+    for path in case.scratch.buffers:
+        paths.write(net, path, entering[f"buffer.{path}"])

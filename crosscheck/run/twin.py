@@ -1,0 +1,256 @@
+"""The twin's run: the torch module trained by its own optimizer and scheduler, every quantity the scratch side
+shows kept in the scratch side's layout (``Link``), and a replay from a later step's state."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import operator
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar, cast
+
+import numpy as np
+import torch
+
+from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data, twin_to_scratch
+from crosscheck.errors import StepError
+from crosscheck.keys import Trace
+from crosscheck.run.start import in_case_dtype
+
+
+def load_twin_state(
+    case: Case, module: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, entering: Trace, step: int
+) -> None:
+    """The optimizer state and buffers entering ``step``, in the twin's layout; the scheduler moved to ``step``."""
+    named = dict(module.named_parameters())
+    kinds = {k.split(".")[1] for k in entering if k.startswith("state.")}
+    for kind in kinds:
+        for t_name, p in named.items():
+            links = [(n, link) for n, link in case.param_map.items() if link.tensor == t_name]
+            if kind == "step":  # one count per tensor, as torch keeps it
+                value = entering[f"state.step.{links[0][0]}"]
+                optimizer.state[p]["step"] = torch.tensor(float(value), dtype=torch.get_default_dtype())
+                continue
+            full = torch.zeros_like(p.detach())
+            for name, link in links:
+                (full.T if link.transpose else full)[link.index] = torch.as_tensor(entering[f"state.{kind}.{name}"])
+            optimizer.state[p][kind] = full
+    buffers = dict(module.named_buffers())
+    with torch.no_grad():
+        for path, link in case.scratch.buffers.items():
+            b = buffers[link.tensor]
+            (b.T if link.transpose else b)[link.index] = torch.as_tensor(entering[f"buffer.{path}"])
+    if scheduler is not None:
+        with warnings.catch_warnings():  # stepped without optimizer steps, on purpose: to reach ``step``
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(step):
+                scheduler.step()
+
+
+def twin_trace(
+    case: Case, params: Params, batches: Sequence[Batch], entering: Trace | None = None, step: int = 0
+) -> Trace:
+    """The twin's trace over ``batches`` from ``params``; with ``entering``, a replay from ``step`` of the run,
+    starting from that step's optimizer state, buffers and scheduled learning rate."""
+    module = case.twin.module(case.torch_dtype)
+    load_into_twin(module, case, params)
+    optimizer = case.twin.optimizer(module.parameters(), case.learning_rate)
+    scheduler = case.twin.scheduler(optimizer) if case.twin.scheduler is not None else None
+    if entering:
+        load_twin_state(case, module, optimizer, scheduler, entering, step)
+    # Copies: the twin shares no memory with the case's data, and an in-place write into its input shows
+    # in the tensors' version counters.
+    X, y = twin_data(case)
+    data_versions = (X._version, y._version)
+    trace: dict[str, Any] = {f"init.{k}": v for k, v in twin_to_scratch(module, case).items()}
+    probe = case.twin.module(case.torch_dtype)  # as the scratch side: the forward check runs on its own module
+    load_into_twin(probe, case, params)
+    with torch.no_grad():
+        trace["forward"] = probe(X).numpy().copy()
+    module.train()
+    curve_at = set(case.curve_steps)
+    named = list(module.named_parameters())
+    buffers = list(module.named_buffers())
+    keep_dloss = case.loss_gradient is not None
+    # The recording costs little beside the step itself (tools/bench.py measures it against a plain
+    # loop): the step's fresh tensors (output, loss, gradients) are kept as they are and stacked once
+    # at the end; what the optimizer updates in place (parameters, its state, buffers) is copied through
+    # NumPy views, since a tensor's own clone costs several times more; a view is made again when its tensor
+    # moves to new memory (p.data = ..., as a hand-written update may do).
+    views = {n: _view(p) for n, p in named}
+    buffer_views = {n: _view(t) for n, t in buffers}
+    state_views: dict[tuple[str, str], tuple[int, np.ndarray]] = {}
+    outputs, losses, dlosses, curve, lrs = [], [], [], [], []
+    grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in named}
+    grad_rows = list(grads.values())
+    values: dict[str, list[np.ndarray]] = {n: [] for n, _ in named}
+    states: dict[str, dict[str, list[np.ndarray]]] = {}
+    kept: dict[str, list[np.ndarray]] = {n: [] for n, _ in buffers}
+    clone_grads = True  # until step 0 shows that the optimizer leaves the gradients as backward made them
+    previous: list[torch.Tensor] = []
+    with _collection_paused():
+        for step, b in enumerate(batches):
+            index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
+            xb, yb = X[index], y[index]
+            optimizer.zero_grad()
+            output = module(xb)
+            if not output.requires_grad:
+                raise StepError(
+                    f"{case.name}: at step {step} the twin's output does not depend on its parameters (it is "
+                    f"detached); return the tensor computed from the parameters"
+                )
+            if keep_dloss:
+                output.retain_grad()
+            loss = case.twin_loss(output, yb)
+            loss.backward()
+            outputs.append(output.detach())
+            losses.append(loss.detach())
+            if keep_dloss and output.grad is not None:
+                dlosses.append(output.grad)
+            gs = cast(list[torch.Tensor], [p.grad for _, p in named])  # a None fails just below
+            try:
+                versions = [g._version for g in gs]
+            except AttributeError:  # None: backward did not reach this parameter
+                missing = next(n for (n, _), g in zip(named, gs, strict=True) if g is None)
+                raise AssertionError(f"{case.name}: twin tensor {missing!r} got no gradient") from None
+            # A zero_grad that zeroes in place (set_to_none=False) hands backward the same tensors every step.
+            if not clone_grads and any(map(operator.is_, gs, previous)):
+                clone_grads = True
+            for kept_grads, g in zip(grad_rows, gs, strict=True):
+                kept_grads.append(g.clone() if clone_grads else g)
+            lrs.append(float(optimizer.param_groups[0]["lr"]))  # the rate this step uses
+            optimizer.step()
+            written = versions != [g._version for g in gs]
+            if step == 0:
+                # An optimizer that writes into the gradients (torch's own do not; a user's may clip them in
+                # place) keeps them copied. A write through .data leaves the version alone: the values tell,
+                # the rows of step 0 being copies.
+                clone_grads = written or not all(
+                    torch.equal(grads[n][0], g) for (n, _), g in zip(named, gs, strict=True)
+                )
+            elif written and not clone_grads:
+                raise StepError(
+                    f"{case.name}: at step {step} the twin's optimizer wrote into the gradients, which it left "
+                    f"as they were at step 0; the gradients backward computed are lost for that step"
+                )
+            previous = gs
+            if (X._version, y._version) != data_versions or xb._version or yb._version:
+                raise StepError(
+                    f"{case.name}: at step {step} the twin writes into its input (an in-place operation such as "
+                    f"x.sub_() or x -= ... on the batch); compute on a new tensor (x = x - x.mean(0))"
+                )
+            for n, p in named:
+                values[n].append(_copy_through(views, n, p))
+                for kind, value in optimizer.state.get(p, {}).items():
+                    if isinstance(value, torch.Tensor):
+                        states.setdefault(kind, {}).setdefault(n, []).append(
+                            _copy_through(state_views, (n, kind), value)
+                        )
+            if scheduler is not None:
+                scheduler.step()
+            for n, t in buffers:
+                kept[n].append(_copy_through(buffer_views, n, t))
+            if step in curve_at:
+                # Evaluation as a user runs it: BatchNorm on its running statistics, no dropout.
+                _set_mode(module, False)
+                with torch.no_grad():
+                    curve.append(case.twin_evaluate(module, X, y).clone())
+                _set_mode(module, True)
+    trace["output"] = torch.stack(outputs).numpy()
+    trace["loss"] = torch.stack(losses).numpy()
+    if keep_dloss:
+        trace["dloss"] = torch.stack(dlosses).numpy()
+    trace["curve"] = torch.stack(curve).numpy() if curve else np.zeros(0, case.dtype)
+    if case.scratch.lr is not None:
+        trace["lr"] = np.array(lrs, dtype=np.float64).astype(case.dtype)
+    per_kind: list[tuple[str, dict[str, np.ndarray]]] = [
+        ("grad", {n: torch.stack(ts).numpy() for n, ts in grads.items()}),
+        ("param", {n: np.stack(vs) for n, vs in values.items()}),
+    ]
+    per_kind += [
+        (f"state.{kind}", {n: np.stack(vs) for n, vs in per_tensor.items()}) for kind, per_tensor in states.items()
+    ]
+    for kind, stacked in per_kind:
+        for name, link in case.param_map.items():
+            if link.tensor not in stacked:
+                continue
+            a = stacked[link.tensor]
+            if a.ndim == 1:  # a scalar per step (Adam's step count), whatever the parameter's layout
+                trace[f"{kind}.{name}"] = a.astype(np.float64).astype(case.dtype)
+                continue
+            if link.transpose:
+                a = a.swapaxes(-1, -2)
+            trace[f"{kind}.{name}"] = a[(slice(None), *link.index)].copy()
+    for path, link in case.scratch.buffers.items():
+        a = np.stack(kept[link.tensor])
+        if link.transpose:
+            a = a.swapaxes(-1, -2)
+        held = a[(slice(None), *link.index)].copy()
+        # A count (num_batches_tracked) in the case's dtype, as the scratch side's: exact in either.
+        trace[f"buffer.{path}"] = in_case_dtype(case, held) if np.issubdtype(held.dtype, np.integer) else held
+    return trace
+
+
+def _set_mode(module: torch.nn.Module, mode: bool) -> None:
+    """``module.train()`` or ``module.eval()`` for the curve's evaluations, by setting the tree's ``training``
+    flags where that is all they do: ``nn.Module.train`` walks the tree through ``nn.Module.__setattr__``,
+    20-25 µs a call on the 3-4-1's twin, measured (two a curve point, a point every 10 steps). The tree is
+    walked at each call, so that a module added during training is switched too."""
+    modules = list(module.modules())
+    if any(map(_own_mode, map(type, modules))):
+        module.train() if mode else module.eval()  # as the loop would call them
+        return
+    for m in modules:
+        m.__dict__["training"] = mode  # where nn.Module.__setattr__ puts it
+
+
+@functools.cache
+def _own_mode(cls: type[torch.nn.Module]) -> bool:
+    """Whether a module class switches modes its own way: its own train() or eval(), its own __setattr__
+    (a TorchScript module keeps the flag in the compiled module), or a class-level ``training`` (a property,
+    say) that a flag in the instance would not reach."""
+    Module = torch.nn.Module
+    return (
+        cls.train is not Module.train
+        or cls.eval is not Module.eval
+        or cls.__setattr__ is not Module.__setattr__
+        or hasattr(cls, "training")
+    )
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Python's automatic garbage collection held off for the block, then as it was.
+
+    The twin's recording keeps a few tensors a step, and tensors are objects the collector tracks: as they
+    pile up they set off full collections, each of which walks every object of the process (84 ms over the
+    ~280,000 that torch and the harness make, once in the neuron's 10,000 steps: 9 µs a step, measured).
+    Reference counting still frees whatever a step drops; only cyclic garbage waits for the end of the run.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+K = TypeVar("K", str, tuple[str, str])
+
+
+def _view(t: torch.Tensor) -> tuple[int, np.ndarray]:
+    """Where ``t``'s memory starts, and a NumPy view of it."""
+    return t.data_ptr(), t.detach().numpy()
+
+
+def _copy_through(views: dict[K, tuple[int, np.ndarray]], key: K, t: torch.Tensor) -> np.ndarray:
+    """A copy of ``t``'s values through its view in ``views``, made first or again where ``t`` is new or moved
+    to new memory (a state tensor the optimizer makes anew, or ``buf.data = ...``). The view holds the memory
+    it reads, so no other tensor can start where it starts."""
+    view = views.get(key)
+    if view is None or t.data_ptr() != view[0]:
+        view = views[key] = _view(t)
+    return view[1].copy()
