@@ -162,9 +162,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         crash = getattr(report.longrepr, "reprcrash", None)
         message = crash.message if crash is not None else str(report.longrepr)
     run = config.stash[_RUN]
-    blocks = [value for key, value in report.user_properties if key == BLOCK]
+    blocks: list[Any] = [value for key, value in report.user_properties if key == BLOCK]
     if blocks:
-        run.blocks.setdefault(tag[0], [str(line) for line in blocks[0]])  # type: ignore[union-attr]
+        run.blocks.setdefault(tag[0], [str(line) for line in blocks[0]])
     if run.outcomes.get(tag, ("passed", ""))[0] == "failed":
         return  # a setup or teardown error after the call failed keeps the call's message
     run.outcomes[tag] = (outcome, message)
