@@ -13,8 +13,9 @@ import numpy as np
 from crosscheck.case import Case, validation_problem
 from crosscheck.compare import Comparison, compare
 from crosscheck.errors import StepError
+from crosscheck.finite_diff import finite_difference_votes
 from crosscheck.keys import Trace
-from crosscheck.run.memo import first_step_traces, traces
+from crosscheck.run.memo import RUNS, Pair
 from crosscheck.run.start import start
 from crosscheck.tolerance import bounds
 
@@ -34,27 +35,25 @@ def _keys(trace: Trace, *prefixes: str) -> list[str]:
     return [k for k in trace if k.split(".")[0] in prefixes]
 
 
-def _run(
+def _compare(
     case: Case,
     check: str,
-    keys_of: Callable[[Trace], list[str]],
+    run: Pair,
+    prefixes: tuple[str, ...],
     steps: slice = slice(None),
     exact: bool = False,
-    pair: tuple[Trace, Trace] | None = None,
     tolerance_steps: int | None = 1,
-    first_step: bool = False,
 ) -> Comparison:
-    """``tolerance_steps``: how many steps of rounding the compared values have been through (1 for the
-    first step and before training; None for the whole run), which sets the float32 bound.  ``first_step``:
-    the check reads nothing after the first step, so the run's first step is enough to compute."""
-    scratch, twin = pair if pair is not None else first_step_traces(case) if first_step else traces(case)
+    """``tolerance_steps``: how many steps of rounding the compared values have been through (1 for the first
+    step and before training; None for the whole run), which sets the float32 bound."""
+    scratch, twin = run
     atol, rtol = (0.0, 0.0) if exact else tolerance(case, tolerance_steps)
     return compare(
         case.name,
         check,
         scratch,
         twin,
-        keys_of(scratch),
+        _keys(scratch, *prefixes),
         steps=steps,
         curve_steps=list(case.curve_steps),
         dtype=np.dtype(case.dtype),
@@ -63,41 +62,40 @@ def _run(
     )
 
 
-def check_initial_parameters(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+def check_initial_parameters(case: Case, run: Pair) -> Comparison:
     """Both sides start from bit-identical parameters: the map round-trips exactly."""
-    return _run(case, "initial_parameters", lambda t: _keys(t, "init"), exact=True, pair=pair, first_step=True)
+    return _compare(case, "initial_parameters", run, ("init",), exact=True)
 
 
-def check_forward(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+def check_forward(case: Case, run: Pair) -> Comparison:
     """The output on the whole dataset at the initial parameters."""
-    return _run(case, "forward", lambda t: ["forward"], pair=pair, first_step=True)
+    return _compare(case, "forward", run, ("forward",))
 
 
-def check_loss(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+def check_loss(case: Case, run: Pair) -> Comparison:
     """The first step's loss."""
-    return _run(case, "loss", lambda t: _keys(t, "output", "loss"), steps=slice(0, 1), pair=pair, first_step=True)
+    return _compare(case, "loss", run, ("output", "loss"), steps=slice(0, 1))
 
 
-def check_gradients(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+def check_gradients(case: Case, run: Pair) -> Comparison:
     """The gradient of every parameter at the first step."""
-    return _run(case, "gradients", lambda t: _keys(t, "grad"), steps=slice(0, 1), pair=pair, first_step=True)
+    return _compare(case, "gradients", run, ("grad",), steps=slice(0, 1))
 
 
-def check_one_step(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+def check_one_step(case: Case, run: Pair) -> Comparison:
     """The first optimizer step: the learning rate, the optimizer's state, the parameters after it, and the
     buffers (running statistics)."""
-    keys = ("lr", "state", "param", "buffer")
-    return _run(case, "one_step", lambda t: _keys(t, *keys), steps=slice(0, 1), pair=pair, first_step=True)
+    return _compare(case, "one_step", run, ("lr", "state", "param", "buffer"), steps=slice(0, 1))
 
 
-def check_training_run(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+def check_training_run(case: Case, run: Pair) -> Comparison:
     """Every step of the whole run: output, loss, dL/doutput, gradients, learning rate, optimizer state,
     parameters, buffers, the recorded curve."""
     keys = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "param", "curve")
-    return _run(case, "training_run", lambda t: _keys(t, *keys), pair=pair, tolerance_steps=None)
+    return _compare(case, "training_run", run, keys, tolerance_steps=None)
 
 
-CHECKS: dict[str, Callable[..., Comparison]] = {
+CHECKS: dict[str, Callable[[Case, Pair], Comparison]] = {
     "initial_parameters": check_initial_parameters,
     "forward": check_forward,
     "loss": check_loss,
@@ -105,15 +103,16 @@ CHECKS: dict[str, Callable[..., Comparison]] = {
     "one_step": check_one_step,
     "training_run": check_training_run,
 }
+# The checks that read nothing after the run's first step: its first step is enough to compute for them, so that
+# a network broken at step 0 fails in milliseconds rather than after its whole run.
+FIRST_STEP = frozenset({"initial_parameters", "forward", "loss", "gradients", "one_step"})
 
 
-def check_finite_differences(case: Case, pair: tuple[Trace, Trace] | None = None) -> Comparison:
+def check_finite_differences(case: Case, run: Pair) -> Comparison:
     """The third oracle: every gradient (a bounded spread of elements, at the first, middle and last step)
     against central finite differences of the scratch loss; a failure names the odd one out of scratch,
     twin and finite differences.  It catches a bug both sides share, which the twin alone cannot."""
-    from crosscheck.finite_diff import check_finite_differences as oracle
-
-    result = oracle(case)
+    result = finite_difference_votes(case, run[0])
     votes = result.votes
     worst = max(votes, key=lambda v: max(abs(v.scratch - v.finite_difference), abs(v.twin - v.finite_difference)))
     scale = max(abs(worst.finite_difference), np.finfo(np.float64).tiny)
@@ -133,7 +132,7 @@ def check_finite_differences(case: Case, pair: tuple[Trace, Trace] | None = None
 
 # Checks that need the case's own functions, not only its traces, in float64: not in CHECKS, which any
 # pair of traces (a float32 run, a seed of the sweep, a mutant's prefix) can be put through.
-ORACLES: dict[str, Callable[..., Comparison]] = {"finite_differences": check_finite_differences}
+ORACLES: dict[str, Callable[[Case, Pair], Comparison]] = {"finite_differences": check_finite_differences}
 
 
 def exposed_gradients(case: Case) -> set[str]:
@@ -154,24 +153,27 @@ def battery(case: Case) -> list[str]:
     return checks
 
 
-def run_check(case: Case, check: str, pair: tuple[Trace, Trace] | None = None) -> Comparison:
-    """One check of the battery.  Without ``pair`` the case is validated first (once per case object) and
-    its traces are computed (once per process); a case that cannot be checked, or a run that goes wrong
-    at some step, gives a failed ``Comparison`` whose ``problem`` says what and where."""
+def run_check(case: Case, check: str, run: Pair | None = None) -> Comparison:
+    """One check of the battery on ``run`` (the case's traces, both sides).  Without ``run``, the case is
+    validated first (once per case object) and its run is taken from ``RUNS`` (computed once per case); a case
+    that cannot be checked, or a run that goes wrong at some step, gives a failed ``Comparison`` whose
+    ``problem`` says what and where."""
     known = {**CHECKS, **ORACLES}
     if check not in known:
         raise KeyError(f"unknown check {check!r}; the battery has {list(known)}")
     if check in ORACLES and check not in battery(case):
         raise ValueError(f"{case.name}: {check} applies to float64 cases only; this one is {np.dtype(case.dtype)}")
-    if pair is None or check in ORACLES:
-        problem = validation_problem(case)
-        if problem is not None:
-            return failed(case, check, f"the case cannot be checked: {problem}")
-        try:
-            return known[check](case, None)
-        except StepError as exc:
-            return failed(case, check, str(exc).removeprefix(f"{case.name}: "))
-    return CHECKS[check](case, pair)
+    if run is not None and check not in ORACLES:
+        return CHECKS[check](case, run)
+    problem = validation_problem(case)
+    if problem is not None:
+        return failed(case, check, f"the case cannot be checked: {problem}")
+    try:
+        if run is None:
+            run = RUNS.first_step(case) if check in FIRST_STEP else RUNS.full(case)
+        return known[check](case, run)
+    except StepError as exc:
+        return failed(case, check, str(exc).removeprefix(f"{case.name}: "))
 
 
 def failed(case: Case, check: str, problem: str) -> Comparison:

@@ -63,8 +63,9 @@ def _oracle(case: Case, d: Divergence) -> str | None:
     if d.quantity != "grad" or d.step is None or np.dtype(case.dtype) != np.float64:
         return None
     from crosscheck.finite_diff import vote_at
+    from crosscheck.run.memo import traces
 
-    vote = vote_at(case, d.step, d.parameter or "", d.index)
+    vote = vote_at(case, traces(case)[0], d.step, d.parameter or "", d.index)
     if vote.agree:
         return "scratch, twin and finite differences agree on this element (the divergence is elsewhere)"
     return vote.verdict

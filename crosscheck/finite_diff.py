@@ -34,13 +34,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
 from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data
-from crosscheck.run.memo import traces
+from crosscheck.keys import Trace
 from crosscheck.run.start import start
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
@@ -165,11 +164,12 @@ def scratch_loss(case: Case, params: Params, batch: Batch) -> float:
     return float(np.sum(case.loss(case.forward(net, case.X[batch]), case.y[batch])))
 
 
-def scratch_gradient(case: Case, params: Params, batch: Batch, step: int = 0) -> Params:
+def scratch_gradient(case: Case, params: Params, batch: Batch, step: int = 0, scratch: Trace | None = None) -> Params:
     """The scratch gradients at ``params``: from the case's ``gradients``, or, for a network whose own step
-    leaves them behind, as the run recorded them at ``step`` (whose parameters ``params`` are)."""
+    leaves them behind, as the run ``scratch`` recorded them at ``step`` (whose parameters ``params`` are)."""
     if case.gradients is None:
-        scratch = traces(case)[0]
+        if scratch is None:
+            raise ValueError(f"{case.name}: its own step keeps the gradients; give the run that recorded them")
         return {k: np.array(scratch[f"grad.{k}"][step]) for k in case.param_map}
     net = case.build({k: np.array(v) for k, v in params.items()}, case.learning_rate)
     return {k: np.asarray(v) for k, v in case.gradients(net, case.X[batch], case.y[batch]).items()}
@@ -239,9 +239,12 @@ def spread(shape: tuple[int, ...], limit: int = MAX_ELEMENTS) -> list[tuple[int,
     return [tuple(int(i) for i in np.unravel_index(f, shape)) for f in flat] if shape else [()]
 
 
-def check_finite_differences(case: Case, steps: Sequence[int] | None = None, limit: int = MAX_ELEMENTS) -> OracleResult:
+def finite_difference_votes(
+    case: Case, scratch: Trace, steps: Sequence[int] | None = None, limit: int = MAX_ELEMENTS
+) -> OracleResult:
     """Finite differences of the scratch loss against the scratch and twin gradients, float64 only, at
-    ``steps`` (default: the first, middle and last) and at most ``limit`` elements of each parameter."""
+    ``steps`` (default: the first, middle and last) and at most ``limit`` elements of each parameter; the
+    parameters entering a step are those the scratch side's run (``scratch``, its trace) recorded."""
     if np.dtype(case.dtype) != np.float64:
         raise ValueError(
             f"{case.name}: finite differences are checked in float64 only (their bound assumes float64 "
@@ -252,24 +255,22 @@ def check_finite_differences(case: Case, steps: Sequence[int] | None = None, lim
     bad = [s for s in chosen if not 0 <= s < len(batches)]
     if bad:
         raise ValueError(f"{case.name}: steps {bad} are outside the run's {len(batches)} steps")
-    # The run's cached trace, never replayed here; a network whose step keeps the gradients needs it at step 0.
-    trace = traces(case)[0] if max(chosen) > 0 or case.gradients is None else {}
     votes = []
     for step in chosen:
-        params, batch = params_before(case, trace, initial, step), batches[step]
-        by_scratch, by_twin = scratch_gradient(case, params, batch, step), twin_gradient(case, params, batch)
+        params, batch = params_before(case, scratch, initial, step), batches[step]
+        by_scratch, by_twin = scratch_gradient(case, params, batch, step, scratch), twin_gradient(case, params, batch)
         for name in case.param_map:
             for index in spread(params[name].shape, limit):
                 votes.append(_vote(case, params, batch, step, name, index, by_scratch, by_twin))
     return OracleResult(case.name, chosen, tuple(votes))
 
 
-def vote_at(case: Case, step: int, name: str, index: tuple[int, ...]) -> Vote:
-    """The three oracles on one gradient element at one step of the case's run."""
+def vote_at(case: Case, scratch: Trace, step: int, name: str, index: tuple[int, ...]) -> Vote:
+    """The three oracles on one gradient element at one step of the case's run (``scratch``: the scratch side's
+    trace of it)."""
     initial, batches = start(case)
-    trace = traces(case)[0] if step > 0 else {}
-    params, batch = params_before(case, trace, initial, step), batches[step]
-    by_scratch, by_twin = scratch_gradient(case, params, batch, step), twin_gradient(case, params, batch)
+    params, batch = params_before(case, scratch, initial, step), batches[step]
+    by_scratch, by_twin = scratch_gradient(case, params, batch, step, scratch), twin_gradient(case, params, batch)
     return _vote(case, params, batch, step, name, index, by_scratch, by_twin)
 
 
@@ -296,16 +297,3 @@ def _vote(
     return Vote(
         step, name, tuple(int(i) for i in index), s, t, estimate.value, estimate.h, bound, pair_tolerance, odd, verdict
     )
-
-
-def summary(result: OracleResult) -> dict[str, Any]:
-    """Figures for reports: points checked, largest error, its ratio to the bound, the verdict."""
-    return {
-        "network": result.network,
-        "steps": list(result.steps),
-        "elements": len(result.votes),
-        "max_error": result.max_error,
-        "worst_ratio_to_bound": result.worst_ratio,
-        "passed": result.passed,
-        "message": result.message(),
-    }

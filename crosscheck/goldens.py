@@ -184,11 +184,15 @@ def _run_data(case: Case, scratch: Trace, twin: Trace) -> dict[str, dict[str, np
     return sides
 
 
-def _write_from_agreeing_run(case: Case, path: Path, data: Mapping[str, np.ndarray], why: str) -> None:
+def _write_from_agreeing_run(
+    case: Case, run: tuple[Trace, Trace], path: Path, data: Mapping[str, np.ndarray], why: str
+) -> None:
     __tracebackhide__ = True
-    from crosscheck.checks import CHECKS, run_check  # the battery judges whether the sides agree
+    # The battery judges whether the sides agree; imported here, since the plugin reads this module's file
+    # naming before any case (and torch) is loaded.
+    from crosscheck.checks import CHECKS, run_check
 
-    failed = [name for name in CHECKS if not run_check(case, name).passed]
+    failed = [name for name in CHECKS if not run_check(case, name, run).passed]
     if failed:
         raise GoldenError(
             f"{case.name} / golden: {path} not written: scratch and twin disagree ({', '.join(failed)} failed), "
@@ -201,20 +205,21 @@ def _write_from_agreeing_run(case: Case, path: Path, data: Mapping[str, np.ndarr
 def check_golden(
     case: Case,
     folder: Path,
+    run: tuple[Trace, Trace],
     *,
     force_regen: bool = False,
     regen_all: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> None:
-    """The golden check of ``case`` against ``<folder>/<case>.npz``: passes silently, or raises
-    ``GoldenError`` (an ``AssertionError``) saying what is wrong and what to do."""
+    """The golden check of ``case``'s ``run`` (its scratch and twin traces) against ``<folder>/<case>.npz``:
+    passes silently, or raises ``GoldenError`` (an ``AssertionError``) saying what is wrong and what to do."""
     __tracebackhide__ = True
-    from crosscheck.run.memo import traces
-
     path = folder / f"{case.name}.npz"
-    sides = _run_data(case, *traces(case))
+    sides = _run_data(case, *run)
     if regen_all or (force_regen and not path.is_file()):
-        _write_from_agreeing_run(case, path, sides["scratch"], "regenerated on request (--regen-all/--force-regen)")
+        _write_from_agreeing_run(
+            case, run, path, sides["scratch"], "regenerated on request (--regen-all/--force-regen)"
+        )
     if not path.is_file():
         if in_ci(environ):
             raise GoldenError(
@@ -222,17 +227,19 @@ def check_golden(
                 f"(a run must not pass on values it has just created); generate it on a developer machine with "
                 f"`{regenerate_command(case.name)}`, review it and commit it"
             )
-        _write_from_agreeing_run(case, path, sides["scratch"], "no golden file yet (first run)")
+        _write_from_agreeing_run(case, run, path, sides["scratch"], "no golden file yet (first run)")
     try:
         golden = load_golden(path, case.name)
     except GoldenError:
         if not force_regen:
             raise
-        _write_from_agreeing_run(case, path, sides["scratch"], "the golden could not be read; --force-regen set")
+        _write_from_agreeing_run(case, run, path, sides["scratch"], "the golden could not be read; --force-regen set")
     problems = golden_problems(golden, sides["scratch"], case.dtype)
     if problems:
         if force_regen:
-            _write_from_agreeing_run(case, path, sides["scratch"], "the golden did not fit the run; --force-regen set")
+            _write_from_agreeing_run(
+                case, run, path, sides["scratch"], "the golden did not fit the run; --force-regen set"
+            )
         raise GoldenError(
             f"{case.name} / golden: golden file {path} does not fit this run:\n  "
             + "\n  ".join(problems)
@@ -242,7 +249,9 @@ def check_golden(
     parted = {side: where for side, where in parted.items() if where is not None}
     if parted:
         if force_regen:
-            _write_from_agreeing_run(case, path, sides["scratch"], "the run parts from the golden; --force-regen set")
+            _write_from_agreeing_run(
+                case, run, path, sides["scratch"], "the run parts from the golden; --force-regen set"
+            )
         which = " and ".join(parted)
         verb = "sides part" if len(parted) > 1 else "side parts"
         raise GoldenError(

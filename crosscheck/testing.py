@@ -21,6 +21,7 @@ from crosscheck.case import (
 from crosscheck.checks import battery, run_check
 from crosscheck.compare import Comparison
 from crosscheck.errors import StepError
+from crosscheck.run.memo import RUNS
 
 GOLDEN = "golden"
 
@@ -32,8 +33,10 @@ def assert_check(check: str, case: Case) -> None:
     if problem is not None:
         raise AssertionError(f"{case.name} / {check}: the case cannot be checked: {problem}")
     if check == GOLDEN:
-        run = settings.required()
-        goldens.check_golden(case, run.goldens, force_regen=run.force_regen, regen_all=run.regen_all)
+        found = settings.required()
+        goldens.check_golden(
+            case, found.goldens, RUNS.full(case), force_regen=found.force_regen, regen_all=found.regen_all
+        )
         return
     result = run_check(case, check)
     if not result.passed:

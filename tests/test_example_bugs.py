@@ -38,7 +38,7 @@ def test_a_typical_bug_in_the_networks_own_code_fails_where_it_first_shows(name)
     # computes each run there once (tests/conftest.py counts them).
     params, batches = start(case)
     result = run_check(
-        case, "training_run", pair=(scratch_trace(case, params, batches), twin_trace(case, params, batches))
+        case, "training_run", run=(scratch_trace(case, params, batches), twin_trace(case, params, batches))
     )
     assert result.steps == STEPS
     assert result.message().startswith(

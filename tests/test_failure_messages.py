@@ -112,7 +112,7 @@ def test_a_wrong_gradient_is_caught_and_named(case, patch, parameter, monkeypatc
     monkeypatch.setattr(cls, method, wrong(getattr(cls, method)))
     params, batches = start(case)
     pair = scratch_trace(case, params, batches[:STEPS]), twin_trace(case, params, batches[:STEPS])
-    result = check_training_run(case, pair=pair)
+    result = check_training_run(case, pair)
     assert not result.passed and result.steps == STEPS
     message = result.message()
     assert message.startswith(f"{case.name} / training_run: scratch and twin part at step 0, gradient of {parameter}: ")
@@ -190,7 +190,7 @@ def first_step(case, **scratch_changes):
 def test_a_wrong_initial_parameter_parts_before_training():
     build = NETWORK_2_2_1.build
     pair = first_step(NETWORK_2_2_1, build=lambda p, lr: build(p | {"w1": p["w1"] + 0.5}, lr))
-    assert check_initial_parameters(NETWORK_2_2_1, pair=pair).message() == (
+    assert check_initial_parameters(NETWORK_2_2_1, pair).message() == (
         "network_2_2_1 / initial_parameters: scratch and twin part before training, initial parameter of w1: "
         "scratch = 2.264052345967664, twin = 1.764052345967664, |difference| = 0.5 > tolerance 0 "
         "(atol 0 + rtol 0 * |twin|)"
@@ -206,7 +206,7 @@ def test_a_wrong_element_of_a_weight_matrix_is_named():
         return build(params | {"weights1": weights1}, lr)
 
     pair = first_step(NETWORK_3_4_1, build=shifted)
-    assert check_initial_parameters(NETWORK_3_4_1, pair=pair).message() == (
+    assert check_initial_parameters(NETWORK_3_4_1, pair).message() == (
         "network_3_4_1 / initial_parameters: scratch and twin part before training, initial parameter of "
         "weights1[1, 2]: scratch = 0.6875872112626925, twin = 0.4375872112626925, |difference| = 0.25 > "
         "tolerance 0 (atol 0 + rtol 0 * |twin|)"
@@ -216,7 +216,7 @@ def test_a_wrong_element_of_a_weight_matrix_is_named():
 def test_a_flattened_output_is_a_shape_problem():
     forward = NETWORK_3_4_1.forward
     pair = first_step(NETWORK_3_4_1, forward=lambda net, x: forward(net, x).ravel())
-    assert check_forward(NETWORK_3_4_1, pair=pair).message() == (
+    assert check_forward(NETWORK_3_4_1, pair).message() == (
         "network_3_4_1 / forward: forward output on the dataset has shape (4,) on the scratch side but (4, 1) "
         "on the twin side"
     )

@@ -11,10 +11,11 @@ from crosscheck.finite_diff import (
     SCRATCH,
     TWIN,
     central_difference,
-    check_finite_differences,
+    finite_difference_votes,
     judge,
     step_size,
 )
+from crosscheck.run.memo import first_step_traces, traces
 from scratch import network_2_2_1 as s221
 from scratch import network_3_4_1 as s341
 from scratch import sigmoid_neuron as s_neuron
@@ -25,7 +26,7 @@ names = pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
 
 @names
 def test_the_three_oracles_agree_along_the_run(case):
-    result = check_finite_differences(case)
+    result = finite_difference_votes(case, traces(case)[0])
     assert result.passed, result.message()
     n = len(case.batches(np.random.RandomState(case.seed)))
     assert result.steps == (0, n // 2, n - 1)
@@ -36,7 +37,7 @@ def test_the_three_oracles_agree_along_the_run(case):
 def test_the_bound_is_tight_enough_to_see_a_one_in_a_million_error(case):
     # The bound is a few 1e-10 (measured largest error 3.2e-11, at most 0.27 of its bound):
     # far below what a wrong factor or sign would move a gradient of these sizes.
-    result = check_finite_differences(case, steps=[0])
+    result = finite_difference_votes(case, first_step_traces(case)[0], steps=[0])
     assert max(v.bound for v in result.votes) < 1e-9
 
 
@@ -74,7 +75,7 @@ WRONG_SCRATCH = [
 @pytest.mark.parametrize("case, cls, method, parameter", WRONG_SCRATCH, ids=lambda v: getattr(v, "name", None))
 def test_a_wrong_scratch_gradient_is_named_the_odd_one_out(case, cls, method, parameter, monkeypatch):
     monkeypatch.setattr(cls, method, negate_one_gradient(cls, method))
-    result = check_finite_differences(case, steps=[0])
+    result = finite_difference_votes(case, first_step_traces(case)[0], steps=[0])
     assert not result.passed
     assert result.first_disagreement.odd_one_out == SCRATCH
     assert result.message().startswith(
@@ -87,7 +88,7 @@ def test_a_wrong_scratch_gradient_is_named_the_odd_one_out(case, cls, method, pa
 def test_a_wrong_twin_gradient_is_named_the_odd_one_out(case):
     # A twin whose loss is doubled (say, a mean where the scratch side sums, over two rows).
     doubled = vary(case, twin_loss=lambda out, y: 2 * case.twin_loss(out, y))
-    result = check_finite_differences(doubled, steps=[0])
+    result = finite_difference_votes(doubled, first_step_traces(doubled)[0], steps=[0])
     assert not result.passed
     assert result.first_disagreement.odd_one_out == TWIN
     assert "the twin gradient is the odd one out (scratch and finite differences agree)" in result.message()
@@ -97,7 +98,7 @@ def test_a_wrong_twin_gradient_is_named_the_odd_one_out(case):
 def test_a_loss_that_does_not_match_the_gradients_makes_finite_differences_the_odd_one_out(case):
     # Finite differences see only forward and loss: a loss the gradient code was not derived from.
     doubled = vary(case, loss=lambda out, y: 2 * case.loss(out, y))
-    result = check_finite_differences(doubled, steps=[0])
+    result = finite_difference_votes(doubled, first_step_traces(doubled)[0], steps=[0])
     assert not result.passed
     assert result.first_disagreement.odd_one_out == FINITE_DIFFERENCES
     assert "the finite-difference estimate is the odd one out (scratch and twin agree)" in result.message()
@@ -132,9 +133,9 @@ def test_the_odd_one_out_is_the_one_that_disagrees_with_both_others(values, odd,
 def test_finite_differences_refuse_float32():
     case = vary(SIGMOID_NEURON, dtype=np.dtype(np.float32))
     with pytest.raises(ValueError, match="float64 only"):
-        check_finite_differences(case)
+        finite_difference_votes(case, {})  # refused before any value is read
 
 
 def test_steps_outside_the_run_are_refused():
     with pytest.raises(ValueError, match=r"steps \[1500\] are outside the run's 1500 steps"):
-        check_finite_differences(NETWORK_3_4_1, steps=[1500])
+        finite_difference_votes(NETWORK_3_4_1, traces(NETWORK_3_4_1)[0], steps=[1500])

@@ -66,7 +66,7 @@ def test_the_float32_tolerance_still_catches_a_wrong_gradient(monkeypatch):
     # that at step 5, so the full run names the same divergence.
     params, batches = start(case)
     pair = scratch_trace(case, params, batches[:STEPS]), twin_trace(case, params, batches[:STEPS])
-    result = check_training_run(case, pair=pair)
+    result = check_training_run(case, pair)
     assert (result.atol, result.rtol) == tolerance(case) == float32_tolerance(len(batches))
     assert not result.passed
     assert (result.first_divergence.quantity, result.first_divergence.parameter) == ("grad", "bias")

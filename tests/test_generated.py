@@ -146,7 +146,7 @@ def run_battery(case: Case, scratch: dict, twin: dict) -> None:
     """Every check of the battery on one generated pair of traces; the first failure is raised."""
     __tracebackhide__ = True
     for check in CHECKS:
-        result = run_check(case, check, pair=(scratch, twin))
+        result = run_check(case, check, run=(scratch, twin))
         if not result.passed:
             raise AssertionError(result.message())
 

@@ -52,8 +52,8 @@ def rewrite(path, **changes):
     return arrays
 
 
-def check(folder, **flags):
-    check_golden(CASE, folder, environ=flags.pop("environ", {}), **flags)
+def check(folder, run=None, **flags):
+    check_golden(CASE, folder, run or traces(CASE), environ=flags.pop("environ", {}), **flags)
 
 
 def test_an_intact_copy_passes(golden):
@@ -156,9 +156,8 @@ def test_nan_in_the_run_fails_before_any_golden_is_read(golden, monkeypatch):
     """pytest-regressions compares with equal_nan=True: NaN against NaN would pass there."""
     scratch, twin = traces(CASE)
     broken = dict(twin, curve=np.where(np.arange(len(twin["curve"])) == 0, np.nan, twin["curve"]))
-    monkeypatch.setattr("crosscheck.run.memo.traces", lambda case: (scratch, broken))
     with pytest.raises(GoldenError) as excinfo:
-        check(golden.parent)
+        check(golden.parent, (scratch, broken))
     assert str(excinfo.value) == "fixture_golden: this run's curve has NaN or Inf on the twin side"
 
 
@@ -173,9 +172,8 @@ def test_a_float32_run_fails_against_a_float64_golden(golden, monkeypatch):
     """pytest-regressions accepts any numeric dtype against any other; the case's dtype is enforced here."""
     scratch, twin = traces(CASE)
     narrowed = dict(scratch, **{"init.W1": scratch["init.W1"].astype(np.float32)})
-    monkeypatch.setattr("crosscheck.run.memo.traces", lambda case: (narrowed, twin))
     with pytest.raises(GoldenError) as excinfo:
-        check(golden.parent)
+        check(golden.parent, (narrowed, twin))
     assert str(excinfo.value) == "fixture_golden: this run's init.W1 is float32 on the scratch side, not float64"
 
 
@@ -220,9 +218,8 @@ def test_a_wrong_value_names_the_side_the_array_and_the_element(golden, data):
 def test_one_side_moving_is_named(golden, monkeypatch):
     scratch, twin = traces(CASE)
     moved = dict(twin, loss=twin["loss"] + np.where(np.arange(len(twin["loss"])) == 2, 1e-6, 0.0))
-    monkeypatch.setattr("crosscheck.run.memo.traces", lambda case: (scratch, moved))
     with pytest.raises(GoldenError) as excinfo:
-        check(golden.parent)
+        check(golden.parent, (scratch, moved))
     message = str(excinfo.value)
     assert message.startswith(f"fixture_golden / golden: the twin side parts from {golden}:\n  twin: first_loss[2]: ")
     assert "only the twin side moved: look there first" in message
@@ -252,11 +249,8 @@ def test_force_regen_leaves_a_matching_golden_alone(golden):
 def test_no_golden_is_written_from_a_run_whose_sides_disagree(folder, monkeypatch):
     scratch, twin = traces(CASE)
     moved = dict(twin, loss=twin["loss"] + 1e-6)
-    monkeypatch.setattr("crosscheck.run.memo.traces", lambda case: (scratch, moved))
-    monkeypatch.setattr("crosscheck.checks.traces", lambda case: (scratch, moved))
-    monkeypatch.setattr("crosscheck.checks.first_step_traces", lambda case: (scratch, moved))
     with pytest.raises(GoldenError) as excinfo:
-        check(folder)
+        check(folder, (scratch, moved))
     assert str(excinfo.value) == (
         f"fixture_golden / golden: {folder / 'fixture_golden.npz'} not written: scratch and twin disagree "
         "(loss, training_run failed), and a golden must record a run the battery passes; fix the failing checks first"

@@ -7,7 +7,7 @@ from fixture_net import make_case
 from crosscheck.case import validate, vary
 from crosscheck.checks import check_gradients, check_training_run, tolerance
 from crosscheck.precision import float32_case
-from crosscheck.run.memo import RUNS, traces
+from crosscheck.run.memo import RUNS, first_step_traces, traces
 
 FIXTURE = make_case(steps=40)  # the harness tests its edges on a network of its own
 
@@ -22,7 +22,7 @@ def test_a_float32_case_without_a_recorded_curve_passes_its_training_run():
     case = vary(float32_case(FIXTURE), curve_steps=[], batches=lambda rng: [slice(None)] * 20)
     scratch, twin = traces(case)
     assert scratch["curve"].dtype == twin["curve"].dtype == np.float32
-    result = check_training_run(case)
+    result = check_training_run(case, (scratch, twin))
     assert result.passed, result.message()
 
 
@@ -41,6 +41,6 @@ def test_first_step_checks_use_the_one_step_float32_bound():
     case32 = float32_case(FIXTURE)
     one_step, whole_run = tolerance(case32, 1), tolerance(case32)
     assert whole_run[0] > one_step[0]
-    result = check_gradients(case32)
+    result = check_gradients(case32, first_step_traces(case32))
     assert (result.atol, result.rtol) == one_step
-    assert check_training_run(case32).atol == whole_run[0]
+    assert check_training_run(case32, traces(case32)).atol == whole_run[0]

@@ -608,7 +608,7 @@ def gate(case: Case, inject: Inject, steps: int = PREFIX, label: str = "") -> Ou
     except StepError as exc:  # the run itself was refused at a step: every check fails with that message
         problem = str(exc).removeprefix(f"{case.name}: ")
         return Outcome(label, case.name, {name: failed(case, name, problem) for name in CHECKS}, start(case)[1])
-    results = {name: run_check(cut, name, pair=(scratch, twin)) for name in CHECKS}
+    results = {name: run_check(cut, name, run=(scratch, twin)) for name in CHECKS}
     return Outcome(label, case.name, results, clean_batches)
 
 
