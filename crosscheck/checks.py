@@ -223,7 +223,7 @@ def _repro_line(case: Case, result: Comparison) -> str:
     """Under pytest, for a value divergence: the layer where the sides part (when the case names its
     layers) and the one-step repro, written now, as lines for the message."""
     from crosscheck import plugin
-    from crosscheck.repro import repro_for
+    from crosscheck.diagnose.repro import repro_for
 
     if result.first_divergence is None or not plugin.active():
         return ""

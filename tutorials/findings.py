@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from crosscheck.findings import Finding
-from crosscheck.report import below
+from crosscheck.report.text import below
 from crosscheck.trace import start, traces
 from reference import network_3_4_1 as ref341
 from reference import sigmoid_neuron as ref_neuron
