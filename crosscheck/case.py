@@ -900,7 +900,7 @@ def _check_layers(case: Case, where: str, params: Params, batch: Batch) -> None:
     """Each named layer can be read on both sides, with one shape."""
     if not case.layers:
         return
-    from crosscheck import localise
+    from crosscheck.layer_values import scratch_layer_values, twin_layer_values
 
     for layer in case.layers:
         if not isinstance(layer, Layer) or layer.twin_io not in ("input", "output"):
@@ -914,14 +914,14 @@ def _check_layers(case: Case, where: str, params: Params, batch: Batch) -> None:
                 f"it has {sorted(n for n in known if n)}"
             )
     try:
-        s_values, s_grads = localise._scratch_layers(case, params, batch)
+        s_values, s_grads = scratch_layer_values(case, params, batch)
     except AttributeError as exc:
         raise RegistrationError(
             f"{where}: a layer names a scratch attribute the network does not have after forward/gradients: {exc}"
         ) from None
     except Exception as exc:
         raise RegistrationError(f"{where}: the scratch layers could not be read: {type(exc).__name__}: {exc}") from exc
-    t_values, t_grads = _call(where, "the twin with hooks on its layers", localise._twin_layers, case, params, batch)
+    t_values, t_grads = _call(where, "the twin with hooks on its layers", twin_layer_values, case, params, batch)
     for layer, a, b in zip(case.layers, s_values, t_values, strict=True):
         if b is None or np.size(a) != np.size(b):
             raise RegistrationError(

@@ -257,7 +257,7 @@ def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> Path:
         environment(),
         provenance(),
         out,
-        precision.report(float32) if float32 else None,
+        precision.float32_report(float32) if float32 else None,
         report.failing_blocks(cases, networks, out),
     )
     return out

@@ -24,6 +24,7 @@ import numpy as np
 from crosscheck import jsonfile
 from crosscheck.case import Case, vary
 from crosscheck.checks import CHECKS, run_check, run_length, tolerance
+from crosscheck.compare import differences
 from crosscheck.environment import provenance
 from crosscheck.keys import STAGE_ORDER, Trace, split_key
 from crosscheck.run.memo import traces
@@ -90,7 +91,7 @@ def _max_by_quantity(a: Trace, b: Trace) -> dict[str, float]:
         if np.size(a[key]) == 0:
             continue
         quantity = split_key(key)[0]
-        diff = float(np.max(np.abs(np.asarray(a[key], np.float64) - np.asarray(b[key], np.float64))))
+        diff = float(np.max(differences(np.asarray(a[key]), np.asarray(b[key]), 0.0, 0.0)[0]))
         out[quantity] = max(out.get(quantity, 0.0), diff)
     return {q: out[q] for q in STAGE_ORDER if q in out}
 
@@ -136,7 +137,7 @@ COLUMNS = [
 ]
 
 
-def report(cases: Sequence[Case] | None = None) -> dict[str, Any]:
+def float32_report(cases: Sequence[Case] | None = None) -> dict[str, Any]:
     """Everything ``reports/float32.json`` holds for ``cases`` (default: the project's
     ``[tool.crosscheck] float32``): the rule, a table the report renders, the details."""
     networks = {c.name: network_report(c) for c in (configured_cases() if cases is None else cases)}
@@ -173,7 +174,7 @@ def report(cases: Sequence[Case] | None = None) -> dict[str, Any]:
 
 
 def failed_checks(data: dict[str, Any]) -> list[str]:
-    """``<network> / <check>`` for every float32 check that failed in ``report()``'s data."""
+    """``<network> / <check>`` for every float32 check that failed in ``float32_report()``'s data."""
     return [
         f"{n['network']} / {check}"
         for n in data["networks"].values()
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crosscheck.precision", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPORT, help=f"where to write the JSON (default {REPORT})")
     args = parser.parse_args(argv)
-    data = report()
+    data = float32_report()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(jsonfile.dumps({"provenance": provenance(), **data}))
     failed = failed_checks(data)

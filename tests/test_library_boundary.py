@@ -23,7 +23,7 @@ def imported_modules(path: Path) -> set[str]:
 def test_the_library_imports_no_repository_code():
     found = {
         f"{path.name}: {name}"
-        for path in sorted(LIBRARY.glob("*.py"))
+        for path in sorted(LIBRARY.rglob("*.py"))
         for name in imported_modules(path)
         if name.split(".")[0] in REPOSITORY_ONLY
     }

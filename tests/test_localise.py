@@ -7,7 +7,7 @@ from fixture_net import LAYERS, Net, make_case
 
 from crosscheck import Layer, RegistrationError, register, run_check
 from crosscheck.diagnose import diagnose
-from crosscheck.localise import first_parting, localise_layers
+from crosscheck.diagnose.layers import first_parting, localise_layers
 
 
 @pytest.fixture(autouse=True)

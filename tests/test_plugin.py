@@ -24,7 +24,7 @@ import torch._dynamo  # noqa: F401
 
 import crosscheck.checks  # noqa: F401  (see above)
 import crosscheck.finite_diff  # noqa: F401
-import crosscheck.plots  # noqa: F401  (matplotlib, for the same reason as torch._dynamo)
+import crosscheck.report.plots  # noqa: F401  (matplotlib, for the same reason as torch._dynamo)
 from crosscheck import findings, plugin, registration
 from crosscheck.goldens import load_golden
 

@@ -184,10 +184,11 @@ def test_a_row_bias_maps_with_an_index_that_adds_the_axis():
 
 @pytest.mark.parametrize("example, step", [("adam_schedule", 50), ("momentum_mlp", 17), ("batchnorm_net", 30)])
 def test_a_replay_from_a_later_step_starts_from_that_steps_optimizer_state_buffers_and_schedule(example, step):
-    from crosscheck.repro import one_step, state_entering
+    from crosscheck.diagnose.repro import one_step
     from crosscheck.run.scratch import scratch_trace
     from crosscheck.run.start import start
     from crosscheck.run.twin import twin_trace
+    from crosscheck.state import state_entering
     from examples.bugs import BUGS
 
     case = BUGS[example].case.__globals__["NET"]

@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 from fixture_net import make_case
 
-from crosscheck import report
+from crosscheck import verdict
 from crosscheck.checks import CHECKS, battery, run_check
+from crosscheck.diagnose import chain
 from crosscheck.environment import environment
 from crosscheck.findings import Finding, Section, sections
 from crosscheck.registration import registry
+from crosscheck.report import cli, html, markdown, results, write
 from crosscheck.run.memo import traces
 from tools import screenshot as shot
 
@@ -31,7 +33,7 @@ HOSTILE = "<script>alert('x')</script>"
 
 @pytest.fixture(scope="module")
 def networks():
-    return report.collect_all()
+    return verdict.collect_all()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def quirks(networks):
 
 
 def test_results_json_has_every_network_and_check(networks, quirks):
-    data = json.loads(report.results_text(networks, quirks, environment(), MADE))
+    data = json.loads(results.results_text(networks, quirks, environment(), MADE))
     assert set(data) >= {"environment", "networks", "findings"}
     assert [n["name"] for n in data["networks"]] == list(registry())
     for net in data["networks"]:
@@ -73,11 +75,11 @@ def test_results_json_has_every_network_and_check(networks, quirks):
 def test_results_json_agrees_with_the_checks():
     # The report shows the battery's own figures, not a recomputation.
     case = FIXTURE
-    net = report.collect(case)
+    net = verdict.collect(case)
     for c in net.comparisons:
-        assert report.check_record(c) == report.check_record(run_check(case, c.check))
+        assert results.check_record(c) == results.check_record(run_check(case, c.check))
     training = next(c for c in net.comparisons if c.check == "training_run")
-    per_step = report.per_step(net)
+    per_step = chain.per_step(net)
     assert max(float(v["abs"].max()) for v in per_step.values()) <= training.max_abs
     assert float(per_step["grad"]["abs"].max()) == pytest.approx(
         max(float(np.abs(net.scratch[k] - net.twin[k]).max()) for k in net.scratch if k.startswith("grad.")),
@@ -98,20 +100,20 @@ KINDS = ("network_3_4_1", "adam_schedule", "batchnorm_net")
 def test_two_report_runs_are_byte_identical(networks, quirks):
     cases = registry()
     first = [net for net in networks if net.name in KINDS] + [_diverging("grad.W1", STEP)]
-    second = report.collect_all([case for name, case in cases.items() if name in KINDS])
+    second = verdict.collect_all([case for name, case in cases.items() if name in KINDS])
     second.append(_diverging("grad.W1", STEP))
     quantities = {q for net in first for c in net.comparisons for q in c.quantity.split(", ")}
     assert {"dL/doutput", "optimizer state", "learning rate", "buffer", "recorded loss curve"} <= quantities
     assert {net.seed_file is None for net in first} == {True, False}
     assert [net.passed for net in first] == [True] * len(KINDS) + [False]
     again = sections()
-    assert report.summary_markdown(first, quirks, MADE) == report.summary_markdown(second, again, MADE)
-    assert report.results_text(first, quirks, environment(), MADE) == report.results_text(
+    assert markdown.summary_markdown(first, quirks, MADE) == markdown.summary_markdown(second, again, MADE)
+    assert results.results_text(first, quirks, environment(), MADE) == results.results_text(
         second, again, environment(), MADE
     )
 
 
-def _diverging(stage_key: str, step: int, name: str = HOSTILE) -> report.NetworkReport:
+def _diverging(stage_key: str, step: int, name: str = HOSTILE) -> verdict.NetworkReport:
     """The 3-4-1's run with its twin trace changed at one quantity of one step, under a hostile name."""
     scratch, twin = traces(FIXTURE)
     twin = {k: v.copy() for k, v in twin.items()}
@@ -119,7 +121,7 @@ def _diverging(stage_key: str, step: int, name: str = HOSTILE) -> report.Network
     comparisons = tuple(
         dataclasses.replace(run_check(FIXTURE, check, (scratch, twin)), network=name) for check in CHECKS
     )
-    return report.NetworkReport(
+    return verdict.NetworkReport(
         name=name,
         seed_file="<img src=x onerror=alert(1)>.txt",
         description="a <b>fake</b> & hostile network",
@@ -141,29 +143,49 @@ def _diverging(stage_key: str, step: int, name: str = HOSTILE) -> report.Network
         ("param.W2", "update (parameters after the step)"),
     ],
 )
-def test_localise_names_the_stage_where_the_difference_first_grows(key, stage):
-    where = report.localise(_diverging(key, STEP))
+def test_where_it_grows_names_the_stage_where_the_difference_first_grows(key, stage):
+    where = chain.where_it_grows(_diverging(key, STEP))
     assert where is not None and where["step"] == STEP and where["check"] == "training_run"
     assert where["stage"] == stage
     assert where["chain"][0]["stage"] == "parameters entering the step"
     assert where["chain"][0]["over_tolerance"] <= 1
 
 
+def test_a_failure_first_grows_at_the_stage_of_its_first_divergence(networks):
+    # A step whose buffers and gradients both part: the first divergence names the buffers (the stage order
+    # the checks and goldens use), and so must the chain; a chain with the buffers last named the gradients.
+    net = next(net for net in networks if net.name == "batchnorm_net")
+    twin = {k: v.copy() for k, v in net.twin.items()}
+    buffer = next(k for k in twin if k.startswith("buffer.") and np.issubdtype(twin[k].dtype, np.floating))
+    grad = next(k for k in twin if k.startswith("grad."))
+    for key in (buffer, grad):
+        twin[key][STEP] += 1e-6
+    case = registry()["batchnorm_net"]
+    comparisons = tuple(run_check(case, check, (net.scratch, twin)) for check in CHECKS)
+    broken = dataclasses.replace(net, comparisons=comparisons, twin=twin)
+    found = chain.first_divergence(broken)
+    assert found is not None and (found[1].step, found[1].quantity) == (STEP, "buffer")
+    where = chain.where_it_grows(broken)
+    assert where is not None and where["stage"] == "buffers (running statistics)"
+    stages = [link["stage"] for link in where["chain"]]
+    assert stages.index("buffers (running statistics)") < stages.index("parameter gradient")
+
+
 def test_passing_network_has_no_divergence(networks):
     for net in networks:
         if net.passed:
-            assert report.localise(net) is None and report.first_divergence(net) is None
+            assert chain.where_it_grows(net) is None and chain.first_divergence(net) is None
 
 
 def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
     fake = _diverging("grad.W1", STEP)
     hostile = Finding("hostile", (HOSTILE,), HOSTILE, f"text with {HOSTILE} and `code {HOSTILE}`", {"x": 1.0})
     (tmp_path / "bench.json").write_text(json.dumps({"summary": HOSTILE, "columns": ["a"], "rows": [[HOSTILE]]}))
-    page = report.html_page(
+    page = html.html_page(
         [fake],
         [Section(HOSTILE, (hostile,))],
         {"python": HOSTILE},
-        {fake.name: report.network_plots(fake)},
+        {fake.name: write.network_plots(fake)},
         MADE,
         tmp_path,
     )
@@ -192,15 +214,15 @@ def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
 def test_extra_sections_render_records_as_tables(tmp_path):
     records = {"seeds": 4, "networks": [{"name": "a", "passed": True, "detail": {"x": 1}}, {"name": HOSTILE}]}
     (tmp_path / "sweep.json").write_text(json.dumps(records))
-    html = report._extra_html("sweep", tmp_path / "sweep.json")
-    assert "<th>name</th><th>passed</th>" in html and "<td>&lt;script&gt;" in html
-    assert "<details><summary>sweep.json in full" in html and "<script" not in html
+    page = html._extra_html("sweep", tmp_path / "sweep.json")
+    assert "<th>name</th><th>passed</th>" in page and "<td>&lt;script&gt;" in page
+    assert "<details><summary>sweep.json in full" in page and "<script" not in page
     (tmp_path / "bad.json").write_text("{not json")
-    assert "could not be read" in report._extra_html("bad", tmp_path / "bad.json")
+    assert "could not be read" in html._extra_html("bad", tmp_path / "bad.json")
 
 
 def test_summary_escapes_a_hostile_network():
-    text = report.summary_markdown([_diverging("output", 3)], [], MADE)
+    text = markdown.summary_markdown([_diverging("output", 3)], [], MADE)
     assert "<script" not in text and "<img" not in text
     assert "&lt;script&gt;" in text
     assert "the difference first grows at: **forward output**" in text
@@ -210,7 +232,7 @@ def test_write_summary_appends_to_the_github_step_summary(tmp_path, monkeypatch)
     step_summary = tmp_path / "step_summary.md"
     step_summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
-    path = report.write_summary("# Cross-check summary\n", tmp_path / "out")
+    path = markdown.write_summary("# Cross-check summary\n", tmp_path / "out")
     assert path.read_text() == "# Cross-check summary\n"
     assert step_summary.read_text() == "earlier step\n# Cross-check summary\n\n"
 
@@ -222,8 +244,8 @@ def test_main_job_writes_the_summary(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("crosscheck.environment.provenance", lambda: MADE)
     monkeypatch.setattr("crosscheck.__main__.registry", lambda: {FIXTURE.name: FIXTURE})
     assert main(["--reports", str(tmp_path)]) == 0
-    assert (tmp_path / "summary.md").read_text(encoding="utf-8") == report.summary_markdown(
-        report.collect_all([FIXTURE]), sections(), MADE
+    assert (tmp_path / "summary.md").read_text(encoding="utf-8") == markdown.summary_markdown(
+        verdict.collect_all([FIXTURE]), sections(), MADE
     )
     assert "wrote" in capsys.readouterr().out
 
@@ -238,7 +260,7 @@ def _strict_json(text):
 def test_a_failing_run_still_writes_every_report_and_exits_1(tmp_path, monkeypatch, capsys):
     # A report that stops at the first failure leaves the last green pages in place, "0 failed".
     broken = _diverging("grad.W1", STEP, name="broken_net")
-    monkeypatch.setattr(report, "collect_all", lambda cases=None: [broken])
+    monkeypatch.setattr(cli, "collect_all", lambda cases=None: [broken])
     # float32.json from the fixture network's float32 run (40 steps) rather than the three tutorial networks'
     # (15,500 steps, the float32 battery's, which this process may not have run): what is tested is that a
     # failing run rewrites it, whatever networks [tool.crosscheck] float32 names.
@@ -248,7 +270,7 @@ def test_a_failing_run_still_writes_every_report_and_exits_1(tmp_path, monkeypat
     for name in ("summary.md", "results.json", "index.html", "float32.json"):
         (tmp_path / name).write_text("a stale report of an earlier, green run")
 
-    assert report.main(["--out", str(tmp_path)]) == 1
+    assert cli.main(["--out", str(tmp_path)]) == 1
 
     err = capsys.readouterr().err
     assert "FAILED broken_net / training_run" in err
@@ -272,7 +294,7 @@ def test_results_json_is_strict_with_a_non_finite_difference():
     comparisons = tuple(run_check(FIXTURE, check, (scratch, twin)) for check in CHECKS)
     net = dataclasses.replace(_diverging("loss", 3, name="inf_net"), comparisons=comparisons, twin=twin)
 
-    data = _strict_json(report.results_text([net], [], {}, MADE))
+    data = _strict_json(results.results_text([net], [], {}, MADE))
 
     training = next(c for c in data["networks"][0]["checks"] if c["check"] == "training_run")
     assert training["max_abs"] is None and training["max_abs_nonfinite"] == "inf"

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from crosscheck.findings import Finding
-from crosscheck.report import below
+from crosscheck.report.text import below
 from crosscheck.run.memo import traces
 from crosscheck.run.start import start
 from reference import network_3_4_1 as ref341

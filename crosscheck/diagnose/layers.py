@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
-from crosscheck import paths
-from crosscheck.case import Case, load_into_twin, twin_data
+from crosscheck.case import Case
 from crosscheck.checks import tolerance
 from crosscheck.compare import differences
+from crosscheck.layer_values import scratch_layer_values, twin_layer_values
+from crosscheck.state import state_entering
 
 # A layer "introduces" the error when its input's difference is below this fraction of the input's own
 # tolerance: rounding at the level of the tolerance, amplified, cannot make a wrong formula's difference.
@@ -59,52 +59,6 @@ class LayerVerdict:
         return f"{where}: {came}"
 
 
-def _scratch_layers(case: Case, params: dict[str, np.ndarray], batch: Any) -> tuple[list[Any], list[Any]]:
-    net = case.build({k: np.array(v) for k, v in params.items()}, case.learning_rate)
-    xb, yb = case.X[batch], case.y[batch]
-    if case.gradients is None:  # the network's own step: forward and backward in one call, read after it
-        assert case.step is not None
-        case.step(net, xb, yb, case.learning_rate)
-        values = [np.array(paths.read(net, layer.scratch)) for layer in case.layers]
-    else:
-        case.forward(net, xb)
-        values = [np.array(paths.read(net, layer.scratch)) for layer in case.layers]
-        case.gradients(net, xb, yb)
-    grads = [np.array(paths.read(net, layer.grad)) if layer.grad else None for layer in case.layers]
-    return values, grads
-
-
-def _twin_layers(case: Case, params: dict[str, np.ndarray], batch: Any) -> tuple[list[Any], list[Any]]:
-    module = case.twin.module(case.torch_dtype)
-    load_into_twin(module, case, params)
-    values: list[Any] = [None] * len(case.layers)
-    grads: list[Any] = [None] * len(case.layers)
-    handles = []
-    for i, layer in enumerate(case.layers):
-        sub = module.get_submodule(layer.twin)
-        at = 0 if layer.twin_io == "input" else None
-
-        def forward_hook(m: Any, inputs: Any, output: Any, i: int = i, at: int | None = at) -> None:
-            values[i] = (inputs[at] if at is not None else output).detach().numpy().copy()
-
-        def backward_hook(m: Any, grad_in: Any, grad_out: Any, i: int = i, at: int | None = at) -> None:
-            g = grad_in[at] if at is not None else grad_out[0]
-            grads[i] = None if g is None else g.detach().numpy().copy()
-
-        handles.append(sub.register_forward_hook(forward_hook))
-        if layer.grad:
-            handles.append(sub.register_full_backward_hook(backward_hook))
-    try:
-        X, y = twin_data(case)
-        index = torch.as_tensor(batch) if isinstance(batch, np.ndarray) else batch
-        xb = X[index].clone().requires_grad_(True)  # a leaf that needs grad: backward hooks fire on the first layer
-        case.twin_loss(module(xb), y[index]).backward()
-    finally:
-        for handle in handles:
-            handle.remove()
-    return values, grads
-
-
 def _ratio(case: Case, a: Any, b: Any) -> float:
     if a is None or b is None:
         return float("nan")
@@ -124,12 +78,9 @@ def localise_layers(case: Case, step: int) -> LayerVerdict | None:
     named layer agrees (the divergence is then in the parameter gradients or the update)."""
     if not case.layers:
         return None
-    from crosscheck.repro import state_entering
-
-    params, _, rows, sample = state_entering(case, step)  # a forward and backward: no optimizer state
-    batch = int(rows[0]) if sample else rows
-    s_values, s_grads = _scratch_layers(case, params, batch)
-    t_values, t_grads = _twin_layers(case, params, batch)
+    state = state_entering(case, step)  # a forward and backward: no optimizer state
+    s_values, s_grads = scratch_layer_values(case, state.params, state.batch)
+    t_values, t_grads = twin_layer_values(case, state.params, state.batch)
     names = [layer.name for layer in case.layers]
     forward = [_ratio(case, a, b) for a, b in zip(s_values, t_values, strict=True)]
     backward = [_ratio(case, a, b) for a, b in zip(s_grads, t_grads, strict=True)]

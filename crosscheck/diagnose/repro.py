@@ -25,10 +25,9 @@ from crosscheck.case import Case, Params
 from crosscheck.checks import tolerance
 from crosscheck.compare import differences
 from crosscheck.keys import STAGE_ORDER, STEPPED, Trace, describe, split_key
-from crosscheck.run.memo import traces
 from crosscheck.run.scratch import scratch_trace
-from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
+from crosscheck.state import state_entering
 
 SCRIPT = '''\
 """One-step repro of {name!r} at step {step}: both sides from the state entering that step.
@@ -41,30 +40,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, {root!r})
-from crosscheck.repro import replay  # noqa: E402
+from crosscheck.diagnose.repro import replay  # noqa: E402
 
 sys.exit(replay(Path(__file__).with_name("state.npz"), {name!r}, {module!r}, {root!r}))
 '''
 
 
-def state_entering(case: Case, step: int) -> tuple[Params, dict[str, np.ndarray], np.ndarray, bool]:
-    """The parameters entering ``step`` and the optimizer state and buffers (the twin's: the reference), the
-    batch's row indices, and whether the batch is one sample (an int index, no batch axis) rather than rows."""
-    initial, batches = start(case)
-    if step == 0:  # the run's start: no trace needed (a failure at step 0 may come from a one-step pair)
-        params = {k: np.array(v) for k, v in initial.items()}
-        held: dict[str, np.ndarray] = {}
-    else:
-        scratch, twin = traces(case)
-        params = {k: np.array(twin[f"param.{k}"][step - 1]) for k in case.param_map}
-        held = {k: np.array(twin[k][step - 1]) for k in scratch if k.startswith(("state.", "buffer."))}
-    rows = np.arange(len(case.X))[batches[step]]
-    return params, held, np.atleast_1d(rows), np.ndim(rows) == 0
-
-
 def write_repro(case: Case, step: int, folder: Path, root: Path | None = None) -> Path:
     """Write ``state.npz`` and ``repro.py`` for ``case`` at ``step`` into ``folder``; returns the script."""
-    params, held, rows, sample = state_entering(case, step)
+    params, held, rows, sample = state_entering(case, step)  # the twin's: the reference
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {f"param.{k}": v for k, v in params.items()} | held
     np.savez(folder / "state.npz", rows=rows, sample=np.array(sample), step=np.array(step), **arrays)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from crosscheck.compare import Comparison  # noqa: E402
+from crosscheck.report.text import tolerance_text  # noqa: E402
 
 PASS_COLOUR, FAIL_COLOUR = "#d6f5dd", "#ffd7d5"
 SCRATCH_COLOUR, TWIN_COLOUR = "#1f5fa8", "#e4572e"
@@ -38,10 +39,6 @@ def _png(fig: Figure) -> bytes:
     fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
-
-
-def tolerance_text(c: Comparison) -> str:
-    return "exact" if c.atol == c.rtol == 0 else f"{c.atol:.0e} + {c.rtol:.0e}·|twin|"
 
 
 def check_matrix(network: str, comparisons: Sequence[Comparison]) -> bytes:

@@ -1,6 +1,6 @@
 """One bug, one answer: the facts of a failing case in one block.
 
-``diagnose(case, reports)`` runs the case's battery once (``report.collect``), takes the earliest
+``diagnose(case, reports)`` runs the case's battery once (``verdict.collect``), takes the earliest
 divergence over all checks, asks the finite-difference oracle about that element when it is a
 gradient, places the divergence in the chain of its step, writes the one-step repro into
 ``<reports>/repro/<case>/``, and returns the facts; ``Diagnosis.block()`` is what the end of a pytest
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from crosscheck import report
 from crosscheck.case import Case
 from crosscheck.compare import Divergence
-from crosscheck.report import NetworkReport
+from crosscheck.diagnose.chain import first_divergence, where_it_grows
+from crosscheck.verdict import NetworkReport, collect
 
 
 @dataclass(frozen=True)
@@ -75,20 +75,20 @@ def diagnose(
     case: Case, reports: Path | None = None, root: Path | None = None, net: NetworkReport | None = None
 ) -> Diagnosis | None:
     """The facts of ``case``'s first failure, or None when its battery passes.  ``net`` is the case's
-    battery already run (``report.collect``), when the caller has it."""
-    net = report.collect(case) if net is None else net
+    battery already run (``verdict.collect``), when the caller has it."""
+    net = collect(case) if net is None else net
     failed = [c for c in net.comparisons if not c.passed]
     if not failed:
         return None
-    found = report.first_divergence(net)  # the earliest divergence by step, then stage of the chain
+    found = first_divergence(net)  # the earliest divergence by step, then stage of the chain
     first = found[0] if found is not None else failed[0]
     d = first.first_divergence
     stage = odd = layer = None
     repro = None
     if d is not None:
-        from crosscheck.repro import repro_for
+        from crosscheck.diagnose.repro import repro_for
 
-        stage = (report.localise(net) or {}).get("stage")
+        stage = (where_it_grows(net) or {}).get("stage")
         odd = _oracle(case, d)
         # The recorded curve is evaluated after the step's update: its layers are those of the next step.
         after = d.quantity == "curve" and d.step is not None and d.step + 1 < first.steps
@@ -108,7 +108,7 @@ def layer_text(case: Case, step: int | None) -> str | None:
     """Where, layer by layer, the sides part at ``step``, for a case that names its layers."""
     if not case.layers:
         return None
-    from crosscheck.localise import localise_layers
+    from crosscheck.diagnose.layers import localise_layers
 
     found = localise_layers(case, 0 if step is None else step)
     if found is not None:

@@ -1,0 +1,129 @@
+"""Where it first grows: a network's differences placed in the chain of one training step.
+
+``per_step`` gives, for each stage of the chain, the largest difference at each step (for the plots);
+``first_divergence`` the earliest divergence over a network's checks; ``where_it_grows`` the first link of
+that step's chain whose difference exceeds its tolerance and the link before it.  The chain follows
+``compare.STAGE_ORDER``, the order the checks and the goldens name a failure in, so the stage a failure
+"first grows at" and its first divergence never disagree on what came first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from crosscheck.compare import Comparison, Divergence, differences
+from crosscheck.keys import QUANTITIES, STAGE_ORDER, Trace
+from crosscheck.verdict import NetworkReport
+
+# What each stage of a step is called in the chain; stages outside a step (init, forward, curve) have none.
+_LINKS = {
+    "output": "forward output",
+    "buffer": "buffers (running statistics)",
+    "loss": "loss",
+    "dloss": "dL/doutput",
+    "grad": "parameter gradient",
+    "lr": "learning rate",
+    "state": "optimizer state",
+    "param": "update (parameters after the step)",
+}
+# The chain of one training step, in the order a fault travels through it.
+CHAIN = {stage: _LINKS[stage] for stage in STAGE_ORDER if stage in _LINKS}
+
+
+def stage_keys(trace: Trace, stage: str) -> list[str]:
+    """The trace's keys of one stage (``grad.W1``, ``grad.b1``, ... for ``grad``)."""
+    return [k for k in trace if k.split(".")[0] == stage]
+
+
+def differences_or_inf(a: Any, b: Any, atol: float, rtol: float) -> tuple[np.ndarray, np.ndarray]:
+    """``compare.differences``' |a - b| and tolerance, in float64, with a NaN or Inf on either side an
+    infinite difference: it is drawn and ranked as the largest, never as within tolerance."""
+    a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    diff, tol, _ = differences(a64, b64, atol, rtol)
+    return np.where(np.isfinite(a64) & np.isfinite(b64), diff, np.inf), tol
+
+
+def per_step(net: NetworkReport) -> dict[str, dict[str, np.ndarray]]:
+    """For each stage of the chain: the largest |scratch - twin| at each step (``abs``) and the
+    largest |scratch - twin| / (atol + rtol |twin|) (``ratio``, > 1 where the check fails), with
+    the same arithmetic as ``compare``: float64 differences, NaN and Inf never within tolerance."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for stage in CHAIN:
+        keys = stage_keys(net.scratch, stage)
+        if not keys:
+            continue
+        abs_rows, ratio_rows = [], []
+        for key in keys:
+            a, b = np.asarray(net.scratch[key]), np.asarray(net.twin[key])
+            if a.shape != b.shape:
+                continue  # the checks report the mismatch; there is nothing to draw
+            diff, tol = differences_or_inf(a.reshape(len(a), -1), b.reshape(len(b), -1), net.atol, net.rtol)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(diff == 0, 0.0, diff / tol)
+            abs_rows.append(diff.max(axis=1) if diff.shape[1] else np.zeros(len(diff)))
+            ratio_rows.append(ratio.max(axis=1) if ratio.shape[1] else np.zeros(len(ratio)))
+        if abs_rows:
+            out[stage] = {"abs": np.max(abs_rows, axis=0), "ratio": np.max(ratio_rows, axis=0)}
+    return out
+
+
+def first_divergence(net: NetworkReport) -> tuple[Comparison, Divergence] | None:
+    """The earliest divergence over the network's checks: by step (before training first), then chain."""
+    found = [(c, c.first_divergence) for c in net.comparisons if c.first_divergence is not None]
+    if not found:
+        return None
+    return min(found, key=lambda f: (-1 if f[1].step is None else f[1].step, STAGE_ORDER.index(f[1].quantity)))
+
+
+def where_it_grows(
+    net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarray]] | None = None
+) -> dict[str, Any] | None:
+    """Where in the chain of the first divergent step the difference first grows.
+
+    The chain starts from the parameters entering the step, then each stage of ``CHAIN``; each link
+    gets its largest difference in units of its tolerance.  The stage named is the first whose
+    difference exceeds its tolerance and the link before it, as CRADLE localises an inconsistency to
+    the layer where it first grows.  ``steps`` is ``per_step(net)`` when the caller has it.
+    """
+    found = first_divergence(net)
+    if found is None:
+        return None
+    check, d = found
+    if d.step is None:
+        return {"check": check.check, "step": None, "stage": QUANTITIES[d.quantity], "chain": []}
+    steps = per_step(net) if steps is None else steps
+    s = d.step
+    entering: list[float] = [0.0, 0.0]
+    if s == 0:
+        pairs = [(net.scratch[k], net.twin[k]) for k in stage_keys(net.scratch, "init")]
+    else:
+        pairs = [(net.scratch[k][s - 1], net.twin[k][s - 1]) for k in stage_keys(net.scratch, "param")]
+    for a, b in pairs:
+        if np.shape(a) != np.shape(b) or not np.size(a):
+            continue
+        diff, tol = differences_or_inf(a, b, net.atol, net.rtol)
+        entering = [max(entering[0], float(diff.max())), max(entering[1], float((diff / tol).max()))]
+    chain: list[dict[str, Any]] = [
+        {"stage": "parameters entering the step", "max_abs": entering[0], "over_tolerance": entering[1]}
+    ]
+    for stage, label in CHAIN.items():
+        if stage in steps and s < len(steps[stage]["abs"]):
+            chain.append(
+                {
+                    "stage": label,
+                    "max_abs": float(steps[stage]["abs"][s]),
+                    "over_tolerance": float(steps[stage]["ratio"][s]),
+                }
+            )
+    grows = next(
+        (
+            link["stage"]
+            for before, link in zip(chain, chain[1:], strict=False)
+            if link["over_tolerance"] > 1 and link["over_tolerance"] > before["over_tolerance"]
+        ),
+        QUANTITIES[d.quantity],  # e.g. only the recorded curve parts: no link of the step exceeds its tolerance
+    )
+    return {"check": check.check, "step": s, "stage": grows, "chain": chain}

@@ -1,0 +1,67 @@
+"""The values of a case's named layers (``Case.layers``) on each side, for one step from given parameters.
+
+The scratch side reads each layer's attribute after ``forward`` (and its dL/d(value) after ``gradients``);
+the twin records the same with forward and backward hooks on the named submodules.  Validation reads them
+once to check that both sides have each layer, with one size; the layer localisation
+(``crosscheck.diagnose.layers``) compares them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from crosscheck import paths
+from crosscheck.case import Case, Params, load_into_twin, twin_data
+
+
+def scratch_layer_values(case: Case, params: Params, batch: Any) -> tuple[list[Any], list[Any]]:
+    """(values, gradients) of each named layer on the scratch side; a gradient is None where the layer
+    names no scratch attribute for it."""
+    net = case.build({k: np.array(v) for k, v in params.items()}, case.learning_rate)
+    xb, yb = case.X[batch], case.y[batch]
+    if case.gradients is None:  # the network's own step: forward and backward in one call, read after it
+        assert case.step is not None
+        case.step(net, xb, yb, case.learning_rate)
+        values = [np.array(paths.read(net, layer.scratch)) for layer in case.layers]
+    else:
+        case.forward(net, xb)
+        values = [np.array(paths.read(net, layer.scratch)) for layer in case.layers]
+        case.gradients(net, xb, yb)
+    grads = [np.array(paths.read(net, layer.grad)) if layer.grad else None for layer in case.layers]
+    return values, grads
+
+
+def twin_layer_values(case: Case, params: Params, batch: Any) -> tuple[list[Any], list[Any]]:
+    """(values, gradients) of each named layer on the twin, from hooks on its submodules; None where a hook
+    did not fire or the layer names no gradient."""
+    module = case.twin.module(case.torch_dtype)
+    load_into_twin(module, case, params)
+    values: list[Any] = [None] * len(case.layers)
+    grads: list[Any] = [None] * len(case.layers)
+    handles = []
+    for i, layer in enumerate(case.layers):
+        sub = module.get_submodule(layer.twin)
+        at = 0 if layer.twin_io == "input" else None
+
+        def forward_hook(m: Any, inputs: Any, output: Any, i: int = i, at: int | None = at) -> None:
+            values[i] = (inputs[at] if at is not None else output).detach().numpy().copy()
+
+        def backward_hook(m: Any, grad_in: Any, grad_out: Any, i: int = i, at: int | None = at) -> None:
+            g = grad_in[at] if at is not None else grad_out[0]
+            grads[i] = None if g is None else g.detach().numpy().copy()
+
+        handles.append(sub.register_forward_hook(forward_hook))
+        if layer.grad:
+            handles.append(sub.register_full_backward_hook(backward_hook))
+    try:
+        X, y = twin_data(case)
+        index = torch.as_tensor(batch) if isinstance(batch, np.ndarray) else batch
+        xb = X[index].clone().requires_grad_(True)  # a leaf that needs grad: backward hooks fire on the first layer
+        case.twin_loss(module(xb), y[index]).backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return values, grads

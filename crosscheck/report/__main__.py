@@ -1,0 +1,5 @@
+import sys
+
+from crosscheck.report.cli import main
+
+sys.exit(main())

@@ -1,0 +1,315 @@
+"""``index.html``: one self-contained page (plots embedded as base64 PNG, no scripts, nothing fetched),
+failing networks first, with the sections other sessions write as JSON beside the report."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from crosscheck.checks import CHECKS, ORACLES
+from crosscheck.diagnose.chain import where_it_grows
+from crosscheck.findings import Finding, Section
+from crosscheck.report.text import (
+    REPORT_DIR,
+    divergence_text,
+    made_text,
+    networks_text,
+    plot_name,
+    tolerance_text,
+)
+from crosscheck.verdict import NetworkReport
+
+CHECK_TEXT = {
+    "initial_parameters": "the parameters both sides start from, bit for bit",
+    "forward": "output on the whole dataset at the initial parameters",
+    "loss": "the first step's output and loss",
+    "gradients": "every parameter's gradient at the first step",
+    "one_step": "the first optimizer step: learning rate, optimizer state, parameters after it, buffers",
+    "training_run": "every step of the whole run: output, loss, dL/doutput, gradients, learning rate, optimizer "
+    "state, parameters, buffers, recorded curve",
+    "finite_differences": "gradients at the first, middle and last step against central finite differences of "
+    "the scratch loss (float64)",
+}
+
+
+# Sections other sessions write (this repository's float32, sweep, mutation and bench runs); the report
+# shows one only when its JSON file is in the folder, so a project without them sees nothing of them.
+EXTRAS = (
+    ("float32", "Float32 drift", "float32.json"),
+    ("sweep", "Random initialisations (sweep)", "sweep.json"),
+    ("mutation", "Mutation testing", "mutation.json"),
+    ("bench", "Benchmarks", "bench.json"),
+)
+
+
+def e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def e_code(value: Any) -> str:
+    """Escaped text whose `backticked` spans become <code>: the findings mark code that way."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", e(value))
+
+
+def png_img(data: bytes, alt: str) -> str:
+    return f'<img alt="{e(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
+
+
+STYLE = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2430; margin: 0 auto;
+       max-width: 1120px; padding: 24px 28px 60px; background: #fbfbfc; }
+h1 { margin-bottom: 4px; } h2 { border-bottom: 2px solid #d6dbe3; padding-bottom: 4px; margin-top: 42px; }
+h3 { margin-bottom: 6px; }
+table { border-collapse: collapse; margin: 10px 0 16px; font-size: 13.5px; background: white;
+        display: block; overflow-x: auto; width: fit-content; max-width: 100%; }
+th, td { border: 1px solid #cfd6df; padding: 4px 9px; text-align: left; vertical-align: top; overflow-wrap: normal;
+         word-break: normal; hyphens: none; }
+th { background: #eef1f5; white-space: nowrap; }
+td.pass, td.fail { white-space: nowrap; }
+.whatfailed { background: #fff4f3; border: 2px solid #e0a19c; border-radius: 6px; padding: 2px 16px 8px;
+              margin-bottom: 14px; }
+.whatfailed h2 { margin-top: 10px; border: none; } .whatfailed pre { background: white; white-space: pre-wrap; }
+td.num { font-family: ui-monospace, Menlo, Consolas, monospace; text-align: right; white-space: nowrap; }
+.nowrap, .num { white-space: nowrap; }
+details { margin: 6px 0 18px; } summary { color: #566173; }
+.pass { background: #d6f5dd; color: #0c5a23; font-weight: 600; }
+.fail { background: #ffd7d5; color: #8a1410; font-weight: 600; }
+.total { font-size: 17px; padding: 8px 12px; display: inline-block; border-radius: 6px; }
+img { max-width: 100%; display: block; margin: 8px 0 18px; border: 1px solid #e1e5eb; background: white; }
+.meta { color: #566173; } nav a { margin-right: 14px; }
+.finding { background: white; border: 1px solid #d6dbe3; border-radius: 6px; padding: 4px 16px 10px; margin: 14px 0; }
+code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 13px; background: #f1f3f6;
+       padding: 0 3px; border-radius: 3px; }
+pre { background: #f1f3f6; padding: 10px; overflow-x: auto; font-size: 12.5px; }
+"""
+
+
+def _verdict_cell(passed: bool) -> str:
+    return '<td class="pass">PASS</td>' if passed else '<td class="fail">FAIL</td>'
+
+
+def _checks_table(net: NetworkReport) -> str:
+    rows = []
+    for c in net.comparisons:
+        d = c.first_divergence
+        where = e(c.problem) if c.problem else (e(divergence_text(c, d)) if d else "none")
+        rows.append(
+            f"<tr><td>{e(c.check)}</td><td>{e(CHECK_TEXT.get(c.check, c.quantity))}</td>"
+            f'<td class="num">{e(c.steps if c.steps else "-")}</td><td class="num">{e(f"{c.max_abs:.3e}")}</td>'
+            f'<td class="num">{e(f"{c.max_rel:.3e}")}</td><td class="nowrap">{e(tolerance_text(c))}</td>'
+            f"{_verdict_cell(c.passed)}"
+            f"<td>{where}</td></tr>"
+        )
+    head = (
+        "<tr><th>check</th><th>compares</th><th>steps</th><th>max |diff|</th><th>max rel diff</th>"
+        "<th>tolerance</th><th>verdict</th><th>first divergence</th></tr>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _localisation_html(where: Mapping[str, Any] | None) -> str:
+    if where is None:
+        return "<p>No divergence: every stage of every step is within tolerance.</p>"
+    if where["step"] is None:
+        return f"<p>The sides part before training, in the {e(where['stage'])} ({e(where['check'])} check).</p>"
+    rows = "".join(
+        f'<tr><td>{e(link["stage"])}</td><td class="num">{link["max_abs"]:.3e}</td>'
+        f'<td class="num">{link["over_tolerance"]:.3g}</td></tr>'
+        for link in where["chain"]
+    )
+    return (
+        f"<p>The chain at step {e(where['step'])}, the first divergent step ({e(where['check'])} check). "
+        f"The difference first grows at: <strong>{e(where['stage'])}</strong>.</p>"
+        f"<table><tr><th>stage</th><th>largest |diff|</th><th>largest |diff| / tolerance</th></tr>{rows}</table>"
+    )
+
+
+def _what_failed(networks: Sequence[NetworkReport], diagnoses: Mapping[str, Sequence[str]]) -> str:
+    """The box at the top of a failing report: per failing network, the facts the terminal block gives."""
+    failing = [(i, net) for i, net in enumerate(networks) if not net.passed]
+    if not failing:
+        return ""
+    parts = ['<div class="whatfailed"><h2>What failed</h2>']
+    for i, net in failing:
+        lines = diagnoses.get(net.name)
+        if not lines:
+            first = next(c for c in net.comparisons if not c.passed)
+            lines = [first.message()]
+        parts.append(f'<h3><a href="#network-{i}">{e(net.name)}</a></h3><pre>{e(chr(10).join(lines))}</pre>')
+    return "".join(parts) + "</div>"
+
+
+def _finding_table(q: Finding) -> str:
+    if q.table is None:
+        return ""
+    columns, rows = q.table
+    head = "".join(f"<th>{e(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f'<td class="num">{e(c)}</td>' for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _is_scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
+def _records_table(records: Sequence[tuple[str | None, Mapping[str, Any]]]) -> str:
+    """Rows of records (dicts), columns their scalar fields; nested fields are left to the JSON."""
+    columns: list[str] = []
+    for _, record in records:
+        columns += [k for k, v in record.items() if _is_scalar(v) and k not in columns]
+    keyed = any(key is not None for key, _ in records)
+    head = ("<th></th>" if keyed else "") + "".join(f"<th>{e(c)}</th>" for c in columns)
+    rows = "".join(
+        "<tr>"
+        + (f"<th>{e(key)}</th>" if keyed else "")
+        + "".join(f"<td>{e(record.get(c, ''))}</td>" for c in columns)
+        + "</tr>"
+        for key, record in records
+    )
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def _extra_html(title: str, path: Path) -> str:
+    """A section another session writes as JSON.  With ``summary`` (text), ``columns`` and ``rows``
+    it is shown as that paragraph and table; otherwise its scalar fields, and its lists or maps of
+    records, become tables.  The whole JSON follows, folded."""
+    if not path.is_file():
+        return f"<p>Not generated: {e(path.as_posix())} is absent.</p>"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"<p>{e(path.as_posix())} could not be read: {e(exc)}</p>"
+    parts = [f'<p class="meta">From {e(path.as_posix())}.</p>']
+    if isinstance(data, dict):
+        if "summary" in data:
+            parts.append(f"<p>{e(data['summary'])}</p>")
+        if isinstance(data.get("rows"), list):
+            cols = data.get("columns") or []
+            head = "".join(f"<th>{e(c)}</th>" for c in cols)
+            body = "".join(
+                "<tr>" + "".join(f"<td>{e(v)}</td>" for v in (row if isinstance(row, list) else [row])) + "</tr>"
+                for row in data["rows"]
+            )
+            parts.append(f"<table>{'<tr>' + head + '</tr>' if head else ''}{body}</table>")
+        else:
+            scalars = {k: v for k, v in data.items() if _is_scalar(v) and k != "summary"}
+            if scalars:
+                parts.append(_records_table([(None, scalars)]))
+            for key, value in data.items():
+                if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                    parts.append(f"<h3>{e(key)}</h3>{_records_table([(None, v) for v in value])}")
+                elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+                    parts.append(f"<h3>{e(key)}</h3>{_records_table(list(value.items()))}")
+    text = json.dumps(data, indent=2, sort_keys=True)
+    lines = text.count("\n") + 1
+    parts.append(f"<details><summary>{e(path.name)} in full ({lines} lines)</summary><pre>{e(text)}</pre></details>")
+    return "".join(parts)
+
+
+def html_page(
+    networks: Sequence[NetworkReport],
+    sections: Sequence[Section],
+    env: Mapping[str, Any],
+    plots: Mapping[str, Mapping[str, bytes]],
+    made: Mapping[str, str],
+    out_dir: Path = REPORT_DIR,
+    diagnoses: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """The whole report as one page; ``plots`` is {network: {kind: PNG bytes}}; ``diagnoses`` the blocks of
+    the failing networks ({network: lines}), shown first in a "What failed" box."""
+    networks = sorted(networks, key=lambda net: net.passed)  # failing networks first, else in order
+    checks = [c for net in networks for c in net.comparisons]
+    failed = sum(not c.passed for c in checks)
+    nav = "".join(f'<a href="#network-{i}">{e(net.name)}</a>' for i, net in enumerate(networks))
+    nav += "".join(f'<a href="#findings-{k}">{e(section.title)}</a>' for k, section in enumerate(sections))
+    shown = [name for name, _, filename in EXTRAS if (out_dir / filename).is_file()]
+    if shown:
+        nav += f'<a href="#extras">{e(", ".join(shown))}</a>'
+    nav += '<a href="#environment">environment</a>'
+    columns = [name for name in (*CHECKS, *ORACLES) if any(c.check == name for n in networks for c in n.comparisons)]
+    overview_head = "<tr><th>network</th>" + "".join(f"<th>{e(name)}</th>" for name in columns) + "</tr>"
+    overview_rows = []
+    for i, net in enumerate(networks):
+        by_check = {c.check: c for c in net.comparisons}
+        cells = "".join(
+            f'<td class="{"pass" if c.passed else "fail"}">{"PASS" if c.passed else "FAIL"}<br>'
+            f'<span class="num">{e(f"{c.max_abs:.1e}")}</span></td>'
+            if (c := by_check.get(name)) is not None
+            else "<td>-</td>"
+            for name in columns
+        )
+        overview_rows.append(f'<tr><td><a href="#network-{i}">{e(net.name)}</a></td>{cells}</tr>')
+    total_class = "pass" if not failed else "fail"
+    body = [
+        "<h1>nn-crosscheck report</h1>",
+        '<p class="meta">Every registered network, run as a from-scratch NumPy network and as its PyTorch twin '
+        "from the same initial weights, compared at every step: forward output, loss, dL/doutput, "
+        "gradients, optimizer state, buffers and parameters after each update.</p>",
+        f'<p><span class="total {total_class}">{len(checks)} checks on {networks_text(len(networks))}: '
+        f"{len(checks) - failed} passed, {failed} failed</span></p>",
+        f'<p class="meta">{e(made_text(made))}</p>',
+        _what_failed(networks, diagnoses or {}),
+        f"<nav>{nav}</nav>",
+        "<h2>Overview</h2>",
+        "<p>Verdict and largest absolute difference of every check.</p>",
+        f"<table>{overview_head}{''.join(overview_rows)}</table>",
+    ]
+    for i, net in enumerate(networks):
+        images = plots.get(net.name, {})
+        body += [
+            f'<section id="network-{i}">',
+            f"<h2>{e(net.name)}</h2>",
+            f'<p>{e(net.description)}<br><span class="meta">seed: {e(net.seed_file or "-")}</span></p>',
+            _checks_table(net),
+            "<h3>Where the sides part</h3>",
+            _localisation_html(where_it_grows(net)),
+        ]
+        captions = {
+            "zoom": "the first diverging quantity per parameter, around the first divergence",
+            "curves": "training curves of both sides",
+            "differences": "per-step largest difference by stage, with the tolerance",
+        }
+        for kind, caption in captions.items():
+            if kind in images:
+                body.append(f"<h3>{e(caption.capitalize())}</h3>{png_img(images[kind], f'{net.name}: {caption}')}")
+        if "checks" in images:  # the table above as a picture, for use outside this page
+            body.append(
+                f"<details><summary>The battery as an image ({e(plot_name(net.name, 'checks'))})</summary>"
+                f"{png_img(images['checks'], f'{net.name}: the battery')}</details>"
+            )
+        body.append("</section>")
+    for k, section in enumerate(sections):
+        body += [f'<section id="findings-{k}">', f"<h2>{e(section.title)}</h2>"]
+        for q in section.findings:
+            body.append(
+                f'<div class="finding"><h3>{e_code(q.title)}</h3><p class="meta">{e(", ".join(q.sources))}</p>'
+                f"<p>{e_code(q.finding)}</p>{_finding_table(q)}</div>"
+            )
+        body.append("</section>")
+    present = [(title, out_dir / filename) for _, title, filename in EXTRAS if (out_dir / filename).is_file()]
+    body += ['<section id="extras">']
+    for title, path in present:
+        body.append(f"<h2>{e(title)}</h2>{_extra_html(title, path)}")
+    env_rows = "".join(
+        f"<tr><th>{e(k)}</th><td>{e(json.dumps(v) if isinstance(v, dict | list) else v)}</td></tr>"
+        for k, v in env.items()
+    )
+    body += [
+        "</section>",
+        '<section id="environment">',
+        "<h2>Environment</h2>",
+        f"<table>{env_rows}</table>",
+        "</section>",
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>nn-crosscheck report</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )

@@ -1,0 +1,107 @@
+"""``summary.md``: the verdicts, the first divergences and where they grow, and the findings sections."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from crosscheck.diagnose.chain import first_divergence, where_it_grows
+from crosscheck.findings import Section
+from crosscheck.report.text import REPORT_DIR, below, divergence_text, made_text, networks_text, tolerance_text
+from crosscheck.verdict import NetworkReport
+
+
+def md(text: Any) -> str:
+    """Markdown text: any HTML in it shown as text, not rendered.  `Code spans` are left alone:
+    Markdown shows their content literally, entities included."""
+    parts = re.split(r"(`[^`]*`)", str(text))
+    return "".join(
+        p if p.startswith("`") and p.endswith("`") and len(p) > 1 else html.escape(p, quote=False) for p in parts
+    )
+
+
+def md_cell(text: Any) -> str:
+    """Text for a Markdown table cell: no HTML, no cell breaks."""
+    return md(text).replace("|", "\\|").replace("\n", " ")
+
+
+def summary_markdown(networks: Sequence[NetworkReport], sections: Sequence[Section], made: Mapping[str, str]) -> str:
+    checks = [c for net in networks for c in net.comparisons]
+    failed = [c for c in checks if not c.passed]
+    lines = [
+        "# Cross-check summary",
+        "",
+        "Every registered network, run as a NumPy network and as its PyTorch twin from the same initial",
+        "weights and compared at every step. Written by `python -m crosscheck` and `python -m crosscheck.report`.",
+        "Largest differences are given as the power of ten at or above them; the exact figures, the plots",
+        "and the environment are in `reports/results.json` and `reports/index.html`.",
+        "",
+        md(made_text(made)),
+        "",
+        f"**{len(checks)} checks on {networks_text(len(networks))}: "
+        f"{len(checks) - len(failed)} passed, {len(failed)} failed.**",
+        "",
+        "| network | seed | check | steps | largest abs diff | tolerance | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for net in networks:
+        for c in net.comparisons:
+            lines.append(
+                f"| {md_cell(net.name)} | {md_cell(net.seed_file or '-')} | {md_cell(c.check)} | "
+                f"{c.steps if c.steps else 'before training'} | {md_cell(below(c.max_abs))} | "
+                f"{md_cell(tolerance_text(c))} | "
+                f"{'PASS' if c.passed else '**FAIL**'} |"
+            )
+    lines += ["", "## First divergences", ""]
+    if not failed:
+        lines.append("None: scratch and twin agree within tolerance at every step of every network.")
+    for net in networks:
+        for c in net.comparisons:
+            if c.problem is not None:
+                lines.append(f"- **{md(net.name)}** / {md(c.check)}: {md(c.problem)}")
+        found = first_divergence(net)
+        if found is not None:
+            c, d = found
+            where = where_it_grows(net)
+            stage = f"; the difference first grows at: **{md(where['stage'])}**" if where else ""
+            lines.append(f"- **{md(net.name)}** / {md(c.check)}: {md(divergence_text(c, d))}{stage}")
+    for section in sections:
+        lines += ["", f"## {md(section.title)}", ""]
+        for q in section.findings:
+            lines += [f"### {md(q.title)}", ""]
+            if q.sources:
+                lines += [f"Sources: {md(', '.join(q.sources))}.", ""]
+            lines += [md(q.finding), ""]
+            if q.table is not None:
+                columns, rows = q.table
+                lines.append("| " + " | ".join(md_cell(c) for c in columns) + " |")
+                lines.append("|" + "---|" * len(columns))
+                lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+                lines.append("")
+    lines.append("")
+    lines += [
+        "## Elsewhere",
+        "",
+        "Float32 drift, the random-initialisation sweep, mutation testing and benchmarks are sections of",
+        "`reports/index.html`, read from `reports/float32.json`, `reports/sweep.json`, `reports/mutation.json`",
+        "and `reports/bench.json` when their sessions have run (timings and per-machine figures stay out of",
+        "this file).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_summary(text: str, out_dir: Path = REPORT_DIR) -> Path:
+    """Write ``summary.md``; in GitHub Actions also append it to the job's step summary."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "summary.md"
+    path.write_text(text, encoding="utf-8")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as f:
+            f.write(text + "\n")
+    return path

@@ -1,0 +1,114 @@
+"""Writing the reports: the figures of each network (matplotlib only here, when plots are drawn), the
+diagnosis blocks of the failing networks, and every file into the report folder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crosscheck import jsonfile
+from crosscheck.case import Case
+from crosscheck.compare import Divergence
+from crosscheck.diagnose import diagnose
+from crosscheck.diagnose.chain import CHAIN, differences_or_inf, first_divergence, per_step, stage_keys
+from crosscheck.findings import Section
+from crosscheck.keys import STEPPED, describe
+from crosscheck.report.html import html_page
+from crosscheck.report.markdown import summary_markdown, write_summary
+from crosscheck.report.results import results_text
+from crosscheck.report.text import REPORT_DIR, plot_name
+from crosscheck.verdict import NetworkReport
+
+
+def network_plots(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> dict[str, bytes]:
+    from crosscheck.report import plots  # matplotlib only when plots are drawn: summary.md does without
+
+    steps = per_step(net) if steps is None else steps
+    found = first_divergence(net)
+    curve_label = "recorded loss (the case's evaluate)"
+    scratch_curve, twin_curve, at = net.scratch["curve"], net.twin["curve"], list(net.curve_steps)
+    if len(scratch_curve) == 0:  # no recorded curve: the per-step batch loss
+        scratch_curve, twin_curve = net.scratch["loss"], net.twin["loss"]
+        at, curve_label = list(range(len(scratch_curve))), "loss of each step's batch"
+    images = {
+        "checks": plots.check_matrix(net.name, net.comparisons),
+        "curves": plots.training_curves(net.name, scratch_curve, twin_curve, at, curve_label),
+        "differences": plots.step_differences(
+            net.name,
+            {stage: v["abs"] for stage, v in steps.items()},
+            CHAIN,
+            net.atol,
+            found[1].step if found else None,
+            {stage: v["ratio"] > 1 for stage, v in steps.items()},
+        ),
+    }
+    if found is not None and found[1].step is not None and found[1].quantity in STEPPED:
+        images["zoom"] = _zoom(net, found[1])
+    return images
+
+
+ZOOM_STEPS = 20  # steps shown on each side of the first divergence
+
+
+def _zoom(net: NetworkReport, d: Divergence) -> bytes:
+    from crosscheck.report import plots
+
+    assert d.step is not None
+    keys = stage_keys(net.scratch, d.quantity)
+    n = len(net.scratch[keys[0]])
+    window = np.arange(max(0, d.step - ZOOM_STEPS), min(n, d.step + ZOOM_STEPS + 1))
+    series = {}
+    for key in keys:
+        diff, _ = differences_or_inf(np.asarray(net.scratch[key])[window], np.asarray(net.twin[key])[window], 0, 0)
+        series[key.partition(".")[2] or key] = diff.reshape(len(window), -1).max(axis=1)
+    return plots.divergence_zoom(net.name, describe(d.quantity, None), series, window, net.atol, d.step, d.parameter)
+
+
+def failing_blocks(cases: Sequence[Case], networks: Sequence[NetworkReport], out_dir: Path) -> dict[str, list[str]]:
+    """The diagnosis block of every failing network (writing its one-step repro under ``out_dir``)."""
+    failing = {net.name: net for net in networks if not net.passed}
+    blocks = {}
+    for case in cases:
+        if case.name in failing:
+            found = diagnose(case, out_dir, net=failing[case.name])
+            if found is not None:
+                blocks[case.name] = found.block()
+    return blocks
+
+
+def write_reports(
+    networks: Sequence[NetworkReport],
+    sections: Sequence[Section],
+    env: Mapping[str, Any],
+    made: Mapping[str, str],
+    out_dir: Path = REPORT_DIR,
+    float32: Mapping[str, Any] | None = None,
+    diagnoses: Mapping[str, Sequence[str]] | None = None,
+) -> list[Path]:
+    """summary.md, results.json, float32.json (when given), the PNGs and index.html into ``out_dir``;
+    returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [write_summary(summary_markdown(networks, sections, made), out_dir)]
+    results_path = out_dir / "results.json"
+    results_path.write_text(results_text(networks, sections, env, made), encoding="utf-8")
+    written.append(results_path)
+    if float32 is not None:
+        float32_path = out_dir / "float32.json"
+        float32_path.write_text(jsonfile.dumps({"provenance": dict(made), **float32}), encoding="utf-8")
+        written.append(float32_path)
+    plot_dir = out_dir / "plots"
+    plot_dir.mkdir(exist_ok=True)
+    plots = {}
+    for net in networks:
+        plots[net.name] = network_plots(net)
+        for kind, data in plots[net.name].items():
+            path = out_dir / plot_name(net.name, kind)
+            path.write_bytes(data)
+            written.append(path)
+    index = out_dir / "index.html"
+    index.write_text(html_page(networks, sections, env, plots, made, out_dir, diagnoses), encoding="utf-8")
+    written.append(index)
+    return written

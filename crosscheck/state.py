@@ -1,0 +1,45 @@
+"""The state entering a step of a case's run: where every replay of one step starts from.
+
+The one-step repro, the layer localisation and the finite-difference oracle each rerun one step of a
+recorded run; they start it here, from the parameters the run held entering the step (recorded after
+the step before, or the initial ones at step 0), the optimizer state and buffers held with them, and
+the rows of that step's batch.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import numpy as np
+
+from crosscheck.case import Case, Params
+from crosscheck.run.memo import traces
+from crosscheck.run.start import start
+
+
+class State(NamedTuple):
+    params: Params
+    held: dict[str, np.ndarray]  # optimizer state and buffers, keyed as in the trace (``state.*``, ``buffer.*``)
+    rows: np.ndarray  # the batch's row indices into ``case.X``
+    sample: bool  # the batch is one sample (an int index, no batch axis) rather than rows
+
+    @property
+    def batch(self) -> int | np.ndarray:
+        """The batch as an index into ``case.X``: an int for a one-sample batch, else the rows."""
+        return int(self.rows[0]) if self.sample else self.rows
+
+
+def state_entering(case: Case, step: int, side: Literal["scratch", "twin"] = "twin") -> State:
+    """The state entering ``step`` as ``side`` recorded it (the twin's by default: the reference).  Step 0
+    needs no trace: a failure at step 0 may come from a one-step pair rather than the full run."""
+    initial, batches = start(case)
+    if step == 0:
+        params = {k: np.array(v) for k, v in initial.items()}
+        held: dict[str, np.ndarray] = {}
+    else:
+        scratch, twin = traces(case)
+        recorded = twin if side == "twin" else scratch
+        params = {k: np.array(recorded[f"param.{k}"][step - 1]) for k in case.param_map}
+        held = {k: np.array(recorded[k][step - 1]) for k in scratch if k.startswith(("state.", "buffer."))}
+    rows = np.arange(len(case.X))[batches[step]]
+    return State(params, held, np.atleast_1d(rows), np.ndim(rows) == 0)

@@ -1,0 +1,58 @@
+"""A case's verdict: its battery run on its traces, with those traces, for the diagnosis and the reports.
+
+It sits below both: the diagnosis reads a verdict to say where a failure first grows, and the reports
+render verdicts; neither runs the battery its own way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from crosscheck.case import Case
+from crosscheck.checks import battery, run_check, tolerance
+from crosscheck.compare import Comparison
+from crosscheck.keys import Trace
+from crosscheck.registration import registry
+from crosscheck.run.memo import traces
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    """One network's comparisons and the traces they were computed from."""
+
+    name: str
+    seed_file: str | None
+    description: str
+    comparisons: tuple[Comparison, ...]
+    scratch: Trace
+    twin: Trace
+    curve_steps: tuple[int, ...]
+    atol: float
+    rtol: float
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.comparisons)
+
+
+def collect(case: Case) -> NetworkReport:
+    """Run the battery on ``case`` from its cached traces."""
+    pair = traces(case)
+    atol, rtol = tolerance(case)
+    return NetworkReport(
+        name=case.name,
+        seed_file=case.seed_file,
+        description=case.description,
+        comparisons=tuple(run_check(case, check, pair) for check in battery(case)),
+        scratch=pair[0],
+        twin=pair[1],
+        curve_steps=tuple(int(s) for s in case.curve_steps),
+        atol=atol,
+        rtol=rtol,
+    )
+
+
+def collect_all(cases: Iterable[Case] | None = None) -> list[NetworkReport]:
+    """``collect`` over ``cases`` (default: every registered case), in order."""
+    return [collect(case) for case in (registry().values() if cases is None else cases)]
