@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from crosscheck.case import Case, validation_problem
+from crosscheck.case import Case
 from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL, Comparison, compare
 from crosscheck.errors import StepError
 from crosscheck.trace import Trace, first_step_traces, traces
+from crosscheck.validate import validation_problem
 
 # Fixed bounds per dtype; float32 has none here: its bounds grow with the run's length (below).
 TOLERANCES: dict[np.dtype, tuple[float, float]] = {
@@ -211,7 +212,7 @@ def optimizer_line(result: Comparison, case: Case) -> str:
     d = result.first_divergence
     if d is None or d.quantity not in ("lr", "state", "param"):
         return ""
-    from crosscheck.case import describe_optimizer
+    from crosscheck.optimizer_text import describe_optimizer
 
     return (
         f"\nthe twin trains with {describe_optimizer(case)}; if the network's optimizer is of another kind or has "

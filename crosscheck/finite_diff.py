@@ -39,8 +39,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data
+from crosscheck.case import Batch, Case, Params
 from crosscheck.compare import FLOAT64_ATOL, FLOAT64_RTOL
+from crosscheck.layout import load_into_twin, twin_data
 from crosscheck.trace import start, traces
 
 EPS = float(np.finfo(np.float64).eps)

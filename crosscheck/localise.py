@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from crosscheck import paths
-from crosscheck.case import Case, load_into_twin, twin_data
+from crosscheck.case import Case
 from crosscheck.checks import tolerance
 from crosscheck.compare import differences
+from crosscheck.layout import load_into_twin, twin_data
 
 # A layer "introduces" the error when its input's difference is below this fraction of the input's own
 # tolerance: rounding at the level of the tolerance, amplified, cannot make a wrong formula's difference.

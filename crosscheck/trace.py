@@ -35,8 +35,10 @@ import numpy as np
 import torch
 
 from crosscheck import paths
-from crosscheck.case import Batch, Case, Params, load_into_twin, schedule, twin_data, twin_to_scratch
+from crosscheck.case import Batch, Case, Params
 from crosscheck.errors import StepError, writes_into_input
+from crosscheck.layout import load_into_twin, twin_data, twin_to_scratch
+from crosscheck.schedule import schedule
 
 Trace = dict[str, np.ndarray]
 

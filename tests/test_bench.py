@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from crosscheck import registration, trace
-from crosscheck.case import twin_to_scratch, vary
+from crosscheck.case import vary
 from crosscheck.errors import repeated_full_runs
+from crosscheck.layout import twin_to_scratch
 from crosscheck.registration import registry
 from crosscheck.trace import scratch_trace, start, twin_trace, variant
 from tests.fixture_net import make_case

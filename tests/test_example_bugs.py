@@ -3,9 +3,10 @@ naming the state, buffer or parameter; each correct example passes its whole bat
 
 import pytest
 
-from crosscheck.case import validation_problem, vary
+from crosscheck.case import vary
 from crosscheck.checks import assert_check, battery, run_check
 from crosscheck.trace import scratch_trace, start, twin_trace
+from crosscheck.validate import validation_problem
 from examples.bugs import BUGS
 
 # Every bug of the catalogue shows at step 0 (``Bug.step``).  The gate runs each bugged case over its first

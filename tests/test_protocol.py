@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from crosscheck import paths
-from crosscheck.case import validation_problem, vary
+from crosscheck.case import vary
 from crosscheck.checks import run_check
 from crosscheck.trace import traces
+from crosscheck.validate import validation_problem
 from examples import batchnorm_net, label_classifier, momentum_mlp
 
 

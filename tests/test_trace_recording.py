@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from crosscheck import trace
-from crosscheck.case import load_into_twin, twin_data
 from crosscheck.checks import run_check
 from crosscheck.compare import STEPPED
 from crosscheck.errors import StepError
+from crosscheck.layout import load_into_twin, twin_data
 from crosscheck.trace import first_step_traces, start, traces, twin_trace
 from tests.fixture_net import TwinNet, make_case
 

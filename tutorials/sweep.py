@@ -66,10 +66,11 @@ import torch
 from torch.func import functional_call, vjp, vmap
 
 from crosscheck import jsonfile
-from crosscheck.case import Array, Batch, Case, Params, load_into_twin, twin_data, twin_to_scratch
+from crosscheck.case import Array, Batch, Case, Params
 from crosscheck.checks import CHECKS, run_check, tolerance
 from crosscheck.compare import Comparison, relative_differences, split_key
 from crosscheck.environment import provenance
+from crosscheck.layout import load_into_twin, twin_data, twin_to_scratch
 from crosscheck.registration import registry
 from crosscheck.trace import Trace, record_steps, scratch_trace, start, twin_trace
 from scratch import network_3_4_1 as s341
