@@ -12,10 +12,12 @@ import torch
 
 from crosscheck import paths
 from crosscheck.case import TORCH_DTYPES, Array, Batch, Case, Data, Layer, Link, Params, Rng, Scratch, Twin
+from crosscheck.compare import STEPPED, describe, split_key
 from crosscheck.errors import CallError, RegistrationError, StepError, call_user
 from crosscheck.layout import load_into_twin, twin_data, twin_tensor
 from crosscheck.optimizer_text import QUIET_OPTIONS, describe_optimizer
 from crosscheck.schedule import checked_schedule, is_int
+from crosscheck.trace import scratch_trace, twin_trace
 
 # Golden files are named after cases: a name must fit a file name on every file system.
 MAX_NAME_LENGTH = 100
@@ -400,7 +402,7 @@ def _check_layers(case: Case, where: str, params: Params, batch: Batch) -> None:
     """Each named layer can be read on both sides, with one shape."""
     if not case.layers:
         return
-    from crosscheck import localise
+    from crosscheck import localise  # TODO(merge): layer_values
 
     for layer in case.layers:
         if not isinstance(layer, Layer) or layer.twin_io not in ("input", "output"):
@@ -437,9 +439,6 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
     shape (optimizer state of the same kinds, buffers), and the twin run twice from the same parameters must
     give the same bits: a twin with dropout or unseeded randomness would fail the cross-check with other
     values on every run."""
-    from crosscheck.compare import STEPPED, describe, split_key
-    from crosscheck.trace import scratch_trace, twin_trace
-
     try:
         first, again = twin_trace(case, params, batches), twin_trace(case, params, batches)
         scratch = scratch_trace(case, params, batches[:1])  # the battery names a problem at a later step
