@@ -547,19 +547,23 @@ def _check_buffers(case: Case, where: str, module: torch.nn.Module) -> None:
         )
 
 
-_VALID: dict[int, tuple[Case, str | None]] = {}
+# The memo of validation_problem: the verdict is kept on the case object itself, in this private attribute
+# (set through object.__setattr__, as the frozen dataclass refuses attributes): it lives exactly as long as
+# the case, and a copy with parts changed (vary, dataclasses.replace) is a new object, validated afresh.
+_VERDICT = "_validation_verdict"
 
 
 def validation_problem(case: Case) -> str | None:
     """``validate(case)``'s message, or None when the case can be checked; each case object is validated
     once, whichever entry point (register, run_check, parametrize_with_checks, the CLI) meets it first."""
-    known = _VALID.get(id(case))
-    if known is not None and known[0] is case:
-        return known[1]
+    known: tuple[str | None] | None = vars(case).get(_VERDICT) if isinstance(case, Case) else None
+    if known is not None:
+        return known[0]
     try:
         validate(case)
         problem = None
     except RegistrationError as exc:
         problem = str(exc)
-    _VALID[id(case)] = (case, problem)  # holding the case keeps its id from being reused
+    if isinstance(case, Case):  # anything else is refused at once, by its type: nothing to keep
+        object.__setattr__(case, _VERDICT, (problem,))
     return problem

@@ -108,6 +108,21 @@ def test_a_case_whose_optimizer_or_protocol_does_not_fit_is_refused_saying_what_
     assert problem is not None and problem.startswith("case 'refused': ") and message in problem, problem
 
 
+def test_a_case_object_is_validated_once_and_a_varied_copy_afresh():
+    made = []
+
+    def module(dtype):
+        made.append(dtype)
+        return NET.twin.module(dtype)
+
+    case = vary(NET, name="validated_once", twin=module)
+    assert validation_problem(case) is None
+    once = len(made)
+    assert once > 0 and validation_problem(case) is None and len(made) == once
+    refused = vary(case, buffers={"b": NET.param_map[next(iter(NET.param_map))]})
+    assert validation_problem(refused) is not None and len(made) > once  # the copy's own verdict
+
+
 def test_twin_buffers_must_be_mapped_to_the_networks_state():
     problem = validation_problem(vary(batchnorm_net.NET, name="refused", buffers={}))
     assert problem == (
