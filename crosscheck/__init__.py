@@ -17,11 +17,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crosscheck.case import Case, Data, Layer, Link, Scratch, Twin, shuffled_batches, vary
+    from crosscheck.case import Case, Data, Layer, Link, Scratch, Twin, vary
     from crosscheck.checks import CHECKS, run_check
     from crosscheck.errors import RegistrationError
     from crosscheck.findings import Finding, register_findings
     from crosscheck.registration import register, registry
+    from crosscheck.schedule import shuffled_batches
     from crosscheck.testing import parametrize_with_checks
 
 _WHERE = {
@@ -40,7 +41,7 @@ _WHERE = {
     "register_findings": "crosscheck.findings",
     "registry": "crosscheck.registration",
     "run_check": "crosscheck.checks",
-    "shuffled_batches": "crosscheck.case",
+    "shuffled_batches": "crosscheck.schedule",
 }
 __all__ = [
     "CHECKS",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from crosscheck.case import Case, validation_problem
+from crosscheck.case import Case
 from crosscheck.compare import Comparison, compare
 from crosscheck.errors import StepError
 from crosscheck.finite_diff import finite_difference_votes
@@ -18,6 +18,7 @@ from crosscheck.keys import Trace
 from crosscheck.run.memo import RUNS, Pair
 from crosscheck.run.start import start
 from crosscheck.tolerance import bounds
+from crosscheck.validate import validation_problem
 
 
 def tolerance(case: Case, steps: int | None = None) -> tuple[float, float]:

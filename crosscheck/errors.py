@@ -3,7 +3,8 @@ plugin does it in every run) and a gate's end-of-run check do not import torch."
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 
 class RegistrationError(ValueError):
@@ -36,3 +37,26 @@ def repeated_full_runs(
         for name, seed, dtype, tag in [key]
         if n > 1
     ]
+
+
+class CallError(RegistrationError):
+    """One of the case's functions raised while the case was checked; ``what`` is the call as the message
+    names it (``forward(net, X)``), kept as data for whoever picks a hint by the call."""
+
+    def __init__(self, message: str, what: str = "") -> None:
+        super().__init__(message)
+        self.what = what
+
+
+def call_user(where: str, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call one of the case's functions; an exception becomes a RegistrationError saying which call."""
+    try:
+        return fn(*args)
+    except RegistrationError:
+        raise
+    except ValueError as exc:
+        if "read-only" in str(exc):
+            raise RegistrationError(writes_into_input(f"{where}: {what}")) from exc
+        raise CallError(f"{where}: {what} raised {type(exc).__name__}: {exc}", what) from exc
+    except Exception as exc:
+        raise CallError(f"{where}: {what} raised {type(exc).__name__}: {exc}", what) from exc

@@ -38,8 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data
+from crosscheck.case import Batch, Case, Params
 from crosscheck.keys import Trace
+from crosscheck.layout import load_into_twin, twin_data
 from crosscheck.run.start import start
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from crosscheck import paths
-from crosscheck.case import Case, Params, load_into_twin, twin_data
+from crosscheck.case import Case, Params
+from crosscheck.layout import load_into_twin, twin_data
 
 
 def scratch_layer_values(case: Case, params: Params, batch: Any) -> tuple[list[Any], list[Any]]:

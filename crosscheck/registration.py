@@ -113,7 +113,8 @@ def registry(start: Path | None = None) -> dict[str, Case]:
 
 def register(case: Case) -> Case:
     """Validate ``case`` and add it to the battery; a bad case raises ``RegistrationError`` now."""
-    from crosscheck.case import Case, validation_problem  # torch: only once a case is registered
+    from crosscheck.case import Case  # torch: only once a case is registered
+    from crosscheck.validate import validation_problem
 
     if not isinstance(case, Case):
         raise RegistrationError(f"register() takes a crosscheck.Case, got {type(case).__name__}")

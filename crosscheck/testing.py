@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 
 from crosscheck import goldens, settings
-from crosscheck.case import (
-    Case,
-    validation_problem,  # TODO(merge): crosscheck.validate
-)
+from crosscheck.case import Case
 from crosscheck.checks import battery, run_check
 from crosscheck.compare import Comparison
 from crosscheck.errors import StepError
+from crosscheck.optimizer_text import describe_optimizer
 from crosscheck.run.memo import RUNS
+from crosscheck.validate import validation_problem
 
 GOLDEN = "golden"
 
@@ -49,7 +48,6 @@ def optimizer_line(result: Comparison, case: Case) -> str:
     d = result.first_divergence
     if d is None or d.quantity not in ("lr", "state", "param"):
         return ""
-    from crosscheck.case import describe_optimizer
 
     return (
         f"\nthe twin trains with {describe_optimizer(case)}; if the network's optimizer is of another kind or has "

@@ -13,11 +13,12 @@ import pytest
 import torch
 
 from crosscheck import RegistrationError, register, registry
-from crosscheck.case import Link, validate, vary
+from crosscheck.case import Link, vary
 from crosscheck.checks import run_check
 from crosscheck.run.scratch import scratch_trace
 from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
+from crosscheck.validate import validate
 from reference import network_2_2_1 as r221
 from reference import network_3_4_1 as r341
 from reference import sigmoid_neuron as r_neuron

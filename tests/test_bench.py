@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from crosscheck import registration
-from crosscheck.case import twin_to_scratch, vary
+from crosscheck.case import vary
 from crosscheck.errors import repeated_full_runs
+from crosscheck.layout import twin_to_scratch
 from crosscheck.registration import registry
 from crosscheck.run.memo import traces
 from crosscheck.run.scratch import scratch_trace

@@ -3,12 +3,13 @@ naming the state, buffer or parameter; each correct example passes its whole bat
 
 import pytest
 
-from crosscheck.case import validation_problem, vary
+from crosscheck.case import vary
 from crosscheck.checks import battery, run_check
 from crosscheck.run.scratch import scratch_trace
 from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
 from crosscheck.testing import assert_check
+from crosscheck.validate import validation_problem
 from examples.bugs import BUGS
 
 # Every bug of the catalogue shows at step 0 (``Bug.step``).  The gate runs each bugged case over its first

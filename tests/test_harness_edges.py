@@ -4,10 +4,11 @@ and float32 bounds that follow the number of steps compared."""
 import numpy as np
 from fixture_net import make_case
 
-from crosscheck.case import validate, vary
+from crosscheck.case import vary
 from crosscheck.checks import check_gradients, check_training_run, tolerance
 from crosscheck.precision import float32_case
 from crosscheck.run.memo import RUNS, first_step_traces, traces
+from crosscheck.validate import validate
 
 FIXTURE = make_case(steps=40)  # the harness tests its edges on a network of its own
 

@@ -8,9 +8,9 @@ import torch
 from torch.nn import functional as F
 
 from crosscheck import Case, Data, Link, Scratch, Twin
-from crosscheck.case import validation_problem
 from crosscheck.checks import run_check
 from crosscheck.run.memo import traces
+from crosscheck.validate import validation_problem
 
 X = np.linspace(-1.0, 1.0, 24).reshape(12, 2)
 Y = X @ np.array([[0.7], [-1.3]]) + 0.4

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from crosscheck.case import load_into_twin, twin_to_scratch
+from crosscheck.layout import load_into_twin, twin_to_scratch
 from crosscheck.run.start import start
 from tutorials.networks import TUTORIAL_CASES
 

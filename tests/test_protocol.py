@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from crosscheck import paths
-from crosscheck.case import validation_problem, vary
+from crosscheck.case import vary
 from crosscheck.checks import run_check
 from crosscheck.run.memo import traces
+from crosscheck.validate import validation_problem
 from examples import batchnorm_net, label_classifier, momentum_mlp
 
 
@@ -105,6 +106,21 @@ SGD = "torch.optim.SGD(lr=0.05, momentum=0.9, dampening=0, weight_decay=0.001, n
 def test_a_case_whose_optimizer_or_protocol_does_not_fit_is_refused_saying_what_the_twin_runs(changes, message):
     problem = validation_problem(vary(NET, name="refused", **changes))
     assert problem is not None and problem.startswith("case 'refused': ") and message in problem, problem
+
+
+def test_a_case_object_is_validated_once_and_a_varied_copy_afresh():
+    made = []
+
+    def module(dtype):
+        made.append(dtype)
+        return NET.twin.module(dtype)
+
+    case = vary(NET, name="validated_once", twin=module)
+    assert validation_problem(case) is None
+    once = len(made)
+    assert once > 0 and validation_problem(case) is None and len(made) == once
+    refused = vary(case, buffers={"b": NET.param_map[next(iter(NET.param_map))]})
+    assert validation_problem(refused) is not None and len(made) > once  # the copy's own verdict
 
 
 def test_twin_buffers_must_be_mapped_to_the_networks_state():

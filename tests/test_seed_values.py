@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from crosscheck.case import load_into_twin
+from crosscheck.layout import load_into_twin
 from reference import network_2_2_1 as ref221
 from reference import sigmoid_neuron as ref_neuron
 from scratch import network_2_2_1 as s221

@@ -6,10 +6,10 @@ import gc
 import pytest
 import torch
 
-from crosscheck.case import load_into_twin, twin_data
 from crosscheck.checks import run_check
 from crosscheck.errors import StepError
 from crosscheck.keys import STEPPED
+from crosscheck.layout import load_into_twin, twin_data
 from crosscheck.run.memo import RUNS, first_step_traces, traces
 from crosscheck.run.start import start
 from crosscheck.run.twin import _set_mode, twin_trace

@@ -44,8 +44,9 @@ import numpy as np
 import torch
 
 from crosscheck import jsonfile
-from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data
+from crosscheck.case import Batch, Case, Params
 from crosscheck.environment import provenance
+from crosscheck.layout import load_into_twin, twin_data
 from crosscheck.precision import float32_case
 from crosscheck.registration import registry
 from crosscheck.run.scratch import scratch_trace

@@ -66,11 +66,12 @@ import torch
 from torch.func import functional_call, vjp, vmap
 
 from crosscheck import jsonfile
-from crosscheck.case import Array, Batch, Case, Params, load_into_twin, twin_data, twin_to_scratch
+from crosscheck.case import Array, Batch, Case, Params
 from crosscheck.checks import CHECKS, run_check, tolerance
 from crosscheck.compare import Comparison, relative_differences
 from crosscheck.environment import provenance
 from crosscheck.keys import Trace, split_key
+from crosscheck.layout import load_into_twin, twin_data, twin_to_scratch
 from crosscheck.registration import registry
 from crosscheck.run.scratch import record_steps, scratch_trace
 from crosscheck.run.start import start

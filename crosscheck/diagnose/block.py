@@ -97,7 +97,7 @@ def diagnose(
             repro = repro_for(case, d.step, reports, root)
     optimizer = None
     if d is not None and d.quantity in ("lr", "state", "param"):
-        from crosscheck.case import describe_optimizer
+        from crosscheck.optimizer_text import describe_optimizer
 
         optimizer = describe_optimizer(case)
     failed_checks = tuple(c.check for c in failed)

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from crosscheck.case import Batch, Case, Params, schedule
+from crosscheck.case import Batch, Case, Params
+from crosscheck.schedule import schedule
 
 
 def start(case: Case, seed: int | None = None) -> tuple[Params, list[Batch]]:

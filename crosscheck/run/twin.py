@@ -14,9 +14,10 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import torch
 
-from crosscheck.case import Batch, Case, Params, load_into_twin, twin_data, twin_to_scratch
+from crosscheck.case import Batch, Case, Params
 from crosscheck.errors import StepError
 from crosscheck.keys import Trace
+from crosscheck.layout import load_into_twin, twin_data, twin_to_scratch
 from crosscheck.run.start import in_case_dtype
 
 

@@ -1,0 +1,89 @@
+"""The batch schedule: ``shuffled_batches``, the usual one, and ``schedule``, a case's own read once and bounded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeGuard
+
+import numpy as np
+
+from crosscheck.case import Array, Batch, Case, Rng, bounded_list
+from crosscheck.errors import RegistrationError, call_user
+
+
+def is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
+    """An integer, Python's or NumPy's, and not a bool."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def shuffled_batches(rows: int, batch_size: int, epochs: int) -> Callable[[Rng], list[Array]]:
+    """The usual mini-batch schedule, as ``Data(batches=...)``: each epoch a fresh permutation of the ``rows``
+    rows, drawn from the case's stream, cut into batches of ``batch_size`` (which must divide ``rows``: every
+    batch has one size)."""
+    if not all(is_int(n) and n > 0 for n in (rows, batch_size, epochs)):
+        raise RegistrationError(
+            f"shuffled_batches(rows={rows!r}, batch_size={batch_size!r}, epochs={epochs!r}): each must be a "
+            f"positive int"
+        )
+    if rows % batch_size:
+        raise RegistrationError(
+            f"shuffled_batches: batch_size {batch_size} does not divide the {rows} rows, and every batch must have "
+            f"one size; drop {rows % batch_size} rows or pick a divisor"
+        )
+
+    def batches(rng: Rng) -> list[Array]:
+        out: list[Array] = []
+        for _ in range(epochs):
+            order = rng.permutation(rows)
+            out += [order[i : i + batch_size] for i in range(0, rows, batch_size)]
+        return out
+
+    return batches
+
+
+def schedule(case: Case, rng: Rng, where: str | None = None) -> list[Batch]:
+    """The batch schedule ``case.batches(rng)``, read once and bounded by ``MAX_STEPS``."""
+    where = where or f"case {case.name!r}"
+    return bounded_list(call_user(where, "batches(rng)", case.batches, rng), "batches(rng)", where)
+
+
+def checked_schedule(case: Case, where: str, rng: Rng) -> list[Batch]:
+    """The batch schedule (drawn after init, from the same stream), checked batch by batch: each selects rows
+    of X, all select as many, and the curve steps fall inside the run."""
+    batches = schedule(case, rng, where)
+    if not batches:
+        raise RegistrationError(f"{where}: batches(rng) gives no batch: a run needs at least one step")
+    n = len(case.X)
+    for step, b in enumerate(batches):
+        if is_int(b):
+            ok = -n <= int(b) < n
+        elif isinstance(b, slice):
+            ok = len(range(*b.indices(n))) > 0
+        elif isinstance(b, np.ndarray) and b.ndim == 1 and np.issubdtype(b.dtype, np.integer):
+            ok = b.size > 0 and bool(np.all((b >= -n) & (b < n)))
+        else:
+            raise RegistrationError(
+                f"{where}: batch {step} is {b!r}; a batch is an int, a slice or a 1-D integer index array"
+            )
+        if not ok:
+            raise RegistrationError(f"{where}: batch {step} ({b!r}) selects no row of X, which has {n} rows")
+    # Each step's output, loss and gradients are stacked along the step axis: one batch shape for all.
+    sizes = [None if is_int(b) else len(case.X[b]) for b in batches]
+    odd = next((i for i, size in enumerate(sizes) if size != sizes[0]), None)
+    if odd is not None:
+
+        def rows(size: int | None) -> str:
+            return "one sample" if size is None else f"{size} row{'' if size == 1 else 's'}"
+
+        raise RegistrationError(
+            f"{where}: batch {odd} has {rows(sizes[odd])} but batch 0 has {rows(sizes[0])}: every batch "
+            f"must be the same size; drop or refill the short last batch"
+        )
+    steps = list(case.curve_steps)
+    if not all(is_int(s) for s in steps) or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        raise RegistrationError(f"{where}: curve_steps must be increasing step numbers, got {steps[:10]}")
+    if steps and not 0 <= steps[0] <= steps[-1] < len(batches):
+        raise RegistrationError(
+            f"{where}: curve_steps run from {steps[0]} to {steps[-1]} but the run has steps 0 to {len(batches) - 1}"
+        )
+    return batches

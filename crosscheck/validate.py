@@ -1,0 +1,569 @@
+"""``validate(case)``: build both sides from the initial parameters and take a first step on each, so that a
+case that cannot be checked is refused with what to fix before any check runs; ``validation_problem``, its
+message, once per case."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from crosscheck import paths
+from crosscheck.case import TORCH_DTYPES, Array, Batch, Case, Data, Layer, Link, Params, Rng, Scratch, Twin
+from crosscheck.errors import CallError, RegistrationError, StepError, call_user
+from crosscheck.keys import STEPPED, describe, split_key
+from crosscheck.layer_values import scratch_layer_values, twin_layer_values
+from crosscheck.layout import load_into_twin, twin_data, twin_tensor
+from crosscheck.optimizer_text import QUIET_OPTIONS, describe_optimizer
+from crosscheck.run.scratch import scratch_trace
+
+# Golden files are named after cases: a name must fit a file name on every file system.
+from crosscheck.run.twin import twin_trace
+from crosscheck.schedule import checked_schedule, is_int
+
+# Golden files are named after cases: a name must fit a file name on every file system.
+MAX_NAME_LENGTH = 100
+# How many first steps the twin runs twice to prove it deterministic (dropout, unseeded randomness).
+TWIN_REPEAT_STEPS = 3
+# The calls that take X itself: where one of them raises on integer data, the message adds the dtype hint.
+_FORWARDS = ("twin(X[batch 0])", "forward(net, X)", "forward(net, X[batch 0])")
+
+
+def _check_path(where: str, what: str, path: Any) -> None:
+    try:
+        paths.parse(path)
+    except paths.PathError as exc:
+        raise RegistrationError(f"{where}: {what}: {exc}") from None
+
+
+def _check_callable(where: str, what: str, value: Any, *, method: bool = False, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if callable(value) or (method and isinstance(value, str) and value.isidentifier()):
+        return
+    kind = "a function or the name of the network's method" if method else "a function"
+    raise RegistrationError(f"{where}: {what} must be {kind}, got {value!r}")
+
+
+def _check_fields(case: Case, where: str) -> None:
+    if not isinstance(case, Case):
+        raise RegistrationError(f"expected a crosscheck.Case, got {type(case).__name__}")
+    if not isinstance(case.name, str) or not case.name or not all(c.isalnum() or c in "_-." for c in case.name):
+        raise RegistrationError(f"{where}: name must be non-empty letters, digits, '_', '-' or '.'")
+    if len(case.name) > MAX_NAME_LENGTH:
+        raise RegistrationError(
+            f"case {case.name[:20]!r}...: the name has {len(case.name)} characters; at most {MAX_NAME_LENGTH}, "
+            f"since it names the case's golden file"
+        )
+    for part, cls in (("scratch", Scratch), ("twin", Twin), ("data", Data)):
+        if not isinstance(getattr(case, part), cls):
+            raise RegistrationError(
+                f"{where}: {part} must be a crosscheck.{cls.__name__}(...), got {type(getattr(case, part)).__name__}"
+            )
+    try:
+        known = np.dtype(case.dtype) in TORCH_DTYPES  # np.float32, "float32" and np.dtype("float32") alike
+    except TypeError:
+        known = False
+    if not known:
+        raise RegistrationError(f"{where}: dtype must be float32 or float64, got {case.dtype}")
+    lr = case.learning_rate
+    if isinstance(lr, bool) or not isinstance(lr, int | float | np.integer | np.floating):
+        raise RegistrationError(f"{where}: learning_rate must be a real number, got {lr!r}")
+    if not (np.isfinite(lr) and lr > 0):
+        raise RegistrationError(f"{where}: learning_rate must be positive and finite, got {lr}")
+    if not is_int(case.seed) or not 0 <= case.seed < 2**32:
+        raise RegistrationError(f"{where}: seed must be an int in [0, 2**32), got {case.seed!r}")
+    _check_callable(where, "Data(batches=...)", case.batches)
+    _check_scratch(case.scratch, where)
+    t = case.twin
+    _check_callable(where, "Twin(module=...)", t.module)
+    _check_callable(where, "Twin(loss=...)", t.loss)
+    _check_callable(where, "Twin(optimizer=...)", t.optimizer)
+    _check_callable(where, "Twin(scheduler=...)", t.scheduler, optional=True)
+    _check_callable(where, "Twin(evaluate=...)", t.evaluate, optional=True)
+
+
+def _check_scratch(s: Scratch, where: str) -> None:
+    if not isinstance(s.params, Mapping) or not s.params:
+        raise RegistrationError(
+            f"{where}: Scratch(params=...) must map each parameter's path in the network to a Link; it is empty"
+        )
+    for name, link in s.params.items():
+        _check_path(where, "Scratch(params=...)", name)
+        if not isinstance(link, Link):
+            raise RegistrationError(
+                f"{where}: params[{name!r}] must be a Link(tensor, index, transpose), got {type(link).__name__}"
+            )
+    if s.network is not None and (s.init is not None or s.build is not None):
+        raise RegistrationError(
+            f"{where}: give Scratch either network(rng) or init(rng) with build(params, lr), not both"
+        )
+    if s.network is None and (s.init is None or s.build is None):
+        raise RegistrationError(
+            f"{where}: give Scratch(network=lambda rng: MyNet(..., rng)), a network that draws its own initial "
+            f"weights from rng, or both init(rng) (its initial parameters by path) and build(params, lr)"
+        )
+    for what in ("network", "init", "build"):
+        _check_callable(where, f"Scratch({what}=...)", getattr(s, what), optional=True)
+    _check_callable(where, "Scratch(forward=...)", s.forward, method=True)
+    _check_callable(where, "Scratch(loss=...)", s.loss)
+    if s.step is None and (s.gradients is None or s.update is None):
+        raise RegistrationError(
+            f"{where}: give the network's own training step, Scratch(step='train_step') or step(net, x, y, lr), "
+            f"or both gradients(net, x, y) and update(net, grads, lr)"
+        )
+    if s.step is not None and s.update is not None:
+        raise RegistrationError(
+            f"{where}: give Scratch(step=...) or update=..., not both: with step the network updates itself"
+        )
+    if s.step is not None and s.loss_gradient is not None:
+        raise RegistrationError(
+            f"{where}: Scratch(loss_gradient=...) is compared between the loss and the gradients the harness asks "
+            f"for; with step the network computes them itself: leave loss_gradient out"
+        )
+    if s.step is not None and s.gradients is not None and (s.grads or s.buffers):
+        raise RegistrationError(
+            f"{where}: with Scratch(step=...), give gradients=... or grads=..., not both, and not with buffers: "
+            f"gradients() runs a forward of its own before the step, which would move the running statistics twice"
+        )
+    if s.step is None and s.grads:
+        raise RegistrationError(
+            f"{where}: Scratch(grads=...) names the gradients a step leaves behind; without step, gradients() "
+            f"returns them"
+        )
+    for what in ("step", "gradients", "update"):
+        _check_callable(where, f"Scratch({what}=...)", getattr(s, what), method=True, optional=True)
+    _check_callable(where, "Scratch(evaluate=...)", s.evaluate, optional=True)
+    _check_callable(where, "Scratch(loss_gradient=...)", s.loss_gradient, optional=True)
+    for what, mapping in (("grads", s.grads), ("options", s.options), ("buffers", s.buffers), ("state", s.state)):
+        if not isinstance(mapping, Mapping):
+            raise RegistrationError(f"{where}: Scratch({what}=...) must be a dict, got {type(mapping).__name__}")
+    for param, path in s.grads.items():
+        _check_path(where, "Scratch(grads=...)", path)
+        if param not in s.params:
+            raise RegistrationError(f"{where}: grads names {param!r}, which is not a parameter ({sorted(s.params)})")
+    for kind, per_param in s.state.items():
+        if isinstance(per_param, str):
+            _check_path(where, f"Scratch(state={{{kind!r}: ...}})", per_param)
+            continue
+        if not isinstance(per_param, Mapping) or set(per_param) != set(s.params):
+            got = sorted(per_param) if isinstance(per_param, Mapping) else repr(per_param)
+            raise RegistrationError(
+                f"{where}: state[{kind!r}] must map every parameter {sorted(s.params)} to the path of its {kind}, "
+                f"or be one path for a value all parameters share; got {got}"
+            )
+        for path in per_param.values():
+            _check_path(where, f"Scratch(state={{{kind!r}: ...}})", path)
+    if s.lr is not None:
+        _check_path(where, "Scratch(lr=...)", s.lr)
+    for path in (*s.options.values(), *s.buffers):
+        _check_path(where, "Scratch(options=...)" if path in s.options.values() else "Scratch(buffers=...)", path)
+    for path, link in s.buffers.items():
+        if not isinstance(link, Link):
+            raise RegistrationError(f"{where}: buffers[{path!r}] must be a Link to a twin buffer, got {link!r}")
+
+
+def _check_data(case: Case, where: str) -> None:
+    dtype = np.dtype(case.dtype)
+    for label, a in (("X", case.X), ("y", case.y)):
+        if not isinstance(a, np.ndarray):
+            raise RegistrationError(
+                f"{where}: {label} must be a NumPy array, got {type(a).__name__}; "
+                f"use np.asarray({label}, dtype=np.{dtype.name})"
+            )
+        # Integers are what the network takes as they are (class labels, token ids); floats are the case's.
+        integer = np.issubdtype(a.dtype, np.integer)
+        if a.dtype != dtype and not integer:
+            raise RegistrationError(
+                f"{where}: {label} has dtype {a.dtype} but the case is {dtype}; convert it with "
+                f".astype(np.{dtype.name}) (integer arrays, such as class labels, are taken as they are)"
+            )
+        if a.ndim == 0 or a.size == 0:
+            raise RegistrationError(f"{where}: {label} is empty (shape {a.shape}); give at least one sample")
+        if not integer and not np.all(np.isfinite(a)):
+            at = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+            raise RegistrationError(f"{where}: {label} contains {a[at]} at index {at}; the data must be finite")
+    if len(case.X) != len(case.y):
+        raise RegistrationError(
+            f"{where}: X has {len(case.X)} rows but y has {len(case.y)}; give one target row per sample"
+        )
+
+
+def _initial_params(case: Case, where: str, rng: Rng) -> Params:
+    """init()'s parameters, cast to the case dtype exactly as ``crosscheck.trace.start`` does."""
+    what = "network(rng)" if case.scratch.network is not None else "init(rng)"
+    try:
+        raw = call_user(where, what, case.init, rng)
+    except RegistrationError as exc:
+        if isinstance(exc.__cause__, paths.PathError):  # network(rng) built, but a path leads nowhere
+            raise RegistrationError(f"{where}: Scratch(params=...): {exc.__cause__}") from None
+        raise
+    if not isinstance(raw, Mapping):
+        raise RegistrationError(f"{where}: init(rng) must return a dict of arrays, got {type(raw).__name__}")
+    if set(raw) != set(case.param_map):
+        raise RegistrationError(
+            f"{where}: init() returns parameters {sorted(raw)} but Scratch(params=...) names {sorted(case.param_map)}"
+        )
+    params: Params = {}
+    for name, value in raw.items():
+        a = np.asarray(value)
+        if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+            raise RegistrationError(f"{where}: initial parameter {name!r} must be a real array, got dtype {a.dtype}")
+        if not np.all(np.isfinite(a)):
+            raise RegistrationError(f"{where}: initial parameter {name!r} contains NaN or Inf")
+        params[name] = a.astype(case.dtype)
+    return params
+
+
+def _check_map(case: Case, where: str, net: Any, module: torch.nn.Module) -> None:
+    """Every scratch parameter exists, has the case dtype and the shape of the twin element it maps to,
+    and every element of every twin tensor is mapped exactly once."""
+    try:
+        scratch = case.read_params(net)
+    except paths.PathError as exc:
+        raise RegistrationError(
+            f"{where}: Scratch(params=...): {exc}; its keys are the paths of the network's parameters"
+        ) from None
+    tensors = dict(module.named_parameters())
+    if not tensors:
+        raise RegistrationError(f"{where}: the twin has no parameters")
+    for t_name, t in tensors.items():
+        if t.dtype != case.torch_dtype:
+            raise RegistrationError(f"{where}: twin tensor {t_name!r} is {t.dtype} but the case is {case.dtype}")
+    covered = {t_name: torch.zeros_like(t, dtype=torch.int64) for t_name, t in tensors.items()}
+    for name, link in case.param_map.items():
+        if link.tensor not in tensors:
+            raise RegistrationError(
+                f"{where}: params[{name!r}] points at twin tensor {link.tensor!r}, "
+                f"which the twin does not have; it has {sorted(tensors)}"
+            )
+        view = twin_tensor(module, link)
+        try:
+            target_shape = tuple(view[link.index].shape)
+        except IndexError as exc:
+            raise RegistrationError(f"{where}: params[{name!r}] index {link.index} is out of range: {exc}") from None
+        if scratch[name].dtype != case.dtype:
+            raise RegistrationError(
+                f"{where}: scratch parameter {name!r} is {scratch[name].dtype} but the case is {case.dtype}"
+            )
+        if target_shape != scratch[name].shape:
+            raise RegistrationError(
+                f"{where}: scratch parameter {name!r} has shape {scratch[name].shape} but "
+                f"twin tensor {link.tensor!r}{'.T' if link.transpose else ''}{list(link.index) if link.index else ''} "
+                f"has shape {target_shape}"
+            )
+        cov = covered[link.tensor].T if link.transpose else covered[link.tensor]
+        cov[link.index] += 1
+    for t_name, cov in covered.items():
+        if not torch.all(cov == 1):
+            raise RegistrationError(
+                f"{where}: every element of twin tensor {t_name!r} must be mapped exactly once; "
+                f"counts are {cov.tolist()}"
+            )
+
+
+def _check_pairing(where: str, output: tuple[int, ...], target: tuple[int, ...], what: str) -> None:
+    """Output and target must pair up: a target shape that broadcasts the output to a larger array
+    (the classic (4,) targets against (4, 1) outputs, which give (4, 4)) is refused."""
+    if output == target:
+        return
+    try:
+        spread = np.broadcast_shapes(output, target)
+    except ValueError:
+        return  # not element-wise (class labels, say): the loss pairs them its own way
+    if spread != output:
+        raise RegistrationError(
+            f"{where}: {what} has shape {output} but its targets have shape {target}; "
+            f"output - target would broadcast to {spread}, pairing every output with every target: "
+            f"give y rows of the output's shape"
+        )
+
+
+def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module, params: Params, b: Batch) -> None:
+    """One forward, loss, gradient and update on each side: shapes and dtypes must agree."""
+    out = np.asarray(call_user(where, "forward(net, X)", case.forward, net, case.X))
+    _check_pairing(where, out.shape, case.y.shape, "forward(net, X)")
+    xb, yb = case.X[b], case.y[b]
+    if case.step is not None:
+        # The network's own step is run (and its results checked step by step) in _check_short_run; here its
+        # forward and loss, which the forward check and the finite-difference oracle use.
+        net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+    out = np.asarray(call_user(where, "forward(net, X[batch 0])", case.forward, net, xb))
+    _check_pairing(where, out.shape, yb.shape, "forward(net, X[batch 0])")
+    if out.dtype != case.dtype:
+        raise RegistrationError(f"{where}: forward() returns {out.dtype} but the case is {case.dtype}")
+    loss = np.asarray(call_user(where, "loss(output, y[batch 0])", case.loss, out, yb))
+    if loss.shape != ():
+        raise RegistrationError(f"{where}: loss(output, y[batch 0]) must be a scalar, got shape {loss.shape}")
+    if loss.dtype != case.dtype:
+        raise RegistrationError(
+            f"{where}: loss(output, y[batch 0]) returns {loss.dtype} ({type(loss.item()).__name__}) but the case is "
+            f"{np.dtype(case.dtype).name}; return a NumPy value of the case's dtype (np.mean(...), not float(...))"
+        )
+    if case.step is None:
+        _check_scratch_update(case, where, net, params, xb, yb)
+    _check_twin_step(case, where, module, params, b, out)
+
+
+def _check_scratch_update(case: Case, where: str, net: Any, params: Params, xb: Array, yb: Array) -> None:
+    assert case.gradients is not None and case.update is not None
+    grads = call_user(where, "gradients(net, X[batch 0], y[batch 0])", case.gradients, net, xb, yb)
+    if not isinstance(grads, Mapping) or set(grads) != set(case.param_map):
+        names = sorted(grads) if isinstance(grads, Mapping) else type(grads).__name__
+        raise RegistrationError(
+            f"{where}: gradients() must return a dict with the keys {sorted(case.param_map)}, got {names}"
+        )
+    for name, g in grads.items():
+        g = np.asarray(g)
+        if g.shape != params[name].shape or g.dtype != case.dtype:
+            raise RegistrationError(
+                f"{where}: gradient of {name!r} is {g.dtype} {g.shape} but the parameter is "
+                f"{np.dtype(case.dtype)} {params[name].shape}"
+            )
+    call_user(where, "update(net, grads, learning_rate)", case.update, net, grads, case.learning_rate)
+    for name, value in case.read_params(net).items():
+        if value.shape != params[name].shape or value.dtype != case.dtype:
+            raise RegistrationError(
+                f"{where}: after update() parameter {name!r} is {value.dtype} {value.shape}, "
+                f"not {np.dtype(case.dtype)} {params[name].shape}: something broadcast"
+            )
+
+
+def _check_twin_step(case: Case, where: str, module: torch.nn.Module, params: Params, b: Batch, out: Array) -> None:
+    load_into_twin(module, case, params)
+    index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
+    X_t, y_t = twin_data(case)
+    xt, yt = X_t[index], y_t[index]
+    out_t = call_user(where, "twin(X[batch 0])", module, xt)
+    if tuple(out_t.shape) != out.shape or out_t.dtype != case.torch_dtype:
+        raise RegistrationError(
+            f"{where}: the twin's output is {out_t.dtype} {tuple(out_t.shape)} but the scratch forward() gives "
+            f"{out.dtype} {out.shape}"
+        )
+    if not out_t.requires_grad:
+        raise RegistrationError(
+            f"{where}: the twin's output does not depend on its parameters through autograd (it is detached: "
+            f".detach(), .numpy(), .item() or torch.no_grad() inside forward); return the tensor computed from "
+            f"the parameters"
+        )
+    loss_t = call_user(where, "twin_loss(output, y[batch 0])", case.twin_loss, out_t, yt)
+    if not isinstance(loss_t, torch.Tensor):
+        raise RegistrationError(
+            f"{where}: twin_loss(output, y) must return a torch tensor, got {type(loss_t).__name__} "
+            f"(.item() or float() leaves autograd)"
+        )
+    if not loss_t.requires_grad:
+        raise RegistrationError(
+            f"{where}: twin_loss(output, y) does not depend on the output through autograd (it is detached); "
+            f"compute it with torch operations on the output"
+        )
+    if loss_t.shape != ():
+        raise RegistrationError(f"{where}: twin_loss must return a scalar, got shape {tuple(loss_t.shape)}")
+    loss_t.backward()
+    tensors = dict(module.named_parameters())
+    for name, link in case.param_map.items():
+        if tensors[link.tensor].grad is None:
+            raise RegistrationError(
+                f"{where}: twin tensor {link.tensor!r} (parameter {name!r}) gets no gradient from twin_loss"
+            )
+
+
+def validate(case: Case) -> None:
+    """Build both sides from the initial parameters, take the first step on each, and check that they
+    fit together; anything that does not raises ``RegistrationError`` saying what to fix."""
+    where = f"case {getattr(case, 'name', '?')!r}"
+    _check_fields(case, where)
+    _check_data(case, where)
+    rng = np.random.RandomState(case.seed)  # init, then the batches, from one stream: as trace.start
+    params = _initial_params(case, where, rng)
+    batches = checked_schedule(case, where, rng)
+    net = call_user(
+        where, "build(params, learning_rate)", case.build, {k: v.copy() for k, v in params.items()}, case.learning_rate
+    )
+    module = call_user(where, "Twin(module=...)(dtype)", case.twin.module, case.torch_dtype)
+    if not isinstance(module, torch.nn.Module):
+        raise RegistrationError(f"{where}: twin(dtype) must return a torch.nn.Module, got {type(module).__name__}")
+    _check_map(case, where, net, module)
+    _check_buffers(case, where, module)
+    _check_optimizer(case, where, net)
+    try:
+        _check_first_step(case, where, net, module, params, batches[0])
+    except CallError as exc:
+        # Only where the integer input itself was refused: the forward of either side raised.
+        if not np.issubdtype(case.X.dtype, np.integer) or exc.what not in _FORWARDS:
+            raise
+        raise RegistrationError(
+            f"{exc}; X is {case.X.dtype}, and integer data reaches both sides as it is (token ids, class labels): "
+            f"if the network takes floating-point inputs, convert it with .astype(np.{np.dtype(case.dtype).name})"
+        ) from exc
+    _check_short_run(case, where, params, batches[:TWIN_REPEAT_STEPS])
+    _check_layers(case, where, params, batches[0])
+
+
+def _check_layers(case: Case, where: str, params: Params, batch: Batch) -> None:
+    """Each named layer can be read on both sides, with one shape."""
+    if not case.layers:
+        return
+    for layer in case.layers:
+        if not isinstance(layer, Layer) or layer.twin_io not in ("input", "output"):
+            raise RegistrationError(f"{where}: layers must be Layer(name, scratch, twin, twin_io='output'|'input')")
+    module = case.twin.module(case.torch_dtype)
+    known = dict(module.named_modules())
+    for layer in case.layers:
+        if layer.twin not in known:
+            raise RegistrationError(
+                f"{where}: layer {layer.name!r} names twin submodule {layer.twin!r}, which the twin does not have; "
+                f"it has {sorted(n for n in known if n)}"
+            )
+    try:
+        s_values, s_grads = scratch_layer_values(case, params, batch)
+    except AttributeError as exc:
+        raise RegistrationError(
+            f"{where}: a layer names a scratch attribute the network does not have after forward/gradients: {exc}"
+        ) from None
+    except Exception as exc:
+        raise RegistrationError(f"{where}: the scratch layers could not be read: {type(exc).__name__}: {exc}") from exc
+    t_values, t_grads = call_user(where, "the twin with hooks on its layers", twin_layer_values, case, params, batch)
+    for layer, a, b in zip(case.layers, s_values, t_values, strict=True):
+        if b is None or np.size(a) != np.size(b):
+            raise RegistrationError(
+                f"{where}: layer {layer.name!r} is {np.shape(a)} on the scratch side but the twin's "
+                f"{layer.twin or 'module'} {layer.twin_io} is {None if b is None else np.shape(b)}"
+            )
+
+
+def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch]) -> None:
+    """Both sides over the first steps: every quantity the scratch side records must have its twin of the same
+    shape (optimizer state of the same kinds, buffers), and the twin run twice from the same parameters must
+    give the same bits: a twin with dropout or unseeded randomness would fail the cross-check with other
+    values on every run."""
+    try:
+        first, again = twin_trace(case, params, batches), twin_trace(case, params, batches)
+        scratch = scratch_trace(case, params, batches[:1])  # the battery names a problem at a later step
+    except StepError as exc:
+        raise RegistrationError(f"{where}: {str(exc).removeprefix(case.name + ': ')}") from exc
+    except RegistrationError:
+        raise
+    except Exception as exc:
+        raise RegistrationError(f"{where}: the first {len(batches)} steps raised {type(exc).__name__}: {exc}") from exc
+    twin_kinds = {k.split(".")[1] for k in first if k.startswith("state.")}
+    mapped = set(case.scratch.state)
+    if mapped - twin_kinds:
+        raise RegistrationError(
+            f"{where}: Scratch(state=...) maps {sorted(mapped - twin_kinds)}, but the twin runs "
+            f"{describe_optimizer(case)}, which keeps {sorted(twin_kinds) or 'no state'}: give the twin the "
+            f"optimizer the network implements, e.g. Twin(optimizer=lambda params, lr: torch.optim.Adam(params, lr=lr))"
+        )
+    if twin_kinds - mapped:
+        raise RegistrationError(
+            f"{where}: the twin runs {describe_optimizer(case)}, which keeps {sorted(twin_kinds - mapped)} for "
+            f"every parameter; map the network's own with Scratch(state={{kind: {{param path: state path}}}}) so "
+            f"they are compared at every step, or give the twin the optimizer the network implements"
+        )
+    for key, value in scratch.items():
+        if key not in first:
+            raise RegistrationError(
+                f"{where}: the scratch side records the {describe(*split_key(key))}, which the twin's "
+                f"{describe_optimizer(case)} does not keep for that tensor (a param group with other options?): map "
+                f"only what the twin keeps"
+            )
+        per_step = key.split(".")[0] in STEPPED  # shapes as one step has them
+        if key in first and np.shape(value)[per_step:] != np.shape(first[key])[per_step:]:
+            mine, theirs = (np.shape(v)[1:] if per_step else np.shape(v) for v in (value, first[key]))
+            shared = " (one path is one value shared by every parameter; map an array per parameter)"
+            one_path = key.startswith("state.") and isinstance(case.scratch.state.get(key.split(".")[1]), str)
+            raise RegistrationError(
+                f"{where}: the {describe(*split_key(key))} has shape {mine} on the scratch side but {theirs} on the "
+                f"twin side{shared if one_path else ''}"
+            )
+    for key in first:
+        if not np.array_equal(first[key], again[key], equal_nan=True):
+            raise RegistrationError(
+                f"{where}: the twin is not deterministic: run twice from the same parameters over its first "
+                f"{len(batches)} steps, it gives different {key}. Dropout, or randomness drawn in forward, makes "
+                f"every run differ; remove it from the twin (and the scratch network), or use the module's eval "
+                f"behaviour for the cross-check"
+            )
+
+
+def _check_optimizer(case: Case, where: str, net: Any) -> None:
+    """The twin's optimizer and scheduler can be made; the network's own options, where the case names them,
+    are the twin optimizer's."""
+    module = case.twin.module(case.torch_dtype)
+    optimizer = call_user(
+        where, "Twin(optimizer=...)(params, lr)", case.twin.optimizer, module.parameters(), case.learning_rate
+    )
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise RegistrationError(
+            f"{where}: Twin(optimizer=...) must return a torch.optim optimizer, got {type(optimizer).__name__}"
+        )
+    if case.twin.scheduler is not None:
+        scheduler = call_user(where, "Twin(scheduler=...)(optimizer)", case.twin.scheduler, optimizer)
+        if not callable(getattr(scheduler, "step", None)):
+            raise RegistrationError(
+                f"{where}: Twin(scheduler=...) must return a torch.optim.lr_scheduler scheduler, got "
+                f"{type(scheduler).__name__}"
+            )
+    group = optimizer.param_groups[0]
+    for option, path in case.scratch.options.items():
+        if option not in group or option in QUIET_OPTIONS:
+            raise RegistrationError(
+                f"{where}: Scratch(options=...) names {option!r}, which the twin's {describe_optimizer(case)} "
+                f"does not have; its options are {sorted(k for k in group if k not in QUIET_OPTIONS)}"
+            )
+        try:
+            value = paths.read(net, path)
+        except paths.PathError as exc:
+            raise RegistrationError(f"{where}: Scratch(options=...): {exc}") from None
+        twins = [g[option] for g in optimizer.param_groups]
+        same = all(np.shape(value) == np.shape(t) and bool(np.all(np.asarray(value) == np.asarray(t))) for t in twins)
+        if not same:
+            raise RegistrationError(
+                f"{where}: the network's {option} is {value!r} ({path}) but the twin runs {describe_optimizer(case)}: "
+                f"give the twin the network's options (or fix the network's)"
+            )
+
+
+def _check_buffers(case: Case, where: str, module: torch.nn.Module) -> None:
+    """Every floating-point buffer of the twin (BatchNorm's running statistics) is mapped to the scratch state
+    that holds it, so that it is compared at every step."""
+    buffers = dict(module.named_buffers())
+    for path, link in case.scratch.buffers.items():
+        if link.tensor not in buffers:
+            raise RegistrationError(
+                f"{where}: buffers[{path!r}] points at twin buffer {link.tensor!r}, which the twin does not have; "
+                f"it has {sorted(buffers)}"
+            )
+    mapped = {link.tensor for link in case.scratch.buffers.values()}
+    # An integer buffer (BatchNorm's num_batches_tracked) counts steps; it changes the arithmetic only with
+    # momentum=None, where the running statistics, which are mapped, would part.
+    missing = sorted(n for n, b in buffers.items() if b.is_floating_point() and n not in mapped)
+    if missing:
+        raise RegistrationError(
+            f"{where}: the twin keeps the buffers {missing}, which the scratch side does not map; map the network's "
+            f"own with Scratch(buffers={{path: Link({missing[0]!r})}}) so they are compared at every step"
+        )
+
+
+# The memo of validation_problem: the verdict is kept on the case object itself, in this private attribute
+# (set through object.__setattr__, as the frozen dataclass refuses attributes): it lives exactly as long as
+# the case, and a copy with parts changed (vary, dataclasses.replace) is a new object, validated afresh.
+_VERDICT = "_validation_verdict"
+
+
+def validation_problem(case: Case) -> str | None:
+    """``validate(case)``'s message, or None when the case can be checked; each case object is validated
+    once, whichever entry point (register, run_check, parametrize_with_checks, the CLI) meets it first."""
+    known: tuple[str | None] | None = vars(case).get(_VERDICT) if isinstance(case, Case) else None
+    if known is not None:
+        return known[0]
+    try:
+        validate(case)
+        problem = None
+    except RegistrationError as exc:
+        problem = str(exc)
+    if isinstance(case, Case):  # anything else is refused at once, by its type: nothing to keep
+        object.__setattr__(case, _VERDICT, (problem,))
+    return problem
