@@ -181,8 +181,27 @@ class Data:
 
 
 @dataclass(frozen=True)
+class Calls:
+    """The case's functions as the harness calls them, resolved once: the scratch side's method names turned
+    into functions of the network, ``network(rng)`` turned into ``init``/``build`` (one way to start a run and
+    to rebuild a network at any step), and the defaults filled in: ``evaluate`` (the scratch loss on the
+    whole data) and ``twin_evaluate`` (the twin's loss on the whole data)."""
+
+    init: Callable[[Rng], Params]
+    build: Callable[[Params, float], Any]
+    forward: Callable[[Any, Array], Array]
+    loss: Callable[[Array, Array], Array]
+    step: Callable[[Any, Array, Array, float], Any] | None
+    gradients: Callable[[Any, Array, Array], Params] | None
+    update: Callable[[Any, Params, float], None] | None
+    evaluate: Callable[[Any, Array, Array], Array]
+    twin_evaluate: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
 class Case:
-    """One network pair: the scratch side, the twin side, the data and schedule, and how to name it."""
+    """One network pair: the scratch side, the twin side, the data and schedule, and how to name it.
+    ``calls`` holds its functions as the harness calls them."""
 
     name: str
     scratch: Scratch
@@ -207,88 +226,14 @@ class Case:
                 steps = tuple(bounded_list(steps, "curve_steps", where))
             data = Data(read_only(data.X), read_only(data.y), data.batches, data.learning_rate, steps, data.seed)
             object.__setattr__(self, "data", data)
-        scratch = self.scratch
-        if isinstance(scratch, Scratch):
-            object.__setattr__(self, "_functions", _scratch_functions(scratch))
-
-    # The parts the harness reads, under one name each.
-    @property
-    def X(self) -> Array:
-        return self.data.X
+        # Not a field: derived from the fields, so it is neither compared nor fingerprinted, and a copy made
+        # with dataclasses.replace resolves its own.
+        if isinstance(self.scratch, Scratch):
+            object.__setattr__(self, "_calls", _resolve(self.scratch, self.twin))
 
     @property
-    def y(self) -> Array:
-        return self.data.y
-
-    @property
-    def batches(self) -> Callable[[Rng], Sequence[Batch]]:
-        return self.data.batches
-
-    @property
-    def learning_rate(self) -> float:
-        return self.data.learning_rate
-
-    @property
-    def curve_steps(self) -> Sequence[int]:
-        return self.data.curve_steps
-
-    @property
-    def seed(self) -> int:
-        return self.data.seed
-
-    @property
-    def param_map(self) -> Mapping[str, Link]:
-        return self.scratch.params
-
-    @property
-    def loss_gradient(self) -> Callable[[Array, Array], Array] | None:
-        return self.scratch.loss_gradient
-
-    @property
-    def twin_loss(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        return self.twin.loss
-
-    @property
-    def twin_evaluate(self) -> Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
-        if self.twin.evaluate is not None:
-            return self.twin.evaluate
-        loss = self.twin.loss
-        return lambda module, X, y: loss(module(X), y)
-
-    def _fn(self, name: str) -> Any:
-        return self._functions[name]  # type: ignore[attr-defined]
-
-    @property
-    def init(self) -> Callable[[Rng], Params]:
-        return self._fn("init")
-
-    @property
-    def build(self) -> Callable[[Params, float], Any]:
-        return self._fn("build")
-
-    @property
-    def forward(self) -> Callable[[Any, Array], Array]:
-        return self._fn("forward")
-
-    @property
-    def loss(self) -> Callable[[Array, Array], Array]:
-        return self._fn("loss")
-
-    @property
-    def step(self) -> Callable[[Any, Array, Array, float], Any] | None:
-        return self._fn("step")
-
-    @property
-    def gradients(self) -> Callable[[Any, Array, Array], Params] | None:
-        return self._fn("gradients")
-
-    @property
-    def update(self) -> Callable[[Any, Params, float], None] | None:
-        return self._fn("update")
-
-    @property
-    def evaluate(self) -> Callable[[Any, Array, Array], Array]:
-        return self._fn("evaluate")
+    def calls(self) -> Calls:
+        return self._calls  # type: ignore[attr-defined,no-any-return]
 
     @property
     def origin(self) -> Any:
@@ -301,12 +246,20 @@ class Case:
 
     def read_params(self, net: Any) -> Params:
         """The scratch parameters, read from ``net`` by path, copied."""
-        return {name: np.array(paths.reader(name)(net)) for name in self.param_map}
+        return {name: np.array(paths.reader(name)(net)) for name in self.scratch.params}
 
 
-def _scratch_functions(s: Scratch) -> dict[str, Any]:
-    """The scratch side as functions of the network: method names resolved, and ``network(rng)`` turned into
-    ``init``/``build``, so that the harness has one way to start a run and to rebuild a network at any step."""
+def _twin_evaluate(twin: Twin) -> Any:
+    if not isinstance(twin, Twin):
+        return None  # refused by validate, which says what a twin is
+    if twin.evaluate is not None:
+        return twin.evaluate
+    loss = twin.loss
+    return lambda module, X, y: loss(module(X), y)
+
+
+def _resolve(s: Scratch, twin: Twin) -> Calls:
+    """The case's ``Calls``: see there."""
     forward, loss = _as_function(s.forward), s.loss
     out: dict[str, Any] = {
         "forward": forward,
@@ -316,8 +269,9 @@ def _scratch_functions(s: Scratch) -> dict[str, Any]:
         "update": _as_function(s.update),
         "init": s.init,
         "build": s.build,
+        "twin_evaluate": _twin_evaluate(twin),
     }
-    out["evaluate"] = s.evaluate if s.evaluate is not None else (lambda net, X, y: out["loss"](forward(net, X), y))
+    out["evaluate"] = s.evaluate if s.evaluate is not None else (lambda net, X, y: loss(forward(net, X), y))
     network, names = s.network, list(s.params) if isinstance(s.params, Mapping) else []
     held = [path for kind in s.state.values() if isinstance(kind, Mapping) for path in kind.values()]
     held += list(s.buffers) if isinstance(s.buffers, Mapping) else []
@@ -346,37 +300,40 @@ def _scratch_functions(s: Scratch) -> dict[str, Any]:
             return net
 
         out["init"], out["build"] = init, build
-    return out
+    return Calls(**out)
 
 
 def vary(case: Case, **changes: Any) -> Case:
-    """A copy of ``case`` with some parts changed, named as the harness reads them: ``name``, ``dtype``...,
-    the scratch side's ``forward``, ``gradients``, ``network``..., ``param_map`` for its ``params``,
-    ``twin`` for the twin's module, ``twin_loss``, ``twin_evaluate``, ``optimizer``, ``scheduler``, and the
-    data's ``X``, ``y``, ``batches``, ``learning_rate``, ``curve_steps``, ``seed``."""
-    scratch_fields = {f.name for f in dataclasses.fields(Scratch)}
-    data_fields = {f.name for f in dataclasses.fields(Data)}
-    case_fields = {f.name for f in dataclasses.fields(Case)} - {"scratch", "twin", "data"}
-    twin_names = {"twin": "module", "twin_loss": "loss", "twin_evaluate": "evaluate"}
-    twin_names |= {"optimizer": "optimizer", "scheduler": "scheduler"}
-    parts: dict[str, dict[str, Any]] = {"scratch": {}, "twin": {}, "data": {}, "case": {}}
+    """A copy of ``case`` with some parts changed, each named as its class declares it: the case's own
+    ``name``, ``description``, ``seed_file``, ``dtype``, ``layers``; a field of ``Scratch``, ``Twin`` or
+    ``Data`` by its bare name (``params``, ``network``, ``step``..., ``module``, ``optimizer``, ``scheduler``,
+    ``X``, ``y``, ``batches``, ``learning_rate``, ``curve_steps``, ``seed``...) or prefixed by its part
+    (``scratch_loss``, ``twin_loss``, ``data_seed``); ``loss`` and ``evaluate``, which both ``Scratch`` and
+    ``Twin`` declare, only prefixed."""
+    parts = {"scratch": Scratch, "twin": Twin, "data": Data}
+    owners: dict[str, list[str]] = {}
+    for part, cls in parts.items():
+        for f in dataclasses.fields(cls):
+            owners.setdefault(f.name, []).append(part)
+    case_fields = {f.name for f in dataclasses.fields(Case)} - set(parts)
+    changed: dict[str, dict[str, Any]] = {part: {} for part in (*parts, "case")}
     for key, value in changes.items():
-        if key == "param_map":
-            parts["scratch"]["params"] = value
-        elif key in twin_names:
-            parts["twin"][twin_names[key]] = value
+        part, _, name = key.partition("_")
+        if part in parts and name in owners and part in owners[name]:
+            changed[part][name] = value
         elif key in case_fields:
-            parts["case"][key] = value
-        elif key in scratch_fields:
-            parts["scratch"][key] = value
-        elif key in data_fields:
-            parts["data"][key] = value
+            changed["case"][key] = value
+        elif len(owners.get(key, ())) == 1:
+            changed[owners[key][0]][key] = value
+        elif key in owners:
+            qualified = " or ".join(f"{part}_{key}" for part in owners[key])
+            raise TypeError(f"vary(): {' and '.join(owners[key])} both have {key!r}: say {qualified}")
         else:
             raise TypeError(f"vary(): a case has no part {key!r}")
     return dataclasses.replace(
         case,
-        scratch=dataclasses.replace(case.scratch, **parts["scratch"]),
-        twin=dataclasses.replace(case.twin, **parts["twin"]),
-        data=dataclasses.replace(case.data, **parts["data"]),
-        **parts["case"],
+        scratch=dataclasses.replace(case.scratch, **changed["scratch"]),
+        twin=dataclasses.replace(case.twin, **changed["twin"]),
+        data=dataclasses.replace(case.data, **changed["data"]),
+        **changed["case"],
     )

@@ -56,7 +56,7 @@ def _compare(
         twin,
         _keys(scratch, *prefixes),
         steps=steps,
-        curve_steps=list(case.curve_steps),
+        curve_steps=list(case.data.curve_steps),
         dtype=np.dtype(case.dtype),
         atol=atol,
         rtol=rtol,
@@ -139,7 +139,7 @@ ORACLES: dict[str, Callable[[Case, Pair], Comparison]] = {"finite_differences": 
 def exposed_gradients(case: Case) -> set[str]:
     """The parameters whose scratch gradient can be seen: all with a ``gradients`` function, else those whose
     gradient the case names the path a step leaves it at."""
-    return set(case.param_map) if case.gradients is not None else set(case.scratch.grads)
+    return set(case.scratch.params) if case.calls.gradients is not None else set(case.scratch.grads)
 
 
 def battery(case: Case) -> list[str]:
@@ -149,7 +149,7 @@ def battery(case: Case) -> list[str]:
     shown = exposed_gradients(case)
     if not shown:
         checks = [c for c in checks if c != "gradients"]
-    if shown != set(case.param_map):  # the oracle votes on every parameter's gradient
+    if shown != set(case.scratch.params):  # the oracle votes on every parameter's gradient
         checks = [c for c in checks if c != "finite_differences"]
     return checks
 

@@ -2,7 +2,7 @@
 
 At a few points of a training run (by default the first, middle and last step) every parameter
 element ``p`` is moved by ``±h`` and the scratch loss ``f`` of that step's batch is evaluated
-through ``case.build`` / ``case.forward`` / ``case.loss`` only, never through the gradient code:
+through ``case.calls.build`` / ``case.calls.forward`` / ``case.calls.loss`` only, never through the gradient code:
 
     D(h) = (f(p + h) - f(p - h)) / 2h
 
@@ -161,19 +161,19 @@ def central_difference(f: Callable[[float], float], p: float) -> Estimate:
 
 def scratch_loss(case: Case, params: Params, batch: Batch) -> float:
     """The scratch loss of one batch at ``params``, summed over the batch as the twin's loss is."""
-    net = case.build({k: np.array(v) for k, v in params.items()}, case.learning_rate)
-    return float(np.sum(case.loss(case.forward(net, case.X[batch]), case.y[batch])))
+    net = case.calls.build({k: np.array(v) for k, v in params.items()}, case.data.learning_rate)
+    return float(np.sum(case.calls.loss(case.calls.forward(net, case.data.X[batch]), case.data.y[batch])))
 
 
 def scratch_gradient(case: Case, params: Params, batch: Batch, step: int = 0, scratch: Trace | None = None) -> Params:
     """The scratch gradients at ``params``: from the case's ``gradients``, or, for a network whose own step
     leaves them behind, as the run ``scratch`` recorded them at ``step`` (whose parameters ``params`` are)."""
-    if case.gradients is None:
+    if case.calls.gradients is None:
         if scratch is None:
             raise ValueError(f"{case.name}: its own step keeps the gradients; give the run that recorded them")
-        return {k: np.array(scratch[f"grad.{k}"][step]) for k in case.param_map}
-    net = case.build({k: np.array(v) for k, v in params.items()}, case.learning_rate)
-    return {k: np.asarray(v) for k, v in case.gradients(net, case.X[batch], case.y[batch]).items()}
+        return {k: np.array(scratch[f"grad.{k}"][step]) for k in case.scratch.params}
+    net = case.calls.build({k: np.array(v) for k, v in params.items()}, case.data.learning_rate)
+    return {k: np.asarray(v) for k, v in case.calls.gradients(net, case.data.X[batch], case.data.y[batch]).items()}
 
 
 def twin_gradient(case: Case, params: Params, batch: Batch) -> Params:
@@ -182,10 +182,10 @@ def twin_gradient(case: Case, params: Params, batch: Batch) -> Params:
     index = torch.as_tensor(batch) if isinstance(batch, np.ndarray) else batch
     X_t, y_t = twin_data(case)
     X, y = X_t[index], y_t[index]
-    case.twin_loss(module(X), y).backward()
+    case.twin.loss(module(X), y).backward()
     tensors = dict(module.named_parameters())
     grads: Params = {}
-    for name, link in case.param_map.items():
+    for name, link in case.scratch.params.items():
         g = tensors[link.tensor].grad  # the leaf's .grad: a transposed view has none
         if g is None:
             raise AssertionError(f"{case.name}: twin tensor {link.tensor!r} got no gradient")
@@ -229,7 +229,7 @@ def params_before(case: Case, trace: dict[str, np.ndarray], initial: Params, ste
     """The parameters a step starts from: the initial ones, or those recorded after the step before."""
     if step == 0:
         return {k: np.array(v) for k, v in initial.items()}
-    return {k: np.array(trace[f"param.{k}"][step - 1]) for k in case.param_map}
+    return {k: np.array(trace[f"param.{k}"][step - 1]) for k in case.scratch.params}
 
 
 def spread(shape: tuple[int, ...], limit: int = MAX_ELEMENTS) -> list[tuple[int, ...]]:
@@ -260,7 +260,7 @@ def finite_difference_votes(
     for step in chosen:
         params, batch = params_before(case, scratch, initial, step), batches[step]
         by_scratch, by_twin = scratch_gradient(case, params, batch, step, scratch), twin_gradient(case, params, batch)
-        for name in case.param_map:
+        for name in case.scratch.params:
             for index in spread(params[name].shape, limit):
                 votes.append(_vote(case, params, batch, step, name, index, by_scratch, by_twin))
     return OracleResult(case.name, chosen, tuple(votes))

@@ -21,16 +21,16 @@ from crosscheck.layout import load_into_twin, twin_data
 def scratch_layer_values(case: Case, params: Params, batch: Any) -> tuple[list[Any], list[Any]]:
     """(values, gradients) of each named layer on the scratch side; a gradient is None where the layer
     names no scratch attribute for it."""
-    net = case.build({k: np.array(v) for k, v in params.items()}, case.learning_rate)
-    xb, yb = case.X[batch], case.y[batch]
-    if case.gradients is None:  # the network's own step: forward and backward in one call, read after it
-        assert case.step is not None
-        case.step(net, xb, yb, case.learning_rate)
+    net = case.calls.build({k: np.array(v) for k, v in params.items()}, case.data.learning_rate)
+    xb, yb = case.data.X[batch], case.data.y[batch]
+    if case.calls.gradients is None:  # the network's own step: forward and backward in one call, read after it
+        assert case.calls.step is not None
+        case.calls.step(net, xb, yb, case.data.learning_rate)
         values = [np.array(paths.read(net, layer.scratch)) for layer in case.layers]
     else:
-        case.forward(net, xb)
+        case.calls.forward(net, xb)
         values = [np.array(paths.read(net, layer.scratch)) for layer in case.layers]
-        case.gradients(net, xb, yb)
+        case.calls.gradients(net, xb, yb)
     grads = [np.array(paths.read(net, layer.grad)) if layer.grad else None for layer in case.layers]
     return values, grads
 
@@ -61,7 +61,7 @@ def twin_layer_values(case: Case, params: Params, batch: Any) -> tuple[list[Any]
         X, y = twin_data(case)
         index = torch.as_tensor(batch) if isinstance(batch, np.ndarray) else batch
         xb = X[index].clone().requires_grad_(True)  # a leaf that needs grad: backward hooks fire on the first layer
-        case.twin_loss(module(xb), y[index]).backward()
+        case.twin.loss(module(xb), y[index]).backward()
     finally:
         for handle in handles:
             handle.remove()

@@ -17,7 +17,7 @@ def twin_data(case: Case) -> tuple[torch.Tensor, torch.Tensor]:
         t = torch.tensor(a)
         return t.long() if np.issubdtype(a.dtype, np.integer) else t
 
-    return tensor(case.X), tensor(case.y)
+    return tensor(case.data.X), tensor(case.data.y)
 
 
 def twin_tensor(module: torch.nn.Module, link: Link) -> torch.Tensor:
@@ -38,7 +38,7 @@ def twin_to_scratch(module: torch.nn.Module, case: Case, grads: bool = False) ->
     """The twin's parameters (or their ``.grad``) under the scratch names and layouts."""
     out: Params = {}
     tensors = dict(module.named_parameters())
-    for name, link in case.param_map.items():
+    for name, link in case.scratch.params.items():
         t: torch.Tensor = tensors[link.tensor]
         if grads:
             # .grad lives on the leaf tensor, not on a transposed view of it.
@@ -51,6 +51,6 @@ def twin_to_scratch(module: torch.nn.Module, case: Case, grads: bool = False) ->
 
 def load_into_twin(module: torch.nn.Module, case: Case, params: Params) -> None:
     with torch.no_grad():
-        for name, link in case.param_map.items():
+        for name, link in case.scratch.params.items():
             view = twin_tensor(module, link)
             view[link.index] = torch.as_tensor(params[name], dtype=view.dtype)

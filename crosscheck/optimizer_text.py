@@ -12,7 +12,7 @@ def describe_optimizer(case: Case) -> str:
     """What the twin trains with, as one would write it: ``torch.optim.SGD(lr=0.1, momentum=0.9, ...)``, and
     its scheduler."""
     module = case.twin.module(case.torch_dtype)
-    optimizer = case.twin.optimizer(module.parameters(), case.learning_rate)
+    optimizer = case.twin.optimizer(module.parameters(), case.data.learning_rate)
     group = optimizer.param_groups[0]
     options = ", ".join(
         f"{k}={v!r}" for k, v in group.items() if k not in QUIET_OPTIONS and not (v is False and k != "nesterov")

@@ -57,8 +57,8 @@ def float32_case(case: Case) -> Case:
         case,
         name=f"{case.name}_float32",
         dtype=FLOAT32,
-        X=_float32(case.X),
-        y=_float32(case.y),
+        X=_float32(case.data.X),
+        y=_float32(case.data.y),
         description=f"{case.description} (float32)" if case.description else "float32",
     )
     _VARIANTS[id(case)] = (case, variant)  # holding ``case`` keeps its id from being reused

@@ -42,9 +42,9 @@ def shuffled_batches(rows: int, batch_size: int, epochs: int) -> Callable[[Rng],
 
 
 def schedule(case: Case, rng: Rng, where: str | None = None) -> list[Batch]:
-    """The batch schedule ``case.batches(rng)``, read once and bounded by ``MAX_STEPS``."""
+    """The batch schedule ``case.data.batches(rng)``, read once and bounded by ``MAX_STEPS``."""
     where = where or f"case {case.name!r}"
-    return bounded_list(call_user(where, "batches(rng)", case.batches, rng), "batches(rng)", where)
+    return bounded_list(call_user(where, "batches(rng)", case.data.batches, rng), "batches(rng)", where)
 
 
 def checked_schedule(case: Case, where: str, rng: Rng) -> list[Batch]:
@@ -53,7 +53,7 @@ def checked_schedule(case: Case, where: str, rng: Rng) -> list[Batch]:
     batches = schedule(case, rng, where)
     if not batches:
         raise RegistrationError(f"{where}: batches(rng) gives no batch: a run needs at least one step")
-    n = len(case.X)
+    n = len(case.data.X)
     for step, b in enumerate(batches):
         if is_int(b):
             ok = -n <= int(b) < n
@@ -68,7 +68,7 @@ def checked_schedule(case: Case, where: str, rng: Rng) -> list[Batch]:
         if not ok:
             raise RegistrationError(f"{where}: batch {step} ({b!r}) selects no row of X, which has {n} rows")
     # Each step's output, loss and gradients are stacked along the step axis: one batch shape for all.
-    sizes = [None if is_int(b) else len(case.X[b]) for b in batches]
+    sizes = [None if is_int(b) else len(case.data.X[b]) for b in batches]
     odd = next((i for i, size in enumerate(sizes) if size != sizes[0]), None)
     if odd is not None:
 
@@ -79,7 +79,7 @@ def checked_schedule(case: Case, where: str, rng: Rng) -> list[Batch]:
             f"{where}: batch {odd} has {rows(sizes[odd])} but batch 0 has {rows(sizes[0])}: every batch "
             f"must be the same size; drop or refill the short last batch"
         )
-    steps = list(case.curve_steps)
+    steps = list(case.data.curve_steps)
     if not all(is_int(s) for s in steps) or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
         raise RegistrationError(f"{where}: curve_steps must be increasing step numbers, got {steps[:10]}")
     if steps and not 0 <= steps[0] <= steps[-1] < len(batches):

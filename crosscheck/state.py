@@ -20,12 +20,12 @@ from crosscheck.run.start import start
 class State(NamedTuple):
     params: Params
     held: dict[str, np.ndarray]  # optimizer state and buffers, keyed as in the trace (``state.*``, ``buffer.*``)
-    rows: np.ndarray  # the batch's row indices into ``case.X``
+    rows: np.ndarray  # the batch's row indices into ``case.data.X``
     sample: bool  # the batch is one sample (an int index, no batch axis) rather than rows
 
     @property
     def batch(self) -> int | np.ndarray:
-        """The batch as an index into ``case.X``: an int for a one-sample batch, else the rows."""
+        """The batch as an index into ``case.data.X``: an int for a one-sample batch, else the rows."""
         return int(self.rows[0]) if self.sample else self.rows
 
 
@@ -39,7 +39,7 @@ def state_entering(case: Case, step: int, side: Literal["scratch", "twin"] = "tw
     else:
         scratch, twin = traces(case)
         recorded = twin if side == "twin" else scratch
-        params = {k: np.array(recorded[f"param.{k}"][step - 1]) for k in case.param_map}
+        params = {k: np.array(recorded[f"param.{k}"][step - 1]) for k in case.scratch.params}
         held = {k: np.array(recorded[k][step - 1]) for k in scratch if k.startswith(("state.", "buffer."))}
-    rows = np.arange(len(case.X))[batches[step]]
+    rows = np.arange(len(case.data.X))[batches[step]]
     return State(params, held, np.atleast_1d(rows), np.ndim(rows) == 0)

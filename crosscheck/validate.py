@@ -68,14 +68,14 @@ def _check_fields(case: Case, where: str) -> None:
         known = False
     if not known:
         raise RegistrationError(f"{where}: dtype must be float32 or float64, got {case.dtype}")
-    lr = case.learning_rate
+    lr = case.data.learning_rate
     if isinstance(lr, bool) or not isinstance(lr, int | float | np.integer | np.floating):
         raise RegistrationError(f"{where}: learning_rate must be a real number, got {lr!r}")
     if not (np.isfinite(lr) and lr > 0):
         raise RegistrationError(f"{where}: learning_rate must be positive and finite, got {lr}")
-    if not is_int(case.seed) or not 0 <= case.seed < 2**32:
-        raise RegistrationError(f"{where}: seed must be an int in [0, 2**32), got {case.seed!r}")
-    _check_callable(where, "Data(batches=...)", case.batches)
+    if not is_int(case.data.seed) or not 0 <= case.data.seed < 2**32:
+        raise RegistrationError(f"{where}: seed must be an int in [0, 2**32), got {case.data.seed!r}")
+    _check_callable(where, "Data(batches=...)", case.data.batches)
     _check_scratch(case.scratch, where)
     t = case.twin
     _check_callable(where, "Twin(module=...)", t.module)
@@ -167,7 +167,7 @@ def _check_scratch(s: Scratch, where: str) -> None:
 
 def _check_data(case: Case, where: str) -> None:
     dtype = np.dtype(case.dtype)
-    for label, a in (("X", case.X), ("y", case.y)):
+    for label, a in (("X", case.data.X), ("y", case.data.y)):
         if not isinstance(a, np.ndarray):
             raise RegistrationError(
                 f"{where}: {label} must be a NumPy array, got {type(a).__name__}; "
@@ -185,9 +185,9 @@ def _check_data(case: Case, where: str) -> None:
         if not integer and not np.all(np.isfinite(a)):
             at = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
             raise RegistrationError(f"{where}: {label} contains {a[at]} at index {at}; the data must be finite")
-    if len(case.X) != len(case.y):
+    if len(case.data.X) != len(case.data.y):
         raise RegistrationError(
-            f"{where}: X has {len(case.X)} rows but y has {len(case.y)}; give one target row per sample"
+            f"{where}: X has {len(case.data.X)} rows but y has {len(case.data.y)}; give one target row per sample"
         )
 
 
@@ -195,16 +195,17 @@ def _initial_params(case: Case, where: str, rng: Rng) -> Params:
     """init()'s parameters, cast to the case dtype exactly as ``crosscheck.trace.start`` does."""
     what = "network(rng)" if case.scratch.network is not None else "init(rng)"
     try:
-        raw = call_user(where, what, case.init, rng)
+        raw = call_user(where, what, case.calls.init, rng)
     except RegistrationError as exc:
         if isinstance(exc.__cause__, paths.PathError):  # network(rng) built, but a path leads nowhere
             raise RegistrationError(f"{where}: Scratch(params=...): {exc.__cause__}") from None
         raise
     if not isinstance(raw, Mapping):
         raise RegistrationError(f"{where}: init(rng) must return a dict of arrays, got {type(raw).__name__}")
-    if set(raw) != set(case.param_map):
+    if set(raw) != set(case.scratch.params):
         raise RegistrationError(
-            f"{where}: init() returns parameters {sorted(raw)} but Scratch(params=...) names {sorted(case.param_map)}"
+            f"{where}: init() returns parameters {sorted(raw)} but Scratch(params=...) names "
+            f"{sorted(case.scratch.params)}"
         )
     params: Params = {}
     for name, value in raw.items():
@@ -233,7 +234,7 @@ def _check_map(case: Case, where: str, net: Any, module: torch.nn.Module) -> Non
         if t.dtype != case.torch_dtype:
             raise RegistrationError(f"{where}: twin tensor {t_name!r} is {t.dtype} but the case is {case.dtype}")
     covered = {t_name: torch.zeros_like(t, dtype=torch.int64) for t_name, t in tensors.items()}
-    for name, link in case.param_map.items():
+    for name, link in case.scratch.params.items():
         if link.tensor not in tensors:
             raise RegistrationError(
                 f"{where}: params[{name!r}] points at twin tensor {link.tensor!r}, "
@@ -283,18 +284,18 @@ def _check_pairing(where: str, output: tuple[int, ...], target: tuple[int, ...],
 
 def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module, params: Params, b: Batch) -> None:
     """One forward, loss, gradient and update on each side: shapes and dtypes must agree."""
-    out = np.asarray(call_user(where, "forward(net, X)", case.forward, net, case.X))
-    _check_pairing(where, out.shape, case.y.shape, "forward(net, X)")
-    xb, yb = case.X[b], case.y[b]
-    if case.step is not None:
+    out = np.asarray(call_user(where, "forward(net, X)", case.calls.forward, net, case.data.X))
+    _check_pairing(where, out.shape, case.data.y.shape, "forward(net, X)")
+    xb, yb = case.data.X[b], case.data.y[b]
+    if case.calls.step is not None:
         # The network's own step is run (and its results checked step by step) in _check_short_run; here its
         # forward and loss, which the forward check and the finite-difference oracle use.
-        net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
-    out = np.asarray(call_user(where, "forward(net, X[batch 0])", case.forward, net, xb))
+        net = case.calls.build({k: v.copy() for k, v in params.items()}, case.data.learning_rate)
+    out = np.asarray(call_user(where, "forward(net, X[batch 0])", case.calls.forward, net, xb))
     _check_pairing(where, out.shape, yb.shape, "forward(net, X[batch 0])")
     if out.dtype != case.dtype:
         raise RegistrationError(f"{where}: forward() returns {out.dtype} but the case is {case.dtype}")
-    loss = np.asarray(call_user(where, "loss(output, y[batch 0])", case.loss, out, yb))
+    loss = np.asarray(call_user(where, "loss(output, y[batch 0])", case.calls.loss, out, yb))
     if loss.shape != ():
         raise RegistrationError(f"{where}: loss(output, y[batch 0]) must be a scalar, got shape {loss.shape}")
     if loss.dtype != case.dtype:
@@ -302,18 +303,18 @@ def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module,
             f"{where}: loss(output, y[batch 0]) returns {loss.dtype} ({type(loss.item()).__name__}) but the case is "
             f"{np.dtype(case.dtype).name}; return a NumPy value of the case's dtype (np.mean(...), not float(...))"
         )
-    if case.step is None:
+    if case.calls.step is None:
         _check_scratch_update(case, where, net, params, xb, yb)
     _check_twin_step(case, where, module, params, b, out)
 
 
 def _check_scratch_update(case: Case, where: str, net: Any, params: Params, xb: Array, yb: Array) -> None:
-    assert case.gradients is not None and case.update is not None
-    grads = call_user(where, "gradients(net, X[batch 0], y[batch 0])", case.gradients, net, xb, yb)
-    if not isinstance(grads, Mapping) or set(grads) != set(case.param_map):
+    assert case.calls.gradients is not None and case.calls.update is not None
+    grads = call_user(where, "gradients(net, X[batch 0], y[batch 0])", case.calls.gradients, net, xb, yb)
+    if not isinstance(grads, Mapping) or set(grads) != set(case.scratch.params):
         names = sorted(grads) if isinstance(grads, Mapping) else type(grads).__name__
         raise RegistrationError(
-            f"{where}: gradients() must return a dict with the keys {sorted(case.param_map)}, got {names}"
+            f"{where}: gradients() must return a dict with the keys {sorted(case.scratch.params)}, got {names}"
         )
     for name, g in grads.items():
         g = np.asarray(g)
@@ -322,7 +323,7 @@ def _check_scratch_update(case: Case, where: str, net: Any, params: Params, xb: 
                 f"{where}: gradient of {name!r} is {g.dtype} {g.shape} but the parameter is "
                 f"{np.dtype(case.dtype)} {params[name].shape}"
             )
-    call_user(where, "update(net, grads, learning_rate)", case.update, net, grads, case.learning_rate)
+    call_user(where, "update(net, grads, learning_rate)", case.calls.update, net, grads, case.data.learning_rate)
     for name, value in case.read_params(net).items():
         if value.shape != params[name].shape or value.dtype != case.dtype:
             raise RegistrationError(
@@ -348,7 +349,7 @@ def _check_twin_step(case: Case, where: str, module: torch.nn.Module, params: Pa
             f".detach(), .numpy(), .item() or torch.no_grad() inside forward); return the tensor computed from "
             f"the parameters"
         )
-    loss_t = call_user(where, "twin_loss(output, y[batch 0])", case.twin_loss, out_t, yt)
+    loss_t = call_user(where, "twin_loss(output, y[batch 0])", case.twin.loss, out_t, yt)
     if not isinstance(loss_t, torch.Tensor):
         raise RegistrationError(
             f"{where}: twin_loss(output, y) must return a torch tensor, got {type(loss_t).__name__} "
@@ -363,7 +364,7 @@ def _check_twin_step(case: Case, where: str, module: torch.nn.Module, params: Pa
         raise RegistrationError(f"{where}: twin_loss must return a scalar, got shape {tuple(loss_t.shape)}")
     loss_t.backward()
     tensors = dict(module.named_parameters())
-    for name, link in case.param_map.items():
+    for name, link in case.scratch.params.items():
         if tensors[link.tensor].grad is None:
             raise RegistrationError(
                 f"{where}: twin tensor {link.tensor!r} (parameter {name!r}) gets no gradient from twin_loss"
@@ -376,11 +377,16 @@ def validate(case: Case) -> None:
     where = f"case {getattr(case, 'name', '?')!r}"
     _check_fields(case, where)
     _check_data(case, where)
-    rng = np.random.RandomState(case.seed)  # init, then the batches, from one stream: as trace.start
+    # init, then the batches, from one stream: as run.start.start
+    rng = np.random.RandomState(case.data.seed)
     params = _initial_params(case, where, rng)
     batches = checked_schedule(case, where, rng)
     net = call_user(
-        where, "build(params, learning_rate)", case.build, {k: v.copy() for k, v in params.items()}, case.learning_rate
+        where,
+        "build(params, learning_rate)",
+        case.calls.build,
+        {k: v.copy() for k, v in params.items()},
+        case.data.learning_rate,
     )
     module = call_user(where, "Twin(module=...)(dtype)", case.twin.module, case.torch_dtype)
     if not isinstance(module, torch.nn.Module):
@@ -392,10 +398,10 @@ def validate(case: Case) -> None:
         _check_first_step(case, where, net, module, params, batches[0])
     except CallError as exc:
         # Only where the integer input itself was refused: the forward of either side raised.
-        if not np.issubdtype(case.X.dtype, np.integer) or exc.what not in _FORWARDS:
+        if not np.issubdtype(case.data.X.dtype, np.integer) or exc.what not in _FORWARDS:
             raise
         raise RegistrationError(
-            f"{exc}; X is {case.X.dtype}, and integer data reaches both sides as it is (token ids, class labels): "
+            f"{exc}; X is {case.data.X.dtype}, and integer data reaches both sides as it is (token ids, class labels): "
             f"if the network takes floating-point inputs, convert it with .astype(np.{np.dtype(case.dtype).name})"
         ) from exc
     _check_short_run(case, where, params, batches[:TWIN_REPEAT_STEPS])
@@ -493,7 +499,7 @@ def _check_optimizer(case: Case, where: str, net: Any) -> None:
     are the twin optimizer's."""
     module = case.twin.module(case.torch_dtype)
     optimizer = call_user(
-        where, "Twin(optimizer=...)(params, lr)", case.twin.optimizer, module.parameters(), case.learning_rate
+        where, "Twin(optimizer=...)(params, lr)", case.twin.optimizer, module.parameters(), case.data.learning_rate
     )
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise RegistrationError(

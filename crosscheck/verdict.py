@@ -47,7 +47,7 @@ def collect(case: Case) -> NetworkReport:
         comparisons=tuple(run_check(case, check, pair) for check in battery(case)),
         scratch=pair[0],
         twin=pair[1],
-        curve_steps=tuple(int(s) for s in case.curve_steps),
+        curve_steps=tuple(int(s) for s in case.data.curve_steps),
         atol=atol,
         rtol=rtol,
     )

@@ -37,7 +37,7 @@ def count(case: Any, seed: int | None) -> None:
     """``RUNS.on_full_run``'s observer: count a registered case's full run, and say where it was computed."""
     if not registered(case.name):
         return
-    run = (case.name, case.seed if seed is None else seed, np.dtype(case.dtype).name, variant(case))
+    run = (case.name, case.data.seed if seed is None else seed, np.dtype(case.dtype).name, variant(case))
     FULL_RUNS[run] += 1
     FULL_RUN_SITES.setdefault(run, []).append(os.environ.get("PYTEST_CURRENT_TEST", "").split(" (")[0])
 

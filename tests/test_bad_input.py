@@ -536,7 +536,7 @@ def transposed_map():
 
 
 def map_221(**changes):
-    return dict(NETWORK_2_2_1.param_map) | changes
+    return dict(NETWORK_2_2_1.scratch.params) | changes
 
 
 HARNESS = [
@@ -577,24 +577,24 @@ HARNESS = [
     ),
     (
         "inf-X",
-        lambda: register(bad(SIGMOID_NEURON, X=np.where(SIGMOID_NEURON.X > 5, INF, SIGMOID_NEURON.X))),
+        lambda: register(bad(SIGMOID_NEURON, X=np.where(SIGMOID_NEURON.data.X > 5, INF, SIGMOID_NEURON.data.X))),
         "case 'bad': X contains inf at index (6, 0); the data must be finite",
     ),
     (
         "row-count",
-        lambda: register(bad(y=NETWORK_3_4_1.y[:3])),
+        lambda: register(bad(y=NETWORK_3_4_1.data.y[:3])),
         "case 'bad': X has 4 rows but y has 3; give one target row per sample",
     ),
     # the classic: (n,) targets against (n, 1) outputs
     (
         "flat-targets-341",
-        lambda: register(bad(y=NETWORK_3_4_1.y.ravel())),
+        lambda: register(bad(y=NETWORK_3_4_1.data.y.ravel())),
         "case 'bad': forward(net, X) has shape (4, 1) but its targets have shape (4,); output - target would "
         "broadcast to (4, 4), pairing every output with every target: give y rows of the output's shape",
     ),
     (
         "column-targets-neuron",
-        lambda: register(bad(SIGMOID_NEURON, y=SIGMOID_NEURON.y.reshape(-1, 1))),
+        lambda: register(bad(SIGMOID_NEURON, y=SIGMOID_NEURON.data.y.reshape(-1, 1))),
         "case 'bad': forward(net, X) has shape (8,) but its targets have shape (8, 1); output - target would "
         "broadcast to (8, 8), pairing every output with every target: give y rows of the output's shape",
     ),
@@ -662,7 +662,7 @@ HARNESS = [
         "map-names",
         lambda: register(
             bad(
-                param_map={
+                params={
                     "W1": Link("layer1.weight", transpose=True),
                     "weights2": Link("layer2.weight", transpose=True),
                 }
@@ -674,7 +674,7 @@ HARNESS = [
         "map-unknown-tensor",
         lambda: register(
             bad(
-                param_map={
+                params={
                     "weights1": Link("layer1.weight", transpose=True),
                     "weights2": Link("layer3.weight", transpose=True),
                 }
@@ -685,24 +685,22 @@ HARNESS = [
     ),
     (
         "map-shape-without-transpose",
-        lambda: register(bad(param_map=transposed_map())),
+        lambda: register(bad(params=transposed_map())),
         "case 'bad': scratch parameter 'weights1' has shape (3, 4) but twin tensor 'layer1.weight' has shape (4, 3)",
     ),
     (
         "map-index-out-of-range",
-        lambda: register(bad(NETWORK_2_2_1, param_map=map_221(b3=Link("output.bias", (1,))))),
+        lambda: register(bad(NETWORK_2_2_1, params=map_221(b3=Link("output.bias", (1,))))),
         "case 'bad': params['b3'] index (1,) is out of range: index 1 is out of bounds for dimension 0 with size 1",
     ),
     (
         "map-element-twice",
-        lambda: register(bad(NETWORK_2_2_1, param_map=map_221(w2=Link("hidden.weight", (0, 0))))),
+        lambda: register(bad(NETWORK_2_2_1, params=map_221(w2=Link("hidden.weight", (0, 0))))),
         "case 'bad': every element of twin tensor 'hidden.weight' must be mapped exactly once; counts are [[2, 0], [1, 1]]",
     ),
     (
         "map-not-a-link",
-        lambda: register(
-            bad(param_map={"weights1": "layer1.weight", "weights2": Link("layer2.weight", transpose=True)})
-        ),
+        lambda: register(bad(params={"weights1": "layer1.weight", "weights2": Link("layer2.weight", transpose=True)})),
         "case 'bad': params['weights1'] must be a Link(tensor, index, transpose), got str",
     ),
     # parameters and the case's functions
@@ -721,7 +719,7 @@ HARNESS = [
     ),
     (
         "unreduced-loss",
-        lambda: register(bad(loss=lambda out, y: (y - out) ** 2)),
+        lambda: register(bad(scratch_loss=lambda out, y: (y - out) ** 2)),
         "case 'bad': loss(output, y[batch 0]) must be a scalar, got shape (4, 1)",
     ),
     (
@@ -748,7 +746,7 @@ HARNESS = [
     ),
     (
         "twin-not-a-module",
-        lambda: register(bad(twin=lambda dtype: "Network341")),
+        lambda: register(bad(module=lambda dtype: "Network341")),
         "case 'bad': twin(dtype) must return a torch.nn.Module, got str",
     ),
     (
@@ -809,7 +807,7 @@ class TwinGoingNaN(r_neuron.SigmoidNeuron):
 
 
 def test_a_nan_the_twin_produces_during_training_is_named_with_its_step_and_side():
-    case = vary(SIGMOID_NEURON, name="twin_going_nan", twin=TwinGoingNaN)
+    case = vary(SIGMOID_NEURON, name="twin_going_nan", module=TwinGoingNaN)
     params, batches = start(case)
     pair = scratch_trace(case, params, batches[:6]), twin_trace(case, params, batches[:6])
     assert run_check(case, "training_run", pair).message() == (

@@ -54,12 +54,12 @@ def test_a_full_run_computed_twice_is_counted_and_named(monkeypatch):
     monkeypatch.setitem(registration._REGISTRY, "built_twice", first)
     traces(first)
     traces(again)  # another object built alike: the memo cannot know, the count does
-    key = ("built_twice", first.seed, "float64", variant(first))
+    key = ("built_twice", first.data.seed, "float64", variant(first))
     assert dict(full_runs.FULL_RUNS) == {key: 2}
     here = "tests/test_bench.py::test_a_full_run_computed_twice_is_counted_and_named"
     assert full_runs.FULL_RUN_SITES[key] == [here, here]
     assert repeated_full_runs(full_runs.FULL_RUNS, full_runs.FULL_RUN_SITES) == [
-        f"built_twice (seed {first.seed}, float64, variant {variant(first)}): its full run was computed 2 times "
+        f"built_twice (seed {first.data.seed}, float64, variant {variant(first)}): its full run was computed 2 times "
         f"(in {here}, {here}); build the case once (at import, as a registered case), get its traces from "
         "crosscheck.run.memo.traces, and run the tests that read them in one process"
     ]
@@ -67,9 +67,9 @@ def test_a_full_run_computed_twice_is_counted_and_named(monkeypatch):
 
 def test_a_variant_that_changes_anything_is_another_run():
     case = make_case(name="varied")
-    assert variant(vary(case, learning_rate=case.learning_rate / 2)) != variant(case)
-    assert variant(vary(case, X=case.X + 1.0)) != variant(case)
-    assert variant(vary(case, loss=lambda out, y: ((out - y) ** 2).sum())) != variant(case)
+    assert variant(vary(case, learning_rate=case.data.learning_rate / 2)) != variant(case)
+    assert variant(vary(case, X=case.data.X + 1.0)) != variant(case)
+    assert variant(vary(case, scratch_loss=lambda out, y: ((out - y) ** 2).sum())) != variant(case)
 
 
 def test_the_gate_floor_counts_registered_cases_and_their_float32_variants():

@@ -47,7 +47,7 @@ def byte_steps(case):
     arises, with nothing to grow through, so what must run is every code path once: every stage of a step,
     the golden's first steps and final parameters, and the curve recorded twice (at step 0 or the first
     recorded step, and again after training steps have moved the parameters)."""
-    return max(FIRST_STEPS, int(case.curve_steps[1]) + 1)
+    return max(FIRST_STEPS, int(case.data.curve_steps[1]) + 1)
 
 
 @pytest.mark.parametrize("case", [SIGMOID_NEURON, NETWORK_2_2_1, NETWORK_3_4_1], ids=lambda c: c.name)

@@ -17,7 +17,9 @@ def test_digits(case, check):
 def _trained(side):
     scratch, twin = traces(DIGITS)
     trace = scratch if side == "scratch" else twin
-    return trace, MLP(**{p: trace[f"param.{p}"][-1] for p in DIGITS.param_map}, learning_rate=DIGITS.learning_rate)
+    return trace, MLP(
+        **{p: trace[f"param.{p}"][-1] for p in DIGITS.scratch.params}, learning_rate=DIGITS.data.learning_rate
+    )
 
 
 def test_one_epoch_learns_the_held_out_digits():

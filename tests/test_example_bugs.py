@@ -22,9 +22,9 @@ STEPS = 3
 
 def first_steps(case, steps=STEPS):
     """``case`` with its run cut to the first ``steps`` steps, and the curve steps among them."""
-    draw = case.batches
+    draw = case.data.batches
     return vary(
-        case, batches=lambda rng: list(draw(rng))[:steps], curve_steps=[s for s in case.curve_steps if s < steps]
+        case, batches=lambda rng: list(draw(rng))[:steps], curve_steps=[s for s in case.data.curve_steps if s < steps]
     )
 
 

@@ -188,7 +188,7 @@ def first_step(case, **scratch_changes):
 
 
 def test_a_wrong_initial_parameter_parts_before_training():
-    build = NETWORK_2_2_1.build
+    build = NETWORK_2_2_1.calls.build
     pair = first_step(NETWORK_2_2_1, build=lambda p, lr: build(p | {"w1": p["w1"] + 0.5}, lr))
     assert check_initial_parameters(NETWORK_2_2_1, pair).message() == (
         "network_2_2_1 / initial_parameters: scratch and twin part before training, initial parameter of w1: "
@@ -198,7 +198,7 @@ def test_a_wrong_initial_parameter_parts_before_training():
 
 
 def test_a_wrong_element_of_a_weight_matrix_is_named():
-    build = NETWORK_3_4_1.build
+    build = NETWORK_3_4_1.calls.build
 
     def shifted(params, lr):
         weights1 = params["weights1"].copy()
@@ -214,7 +214,7 @@ def test_a_wrong_element_of_a_weight_matrix_is_named():
 
 
 def test_a_flattened_output_is_a_shape_problem():
-    forward = NETWORK_3_4_1.forward
+    forward = NETWORK_3_4_1.calls.forward
     pair = first_step(NETWORK_3_4_1, forward=lambda net, x: forward(net, x).ravel())
     assert check_forward(NETWORK_3_4_1, pair).message() == (
         "network_3_4_1 / forward: forward output on the dataset has shape (4,) on the scratch side but (4, 1) "

@@ -28,9 +28,11 @@ names = pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
 def test_the_three_oracles_agree_along_the_run(case):
     result = finite_difference_votes(case, traces(case)[0])
     assert result.passed, result.message()
-    n = len(case.batches(np.random.RandomState(case.seed)))
+    n = len(case.data.batches(np.random.RandomState(case.data.seed)))
     assert result.steps == (0, n // 2, n - 1)
-    assert len(result.votes) == 3 * sum(np.size(v) for v in case.init(np.random.RandomState(case.seed)).values())
+    assert len(result.votes) == 3 * sum(
+        np.size(v) for v in case.calls.init(np.random.RandomState(case.data.seed)).values()
+    )
 
 
 @names
@@ -87,7 +89,7 @@ def test_a_wrong_scratch_gradient_is_named_the_odd_one_out(case, cls, method, pa
 @names
 def test_a_wrong_twin_gradient_is_named_the_odd_one_out(case):
     # A twin whose loss is doubled (say, a mean where the scratch side sums, over two rows).
-    doubled = vary(case, twin_loss=lambda out, y: 2 * case.twin_loss(out, y))
+    doubled = vary(case, twin_loss=lambda out, y: 2 * case.twin.loss(out, y))
     result = finite_difference_votes(doubled, first_step_traces(doubled)[0], steps=[0])
     assert not result.passed
     assert result.first_disagreement.odd_one_out == TWIN
@@ -97,7 +99,7 @@ def test_a_wrong_twin_gradient_is_named_the_odd_one_out(case):
 @names
 def test_a_loss_that_does_not_match_the_gradients_makes_finite_differences_the_odd_one_out(case):
     # Finite differences see only forward and loss: a loss the gradient code was not derived from.
-    doubled = vary(case, loss=lambda out, y: 2 * case.loss(out, y))
+    doubled = vary(case, scratch_loss=lambda out, y: 2 * case.calls.loss(out, y))
     result = finite_difference_votes(doubled, first_step_traces(doubled)[0], steps=[0])
     assert not result.passed
     assert result.first_disagreement.odd_one_out == FINITE_DIFFERENCES

@@ -96,7 +96,7 @@ class Example(NamedTuple):
 
 
 def _shapes(case: Case) -> dict[str, tuple[int, ...]]:
-    return {k: np.shape(v) for k, v in case.init(np.random.RandomState(case.seed)).items()}
+    return {k: np.shape(v) for k, v in case.calls.init(np.random.RandomState(case.data.seed)).items()}
 
 
 def _per_sample(case: Case) -> bool:
@@ -122,8 +122,8 @@ def examples(draw, case: Case, regime: Regime) -> Example:
     rows = draw(st.integers(1, MAX_ROWS))
     steps = draw(st.integers(1, MAX_STEPS))
     params = {name: draw(hnp.arrays(np.float64, shape, elements=_magnitudes(regime))) for name, shape in shapes.items()}
-    X = draw(hnp.arrays(np.float64, (rows, *case.X.shape[1:]), elements=_floats(regime.inputs)))
-    y = draw(hnp.arrays(np.float64, (rows, *case.y.shape[1:]), elements=st.floats(0, 1)))
+    X = draw(hnp.arrays(np.float64, (rows, *case.data.X.shape[1:]), elements=_floats(regime.inputs)))
+    y = draw(hnp.arrays(np.float64, (rows, *case.data.y.shape[1:]), elements=st.floats(0, 1)))
     if per_sample:
         batches = draw(st.lists(st.integers(0, rows - 1), min_size=steps, max_size=steps))
     else:

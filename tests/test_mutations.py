@@ -135,7 +135,11 @@ def test_the_plugin_runs_each_twin_once_per_schedule():
     calls = []
     remembered = mutants._remember_twins(lambda case, params, batches: calls.append(len(batches)) or len(calls))
     case = SimpleNamespace(
-        name="toy", dtype="float64", learning_rate=0.1, twin=1, twin_loss=2, twin_evaluate=3, X=4, y=5
+        name="toy",
+        dtype="float64",
+        data=SimpleNamespace(learning_rate=0.1, X=4, y=5),
+        twin=SimpleNamespace(loss=2),
+        calls=SimpleNamespace(twin_evaluate=3),
     )
     params = {"w": np.array([1.0, 2.0])}
     assert remembered(case, params, [0, 1]) == remembered(case, params, [0, 1]) == 1

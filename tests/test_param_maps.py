@@ -38,7 +38,7 @@ def test_twin_to_scratch_to_twin(case):
 @pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
 def test_scratch_network_starts_from_the_given_parameters(case):
     params, _ = start(case, seed=7)
-    net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+    net = case.calls.build({k: v.copy() for k, v in params.items()}, case.data.learning_rate)
     for name, value in case.read_params(net).items():
         np.testing.assert_array_equal(value, params[name], err_msg=name)
 
@@ -57,5 +57,5 @@ def test_twin_gradients_read_back_under_scratch_names(case):
         for n, p in twin.named_parameters():
             p.copy_(weights[n])
     expected = twin_to_scratch(twin, case)
-    for name in case.param_map:
+    for name in case.scratch.params:
         np.testing.assert_array_equal(grads[name], expected[name], err_msg=name)

@@ -88,7 +88,11 @@ SGD = "torch.optim.SGD(lr=0.05, momentum=0.9, dampening=0, weight_decay=0.001, n
         ),
         ({"step": None}, "give the network's own training step, Scratch(step='train_step') or step(net, x, y, lr)"),
         (
-            {"params": {**NET.param_map, "layers[0].V": NET.param_map["layers[0].W"]}, "grads": {}, "state": {}},
+            {
+                "params": {**NET.scratch.params, "layers[0].V": NET.scratch.params["layers[0].W"]},
+                "grads": {},
+                "state": {},
+            },
             "Scratch(params=...): path 'layers[0].V': the network's Dense has no attribute 'V'",
         ),
         (
@@ -96,7 +100,7 @@ SGD = "torch.optim.SGD(lr=0.05, momentum=0.9, dampening=0, weight_decay=0.001, n
             "at step 0 the scratch side's step() returned None; return the batch's loss (or (output, loss))",
         ),
         (
-            {"state": {"momentum_buffer": {path: "momentum" for path in NET.param_map}}},
+            {"state": {"momentum_buffer": {path: "momentum" for path in NET.scratch.params}}},
             "after step 0 the scratch side's momentum_buffer of layers[0].W (momentum) is float64 (); it must be "
             "float64 (2, 8)",
         ),
@@ -115,12 +119,27 @@ def test_a_case_object_is_validated_once_and_a_varied_copy_afresh():
         made.append(dtype)
         return NET.twin.module(dtype)
 
-    case = vary(NET, name="validated_once", twin=module)
+    case = vary(NET, name="validated_once", module=module)
     assert validation_problem(case) is None
     once = len(made)
     assert once > 0 and validation_problem(case) is None and len(made) == once
-    refused = vary(case, buffers={"b": NET.param_map[next(iter(NET.param_map))]})
+    refused = vary(case, buffers={"b": NET.scratch.params[next(iter(NET.scratch.params))]})
     assert validation_problem(refused) is not None and len(made) > once  # the copy's own verdict
+
+
+def test_vary_takes_the_declared_names_and_asks_which_side_for_a_name_both_declare():
+    def loss(out, y):
+        return 2 * NET.twin.loss(out, y)
+
+    params = dict(NET.scratch.params)
+    changed = vary(NET, params=params, module=NET.twin.module, twin_loss=loss, learning_rate=0.5, seed_file="x")
+    assert (changed.scratch.params, changed.twin.loss, changed.data.learning_rate) == (params, loss, 0.5)
+    assert changed.scratch.loss is NET.scratch.loss and changed.seed_file == "x"
+    assert vary(NET, scratch_loss=loss).scratch.loss is vary(NET, scratch_loss=loss).calls.loss is loss
+    with pytest.raises(TypeError, match=r"vary\(\): scratch and twin both have 'loss': say scratch_loss or twin_loss"):
+        vary(NET, loss=loss)
+    with pytest.raises(TypeError, match="a case has no part 'param_map'"):
+        vary(NET, param_map=params)
 
 
 def test_twin_buffers_must_be_mapped_to_the_networks_state():
@@ -143,7 +162,7 @@ def test_the_running_statistics_are_traced_every_step_and_the_scratch_forward_ru
 
 def test_optimizer_state_is_its_own_quantity_between_the_gradient_and_the_parameter():
     scratch, twin = traces(momentum_mlp.NET)
-    assert {k for k in scratch if k.startswith("state.")} == {f"state.momentum_buffer.{p}" for p in NET.param_map}
+    assert {k for k in scratch if k.startswith("state.")} == {f"state.momentum_buffer.{p}" for p in NET.scratch.params}
     assert set(scratch) <= set(twin)
     # A buffer one step off (the catalogue's order bug moves it too) is named as the optimizer state.
     lagging = {k: (np.roll(v, 1, axis=0) if k.startswith("state.") else v) for k, v in scratch.items()}
@@ -155,9 +174,11 @@ def test_optimizer_state_is_its_own_quantity_between_the_gradient_and_the_parame
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.int64])
 def test_integer_class_labels_reach_both_sides_as_labels(dtype):
-    case = vary(label_classifier.NET, name=f"labels_{np.dtype(dtype).name}", y=label_classifier.NET.y.astype(dtype))
+    case = vary(
+        label_classifier.NET, name=f"labels_{np.dtype(dtype).name}", y=label_classifier.NET.data.y.astype(dtype)
+    )
     assert validation_problem(case) is None
-    assert case.y.dtype == dtype
+    assert case.data.y.dtype == dtype
     assert run_check(case, "training_run").passed
 
 
@@ -218,8 +239,8 @@ def test_a_replay_from_a_later_step_starts_from_that_steps_optimizer_state_buffe
             np.testing.assert_array_equal(replayed[key][0], twin[key][step], err_msg=key)
     mine = scratch_trace(case, params, [batch], held)
     np.testing.assert_allclose(
-        mine["param." + next(iter(case.param_map))][0],
-        scratch[f"param.{next(iter(case.param_map))}"][step],
+        mine["param." + next(iter(case.scratch.params))][0],
+        scratch[f"param.{next(iter(case.scratch.params))}"][step],
         rtol=0,
         atol=1e-12,
     )

@@ -128,7 +128,7 @@ def _diverging(stage_key: str, step: int, name: str = HOSTILE) -> verdict.Networ
         comparisons=comparisons,
         scratch=scratch,
         twin=twin,
-        curve_steps=tuple(FIXTURE.curve_steps),
+        curve_steps=tuple(FIXTURE.data.curve_steps),
         atol=1e-12,
         rtol=1e-10,
     )

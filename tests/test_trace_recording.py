@@ -79,12 +79,12 @@ def plain_run(case, params, batches):
     the step (copied)."""
     module = case.twin.module(case.torch_dtype)
     load_into_twin(module, case, params)
-    optimizer = case.twin.optimizer(module.parameters(), case.learning_rate)
+    optimizer = case.twin.optimizer(module.parameters(), case.data.learning_rate)
     X, y = twin_data(case)
     rows = []
     for b in batches:
         optimizer.zero_grad()
-        case.twin_loss(module(X[b]), y[b]).backward()
+        case.twin.loss(module(X[b]), y[b]).backward()
         grads = {n: p.grad.clone() for n, p in module.named_parameters()}
         optimizer.step()
         rows.append((grads, {n: p.detach().clone() for n, p in module.named_parameters()}))
@@ -107,7 +107,7 @@ def test_the_recording_is_what_a_plain_loop_sees(optimizer):
     trace = twin_trace(case, params, batches)
     plain = plain_run(case, params, batches)
     assert len(plain) == len(batches) > 1
-    for name, link in case.param_map.items():
+    for name, link in case.scratch.params.items():
         for step, (grads, values) in enumerate(plain):
             for kind, tensors in (("grad", grads), ("param", values)):
                 expected = tensors[link.tensor].T if link.transpose else tensors[link.tensor]
@@ -121,12 +121,12 @@ def test_an_optimizer_state_tensor_that_moves_to_new_memory_is_recorded_at_each_
     trace = twin_trace(case, params, batches)
     module = case.twin.module(case.torch_dtype)
     load_into_twin(module, case, params)
-    optimizer = DataMomentum(module.parameters(), case.learning_rate)
+    optimizer = DataMomentum(module.parameters(), case.data.learning_rate)
     X, y = twin_data(case)
     weight = module.hidden.weight
     for step, b in enumerate(batches):
         optimizer.zero_grad()
-        case.twin_loss(module(X[b]), y[b]).backward()
+        case.twin.loss(module(X[b]), y[b]).backward()
         optimizer.step()
         expected = optimizer.state[weight]["momentum_buffer"].T
         assert torch.equal(torch.as_tensor(trace["state.momentum_buffer.W1"][step]), expected), step
@@ -209,9 +209,9 @@ def test_the_twin_steps_in_train_mode_and_evaluates_the_curve_in_eval_mode(modul
     monkeypatch.setattr(ModeTwin, "seen", [])
     monkeypatch.setattr(OwnTrainTwin, "calls", [])
     monkeypatch.setattr(OwnEvalTwin, "calls", [])
-    case = make_case(twin=module)
+    case = make_case(module=module)
     params, batches = start(case)
-    assert list(case.curve_steps) == [0, 3, 5] and len(batches) == 6
+    assert list(case.data.curve_steps) == [0, 3, 5] and len(batches) == 6
     twin_trace(case, params, batches)
     step, curve = (True, True), (False, False)
     # The first forward is the whole-dataset check's, on a module of its own (made in train mode).

@@ -72,7 +72,7 @@ def test_network_3_4_1_replays_seed_004():
 
 def test_trained_3_4_1_fits_xor():
     scratch, twin = traces(NETWORK_3_4_1)
-    X, Y = NETWORK_3_4_1.X, NETWORK_3_4_1.y
+    X, Y = NETWORK_3_4_1.data.X, NETWORK_3_4_1.data.y
     for side, trace in (("scratch", scratch), ("twin", twin)):
         net = s341.NeuralNetwork(X, Y, trace["param.weights1"][-1], trace["param.weights2"][-1])
         net.feedforward()

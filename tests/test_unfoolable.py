@@ -45,8 +45,8 @@ def test_the_fixture_passes_the_whole_battery():
 @pytest.mark.parametrize("make", [lambda: (s for s in (0, 3, 5)), lambda: iter([0, 3, 5])], ids=["generator", "iter"])
 def test_one_shot_curve_steps_are_read_once_and_a_wrong_metric_fails(make, request):
     name = f"one_shot_{request.node.callspec.id}"
-    case = make_case(name=name, curve_steps=make(), evaluate=lambda net, X, y: 1.01 * mse(net.forward(X), y))
-    assert case.curve_steps == (0, 3, 5)
+    case = make_case(name=name, curve_steps=make(), scratch_evaluate=lambda net, X, y: 1.01 * mse(net.forward(X), y))
+    assert case.data.curve_steps == (0, 3, 5)
     register(case)  # validation reads the steps, and must not use them up
     assert message(case).startswith(f"{name} / training_run: scratch and twin part at step 0, recorded loss curve")
 
@@ -58,14 +58,14 @@ def centring(net, x):
 
 def test_a_scratch_network_that_writes_into_its_input_fails_naming_the_step_and_side():
     case = make_case(forward=centring)
-    before = case.X.copy()
+    before = case.data.X.copy()
     assert message(case) == (
         "fixture_2_3_1 / training_run: the case cannot be checked: case 'fixture_2_3_1': forward(net, X) writes into "
         "its input: the harness hands X and y over read-only, so that both sides and every later step see the same "
         "data; compute on a copy (x = x - x.mean(0), not x -= x.mean(0))"
     )
-    np.testing.assert_array_equal(case.X, before)
-    assert not case.X.flags.writeable and case.X is not X  # the case holds its own read-only copy
+    np.testing.assert_array_equal(case.data.X, before)
+    assert not case.data.X.flags.writeable and case.data.X is not X  # the case holds its own read-only copy
 
 
 def calls(net, what):
@@ -95,7 +95,7 @@ class CentringTwin(TwinNet):
 
 
 def test_a_twin_that_writes_into_its_input_is_refused():
-    case = make_case(twin=CentringTwin)
+    case = make_case(module=CentringTwin)
     assert message(case) == (
         "fixture_2_3_1 / training_run: the case cannot be checked: case 'fixture_2_3_1': at step 0 the twin writes "
         "into its input (an in-place operation such as x.sub_() or x -= ... on the batch); compute on a new tensor "
@@ -104,7 +104,7 @@ def test_a_twin_that_writes_into_its_input_is_refused():
 
 
 def test_an_unregistered_case_is_validated_by_run_check_and_the_battery():
-    case = make_case(y=Y.ravel(), loss=lambda out, y: np.mean((out - y) ** 2))  # (6, 1) outputs against (6,)
+    case = make_case(y=Y.ravel(), scratch_loss=lambda out, y: np.mean((out - y) ** 2))  # (6, 1) outputs against (6,)
     expected = (
         "the case cannot be checked: case 'fixture_2_3_1': forward(net, X) has shape (6, 1) but its targets have "
         "shape (6,); output - target would broadcast to (6, 6), pairing every output with every target: give y "
@@ -158,7 +158,7 @@ class SameBugNet(Net):
 
 
 def test_a_bug_on_both_sides_is_caught_by_finite_differences():
-    case = make_case(twin=SameBugTwin, gradients=SameBugNet.gradients)
+    case = make_case(module=SameBugTwin, gradients=SameBugNet.gradients)
     assert run_check(case, "training_run").passed  # the twin alone cannot see it
     text = message(case, "finite_differences")
     assert text.startswith("fixture_2_3_1 / finite_differences: at step 0, gradient of W1[0, 0]: ")
@@ -241,7 +241,7 @@ def test_a_twin_loss_outside_autograd_is_refused():
 def test_a_scratch_loss_of_another_dtype_is_refused():
     from crosscheck.precision import float32_case
 
-    problem = message(float32_case(make_case(loss=lambda o, y: float(mse(o, y)))))  # a Python float is float64
+    problem = message(float32_case(make_case(scratch_loss=lambda o, y: float(mse(o, y)))))  # a Python float is float64
     assert problem.endswith(
         "loss(output, y[batch 0]) returns float64 (float) but the case is float32; return a NumPy value of the "
         "case's dtype (np.mean(...), not float(...))"
@@ -255,7 +255,7 @@ class DropoutTwin(TwinNet):
 
 def test_a_twin_that_is_not_deterministic_is_refused():
     with pytest.raises(RegistrationError) as excinfo:
-        register(make_case(name="dropout_twin", twin=DropoutTwin))
+        register(make_case(name="dropout_twin", module=DropoutTwin))
     assert str(excinfo.value) == (
         "case 'dropout_twin': the twin is not deterministic: run twice from the same parameters over its first 3 "
         "steps, it gives different forward. Dropout, or randomness drawn in forward, makes every run differ; "
@@ -270,7 +270,7 @@ class DetachedTwin(TwinNet):
 
 def test_a_detached_twin_is_refused():
     with pytest.raises(RegistrationError) as excinfo:
-        register(make_case(name="detached_twin", twin=DetachedTwin))
+        register(make_case(name="detached_twin", module=DetachedTwin))
     assert str(excinfo.value) == (
         "case 'detached_twin': the twin's output does not depend on its parameters through autograd (it is detached: "
         ".detach(), .numpy(), .item() or torch.no_grad() inside forward); return the tensor computed from the "

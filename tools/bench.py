@@ -79,20 +79,20 @@ GOALS = {
 
 def scratch_bare(case: Case, params: Params, batches: Sequence[Batch]) -> Any:
     """The case's own calls for each step, nothing kept; the trained network."""
-    net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
-    X, y, lr = case.X, case.y, case.learning_rate
-    if case.step is not None:
+    net = case.calls.build({k: v.copy() for k, v in params.items()}, case.data.learning_rate)
+    X, y, lr = case.data.X, case.data.y, case.data.learning_rate
+    if case.calls.step is not None:
         for b in batches:
-            case.step(net, X[b], y[b], lr)
+            case.calls.step(net, X[b], y[b], lr)
         return net
-    assert case.gradients is not None and case.update is not None
+    assert case.calls.gradients is not None and case.calls.update is not None
     for b in batches:
         xb, yb = X[b], y[b]
-        output = case.forward(net, xb)
-        case.loss(output, yb)
-        if case.loss_gradient is not None:
-            case.loss_gradient(output, yb)
-        case.update(net, case.gradients(net, xb, yb), lr)
+        output = case.calls.forward(net, xb)
+        case.calls.loss(output, yb)
+        if case.scratch.loss_gradient is not None:
+            case.scratch.loss_gradient(output, yb)
+        case.calls.update(net, case.calls.gradients(net, xb, yb), lr)
     return net
 
 
@@ -100,14 +100,14 @@ def twin_bare(case: Case, params: Params, batches: Sequence[Batch]) -> torch.nn.
     """A plain PyTorch training loop of the twin: no checks, nothing kept; the trained module."""
     module = case.twin.module(case.torch_dtype)
     load_into_twin(module, case, params)
-    optimizer = case.twin.optimizer(module.parameters(), case.learning_rate)
+    optimizer = case.twin.optimizer(module.parameters(), case.data.learning_rate)
     scheduler = case.twin.scheduler(optimizer) if case.twin.scheduler is not None else None
     X, y = twin_data(case)
     module.train()
     for b in batches:
         index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
         optimizer.zero_grad()
-        case.twin_loss(module(X[index]), y[index]).backward()
+        case.twin.loss(module(X[index]), y[index]).backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()

@@ -185,8 +185,8 @@ def _remember_twins(twin_trace: Callable[..., Any]) -> Callable[..., Any]:
         key = (
             case.name,
             str(case.dtype),
-            case.learning_rate,
-            tuple(id(f) for f in (case.twin, case.twin_loss, case.twin_evaluate, case.X, case.y)),
+            case.data.learning_rate,
+            tuple(id(f) for f in (case.twin, case.twin.loss, case.calls.twin_evaluate, case.data.X, case.data.y)),
             tuple((k, np.asarray(v).tobytes()) for k, v in sorted(params.items())),
             repr([b.tolist() if isinstance(b, np.ndarray) else b for b in batches]),
         )

@@ -269,7 +269,7 @@ def seed_003_gradients() -> Finding:
 def seed_004_update() -> Finding:
     """``+=`` of 2(y - output) terms is SGD with lr 1 on the summed loss; the derivative wants activations."""
     params, _ = start(NETWORK_3_4_1)
-    X, Y = NETWORK_3_4_1.X, NETWORK_3_4_1.y
+    X, Y = NETWORK_3_4_1.data.X, NETWORK_3_4_1.data.y
     with _global_rng_untouched():
         seed = quirks.Seed004NeuralNetwork(X, Y)
     seed.weights1, seed.weights2 = params["weights1"].copy(), params["weights2"].copy()

@@ -132,6 +132,16 @@ def adapt(**changes: Callable[[Case], Any]) -> Inject:
     return inject
 
 
+def _draws(rows: int) -> Callable[[Any], list[int]]:
+    """The neuron's schedule drawn with ``randint(rows - 1)``: the last sample is never drawn."""
+    return lambda rng: [randint(rng, rows - 1) for _ in range(s_neuron.ITERATIONS)]
+
+
+def _one_ahead(rows: int) -> Callable[[Any], list[int]]:
+    """The 2-2-1's epochs, each starting at the second sample."""
+    return lambda rng: [(i + 1) % rows for i in range(s221.EPOCHS * rows)]
+
+
 def _scaled(factor: float) -> Callable[[Any], Any]:
     """A gradient method whose every returned gradient is multiplied by ``factor``."""
 
@@ -260,8 +270,8 @@ def _update_one_step_late(case: Case) -> Callable[[Any, Params, float], None]:
 
     def update(net: Any, grads: Params, learning_rate: float) -> None:
         if pending:
-            assert case.update is not None
-            case.update(net, pending.pop(), learning_rate)
+            assert case.calls.update is not None
+            case.calls.update(net, pending.pop(), learning_rate)
         pending.append({k: np.array(v) for k, v in grads.items()})
 
     return update
@@ -269,7 +279,7 @@ def _update_one_step_late(case: Case) -> Callable[[Any, Params, float], None]:
 
 def _first_draw_of_last_sample(clean: Sequence[Batch]) -> int:
     """the first step whose clean schedule draws the last sample"""
-    return list(clean).index(len(SIGMOID_NEURON.X) - 1)
+    return list(clean).index(len(SIGMOID_NEURON.data.X) - 1)
 
 
 def _float32_after_update(method: Any) -> Any:
@@ -391,7 +401,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         "wrong_learning_rate",
         "the scratch side trains with a learning rate ten times too small (a dropped zero)",
         {
-            name: Variant(adapt(learning_rate=lambda c: c.learning_rate / 10), Expect("param", first), "lr / 10")
+            name: Variant(adapt(learning_rate=lambda c: c.data.learning_rate / 10), Expect("param", first), "lr / 10")
             for name, first in ((NEURON, "weights"), (N221, "w1"), (N341, "weights1"))
         },
     ),
@@ -426,11 +436,11 @@ CATALOGUE: tuple[Mutant, ...] = (
             ),
             N221: Variant(
                 patch(s221, "mse_loss", lambda m: lambda y_true, y_pred: ((y_true - y_pred) ** 2).sum()),
-                Expect("curve", step=NETWORK_2_2_1.curve_steps[0]),
+                Expect("curve", step=NETWORK_2_2_1.data.curve_steps[0]),
                 "mse_loss = ((y_true - y_pred) ** 2).sum()",
             ),
             N341: Variant(
-                patch(*GRADIENTS_341, _scaled(1 / len(NETWORK_3_4_1.X))),
+                patch(*GRADIENTS_341, _scaled(1 / len(NETWORK_3_4_1.data.X))),
                 Expect("grad", "weights1"),
                 "the batch gradient divided by the batch size while the loss sums",
             ),
@@ -441,17 +451,17 @@ CATALOGUE: tuple[Mutant, ...] = (
         "the sample schedule is off by one",
         {
             NEURON: Variant(
-                adapt(batches=lambda c: lambda rng: [randint(rng, len(c.X) - 1) for _ in range(s_neuron.ITERATIONS)]),
+                adapt(batches=lambda c: _draws(len(c.data.X))),
                 Expect("output", step=_first_draw_of_last_sample),
                 "np.random.randint(len(input_vectors) - 1): the last sample is never drawn",
             ),
             N221: Variant(
-                adapt(batches=lambda c: lambda rng: [(i + 1) % len(c.X) for i in range(s221.EPOCHS * len(c.X))]),
+                adapt(batches=lambda c: _one_ahead(len(c.data.X))),
                 Expect("output", step=0),
                 "every epoch starts at the second sample",
             ),
             N341: Variant(
-                adapt(batches=lambda c: lambda rng: [slice(0, len(c.X) - 1)] * s341.ITERATIONS),
+                adapt(batches=lambda c: lambda rng: [slice(0, len(c.data.X) - 1)] * s341.ITERATIONS),
                 Expect("output", problem="shape"),
                 "self.input = x[: len(x) - 1]: the last sample is left out of the batch",
             ),
@@ -545,7 +555,7 @@ def pairs() -> list[tuple[Mutant, Case]]:
 
 def prefix(case: Case, trace: Trace, steps: int = PREFIX) -> Trace:
     """The part of a full-run trace that covers its first ``steps`` steps."""
-    recorded = sum(1 for s in case.curve_steps if s < steps)
+    recorded = sum(1 for s in case.data.curve_steps if s < steps)
     return {
         k: (v[:steps] if k.split(".")[0] in STEPPED else v[:recorded] if k == "curve" else v) for k, v in trace.items()
     }
@@ -553,7 +563,7 @@ def prefix(case: Case, trace: Trace, steps: int = PREFIX) -> Trace:
 
 def short(case: Case, steps: int = PREFIX) -> Case:
     """The case with its recorded-curve steps cut to the first ``steps`` steps."""
-    return vary(case, curve_steps=[s for s in case.curve_steps if s < steps])
+    return vary(case, curve_steps=[s for s in case.data.curve_steps if s < steps])
 
 
 @dataclass(frozen=True)

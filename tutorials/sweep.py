@@ -96,7 +96,7 @@ def draw(case: Case, seeds: Sequence[int], steps: int | None = None) -> tuple[Pa
     if steps is not None and steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     starts = [start(case, int(s)) for s in seeds]
-    params = {name: np.stack([p[name] for p, _ in starts]) for name in case.param_map}
+    params = {name: np.stack([p[name] for p, _ in starts]) for name in case.scratch.params}
     return params, [list(b[:steps]) for _, b in starts]
 
 
@@ -292,13 +292,13 @@ def scratch_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch
         return _stack_traces(
             [scratch_trace(case, {k: v[s] for k, v in params.items()}, schedules[s]) for s in range(n)]
         )
-    X = case.X
+    X = case.data.X
     # Each seed's own network, built by the scratch class (its checks run on every seed's parameters),
     # gives the initial parameters and the forward pass on the dataset, as scratch_trace records them.
-    nets = [case.build({k: v[s].copy() for k, v in params.items()}, case.learning_rate) for s in range(n)]
+    nets = [case.calls.build({k: v[s].copy() for k, v in params.items()}, case.data.learning_rate) for s in range(n)]
     initial = [case.read_params(net) for net in nets]
-    stack: dict[str, Any] = {f"init.{k}": np.stack([p[k] for p in initial]) for k in case.param_map}
-    stack["forward"] = np.stack([np.array(case.forward(net, X)) for net in nets])
+    stack: dict[str, Any] = {f"init.{k}": np.stack([p[k] for p in initial]) for k in case.scratch.params}
+    stack["forward"] = np.stack([np.array(case.calls.forward(net, X)) for net in nets])
     # One network whose parameter attributes carry the seeds axis.
     net = nets[0]
     for name, value in params.items():
@@ -356,7 +356,7 @@ VMAP_BRANCH = (
 
 
 class _Evaluate(torch.nn.Module):
-    """``case.twin_evaluate(twin, X, y)`` as a module, so ``functional_call`` can give it each seed's
+    """``case.calls.twin_evaluate(twin, X, y)`` as a module, so ``functional_call`` can give it each seed's
     parameters."""
 
     def __init__(self, twin: torch.nn.Module, evaluate: Callable[..., torch.Tensor]) -> None:
@@ -378,7 +378,7 @@ def _to_scratch(case: Case, tensors: dict[str, torch.Tensor], steps_axis: bool) 
     """The stacked twin tensors under the scratch names and layouts (``case.twin_to_scratch`` per seed)."""
     out = {}
     lead = (slice(None),) * (2 if steps_axis else 1)
-    for name, link in case.param_map.items():
+    for name, link in case.scratch.params.items():
         t = tensors[link.tensor]
         if link.transpose:
             t = _per_seed_T(t, steps_axis)
@@ -430,13 +430,13 @@ def batched_twin(case: Case, modules: Sequence[torch.nn.Module], schedules: Sequ
     names = [n for n, _ in module.named_parameters()]
     per_module = [dict(m.named_parameters()) for m in modules]
     params = {n: torch.stack([named[n].detach() for named in per_module]) for n in names}
-    lr = case.learning_rate
+    lr = case.data.learning_rate
 
     def one_step(p: dict[str, torch.Tensor], xb: torch.Tensor, yb: torch.Tensor) -> tuple[Any, ...]:
         output, pullback, *_ = vjp(lambda q: functional_call(module, q, (xb,)), p)
         # vjp seeded with ones is loss.backward(); torch.func.grad would do the same but its first call
         # imports sympy and dynamo (measured: 823 modules, 1.1-1.3 s).
-        loss, loss_pullback, *_ = vjp(lambda o: case.twin_loss(o, yb), output)
+        loss, loss_pullback, *_ = vjp(lambda o: case.twin.loss(o, yb), output)
         (dloss,) = loss_pullback(torch.ones_like(loss))
         (grads,) = pullback(dloss)
         new = {k: torch.add(p[k], grads[k], alpha=-lr) for k in p}
@@ -465,14 +465,14 @@ def twin_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch]])
     X, y = twin_data(case)
     stack: dict[str, Any] = {}
     initial = [twin_to_scratch(m, case) for m in modules]
-    for k in case.param_map:
+    for k in case.scratch.params:
         stack[f"init.{k}"] = np.stack([p[k] for p in initial])
     with torch.no_grad():
         stack["forward"] = np.stack([m(X).numpy().copy() for m in modules])
     run = batched_twin(case, modules, schedules)
-    evaluator = _Evaluate(run.module, case.twin_evaluate)
+    evaluator = _Evaluate(run.module, case.calls.twin_evaluate)
     evaluate_all = vmap(lambda q: functional_call(evaluator, {f"twin.{k}": v for k, v in q.items()}, (X, y)))
-    curve_at = set(case.curve_steps)
+    curve_at = set(case.data.curve_steps)
     p = run.params
     # The step's results are new tensors, kept as they come and stacked once at the end.
     outputs, losses, dlosses, curve = [], [], [], []
@@ -491,7 +491,7 @@ def twin_stack(case: Case, params: Params, schedules: Sequence[Sequence[Batch]])
                 curve.append(evaluate_all(p))
     stack["output"] = torch.stack(outputs, dim=1).numpy()
     stack["loss"] = torch.stack(losses, dim=1).numpy()
-    if case.loss_gradient is not None:
+    if case.scratch.loss_gradient is not None:
         stack["dloss"] = torch.stack(dlosses, dim=1).numpy()
     stack["curve"] = torch.stack(curve, dim=1).numpy() if curve else np.zeros((n, 0), case.dtype)
     for kind, per_tensor in (("grad", grads), ("param", values)):
@@ -541,7 +541,7 @@ def worst_by_quantity(case: Case, seeds: Sequence[int], scratch: Stack, twin: St
     """For every traced quantity, the largest |scratch - twin| and |.| / |twin| over all seeds and steps,
     with the seed and step that produced it (the same differences ``compare`` takes)."""
     rows = []
-    curve_steps = list(case.curve_steps)
+    curve_steps = list(case.data.curve_steps)
     for key in scratch:
         # No copy that is not needed: these are the sweep's largest arrays (20 MB a quantity on the neuron);
         # with a float64 copy of each side and a new array per operation this took 1.4x as long.

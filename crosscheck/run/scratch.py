@@ -14,7 +14,7 @@ A trace (``crosscheck.keys.Trace``) is a flat ``dict[str, ndarray]`` (the shape 
   ``exp_avg``, ``exp_avg_sq``, ``step``...; torch's names)
 - ``param.<p>``  (steps, ...) p after each step's update
 - ``buffer.<b>`` (steps, ...) a buffer (BatchNorm's running statistics) after each step
-- ``curve``      the tutorial's recorded metric after each step in ``case.curve_steps``
+- ``curve``      the tutorial's recorded metric after each step in ``case.data.curve_steps``
 """
 
 from __future__ import annotations
@@ -171,14 +171,14 @@ def record_steps(
     to the loss, or the network's own step does it all.  The keyword functions replace the case's own: the
     seed sweep passes forms that run all seeds at once (and, their gradients being per seed,
     ``check_gradients=False``)."""
-    forward, loss = forward or case.forward, loss or case.loss
-    gradients, evaluate = gradients or case.gradients, evaluate or case.evaluate
+    forward, loss = forward or case.calls.forward, loss or case.calls.loss
+    gradients, evaluate = gradients or case.calls.gradients, evaluate or case.calls.evaluate
     s = case.scratch
-    own_step, update, loss_gradient = case.step, case.update, case.loss_gradient
-    X, y = case.X, case.y
-    curve_at = set(case.curve_steps)
+    own_step, update, loss_gradient = case.calls.step, case.calls.update, case.scratch.loss_gradient
+    X, y = case.data.X, case.data.y
+    curve_at = set(case.data.curve_steps)
     shapes = {name: np.shape(value) for name, value in case.read_params(net).items()}
-    lr = case.learning_rate
+    lr = case.data.learning_rate
     # The rows each step appends to, made once: this loop runs at every step of every run, and its own
     # cost is what tools/bench.py measures against the network's bare calls.
     rows: dict[str, list[np.ndarray]] = {"loss": [], "curve": []}
@@ -189,9 +189,9 @@ def record_steps(
     state_rows = [
         (kind, per_param, name, rows.setdefault(f"state.{kind}.{name}", []))
         for kind, per_param in s.state.items()
-        for name in case.param_map
+        for name in case.scratch.params
     ]
-    param_rows = [(paths.reader(name), rows.setdefault(f"param.{name}", [])) for name in case.param_map]
+    param_rows = [(paths.reader(name), rows.setdefault(f"param.{name}", [])) for name in case.scratch.params]
     buffer_rows = [(path, rows.setdefault(f"buffer.{path}", [])) for path in s.buffers]
     for step, b in enumerate(batches):
         xb, yb = _batch(X, b), _batch(y, b)
@@ -267,16 +267,16 @@ def record_steps(
 def scratch_trace(case: Case, params: Params, batches: Sequence[Batch], entering: Trace | None = None) -> Trace:
     """The scratch side's trace over ``batches`` from ``params``; ``entering`` (a replay from a later step)
     holds the optimizer state and buffers to start from, as the twin's trace recorded them."""
-    X = case.X
-    net = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
+    X = case.data.X
+    net = case.calls.build({k: v.copy() for k, v in params.items()}, case.data.learning_rate)
     if entering:
         load_scratch_state(case, net, entering)
     trace: dict[str, Any] = {f"init.{k}": v for k, v in case.read_params(net).items()}
     try:
         # On a network of its own: a forward with side effects (BatchNorm's running statistics in training
         # mode) must not reach the training run.
-        probe = case.build({k: v.copy() for k, v in params.items()}, case.learning_rate)
-        trace["forward"] = np.array(case.forward(probe, X))
+        probe = case.calls.build({k: v.copy() for k, v in params.items()}, case.data.learning_rate)
+        trace["forward"] = np.array(case.calls.forward(probe, X))
     except (RuntimeWarning, ValueError) as exc:
         failure = _scratch_failure(case, None, "forward on the whole dataset", exc)
         if failure is None:
@@ -291,7 +291,7 @@ def scratch_trace(case: Case, params: Params, batches: Sequence[Batch], entering
 
 def load_scratch_state(case: Case, net: Any, entering: Trace) -> None:
     for kind, per_param in case.scratch.state.items():
-        for name in case.param_map:
+        for name in case.scratch.params:
             value = entering[f"state.{kind}.{name}"]
             paths.write(net, per_param if isinstance(per_param, str) else per_param[name], value)
     for path in case.scratch.buffers:

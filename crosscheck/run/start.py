@@ -13,8 +13,8 @@ from crosscheck.schedule import schedule
 
 def start(case: Case, seed: int | None = None) -> tuple[Params, list[Batch]]:
     """Initial parameters and the batch schedule, drawn from one stream as the tutorial does."""
-    rng = np.random.RandomState(case.seed if seed is None else seed)
-    params = {k: np.asarray(v).astype(case.dtype) for k, v in case.init(rng).items()}
+    rng = np.random.RandomState(case.data.seed if seed is None else seed)
+    params = {k: np.asarray(v).astype(case.dtype) for k, v in case.calls.init(rng).items()}
     return params, schedule(case, rng)
 
 

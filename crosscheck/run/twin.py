@@ -29,7 +29,7 @@ def load_twin_state(
     kinds = {k.split(".")[1] for k in entering if k.startswith("state.")}
     for kind in kinds:
         for t_name, p in named.items():
-            links = [(n, link) for n, link in case.param_map.items() if link.tensor == t_name]
+            links = [(n, link) for n, link in case.scratch.params.items() if link.tensor == t_name]
             if kind == "step":  # one count per tensor, as torch keeps it
                 value = entering[f"state.step.{links[0][0]}"]
                 optimizer.state[p]["step"] = torch.tensor(float(value), dtype=torch.get_default_dtype())
@@ -57,7 +57,7 @@ def twin_trace(
     starting from that step's optimizer state, buffers and scheduled learning rate."""
     module = case.twin.module(case.torch_dtype)
     load_into_twin(module, case, params)
-    optimizer = case.twin.optimizer(module.parameters(), case.learning_rate)
+    optimizer = case.twin.optimizer(module.parameters(), case.data.learning_rate)
     scheduler = case.twin.scheduler(optimizer) if case.twin.scheduler is not None else None
     if entering:
         load_twin_state(case, module, optimizer, scheduler, entering, step)
@@ -71,10 +71,10 @@ def twin_trace(
     with torch.no_grad():
         trace["forward"] = probe(X).numpy().copy()
     module.train()
-    curve_at = set(case.curve_steps)
+    curve_at = set(case.data.curve_steps)
     named = list(module.named_parameters())
     buffers = list(module.named_buffers())
-    keep_dloss = case.loss_gradient is not None
+    keep_dloss = case.scratch.loss_gradient is not None
     # The recording costs little beside the step itself (tools/bench.py measures it against a plain
     # loop): the step's fresh tensors (output, loss, gradients) are kept as they are and stacked once
     # at the end; what the optimizer updates in place (parameters, its state, buffers) is copied through
@@ -104,7 +104,7 @@ def twin_trace(
                 )
             if keep_dloss:
                 output.retain_grad()
-            loss = case.twin_loss(output, yb)
+            loss = case.twin.loss(output, yb)
             loss.backward()
             outputs.append(output.detach())
             losses.append(loss.detach())
@@ -157,7 +157,7 @@ def twin_trace(
                 # Evaluation as a user runs it: BatchNorm on its running statistics, no dropout.
                 _set_mode(module, False)
                 with torch.no_grad():
-                    curve.append(case.twin_evaluate(module, X, y).clone())
+                    curve.append(case.calls.twin_evaluate(module, X, y).clone())
                 _set_mode(module, True)
     trace["output"] = torch.stack(outputs).numpy()
     trace["loss"] = torch.stack(losses).numpy()
@@ -174,7 +174,7 @@ def twin_trace(
         (f"state.{kind}", {n: np.stack(vs) for n, vs in per_tensor.items()}) for kind, per_tensor in states.items()
     ]
     for kind, stacked in per_kind:
-        for name, link in case.param_map.items():
+        for name, link in case.scratch.params.items():
             if link.tensor not in stacked:
                 continue
             a = stacked[link.tensor]
