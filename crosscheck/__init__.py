@@ -14,6 +14,7 @@ that has it installed, and torch should cost nothing there until a case is used.
 from __future__ import annotations
 
 import importlib
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -61,6 +62,18 @@ __all__ = [
     "shuffled_batches",
     "vary",
 ]
+
+
+try:
+    __version__ = metadata.version("nn-crosscheck")
+except metadata.PackageNotFoundError:  # a checkout on sys.path that was never installed
+    __version__ = "0+unknown"
+
+
+def __dir__() -> list[str]:
+    # The public names are imported on first use, so they are in no module dict before: dir() lists them
+    # from __all__, beside the module's own dunders (__version__ among them), not its helper imports.
+    return sorted({*__all__, *(name for name in globals() if name.startswith("__"))})
 
 
 def __getattr__(name: str) -> Any:

@@ -1,21 +1,35 @@
 """``crosscheck`` / ``python -m crosscheck``: cross-check every network of the project the current folder
-belongs to, print the verdicts and write reports/summary.md (``python -m crosscheck.report`` writes the
-other reports)."""
+belongs to and print the verdicts; with ``--reports DIR``, also write summary.md (and the repro of a failing
+step) there (``python -m crosscheck.report`` writes the other reports).
+
+Exit status: 0 when every check passed, 1 when one failed, 2 for a usage error (an unknown option or
+network name).  ``--help``, ``--version`` and ``--list`` import neither torch nor the project's cases.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from crosscheck.case import Case
-from crosscheck.checks import battery, run_check
-from crosscheck.compare import Comparison
 from crosscheck.errors import RegistrationError
 from crosscheck.registration import Project, project, registry
+
+if TYPE_CHECKING:
+    from crosscheck.case import Case
+    from crosscheck.compare import Comparison
+
+
+def tolerance(r: Comparison) -> str:
+    if r.atol == r.rtol == 0:
+        return "exact"
+    if r.rtol == 0:  # an absolute bound on each element (the finite differences'): no relative part
+        return f"{r.atol:.0e} absolute"
+    return f"{r.atol:.0e} + {r.rtol:.0e}·|twin|"
 
 
 def table(results: list[Comparison]) -> str:
@@ -26,8 +40,10 @@ def table(results: list[Comparison]) -> str:
             r.check,
             str(r.steps) if r.steps else "init",
             f"{r.max_abs:.2e}",
-            f"{r.max_rel:.2e}",
-            "exact" if r.atol == r.rtol == 0 else f"{r.atol:.0e} + {r.rtol:.0e}·|twin|",
+            # Under an absolute bound a relative difference is measured against nothing: shown, it would sit
+            # beside a smaller tolerance on a passing row.
+            f"{r.max_rel:.2e}" if r.rtol != 0 or r.atol == 0 else "-",
+            tolerance(r),
             "PASS" if r.passed else "FAIL",
         )
         for r in results
@@ -53,6 +69,8 @@ def unknown_names(names: list[str], registered: list[str]) -> str | None:
 def run_all(cases: dict[str, Case], names: list[str] | None = None, progress: TextIO | None = None) -> list[Comparison]:
     """Every check of the named cases (default: all).  With ``progress``, one line per network when it is
     done; on a terminal the line also shows the check running, rewritten in place."""
+    from crosscheck.checks import battery, run_check
+
     problem = unknown_names(list(names or ()), list(cases))
     if problem:
         raise SystemExit(f"crosscheck: {problem}")
@@ -100,40 +118,112 @@ def reports_folder(path: Path) -> Path:
     return path
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    proj = load_project()
-    where = f"the project at {proj.pyproject}" if proj.pyproject else f"{proj.root} (no pyproject.toml found above it)"
-    epilog = (
-        f"Cases come from [tool.crosscheck] cases in pyproject.toml, found from the current folder upwards: {where}."
-    )
-    if "-h" in argv or "--help" in argv:
-        epilog += " Registered networks: " + (", ".join(load_cases()) or "none") + "."
+def declared_names(proj: Project) -> list[str] | None:
+    """The names of the cases the project's case modules register, read from their source without importing
+    them (no torch): every ``register(...)`` call whose argument is a call with a literal ``name="..."``.
+    None when a module is not a file under the project's folder or a ``register`` call names its case
+    otherwise: then only importing the modules tells."""
+    names: list[str] = []
+    for module in proj.cases:
+        base = proj.root.joinpath(*module.split("."))
+        source = next((f for f in (base.with_suffix(".py"), base / "__init__.py") if f.is_file()), None)
+        if source is None:
+            return None
+        try:
+            tree = ast.parse(source.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, SyntaxError):
+            return None
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _called(n) == "register"]
+        for call in sorted(calls, key=lambda n: (n.lineno, n.col_offset)):
+            inner = call.args[0] if len(call.args) == 1 and not call.keywords else None
+            name = _literal_name(inner) if isinstance(inner, ast.Call) else None
+            if name is None:
+                return None
+            names.append(name)
+    return names
+
+
+def _called(call: ast.Call) -> str | None:
+    f = call.func
+    return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+
+
+def _literal_name(call: ast.Call) -> str | None:
+    for kw in call.keywords:
+        if kw.arg == "name" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+            return kw.value.value
+    return None
+
+
+def version() -> str:
+    from crosscheck import __version__
+
+    return __version__
+
+
+def usage_error(message: str) -> SystemExit:
+    """A usage error exits 2, as argparse's own do; a failing check exits 1."""
+    print(f"crosscheck: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def parser(epilog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crosscheck",
-        description="Cross-check every registered network (or the ones named) against its PyTorch twin, print "
-        "the verdicts, and write summary.md into the reports folder. Exit status 1 when a check fails.",
+        description="Cross-check every registered network (or the ones named) against its PyTorch twin and "
+        "print the verdicts; with --reports, write summary.md there too. Exit status 1 when a check fails, "
+        "2 for a usage error.",
         epilog=epilog,
     )
     parser.add_argument("networks", nargs="*", help="networks to check (default: all registered)")
     parser.add_argument("--list", action="store_true", help="print the registered networks' names and exit")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument(
         "--reports",
         type=Path,
-        default=proj.root / "reports",
-        help="folder for summary.md and one-step repros (default: reports/ of the project)",
+        default=None,
+        metavar="DIR",
+        help="write summary.md (all networks checked) and the one-step repro of a failing network into DIR "
+        "(default: write no file)",
     )
-    args = parser.parse_args(argv)
-    cases = load_cases()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        here: Project | None = project()
+    except RegistrationError as exc:
+        here, problem = None, str(exc)
+    if here is None:
+        where = f"the project of the current folder ({problem})"
+    elif here.pyproject:
+        where = f"the project at {here.pyproject}"
+    else:
+        where = f"{here.root} (no pyproject.toml found above it)"
+    epilog = (
+        f"Cases come from [tool.crosscheck] cases in pyproject.toml, found from the current folder upwards: "
+        f"{where}. crosscheck --list names them."
+    )
+    args = parser(epilog).parse_args(argv)
+    proj = load_project()
     if args.list:
-        print("\n".join(cases) if cases else f"no network is registered for {where}")
+        names = declared_names(proj)
+        names = list(load_cases()) if names is None else names
+        print("\n".join(names) if names else f"no network is registered for {where}")
         return 0
+    # Importing torch and the project's cases takes seconds: say what is going on before.
+    print(f"crosscheck: loading the cases of {where} (torch first)", file=sys.stderr, flush=True)
+    cases = load_cases()
     if not cases:
         raise SystemExit(
             f"crosscheck: no network is registered for {where}; list the modules that register your cases in "
             f'pyproject.toml: [tool.crosscheck] cases = ["mypackage.mynet"]'
         )
-    out = reports_folder(args.reports) if not args.networks else None
+    unknown = unknown_names(args.networks, list(cases))
+    if unknown:
+        raise usage_error(unknown)
+    out = reports_folder(args.reports) if args.reports is not None and not args.networks else None
     results = run_all(cases, args.networks, progress=sys.stderr)
     print(table(results))
     failed = [r for r in results if not r.passed]
@@ -146,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
             if found is not None:
                 print("\n" + "\n".join(found.block()), file=sys.stderr)
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
-    if out is None:
+    if args.reports is None:
+        print("summary.md not written: give --reports DIR to write it")
+    elif out is None:
         print("summary.md not written: it covers every registered network; run without names to write it")
     else:
         from crosscheck import report

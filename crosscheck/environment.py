@@ -1,14 +1,13 @@
 """The environment a report was made in: versions, platform, BLAS libraries and thread counts.
 
 Differences of 1e-14 between NumPy and torch come from the libraries' summation orders and
-vector code, so a report that quotes them says which builds produced them.  threadpoolctl is
-not a dependency: NumPy's BLAS is read from ``numpy.show_config(mode="dicts")`` and its thread
-count from OpenBLAS itself, found among the shared objects this process has loaded.
+vector code, so a report that quotes them says which builds produced them.  NumPy's BLAS is read
+from ``numpy.show_config(mode="dicts")``; the thread pools loaded into the process (BLAS and
+OpenMP, NumPy's and torch's) from threadpoolctl, on every platform it supports.
 """
 
 from __future__ import annotations
 
-import ctypes
 import platform
 import re
 import subprocess
@@ -19,15 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-
-# OpenBLAS's thread-count getter under the names its builds export (the scipy-openblas wheels
-# that NumPy ships prefix the symbol and, for 64-bit integers, suffix it).
-_OPENBLAS_GETTERS = (
-    "openblas_get_num_threads",
-    "openblas_get_num_threads64_",
-    "scipy_openblas_get_num_threads",
-    "scipy_openblas_get_num_threads64_",
-)
+from threadpoolctl import threadpool_info
 
 
 def numpy_blas() -> dict[str, Any]:
@@ -44,22 +35,21 @@ def numpy_blas() -> dict[str, Any]:
     }
 
 
-def numpy_blas_threads() -> int | None:
-    """Threads OpenBLAS uses for NumPy, asked of the loaded library; None where it cannot be asked."""
-    maps = Path("/proc/self/maps")
-    if not maps.is_file():  # not Linux: no portable way to list loaded libraries without threadpoolctl
-        return None
-    paths = sorted({line.split()[-1] for line in maps.read_text().splitlines() if "openblas" in line.lower()})
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in _OPENBLAS_GETTERS:
-            getter = getattr(lib, symbol, None)
-            if getter is not None:
-                return int(getter())
-    return None
+def thread_pools() -> list[dict[str, Any]]:
+    """Every BLAS and OpenMP thread pool loaded into this process, with its library and thread count."""
+    keys = ("user_api", "internal_api", "prefix", "version", "num_threads", "filepath")
+    return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
+
+
+def numpy_blas_threads(pools: list[dict[str, Any]] | None = None) -> int | None:
+    """Threads of the BLAS that NumPy loaded (the pool whose library lies in NumPy's own folders, the
+    wheels' bundled OpenBLAS, else the only BLAS loaded); None where none is found."""
+    pools = thread_pools() if pools is None else pools
+    blas = [p for p in pools if p["user_api"] == "blas"]
+    numpy_dir = str(Path(np.__file__).parent)
+    own = [p for p in blas if str(p["filepath"]).startswith(numpy_dir)]
+    chosen = own or (blas if len(blas) == 1 else [])
+    return int(chosen[0]["num_threads"]) if chosen else None
 
 
 def torch_blas() -> str | None:
@@ -87,6 +77,7 @@ def provenance(where: Path | None = None) -> dict[str, str]:
 
 def environment() -> dict[str, Any]:
     """The block every report carries.  Machine-specific by design: no report is committed."""
+    pools = thread_pools()
     return {
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
@@ -96,7 +87,8 @@ def environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "byteorder": sys.byteorder,
         "numpy_blas": numpy_blas(),
-        "numpy_blas_threads": numpy_blas_threads(),
+        "numpy_blas_threads": numpy_blas_threads(pools),
+        "thread_pools": pools,
         "torch_blas": torch_blas(),
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),

@@ -163,6 +163,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     problems = repeated_full_runs(counts, sites)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        if reporter._tw.width_of_current_line:  # xdist's progress line ends without a newline
+            reporter.line("")
         reporter.write_line(
             f"full runs computed: {len(counts)}, each once" if not problems else "full runs computed more than once:"
         )

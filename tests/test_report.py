@@ -324,15 +324,19 @@ def test_main_job_lists_the_registered_networks(capsys):
     from crosscheck.__main__ import main
 
     assert main(["--list"]) == 0
-    assert capsys.readouterr().out.split() == list(registry())
+    # Read from the case modules' source (tests/test_cli.py compares it with a fresh process's registry):
+    # this process may also hold cases that other tests registered.
+    names = capsys.readouterr().out.split()
+    assert names == [n for n in registry() if n in names] and {"network_2_2_1", "xor_2_3_1"} <= set(names)
 
 
-def test_main_job_suggests_the_nearest_name_for_a_misspelt_one():
+def test_main_job_suggests_the_nearest_name_for_a_misspelt_one(capsys):
     from crosscheck.__main__ import main
 
     with pytest.raises(SystemExit) as exc:
         main(["network_2_2_l"])
-    assert str(exc.value) == (
+    assert exc.value.code == 2  # a usage error, as argparse's own
+    assert capsys.readouterr().err.splitlines()[-1] == (
         "crosscheck: unknown network 'network_2_2_l' (did you mean 'network_2_2_1'?); registered: "
         + ", ".join(registry())
     )
@@ -345,7 +349,7 @@ def test_main_job_help_is_plain_text(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "``" not in out and "--list" in out and "summary.md" in out
-    assert " ".join(out.split()).endswith("Registered networks: " + ", ".join(registry()) + ".")
+    assert " ".join(out.split()).endswith("crosscheck --list names them.")
 
 
 def test_main_job_prints_one_progress_line_per_network_off_a_terminal():

@@ -137,7 +137,7 @@ def main() -> int:
         out = run([str(bin_dir / "crosscheck"), "--reports", "cli-reports"], cwd=project, env=env)
         must("7 passed, 0 failed" in out, "crosscheck: 7 checks passed", out)
         must((project / "cli-reports" / "summary.md").is_file(), "crosscheck --reports wrote summary.md", out)
-        out = run([str(bin_dir / "crosscheck"), "tiny_2_4"], cwd=project, env=env, expect=1)
+        out = run([str(bin_dir / "crosscheck"), "tiny_2_4"], cwd=project, env=env, expect=2)
         expected = f"crosscheck: unknown network 'tiny_2_4' (did you mean '{CASE}'?); registered: {CASE}"
         must(out.strip() == expected, "a misspelt name: one line with the nearest name", out)
         out = run([str(bin_dir / "crosscheck"), "--reports", "pyproject.toml"], cwd=project, env=env, expect=1)
