@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from crosscheck.case import Case
-from crosscheck.compare import Comparison, compare
+from crosscheck.compare import Comparison, Problem, compare
 from crosscheck.errors import StepError
 from crosscheck.finite_diff import finite_difference_votes
 from crosscheck.keys import Trace
@@ -127,7 +127,7 @@ def check_finite_differences(case: Case, run: Pair) -> Comparison:
         atol=max(v.bound for v in votes),
         rtol=0.0,
         first_divergence=None,
-        problem=None if result.passed else result.detail(),
+        problem=None if result.passed else Problem("oracle", result.detail(), "grad"),
     )
 
 
@@ -168,14 +168,14 @@ def run_check(case: Case, check: str, run: Pair | None = None) -> Comparison:
         return CHECKS[check](case, run)
     problem = validation_problem(case)
     if problem is not None:
-        return failed(case, check, f"the case cannot be checked: {problem}")
+        return failed(case, check, Problem("case", f"the case cannot be checked: {problem}"))
     try:
         if run is None:
             run = RUNS.first_step(case) if check in FIRST_STEP else RUNS.full(case)
         return known[check](case, run)
     except StepError as exc:
-        return failed(case, check, str(exc).removeprefix(f"{case.name}: "))
+        return failed(case, check, Problem.from_step_error(exc, case.name))
 
 
-def failed(case: Case, check: str, problem: str) -> Comparison:
+def failed(case: Case, check: str, problem: Problem) -> Comparison:
     return Comparison(case.name, check, "", 0, np.inf, np.inf, 0.0, 0.0, None, problem)

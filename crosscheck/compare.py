@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from crosscheck.errors import StepError
 from crosscheck.keys import (
     QUANTITIES,
     STEPPED,
@@ -23,6 +24,31 @@ from crosscheck.keys import (
     stage_rank,
     tolerance_text,
 )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What kept values from being compared, as facts, and its sentence, made once where the facts are known.
+
+    ``kind``: "dtype" or "shape" (a value of another dtype or shape than the case's or the other side's), "step"
+    (a run refused at a step: ``errors.StepError``), "case" (a case that cannot be checked), "oracle" (the
+    finite-difference oracle's disagreement)."""
+
+    kind: str
+    text: str
+    quantity: str | None = None
+    parameter: str | None = None
+    side: str | None = None  # "scratch" or "twin", where one side is at fault
+    step: int | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+    @classmethod
+    def from_step_error(cls, exc: StepError, case_name: str) -> Problem:
+        """A refused run's facts; its sentence without the case's name, which the message puts first."""
+        text = str(exc).removeprefix(f"{case_name}: ")
+        return cls(exc.kind, text, exc.quantity, exc.parameter, exc.side, exc.step)
 
 
 @dataclass(frozen=True)
@@ -51,7 +77,7 @@ class Comparison:
     atol: float
     rtol: float
     first_divergence: Divergence | None
-    problem: str | None = None  # a dtype or shape mismatch, found before any value is compared
+    problem: Problem | None = None  # what kept the values from being compared
 
     @property
     def passed(self) -> bool:
@@ -60,7 +86,7 @@ class Comparison:
     def message(self) -> str:
         head = f"{self.network} / {self.check}: "
         if self.problem is not None:
-            return head + self.problem
+            return head + self.problem.text
         d = self.first_divergence
         if d is None:
             return head + f"passed ({self.steps} steps, max |diff| {self.max_abs:.3g})"
@@ -87,6 +113,7 @@ class Comparison:
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out["problem"] = None if self.problem is None else self.problem.text
         out["passed"] = self.passed
         if self.first_divergence is not None:
             out["first_divergence"]["index"] = list(self.first_divergence.index)
@@ -133,16 +160,23 @@ def compare(
         a, b = np.asarray(scratch[key]), np.asarray(twin[key])
         for side, arr in (("scratch", a), ("twin", b)):
             if arr.dtype != dtype:
-                problem = (
+                problem = Problem(
+                    "dtype",
                     f"{describe(quantity, parameter)} is {arr.dtype} on the "
                     f"{side} side but the case is {np.dtype(dtype).name}; a {arr.dtype} result must not "
-                    f"pass against a {np.dtype(dtype).name} expectation"
+                    f"pass against a {np.dtype(dtype).name} expectation",
+                    quantity,
+                    parameter,
+                    side,
                 )
                 return Comparison(network, check, label, 0, np.inf, np.inf, atol, rtol, None, problem)
         if a.shape != b.shape:
-            problem = (
-                f"{describe(quantity, parameter)} has shape {a.shape} on the "
-                f"scratch side but {b.shape} on the twin side"
+            problem = Problem(
+                "shape",
+                f"{describe(quantity, parameter)} has shape {a.shape} on the scratch side but {b.shape} on the "
+                "twin side",
+                quantity,
+                parameter,
             )
             return Comparison(network, check, label, 0, np.inf, np.inf, atol, rtol, None, problem)
         stepped = quantity in STEPPED

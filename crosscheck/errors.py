@@ -13,7 +13,20 @@ class RegistrationError(ValueError):
 
 class StepError(AssertionError):
     """Something at one step of a run that the harness cannot compare: the message names the case, the
-    step, the side and the function, and says what to do."""
+    step, the side and the function, and says what to do; the facts it can name are kept as data too."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "step",
+        step: int | None = None,
+        side: str | None = None,
+        quantity: str | None = None,
+        parameter: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind, self.step, self.side, self.quantity, self.parameter = kind, step, side, quantity, parameter
 
 
 def writes_into_input(where: str) -> str:

@@ -48,18 +48,27 @@ def assert_first_failure(outcome: Outcome, expect: Expect) -> None:
     assert first is not None, f"{outcome.mutant} in {outcome.network}: every check of the battery passed"
     message = first.message()
     assert message.startswith(f"{outcome.network} / {first.check}: "), message
+    if expect.problem is not None:  # the facts, as data, before the sentence that says them
+        assert first.problem is not None, message
+        assert (first.problem.kind, first.problem.quantity, first.problem.side) == (
+            expect.problem,
+            expect.quantity,
+            "scratch" if expect.problem == "dtype" else None,
+        ), message
     if expect.problem == "dtype" and expect.quantity == "grad":
         # A gradient of another dtype is refused at the step it appears, before any value is compared.
         assert first.problem is not None, message
-        assert first.problem.startswith(
+        assert first.problem.text.startswith(
             f"at step 0 the scratch side's gradients() gave the gradient of {expect.parameter!r} as float32 "
         ), message
-        assert first.problem.endswith("(a float32 gradient must not pass as float64)"), message
+        assert first.problem.text.endswith("(a float32 gradient must not pass as float64)"), message
     elif expect.problem == "dtype":
-        assert first.problem is not None and first.problem.startswith(f"{what(expect)} is float32 on the scratch side")
+        assert first.problem is not None and first.problem.text.startswith(
+            f"{what(expect)} is float32 on the scratch side"
+        )
     elif expect.problem == "shape":
-        assert first.problem is not None and first.problem.startswith(f"{what(expect)} has shape "), message
-        assert "on the scratch side but" in first.problem
+        assert first.problem is not None and first.problem.text.startswith(f"{what(expect)} has shape "), message
+        assert "on the scratch side but" in first.problem.text
     else:
         step = expect.step_for(outcome.clean_batches)
         at = "before training" if step is None else f"at step {step}"

@@ -24,9 +24,9 @@ import numpy as np
 
 from crosscheck.case import Batch, Case, Params, vary
 from crosscheck.checks import CHECKS, failed, run_check
-from crosscheck.compare import Comparison
+from crosscheck.compare import Comparison, Problem
 from crosscheck.errors import StepError
-from crosscheck.keys import QUANTITIES, STEPPED, Trace, describe
+from crosscheck.keys import STEPPED, Trace, at_step, describe
 from crosscheck.run.memo import traces
 from crosscheck.run.scratch import scratch_trace
 from crosscheck.run.start import start
@@ -76,12 +76,14 @@ class Expect:
         first = outcome.first
         if first is None:
             return False
-        what = describe(self.quantity, self.parameter)
         if self.problem:
-            verb = " is " if self.problem == "dtype" else " has shape "
-            # A gradient of another dtype or shape is refused at the step where it appears (trace.StepError).
-            at_a_step = f"{QUANTITIES[self.quantity]} of {self.parameter!r} as "
-            return first.problem is not None and (first.problem.startswith(what + verb) or at_a_step in first.problem)
+            # Found before any value is compared, or, for a gradient, refused at the step where it appears.
+            found = first.problem
+            return found is not None and (found.kind, found.quantity, found.parameter) == (
+                self.problem,
+                self.quantity,
+                self.parameter,
+            )
         d = first.first_divergence
         step = self.step_for(outcome.clean_batches)
         return d is not None and (d.quantity, d.parameter, d.step) == (self.quantity, self.parameter, step)
@@ -590,11 +592,13 @@ class Outcome:
         first = self.first
         if first is None:
             return "nowhere: every check passed"
-        if first.problem is not None:
-            return f"{first.problem.split(' on the scratch side')[0]} ({first.check})"
+        found = first.problem
+        if found is not None:
+            what = describe(found.quantity, found.parameter) if found.quantity else found.text
+            return f"{what}: wrong {found.kind} ({first.check})"
         d = first.first_divergence
         assert d is not None
-        return f"{d.where()} {'before training' if d.step is None else f'at step {d.step}'} ({first.check})"
+        return f"{d.where()} {at_step(d.step)} ({first.check})"
 
 
 def run_pair(case: Case, inject: Inject, steps: int = PREFIX) -> tuple[Case, Trace, Trace, list[Batch]]:
@@ -616,7 +620,7 @@ def gate(case: Case, inject: Inject, steps: int = PREFIX, label: str = "") -> Ou
     try:
         cut, scratch, twin, clean_batches = run_pair(case, inject, steps)
     except StepError as exc:  # the run itself was refused at a step: every check fails with that message
-        problem = str(exc).removeprefix(f"{case.name}: ")
+        problem = Problem.from_step_error(exc, case.name)
         return Outcome(label, case.name, {name: failed(case, name, problem) for name in CHECKS}, start(case)[1])
     results = {name: run_check(cut, name, run=(scratch, twin)) for name in CHECKS}
     return Outcome(label, case.name, results, clean_batches)

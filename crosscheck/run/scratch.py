@@ -95,7 +95,12 @@ def _checked_gradients(case: Case, step: int, grads: Any, shapes: dict[str, tupl
             dtype = np.dtype(case.dtype).name
             raise StepError(
                 f"{where} gave the gradient of {name!r} as {g.dtype} {g.shape}; the parameter is {dtype} {shape} "
-                f"(a {g.dtype} gradient must not pass as {dtype})"
+                f"(a {g.dtype} gradient must not pass as {dtype})",
+                kind="dtype" if g.dtype != case.dtype else "shape",
+                step=step,
+                side="scratch",
+                quantity="grad",
+                parameter=name,
             )
         out[name] = np.asarray(g)
     return out
