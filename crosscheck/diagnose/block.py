@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from crosscheck.case import Case
-from crosscheck.compare import Divergence
+from crosscheck.compare import Divergence, Problem
 from crosscheck.diagnose.chain import first_divergence, where_it_grows
 from crosscheck.verdict import NetworkReport, collect
 
@@ -26,7 +26,7 @@ class Diagnosis:
     check: str
     failed_checks: tuple[str, ...]
     divergence: Divergence | None  # None: the failure is a problem (dtype, shape, a step's error), not a value
-    problem: str | None
+    problem: Problem | None
     odd_one_out: str | None  # scratch, twin or finite differences, where the oracle could tell
     stage: str | None  # where in the chain of the step the difference first grows
     layer: str | None  # the first layer where the sides part, for a case that names its layers
