@@ -17,19 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from crosscheck.errors import RegistrationError
+from crosscheck.keys import relative_cell, tolerance_cell
 from crosscheck.registration import Project, project, registry
 
 if TYPE_CHECKING:
     from crosscheck.case import Case
     from crosscheck.compare import Comparison
-
-
-def tolerance(r: Comparison) -> str:
-    if r.atol == r.rtol == 0:
-        return "exact"
-    if r.rtol == 0:  # an absolute bound on each element (the finite differences'): no relative part
-        return f"{r.atol:.0e} absolute"
-    return f"{r.atol:.0e} + {r.rtol:.0e}·|twin|"
 
 
 def table(results: list[Comparison]) -> str:
@@ -42,8 +35,8 @@ def table(results: list[Comparison]) -> str:
             f"{r.max_abs:.2e}",
             # Under an absolute bound a relative difference is measured against nothing: shown, it would sit
             # beside a smaller tolerance on a passing row.
-            f"{r.max_rel:.2e}" if r.rtol != 0 or r.atol == 0 else "-",
-            tolerance(r),
+            relative_cell(r.max_rel, r.atol, r.rtol),
+            tolerance_cell(r.atol, r.rtol),
             "PASS" if r.passed else "FAIL",
         )
         for r in results

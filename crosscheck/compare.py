@@ -19,6 +19,7 @@ from crosscheck.keys import (
     Trace,
     at_step,
     describe,
+    exceeds_text,
     index_text,
     split_key,
     stage_rank,
@@ -107,8 +108,7 @@ class Comparison:
         return (
             head + f"scratch and twin part {at}, {d.where()}: "
             f"scratch = {d.scratch!r}, twin = {d.reference!r}, "
-            f"|difference| = {d.difference:.3g} > tolerance {d.tolerance:.3g} "
-            f"({tolerance_text(self.atol, self.rtol)})"
+            f"{exceeds_text(d.difference, d.tolerance)} ({tolerance_text(self.atol, self.rtol)})"
         )
 
     def as_dict(self) -> dict[str, Any]:

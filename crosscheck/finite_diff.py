@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from crosscheck.case import Batch, Case, Params
-from crosscheck.keys import Trace
+from crosscheck.keys import Trace, at_step, describe, index_text
 from crosscheck.layout import load_into_twin, twin_data
 from crosscheck.run.start import start
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
@@ -90,8 +90,7 @@ class Vote:
         return self.verdict == "agree"
 
     def where(self) -> str:
-        index = "[" + ", ".join(map(str, self.index)) + "]" if self.index else ""
-        return f"at step {self.step}, gradient of {self.parameter}{index}"
+        return f"{at_step(self.step)}, {describe('grad', self.parameter)}{index_text(self.index)}"
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from crosscheck.compare import differences
-from crosscheck.keys import STAGE_ORDER, Trace, index_text, split_key, tolerance_text
+from crosscheck.keys import STAGE_ORDER, Trace, exceeds_text, index_text, split_key, tolerance_text
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
 if TYPE_CHECKING:  # the plugin's configure hook reads this module; torch waits until a case needs it
@@ -152,8 +152,8 @@ def first_mismatch(data: Mapping[str, np.ndarray], golden: Mapping[str, np.ndarr
     _, key, at, diff, tol = min(found, key=lambda f: f[0])
     return (
         f"{key}{index_text(at)}: run = {float(np.asarray(data[key])[at])!r}, "
-        f"golden = {float(golden[key][at])!r}, |difference| = {float(diff[at]):.3g} > tolerance "
-        f"{float(tol[at]):.3g} ({tolerance_text(ATOL, RTOL, 'golden')})"
+        f"golden = {float(golden[key][at])!r}, {exceeds_text(float(diff[at]), float(tol[at]))} "
+        f"({tolerance_text(ATOL, RTOL, 'golden')})"
     )
 
 

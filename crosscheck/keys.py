@@ -63,14 +63,39 @@ def describe(quantity: str, parameter: str | None) -> str:
     return QUANTITIES[quantity] + (f" of {parameter}" if parameter else "")
 
 
+def step_text(step: int | None) -> str:
+    """Which step, as a failure names it: "step 3", or "before training" for what precedes the first step."""
+    return "before training" if step is None else f"step {step}"
+
+
 def at_step(step: int | None) -> str:
-    """When, as a failure says it: "at step 3", or "before training" for what precedes the first step."""
-    return "before training" if step is None else f"at step {step}"
+    """When, as a failure says it: "at step 3", or "before training"."""
+    return "before training" if step is None else f"at {step_text(step)}"
 
 
 def tolerance_text(atol: float, rtol: float, reference: str = "twin") -> str:
-    """The bound a difference is held to, as every message and report says it."""
+    """The bound a difference is held to, as every message says it."""
     return f"atol {atol:g} + rtol {rtol:g} * |{reference}|"
+
+
+def tolerance_cell(atol: float, rtol: float) -> str:
+    """The same bound in a table's cell: "exact", "2e-10 absolute" (a bound on each element, with no relative
+    part: the finite differences'), or "1e-12 + 1e-10·|twin|"."""
+    if atol == rtol == 0:
+        return "exact"
+    if rtol == 0:
+        return f"{atol:.0e} absolute"
+    return f"{atol:.0e} + {rtol:.0e}·|twin|"
+
+
+def relative_cell(max_rel: float, atol: float, rtol: float, digits: int = 2) -> str:
+    """A table's largest relative difference, or "-" where the bound has no relative part to hold it to."""
+    return "-" if rtol == 0 and atol != 0 else f"{max_rel:.{digits}e}"
+
+
+def exceeds_text(difference: float, tolerance: float) -> str:
+    """An element's difference beside its bound, as every failure says it."""
+    return f"|difference| = {difference:.3g} > tolerance {tolerance:.3g}"
 
 
 def index_text(index: Any) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 from crosscheck.case import Case
 from crosscheck.compare import Divergence, Problem
 from crosscheck.diagnose.chain import first_divergence, where_it_grows
+from crosscheck.keys import exceeds_text, step_text
 from crosscheck.verdict import NetworkReport, collect
 
 
@@ -39,11 +40,9 @@ class Diagnosis:
         if d is None:
             lines.append(f"  first failure ({self.check}): {self.problem}")
         else:
-            at = "before training" if d.step is None else f"step {d.step}"
             lines += [
-                f"  first divergence: {at}, {d.where()} ({self.check} check)",
-                f"  scratch = {d.scratch!r}, twin = {d.reference!r}, |difference| = {d.difference:.3g} "
-                f"> tolerance {d.tolerance:.3g}",
+                f"  first divergence: {step_text(d.step)}, {d.where()} ({self.check} check)",
+                f"  scratch = {d.scratch!r}, twin = {d.reference!r}, {exceeds_text(d.difference, d.tolerance)}",
             ]
         if self.stage is not None:
             lines.append(f"  the difference first grows at: {self.stage}")

@@ -24,7 +24,7 @@ import numpy as np
 from crosscheck.case import Case, Params
 from crosscheck.checks import tolerance
 from crosscheck.compare import differences
-from crosscheck.keys import STAGE_ORDER, STEPPED, Trace, describe, split_key
+from crosscheck.keys import STAGE_ORDER, STEPPED, Trace, describe, exceeds_text, index_text, split_key
 from crosscheck.run.scratch import scratch_trace
 from crosscheck.run.twin import twin_trace
 from crosscheck.state import state_entering
@@ -116,10 +116,9 @@ def differing(case: Case, scratch: Trace, twin: Trace) -> list[str]:
             at = tuple(int(i) for i in np.argwhere(bad)[0])
             quantity, parameter = split_key(key)
             what = describe(quantity, parameter)
-            element = "[" + ", ".join(map(str, at[1:])) + "]" if len(at) > 1 else ""
             lines.append(
-                f"{what}{element}: scratch = {float(a[at])!r}, twin = {float(b[at])!r}, "
-                f"|difference| = {float(diff[at]):.3g} > tolerance {float(tol[at]):.3g}"
+                f"{what}{index_text(at[1:])}: scratch = {float(a[at])!r}, twin = {float(b[at])!r}, "
+                f"{exceeds_text(float(diff[at]), float(tol[at]))}"
             )
     return lines
 

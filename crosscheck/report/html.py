@@ -14,13 +14,13 @@ from typing import Any
 from crosscheck.checks import CHECKS, ORACLES
 from crosscheck.diagnose.chain import where_it_grows
 from crosscheck.findings import Finding, Section
+from crosscheck.keys import relative_cell, tolerance_cell
 from crosscheck.report.text import (
     REPORT_DIR,
     divergence_text,
     made_text,
     networks_text,
     plot_name,
-    tolerance_text,
 )
 from crosscheck.verdict import NetworkReport
 
@@ -101,7 +101,8 @@ def _checks_table(net: NetworkReport) -> str:
         rows.append(
             f"<tr><td>{e(c.check)}</td><td>{e(CHECK_TEXT.get(c.check, c.quantity))}</td>"
             f'<td class="num">{e(c.steps if c.steps else "-")}</td><td class="num">{e(f"{c.max_abs:.3e}")}</td>'
-            f'<td class="num">{e(f"{c.max_rel:.3e}")}</td><td class="nowrap">{e(tolerance_text(c))}</td>'
+            f'<td class="num">{e(relative_cell(c.max_rel, c.atol, c.rtol, 3))}</td>'
+            f'<td class="nowrap">{e(tolerance_cell(c.atol, c.rtol))}</td>'
             f"{_verdict_cell(c.passed)}"
             f"<td>{where}</td></tr>"
         )

@@ -11,7 +11,8 @@ from typing import Any
 
 from crosscheck.diagnose.chain import first_divergence, where_it_grows
 from crosscheck.findings import Section
-from crosscheck.report.text import REPORT_DIR, below, divergence_text, made_text, networks_text, tolerance_text
+from crosscheck.keys import tolerance_cell
+from crosscheck.report.text import REPORT_DIR, below, divergence_text, made_text, networks_text
 from crosscheck.verdict import NetworkReport
 
 
@@ -53,7 +54,7 @@ def summary_markdown(networks: Sequence[NetworkReport], sections: Sequence[Secti
             lines.append(
                 f"| {md_cell(net.name)} | {md_cell(net.seed_file or '-')} | {md_cell(c.check)} | "
                 f"{c.steps if c.steps else 'before training'} | {md_cell(below(c.max_abs))} | "
-                f"{md_cell(tolerance_text(c))} | "
+                f"{md_cell(tolerance_cell(c.atol, c.rtol))} | "
                 f"{'PASS' if c.passed else '**FAIL**'} |"
             )
     lines += ["", "## First divergences", ""]

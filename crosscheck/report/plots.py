@@ -21,7 +21,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from crosscheck.compare import Comparison  # noqa: E402
-from crosscheck.report.text import tolerance_text  # noqa: E402
+from crosscheck.keys import relative_cell, tolerance_cell  # noqa: E402
 
 PASS_COLOUR, FAIL_COLOUR = "#d6f5dd", "#ffd7d5"
 SCRATCH_COLOUR, TWIN_COLOUR = "#1f5fa8", "#e4572e"
@@ -49,8 +49,8 @@ def check_matrix(network: str, comparisons: Sequence[Comparison]) -> bytes:
             c.check,
             str(c.steps) if c.steps else "-",
             f"{c.max_abs:.2e}",
-            f"{c.max_rel:.2e}",
-            tolerance_text(c),
+            relative_cell(c.max_rel, c.atol, c.rtol),
+            tolerance_cell(c.atol, c.rtol),
             "PASS" if c.passed else "FAIL",
         )
         for c in comparisons

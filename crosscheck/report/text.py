@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from crosscheck.compare import Comparison, Divergence
+from crosscheck.keys import at_step, exceeds_text
 
 REPORT_DIR = Path("reports")
 
@@ -27,16 +28,10 @@ def below(x: Any) -> str:
     return f"≤ 1e{int(np.ceil(np.log10(x) - 1e-9)):+03d}"
 
 
-def tolerance_text(c: Comparison) -> str:
-    """A check's tolerance as the report writes it: ``exact``, or ``atol + rtol·|twin|``."""
-    return "exact" if c.atol == c.rtol == 0 else f"{c.atol:.0e} + {c.rtol:.0e}·|twin|"
-
-
 def divergence_text(c: Comparison, d: Divergence) -> str:
-    at = f"at step {d.step}" if d.step is not None else "before training"
     return (
-        f"{at}, {d.where()}: scratch = {d.scratch:.10g}, twin = {d.reference:.10g} "
-        f"(|difference| {d.difference:.3g} > tolerance {d.tolerance:.3g})"
+        f"{at_step(d.step)}, {d.where()}: scratch = {d.scratch:.10g}, twin = {d.reference:.10g} "
+        f"({exceeds_text(d.difference, d.tolerance)})"
     )
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from crosscheck import paths
 from crosscheck.case import Batch, Case, Params
 from crosscheck.errors import StepError, writes_into_input
-from crosscheck.keys import Trace
+from crosscheck.keys import Trace, at_step
 from crosscheck.run.start import in_case_dtype
 
 
@@ -48,8 +48,7 @@ def _batch(a: np.ndarray, b: Any) -> Any:
 def _scratch_failure(case: Case, step: int | None, stage: str, exc: Exception) -> StepError | None:
     """The harness's message for what the scratch side raised at ``step`` (None: before training) during
     ``stage``, or None for an exception of the network's own that is best shown as it is."""
-    at = "before training" if step is None else f"at step {step}"
-    where = f"{case.name}: {at} the scratch side's {stage}"
+    where = f"{case.name}: {at_step(step)} the scratch side's {stage}"
     if isinstance(exc, RuntimeWarning):  # the caller's warning filters made NumPy's warning an error
         return StepError(
             f'{where} raised NumPy\'s floating-point warning "{exc}": the values leave the range of '
