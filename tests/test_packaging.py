@@ -49,3 +49,11 @@ def test_the_wheel_ships_its_types_and_licence_and_declares_lower_bounds(wheel):
     requires = {r.split(";")[0].replace(" ", "") for r in meta.get_all("Requires-Dist")}
     assert {"torch>=2.4", "numpy>=1.26", "pytest>=7.0"} <= requires
     assert meta["Requires-Python"] == ">=3.11"
+
+
+def test_the_wheel_ships_every_module_of_the_library(wheel):
+    # A subpackage missing from the wheel imports from a checkout and fails only where the wheel is installed.
+    library = Path(__file__).resolve().parents[1] / "crosscheck"
+    with zipfile.ZipFile(wheel) as z:
+        shipped = {n for n in z.namelist() if n.endswith(".py")}
+    assert {str(p.relative_to(library.parent)) for p in library.rglob("*.py")} == shipped
