@@ -14,8 +14,8 @@ from crosscheck.case import Case
 from crosscheck.compare import Comparison, Problem, compare
 from crosscheck.errors import StepError
 from crosscheck.finite_diff import finite_difference_votes
-from crosscheck.keys import Trace
-from crosscheck.run.memo import RUNS, Pair
+from crosscheck.keys import Pair, Trace
+from crosscheck.run.memo import RUNS
 from crosscheck.run.start import start
 from crosscheck.tolerance import bounds
 from crosscheck.validate import validation_problem
@@ -113,7 +113,7 @@ def check_finite_differences(case: Case, run: Pair) -> Comparison:
     """The third oracle: every gradient (a bounded spread of elements, at the first, middle and last step)
     against central finite differences of the scratch loss; a failure names the odd one out of scratch,
     twin and finite differences.  It catches a bug both sides share, which the twin alone cannot."""
-    result = finite_difference_votes(case, run[0])
+    result = finite_difference_votes(case, run)
     votes = result.votes
     worst = max(votes, key=lambda v: max(abs(v.scratch - v.finite_difference), abs(v.twin - v.finite_difference)))
     scale = max(abs(worst.finite_difference), np.finfo(np.float64).tiny)

@@ -39,9 +39,10 @@ import numpy as np
 import torch
 
 from crosscheck.case import Batch, Case, Params
-from crosscheck.keys import Trace, at_step, describe, index_text
+from crosscheck.keys import Pair, Trace, at_step, describe, index_text
 from crosscheck.layout import load_into_twin, twin_data
 from crosscheck.run.start import start
+from crosscheck.state import state_entering
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
 EPS = float(np.finfo(np.float64).eps)
@@ -224,13 +225,6 @@ def default_steps(n_steps: int) -> tuple[int, ...]:
     return tuple(sorted({0, n_steps // 2, n_steps - 1}))
 
 
-def params_before(case: Case, trace: dict[str, np.ndarray], initial: Params, step: int) -> Params:
-    """The parameters a step starts from: the initial ones, or those recorded after the step before."""
-    if step == 0:
-        return {k: np.array(v) for k, v in initial.items()}
-    return {k: np.array(trace[f"param.{k}"][step - 1]) for k in case.scratch.params}
-
-
 def spread(shape: tuple[int, ...], limit: int = MAX_ELEMENTS) -> list[tuple[int, ...]]:
     """Every index of ``shape`` when there are at most ``limit``, else ``limit`` evenly spread, first and
     last included."""
@@ -240,11 +234,12 @@ def spread(shape: tuple[int, ...], limit: int = MAX_ELEMENTS) -> list[tuple[int,
 
 
 def finite_difference_votes(
-    case: Case, scratch: Trace, steps: Sequence[int] | None = None, limit: int = MAX_ELEMENTS
+    case: Case, run: Pair | None, steps: Sequence[int] | None = None, limit: int = MAX_ELEMENTS
 ) -> OracleResult:
     """Finite differences of the scratch loss against the scratch and twin gradients, float64 only, at
     ``steps`` (default: the first, middle and last) and at most ``limit`` elements of each parameter; the
-    parameters entering a step are those the scratch side's run (``scratch``, its trace) recorded."""
+    parameters entering a step are those the scratch side recorded in ``run`` (the case's traces; None will do
+    for step 0 of a network with a ``gradients`` function)."""
     if np.dtype(case.dtype) != np.float64:
         raise ValueError(
             f"{case.name}: finite differences are checked in float64 only (their bound assumes float64 "
@@ -257,20 +252,25 @@ def finite_difference_votes(
         raise ValueError(f"{case.name}: steps {bad} are outside the run's {len(batches)} steps")
     votes = []
     for step in chosen:
-        params, batch = params_before(case, scratch, initial, step), batches[step]
-        by_scratch, by_twin = scratch_gradient(case, params, batch, step, scratch), twin_gradient(case, params, batch)
+        params, batch = state_entering(case, step, run, "scratch").params, batches[step]
+        by_scratch, by_twin = (
+            scratch_gradient(case, params, batch, step, run[0] if run else None),
+            twin_gradient(case, params, batch),
+        )
         for name in case.scratch.params:
             for index in spread(params[name].shape, limit):
                 votes.append(_vote(case, params, batch, step, name, index, by_scratch, by_twin))
     return OracleResult(case.name, chosen, tuple(votes))
 
 
-def vote_at(case: Case, scratch: Trace, step: int, name: str, index: tuple[int, ...]) -> Vote:
-    """The three oracles on one gradient element at one step of the case's run (``scratch``: the scratch side's
-    trace of it)."""
+def vote_at(case: Case, run: Pair, step: int, name: str, index: tuple[int, ...]) -> Vote:
+    """The three oracles on one gradient element at one step of the case's ``run`` (its traces)."""
     initial, batches = start(case)
-    params, batch = params_before(case, scratch, initial, step), batches[step]
-    by_scratch, by_twin = scratch_gradient(case, params, batch, step, scratch), twin_gradient(case, params, batch)
+    params, batch = state_entering(case, step, run, "scratch").params, batches[step]
+    by_scratch, by_twin = (
+        scratch_gradient(case, params, batch, step, run[0] if run else None),
+        twin_gradient(case, params, batch),
+    )
     return _vote(case, params, batch, step, name, index, by_scratch, by_twin)
 
 

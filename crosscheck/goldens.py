@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from crosscheck.compare import differences
-from crosscheck.keys import STAGE_ORDER, Trace, exceeds_text, index_text, split_key, tolerance_text
+from crosscheck.keys import STAGE_ORDER, Pair, Trace, exceeds_text, index_text, split_key, tolerance_text
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
 if TYPE_CHECKING:  # the plugin's configure hook reads this module; torch waits until a case needs it
@@ -184,9 +184,7 @@ def _run_data(case: Case, scratch: Trace, twin: Trace) -> dict[str, dict[str, np
     return sides
 
 
-def _write_from_agreeing_run(
-    case: Case, run: tuple[Trace, Trace], path: Path, data: Mapping[str, np.ndarray], why: str
-) -> None:
+def _write_from_agreeing_run(case: Case, run: Pair, path: Path, data: Mapping[str, np.ndarray], why: str) -> None:
     __tracebackhide__ = True
     # The battery judges whether the sides agree; imported here, since the plugin reads this module's file
     # naming before any case (and torch) is loaded.
@@ -205,7 +203,7 @@ def _write_from_agreeing_run(
 def check_golden(
     case: Case,
     folder: Path,
-    run: tuple[Trace, Trace],
+    run: Pair,
     *,
     force_regen: bool = False,
     regen_all: bool = False,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 Trace = dict[str, np.ndarray]
+Pair = tuple[Trace, Trace]  # one run's record on both sides: (scratch, twin)
 
 QUANTITIES = {
     "init": "initial parameter",

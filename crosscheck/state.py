@@ -13,7 +13,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from crosscheck.case import Case, Params
-from crosscheck.run.memo import traces
+from crosscheck.keys import Pair
 from crosscheck.run.start import start
 
 
@@ -29,15 +29,17 @@ class State(NamedTuple):
         return int(self.rows[0]) if self.sample else self.rows
 
 
-def state_entering(case: Case, step: int, side: Literal["scratch", "twin"] = "twin") -> State:
-    """The state entering ``step`` as ``side`` recorded it (the twin's by default: the reference).  Step 0
-    needs no trace: a failure at step 0 may come from a one-step pair rather than the full run."""
+def state_entering(case: Case, step: int, run: Pair | None, side: Literal["scratch", "twin"] = "twin") -> State:
+    """The state entering ``step`` as ``side`` recorded it in ``run`` (scratch and twin traces; the twin's by
+    default: the reference).  Step 0 needs no run: a failure at step 0 may come from a one-step pair."""
     initial, batches = start(case)
     if step == 0:
         params = {k: np.array(v) for k, v in initial.items()}
         held: dict[str, np.ndarray] = {}
     else:
-        scratch, twin = traces(case)
+        if run is None:
+            raise ValueError(f"{case.name}: the state entering step {step} is read from the run that recorded it")
+        scratch, twin = run
         recorded = twin if side == "twin" else scratch
         params = {k: np.array(recorded[f"param.{k}"][step - 1]) for k in case.scratch.params}
         held = {k: np.array(recorded[k][step - 1]) for k in scratch if k.startswith(("state.", "buffer."))}

@@ -26,7 +26,7 @@ names = pytest.mark.parametrize("case", TUTORIAL_CASES, ids=lambda c: c.name)
 
 @names
 def test_the_three_oracles_agree_along_the_run(case):
-    result = finite_difference_votes(case, traces(case)[0])
+    result = finite_difference_votes(case, traces(case))
     assert result.passed, result.message()
     n = len(case.data.batches(np.random.RandomState(case.data.seed)))
     assert result.steps == (0, n // 2, n - 1)
@@ -39,7 +39,7 @@ def test_the_three_oracles_agree_along_the_run(case):
 def test_the_bound_is_tight_enough_to_see_a_one_in_a_million_error(case):
     # The bound is a few 1e-10 (measured largest error 3.2e-11, at most 0.27 of its bound):
     # far below what a wrong factor or sign would move a gradient of these sizes.
-    result = finite_difference_votes(case, first_step_traces(case)[0], steps=[0])
+    result = finite_difference_votes(case, first_step_traces(case), steps=[0])
     assert max(v.bound for v in result.votes) < 1e-9
 
 
@@ -77,7 +77,7 @@ WRONG_SCRATCH = [
 @pytest.mark.parametrize("case, cls, method, parameter", WRONG_SCRATCH, ids=lambda v: getattr(v, "name", None))
 def test_a_wrong_scratch_gradient_is_named_the_odd_one_out(case, cls, method, parameter, monkeypatch):
     monkeypatch.setattr(cls, method, negate_one_gradient(cls, method))
-    result = finite_difference_votes(case, first_step_traces(case)[0], steps=[0])
+    result = finite_difference_votes(case, first_step_traces(case), steps=[0])
     assert not result.passed
     assert result.first_disagreement.odd_one_out == SCRATCH
     assert result.message().startswith(
@@ -90,7 +90,7 @@ def test_a_wrong_scratch_gradient_is_named_the_odd_one_out(case, cls, method, pa
 def test_a_wrong_twin_gradient_is_named_the_odd_one_out(case):
     # A twin whose loss is doubled (say, a mean where the scratch side sums, over two rows).
     doubled = vary(case, twin_loss=lambda out, y: 2 * case.twin.loss(out, y))
-    result = finite_difference_votes(doubled, first_step_traces(doubled)[0], steps=[0])
+    result = finite_difference_votes(doubled, first_step_traces(doubled), steps=[0])
     assert not result.passed
     assert result.first_disagreement.odd_one_out == TWIN
     assert "the twin gradient is the odd one out (scratch and finite differences agree)" in result.message()
@@ -100,7 +100,7 @@ def test_a_wrong_twin_gradient_is_named_the_odd_one_out(case):
 def test_a_loss_that_does_not_match_the_gradients_makes_finite_differences_the_odd_one_out(case):
     # Finite differences see only forward and loss: a loss the gradient code was not derived from.
     doubled = vary(case, scratch_loss=lambda out, y: 2 * case.calls.loss(out, y))
-    result = finite_difference_votes(doubled, first_step_traces(doubled)[0], steps=[0])
+    result = finite_difference_votes(doubled, first_step_traces(doubled), steps=[0])
     assert not result.passed
     assert result.first_disagreement.odd_one_out == FINITE_DIFFERENCES
     assert "the finite-difference estimate is the odd one out (scratch and twin agree)" in result.message()
@@ -135,9 +135,9 @@ def test_the_odd_one_out_is_the_one_that_disagrees_with_both_others(values, odd,
 def test_finite_differences_refuse_float32():
     case = vary(SIGMOID_NEURON, dtype=np.dtype(np.float32))
     with pytest.raises(ValueError, match="float64 only"):
-        finite_difference_votes(case, {})  # refused before any value is read
+        finite_difference_votes(case, None)  # refused before any value is read
 
 
 def test_steps_outside_the_run_are_refused():
     with pytest.raises(ValueError, match=r"steps \[1500\] are outside the run's 1500 steps"):
-        finite_difference_votes(NETWORK_3_4_1, traces(NETWORK_3_4_1)[0], steps=[1500])
+        finite_difference_votes(NETWORK_3_4_1, traces(NETWORK_3_4_1), steps=[1500])

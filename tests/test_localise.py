@@ -8,6 +8,7 @@ from fixture_net import LAYERS, Net, make_case
 from crosscheck import Layer, RegistrationError, register, run_check
 from crosscheck.diagnose import diagnose
 from crosscheck.diagnose.layers import first_parting, localise_layers
+from crosscheck.run.memo import traces
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +21,7 @@ def _registry_restored(monkeypatch):
 def test_a_correct_network_parts_at_no_layer():
     case = make_case(layers=LAYERS)
     assert run_check(case, "training_run").passed
-    assert localise_layers(case, 0) is None and localise_layers(case, 5) is None
+    assert localise_layers(case, 0, None) is None and localise_layers(case, 5, traces(case)) is None
 
 
 class WrongActivation(Net):
@@ -60,7 +61,7 @@ def test_the_first_layer_where_the_sides_part_is_named(net, step, first, text):
     case = make_case(
         layers=LAYERS, build=lambda params, lr: net(**params), forward=net.forward, gradients=net.gradients
     )
-    found = localise_layers(case, step)
+    found = localise_layers(case, step, traces(case))
     assert found is not None and found.text().startswith(text) and found.introduced
     assert found.before_ratio < 0.01
     d = diagnose(case)  # before training, a forward bug shows on the whole dataset: replayed at step 0

@@ -229,10 +229,10 @@ def test_a_replay_from_a_later_step_starts_from_that_steps_optimizer_state_buffe
     from examples.bugs import BUGS
 
     case = BUGS[example].case.__globals__["NET"]
-    params, held, rows, _ = state_entering(case, step)
+    scratch, twin = traces(case)
+    params, held, rows, _ = state_entering(case, step, (scratch, twin))
     assert held or example == "label_classifier"
     batch = start(case)[1][step]
-    scratch, twin = traces(case)
     replayed = twin_trace(case, params, [batch], held, step)
     for key in scratch:
         if key.split(".")[0] in ("loss", "grad", "lr", "state", "param", "buffer"):  # bit for bit: the same step

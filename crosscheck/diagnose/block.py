@@ -17,7 +17,7 @@ import numpy as np
 from crosscheck.case import Case
 from crosscheck.compare import Divergence, Problem
 from crosscheck.diagnose.chain import first_divergence, where_it_grows
-from crosscheck.keys import exceeds_text, step_text
+from crosscheck.keys import Pair, exceeds_text, step_text
 from crosscheck.verdict import NetworkReport, collect
 
 
@@ -57,14 +57,13 @@ class Diagnosis:
         return lines
 
 
-def _oracle(case: Case, d: Divergence) -> str | None:
+def _oracle(case: Case, d: Divergence, run: Pair) -> str | None:
     """What the finite-difference oracle says about the diverging gradient element, in words."""
     if d.quantity != "grad" or d.step is None or np.dtype(case.dtype) != np.float64:
         return None
     from crosscheck.finite_diff import vote_at
-    from crosscheck.run.memo import traces
 
-    vote = vote_at(case, traces(case)[0], d.step, d.parameter or "", d.index)
+    vote = vote_at(case, run, d.step, d.parameter or "", d.index)
     if vote.agree:
         return "scratch, twin and finite differences agree on this element (the divergence is elsewhere)"
     return vote.verdict
@@ -88,12 +87,13 @@ def diagnose(
         from crosscheck.diagnose.repro import repro_for
 
         stage = (where_it_grows(net) or {}).get("stage")
-        odd = _oracle(case, d)
+        run = (net.scratch, net.twin)
+        odd = _oracle(case, d, run)
         # The recorded curve is evaluated after the step's update: its layers are those of the next step.
         after = d.quantity == "curve" and d.step is not None and d.step + 1 < first.steps
-        layer = layer_text(case, d.step + 1 if after and d.step is not None else d.step)
+        layer = layer_text(case, d.step + 1 if after and d.step is not None else d.step, run)
         if reports is not None:
-            repro = repro_for(case, d.step, reports, root)
+            repro = repro_for(case, d.step, run, reports, root)
     optimizer = None
     if d is not None and d.quantity in ("lr", "state", "param"):
         from crosscheck.optimizer_text import describe_optimizer
@@ -103,13 +103,13 @@ def diagnose(
     return Diagnosis(case.name, first.check, failed_checks, d, first.problem, odd, stage, layer, repro, optimizer)
 
 
-def layer_text(case: Case, step: int | None) -> str | None:
+def layer_text(case: Case, step: int | None, run: Pair | None) -> str | None:
     """Where, layer by layer, the sides part at ``step``, for a case that names its layers."""
     if not case.layers:
         return None
     from crosscheck.diagnose.layers import localise_layers
 
-    found = localise_layers(case, 0 if step is None else step)
+    found = localise_layers(case, 0 if step is None else step, run)
     if found is not None:
         return found.text()
     if any(layer.grad for layer in case.layers):

@@ -4,7 +4,7 @@ A case may name its layers (``Case.layers``): for each, the scratch network's at
 layer's value after ``forward`` (``"h"``, or a dotted path such as ``"hidden.out"``), the twin submodule
 whose output (or input) is that value, recorded with a forward hook, and optionally the scratch
 attribute holding dL/d(that value) after ``gradients``, which the twin's backward hook gives.
-``localise_layers(case, step)`` replays that one step on both sides from the state entering it and
+``localise_layers(case, step, run)`` replays that one step on both sides from the state entering it and
 compares layer by layer: forward from the input, then backward from the output.  The first layer past
 its tolerance is where the sides part; it introduced the error when the layer before it (its input)
 agrees exactly or to a small fraction of its tolerance, else it only carried and amplified an error
@@ -21,6 +21,7 @@ import numpy as np
 from crosscheck.case import Case
 from crosscheck.checks import tolerance
 from crosscheck.compare import differences
+from crosscheck.keys import Pair
 from crosscheck.layer_values import scratch_layer_values, twin_layer_values
 from crosscheck.state import state_entering
 
@@ -73,12 +74,12 @@ def _ratio(case: Case, a: Any, b: Any) -> float:
         return float(np.max(diff / tol)) if diff.size else 0.0
 
 
-def localise_layers(case: Case, step: int) -> LayerVerdict | None:
+def localise_layers(case: Case, step: int, run: Pair | None) -> LayerVerdict | None:
     """The first layer where the sides part at ``step``, or None when the case names no layers or every
     named layer agrees (the divergence is then in the parameter gradients or the update)."""
     if not case.layers:
         return None
-    state = state_entering(case, step)  # a forward and backward: no optimizer state
+    state = state_entering(case, step, run)  # a forward and backward: no optimizer state
     s_values, s_grads = scratch_layer_values(case, state.params, state.batch)
     t_values, t_grads = twin_layer_values(case, state.params, state.batch)
     names = [layer.name for layer in case.layers]

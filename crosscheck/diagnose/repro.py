@@ -1,6 +1,6 @@
 """One-step repro: a failing run shrunk to the one step where scratch and twin first part.
 
-``write_repro(case, step, folder)`` writes ``<folder>/state.npz`` (the parameters entering that step,
+``write_repro(case, step, run, folder)`` writes ``<folder>/state.npz`` (the parameters entering that step,
 as the twin holds them, and the rows of its batch) and ``<folder>/repro.py``, a script that rebuilds
 both sides from the case and that state, runs the one step on each, prints every quantity that differs,
 then tries each row of the batch alone and says which rows still show the difference.  It exits 1 while
@@ -24,7 +24,7 @@ import numpy as np
 from crosscheck.case import Case, Params
 from crosscheck.checks import tolerance
 from crosscheck.compare import differences
-from crosscheck.keys import STAGE_ORDER, STEPPED, Trace, describe, exceeds_text, index_text, split_key
+from crosscheck.keys import STAGE_ORDER, STEPPED, Pair, Trace, describe, exceeds_text, index_text, split_key
 from crosscheck.run.scratch import scratch_trace
 from crosscheck.run.twin import twin_trace
 from crosscheck.state import state_entering
@@ -46,9 +46,9 @@ sys.exit(replay(Path(__file__).with_name("state.npz"), {name!r}, {module!r}, {ro
 '''
 
 
-def write_repro(case: Case, step: int, folder: Path, root: Path | None = None) -> Path:
+def write_repro(case: Case, step: int, run: Pair | None, folder: Path, root: Path | None = None) -> Path:
     """Write ``state.npz`` and ``repro.py`` for ``case`` at ``step`` into ``folder``; returns the script."""
-    params, held, rows, sample = state_entering(case, step)  # the twin's: the reference
+    params, held, rows, sample = state_entering(case, step, run)  # the twin's: the reference
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {f"param.{k}": v for k, v in params.items()} | held
     np.savez(folder / "state.npz", rows=rows, sample=np.array(sample), step=np.array(step), **arrays)  # type: ignore[arg-type]
@@ -145,11 +145,11 @@ def replay(state_file: Path, name: str, module: str, root: str) -> int:
     return 1
 
 
-def repro_for(case: Case, step: int | None, reports: Path, root: Path | None = None) -> Path | None:
+def repro_for(case: Case, step: int | None, run: Pair | None, reports: Path, root: Path | None = None) -> Path | None:
     """Write the repro of a divergence at ``step`` (None: before training, replayed at step 0) into
     ``<reports>/repro/<case>/``; None when it cannot be written (the message says why on stderr)."""
     try:
-        return write_repro(case, 0 if step is None else step, reports / "repro" / case.name, root)
+        return write_repro(case, 0 if step is None else step, run, reports / "repro" / case.name, root)
     except OSError as exc:
         print(f"crosscheck: the repro of {case.name} could not be written: {exc}", file=sys.stderr)
         return None

@@ -13,12 +13,10 @@ import weakref
 from collections.abc import Callable, Iterator
 
 from crosscheck.case import Case
-from crosscheck.keys import Trace
+from crosscheck.keys import Pair
 from crosscheck.run.scratch import scratch_trace
 from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
-
-Pair = tuple[Trace, Trace]  # (scratch, twin)
 
 
 class Runs:
