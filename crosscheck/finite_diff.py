@@ -36,12 +36,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from crosscheck.case import Batch, Case, Params
 from crosscheck.keys import Pair, Trace, at_step, describe, index_text
-from crosscheck.layout import load_into_twin, twin_data
+from crosscheck.layout import twin_to_scratch
 from crosscheck.run.start import start
+from crosscheck.run.twin import backward_at
 from crosscheck.state import state_entering
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
@@ -177,20 +177,8 @@ def scratch_gradient(case: Case, params: Params, batch: Batch, step: int = 0, sc
 
 
 def twin_gradient(case: Case, params: Params, batch: Batch) -> Params:
-    module = case.twin.module(case.torch_dtype)
-    load_into_twin(module, case, params)
-    index = torch.as_tensor(batch) if isinstance(batch, np.ndarray) else batch
-    X_t, y_t = twin_data(case)
-    X, y = X_t[index], y_t[index]
-    case.twin.loss(module(X), y).backward()
-    tensors = dict(module.named_parameters())
-    grads: Params = {}
-    for name, link in case.scratch.params.items():
-        g = tensors[link.tensor].grad  # the leaf's .grad: a transposed view has none
-        if g is None:
-            raise AssertionError(f"{case.name}: twin tensor {link.tensor!r} got no gradient")
-        grads[name] = (g.T if link.transpose else g)[link.index].detach().numpy().copy()
-    return grads
+    """The twin's gradients at ``params`` on ``batch``, in the scratch layout."""
+    return twin_to_scratch(backward_at(case, params, batch), case, grads=True)
 
 
 def judge(scratch: float, twin: float, fd: float, bound: float, pair_tolerance: float) -> tuple[str | None, str]:

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from crosscheck import paths
 from crosscheck.case import Case, Params
-from crosscheck.layout import load_into_twin, twin_data
+from crosscheck.run.twin import backward_at
 
 
 def scratch_layer_values(case: Case, params: Params, batch: Any) -> tuple[list[Any], list[Any]]:
@@ -39,7 +38,6 @@ def twin_layer_values(case: Case, params: Params, batch: Any) -> tuple[list[Any]
     """(values, gradients) of each named layer on the twin, from hooks on its submodules; None where a hook
     did not fire or the layer names no gradient."""
     module = case.twin.module(case.torch_dtype)
-    load_into_twin(module, case, params)
     values: list[Any] = [None] * len(case.layers)
     grads: list[Any] = [None] * len(case.layers)
     handles = []
@@ -58,10 +56,7 @@ def twin_layer_values(case: Case, params: Params, batch: Any) -> tuple[list[Any]
         if layer.grad:
             handles.append(sub.register_full_backward_hook(backward_hook))
     try:
-        X, y = twin_data(case)
-        index = torch.as_tensor(batch) if isinstance(batch, np.ndarray) else batch
-        xb = X[index].clone().requires_grad_(True)  # a leaf that needs grad: backward hooks fire on the first layer
-        case.twin.loss(module(xb), y[index]).backward()
+        backward_at(case, params, batch, module, input_grad=True)
     finally:
         for handle in handles:
             handle.remove()

@@ -20,7 +20,7 @@ from crosscheck.optimizer_text import QUIET_OPTIONS, describe_optimizer
 from crosscheck.run.scratch import scratch_trace
 
 # Golden files are named after cases: a name must fit a file name on every file system.
-from crosscheck.run.twin import twin_trace
+from crosscheck.run.twin import batch_of, twin_trace
 from crosscheck.schedule import checked_schedule, is_int
 
 # Golden files are named after cases: a name must fit a file name on every file system.
@@ -334,9 +334,7 @@ def _check_scratch_update(case: Case, where: str, net: Any, params: Params, xb: 
 
 def _check_twin_step(case: Case, where: str, module: torch.nn.Module, params: Params, b: Batch, out: Array) -> None:
     load_into_twin(module, case, params)
-    index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
-    X_t, y_t = twin_data(case)
-    xt, yt = X_t[index], y_t[index]
+    xt, yt = batch_of(*twin_data(case), b)
     out_t = call_user(where, "twin(X[batch 0])", module, xt)
     if tuple(out_t.shape) != out.shape or out_t.dtype != case.torch_dtype:
         raise RegistrationError(

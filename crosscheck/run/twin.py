@@ -21,6 +21,27 @@ from crosscheck.layout import load_into_twin, twin_data, twin_to_scratch
 from crosscheck.run.start import in_case_dtype
 
 
+def batch_of(X: torch.Tensor, y: torch.Tensor, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """``X[b]`` and ``y[b]`` of the twin's data: a NumPy index array becomes a tensor index."""
+    index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
+    return X[index], y[index]
+
+
+def backward_at(
+    case: Case, params: Params, batch: Batch, module: torch.nn.Module | None = None, *, input_grad: bool = False
+) -> torch.nn.Module:
+    """The twin's step up to its gradients, from ``params`` on ``batch``: forward, loss, backward.  Returns the
+    module (a new one unless one is given, with hooks say) holding the gradients.  ``input_grad``: the batch's
+    input is a leaf that needs its gradient, so that backward hooks on the first layer fire."""
+    module = case.twin.module(case.torch_dtype) if module is None else module
+    load_into_twin(module, case, params)
+    xb, yb = batch_of(*twin_data(case), batch)
+    if input_grad:
+        xb = xb.clone().requires_grad_(True)
+    case.twin.loss(module(xb), yb).backward()
+    return module
+
+
 def load_twin_state(
     case: Case, module: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, entering: Trace, step: int
 ) -> None:
@@ -93,8 +114,7 @@ def twin_trace(
     previous: list[torch.Tensor] = []
     with _collection_paused():
         for step, b in enumerate(batches):
-            index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
-            xb, yb = X[index], y[index]
+            xb, yb = batch_of(X, y, b)
             optimizer.zero_grad()
             output = module(xb)
             if not output.requires_grad:
