@@ -158,6 +158,7 @@ def float32_report(cases: Sequence[Case] | None = None) -> dict[str, Any]:
             ]
         )
     return {
+        "title": "Float32 drift",
         "summary": (
             "Every network listed in [tool.crosscheck] float32 run in float32 on both sides (scratch NumPy and "
             "the torch.float32 twin), "

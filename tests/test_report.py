@@ -180,7 +180,9 @@ def test_passing_network_has_no_divergence(networks):
 def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
     fake = _diverging("grad.W1", STEP)
     hostile = Finding("hostile", (HOSTILE,), HOSTILE, f"text with {HOSTILE} and `code {HOSTILE}`", {"x": 1.0})
-    (tmp_path / "bench.json").write_text(json.dumps({"summary": HOSTILE, "columns": ["a"], "rows": [[HOSTILE]]}))
+    bench = {"title": "Benchmarks", "summary": HOSTILE, "columns": ["a"], "rows": [[HOSTILE]]}
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+    (tmp_path / "untitled.json").write_text(json.dumps({"figure": 1}))  # a tool's file without a title
     page = html.html_page(
         [fake],
         [Section(HOSTILE, (hostile,))],
@@ -207,7 +209,8 @@ def test_html_is_self_contained_and_escapes_a_hostile_network(tmp_path):
     assert "first grows at: <strong>parameter gradient</strong>" in page
     assert f"at step {STEP}" in page
     # Sections other sessions write: shown when present, left out when absent.
-    assert "<h2>Benchmarks</h2>" in page and '<a href="#extras">bench</a>' in page
+    assert "<h2>Benchmarks</h2>" in page and '<a href="#extras">bench, untitled</a>' in page
+    assert "<h2>untitled</h2>" in page  # shown under its file's name
     assert "mutation.json" not in page and "Mutation testing" not in page
 
 

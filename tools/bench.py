@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     result = bench(list(registry().values()), args.repeats, args.step_repeats, args.steps, args.skip)
     print(table(result))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(jsonfile.dumps({"provenance": provenance(), **result}))
+    args.out.write_text(jsonfile.dumps({"title": "Benchmarks", "provenance": provenance(), **result}))
     print(f"\nwrote {args.out}")
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -49,8 +50,15 @@ def plan(wheel: Path, site_of: Path, python: Path, installed: dict[str, str]) ->
 
 
 def build_wheel(out: Path) -> Path:
+    """The wheel, built from a copy of what it is made of: a build in the checkout writes build/ there, and two
+    builds at once (test workers) would share it."""
+    source = out.parent / f"{out.name}-source"
+    shutil.copytree(ROOT / "crosscheck", source / "crosscheck", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
+        if (ROOT / name).is_file():
+            shutil.copy2(ROOT / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
         check=True,
     )
     (wheel,) = out.glob("nn_crosscheck-*.whl")

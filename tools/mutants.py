@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     from crosscheck import jsonfile
     from crosscheck.environment import provenance
 
-    args.output.write_text(jsonfile.dumps({"provenance": provenance(), **result}))
+    args.output.write_text(jsonfile.dumps({"title": "Mutation testing", "provenance": provenance(), **result}))
     print(
         f"mutation score {result['score']:.1%}: {result['killed']} killed "
         f"({result['killed_by_test_suite']} by the test suite, {result['killed_by_new_checks']} by new checks), "

@@ -824,7 +824,9 @@ def main(argv: list[str] | None = None) -> int:
         for f in net["failures"]:
             print(f"\nseed {f['seed']}: {f['message']}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(jsonfile.dumps({"provenance": provenance(), **report}))
+    args.out.write_text(
+        jsonfile.dumps({"title": "Random initialisations (sweep)", "provenance": provenance(), **report})
+    )
     times = ", ".join(f"{n['name']} {sum(n['time_s'].values()):.1f} s" for n in report["networks"])
     print(f"\n{len(seeds)} seeds x {len(names)} networks in {report['runtime_s']:.1f} s ({times}); wrote {args.out}")
     return 0 if report["passed"] else 1

@@ -37,14 +37,23 @@ CHECK_TEXT = {
 }
 
 
-# Sections other sessions write (this repository's float32, sweep, mutation and bench runs); the report
-# shows one only when its JSON file is in the folder, so a project without them sees nothing of them.
-EXTRAS = (
-    ("float32", "Float32 drift", "float32.json"),
-    ("sweep", "Random initialisations (sweep)", "sweep.json"),
-    ("mutation", "Mutation testing", "mutation.json"),
-    ("bench", "Benchmarks", "bench.json"),
-)
+# The report's own JSON; any other JSON file in the folder is a section another tool wrote (the float32 report,
+# a project's benchmarks), shown under its "title", so that the page knows no project's tools by name.
+OWN_JSON = "results.json"
+
+
+def extras(out_dir: Path) -> list[tuple[str, str, Path]]:
+    """(name, title, path) of each section another tool wrote as JSON into ``out_dir``, by file name."""
+    found = []
+    for path in sorted(out_dir.glob("*.json")) if out_dir.is_dir() else []:
+        if path.name == OWN_JSON:
+            continue
+        try:
+            title = json.loads(path.read_text(encoding="utf-8")).get("title")
+        except (OSError, ValueError, AttributeError):
+            title = None
+        found.append((path.stem, title if isinstance(title, str) and title else path.stem, path))
+    return found
 
 
 def e(value: Any) -> str:
@@ -228,7 +237,8 @@ def html_page(
     failed = sum(not c.passed for c in checks)
     nav = "".join(f'<a href="#network-{i}">{e(net.name)}</a>' for i, net in enumerate(networks))
     nav += "".join(f'<a href="#findings-{k}">{e(section.title)}</a>' for k, section in enumerate(sections))
-    shown = [name for name, _, filename in EXTRAS if (out_dir / filename).is_file()]
+    sections_found = extras(out_dir)
+    shown = [name for name, _, _ in sections_found]
     if shown:
         nav += f'<a href="#extras">{e(", ".join(shown))}</a>'
     nav += '<a href="#environment">environment</a>'
@@ -292,7 +302,7 @@ def html_page(
                 f"<p>{e_code(q.finding)}</p>{_finding_table(q)}</div>"
             )
         body.append("</section>")
-    present = [(title, out_dir / filename) for _, title, filename in EXTRAS if (out_dir / filename).is_file()]
+    present = [(title, path) for _, title, path in sections_found]
     body += ['<section id="extras">']
     for title, path in present:
         body.append(f"<h2>{e(title)}</h2>{_extra_html(title, path)}")

@@ -87,10 +87,8 @@ def summary_markdown(networks: Sequence[NetworkReport], sections: Sequence[Secti
     lines += [
         "## Elsewhere",
         "",
-        "Float32 drift, the random-initialisation sweep, mutation testing and benchmarks are sections of",
-        "`reports/index.html`, read from `reports/float32.json`, `reports/sweep.json`, `reports/mutation.json`",
-        "and `reports/bench.json` when their sessions have run (timings and per-machine figures stay out of",
-        "this file).",
+        "The float32 report and any other JSON file in this folder (a project's own tools' figures) are sections",
+        "of `index.html` (timings and per-machine figures stay out of this file).",
         "",
     ]
     return "\n".join(lines)
