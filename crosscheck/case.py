@@ -208,7 +208,7 @@ class Case:
     twin: Twin
     data: Data
     description: str = ""
-    seed_file: str | None = None
+    source: str | None = None  # where the network was written from (a file, a page): shown in the reports
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
     # The network's layers, input to output, for naming the layer where a divergence starts (optional).
     layers: Sequence[Layer] = ()
@@ -305,7 +305,7 @@ def _resolve(s: Scratch, twin: Twin) -> Calls:
 
 def vary(case: Case, **changes: Any) -> Case:
     """A copy of ``case`` with some parts changed, each named as its class declares it: the case's own
-    ``name``, ``description``, ``seed_file``, ``dtype``, ``layers``; a field of ``Scratch``, ``Twin`` or
+    ``name``, ``description``, ``source``, ``dtype``, ``layers``; a field of ``Scratch``, ``Twin`` or
     ``Data`` by its bare name (``params``, ``network``, ``step``..., ``module``, ``optimizer``, ``scheduler``,
     ``X``, ``y``, ``batches``, ``learning_rate``, ``curve_steps``, ``seed``...) or prefixed by its part
     (``scratch_loss``, ``twin_loss``, ``data_seed``); ``loss`` and ``evaluate``, which both ``Scratch`` and

@@ -22,7 +22,7 @@ class NetworkReport:
     """One network's comparisons and the traces they were computed from."""
 
     name: str
-    seed_file: str | None
+    source: str | None
     description: str
     comparisons: tuple[Comparison, ...]
     scratch: Trace
@@ -42,7 +42,7 @@ def collect(case: Case) -> NetworkReport:
     atol, rtol = tolerance(case)
     return NetworkReport(
         name=case.name,
-        seed_file=case.seed_file,
+        source=case.source,
         description=case.description,
         comparisons=tuple(run_check(case, check, pair) for check in battery(case)),
         scratch=pair[0],

@@ -132,9 +132,9 @@ def test_vary_takes_the_declared_names_and_asks_which_side_for_a_name_both_decla
         return 2 * NET.twin.loss(out, y)
 
     params = dict(NET.scratch.params)
-    changed = vary(NET, params=params, module=NET.twin.module, twin_loss=loss, learning_rate=0.5, seed_file="x")
+    changed = vary(NET, params=params, module=NET.twin.module, twin_loss=loss, learning_rate=0.5, source="x")
     assert (changed.scratch.params, changed.twin.loss, changed.data.learning_rate) == (params, loss, 0.5)
-    assert changed.scratch.loss is NET.scratch.loss and changed.seed_file == "x"
+    assert changed.scratch.loss is NET.scratch.loss and changed.source == "x"
     assert vary(NET, scratch_loss=loss).scratch.loss is vary(NET, scratch_loss=loss).calls.loss is loss
     with pytest.raises(TypeError, match=r"vary\(\): scratch and twin both have 'loss': say scratch_loss or twin_loss"):
         vary(NET, loss=loss)

@@ -46,7 +46,7 @@ def test_results_json_has_every_network_and_check(networks, quirks):
     assert set(data) >= {"environment", "networks", "findings"}
     assert [n["name"] for n in data["networks"]] == list(registry())
     for net in data["networks"]:
-        assert set(net) >= {"name", "seed_file", "checks"}
+        assert set(net) >= {"name", "source", "checks"}
         assert [c["check"] for c in net["checks"]] == battery(registry()[net["name"]])
         for c in net["checks"]:
             assert set(c) >= {
@@ -104,7 +104,7 @@ def test_two_report_runs_are_byte_identical(networks, quirks):
     second.append(_diverging("grad.W1", STEP))
     quantities = {q for net in first for c in net.comparisons for q in c.quantity.split(", ")}
     assert {"dL/doutput", "optimizer state", "learning rate", "buffer", "recorded loss curve"} <= quantities
-    assert {net.seed_file is None for net in first} == {True, False}
+    assert {net.source is None for net in first} == {True, False}
     assert [net.passed for net in first] == [True] * len(KINDS) + [False]
     again = sections()
     assert markdown.summary_markdown(first, quirks, MADE) == markdown.summary_markdown(second, again, MADE)
@@ -123,7 +123,7 @@ def _diverging(stage_key: str, step: int, name: str = HOSTILE) -> verdict.Networ
     )
     return verdict.NetworkReport(
         name=name,
-        seed_file="<img src=x onerror=alert(1)>.txt",
+        source="<img src=x onerror=alert(1)>.txt",
         description="a <b>fake</b> & hostile network",
         comparisons=comparisons,
         scratch=scratch,

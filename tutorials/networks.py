@@ -55,7 +55,7 @@ def _neuron_update(net: s_neuron.NeuralNetwork, grads: Params, learning_rate: fl
 SIGMOID_NEURON = register(
     Case(
         name="sigmoid_neuron",
-        seed_file="001_ec51d214da5c9652.txt",
+        source="001_ec51d214da5c9652.txt",
         description="one sigmoid neuron, 2 inputs and a bias; SGD on one random sample per step, lr 0.1",
         scratch=Scratch(
             params={"weights": Link("linear.weight", (0,)), "bias": Link("linear.bias", (0,))},
@@ -120,7 +120,7 @@ def _221_forward(net: s221.TrainableNeuralNetwork, x: Array) -> Array:
 NETWORK_2_2_1 = register(
     Case(
         name="network_2_2_1",
-        seed_file="002_f715edb0a59ccac6.txt",
+        source="002_f715edb0a59ccac6.txt",
         description="2-2-1 sigmoid network, 9 parameters from N(0, 1); per-sample SGD in fixed order, lr 0.5",
         scratch=Scratch(
             params=_221_MAP,
@@ -196,7 +196,7 @@ def _341_evaluate(net: Any, X: Array, y: Array) -> Array:
 NETWORK_3_4_1 = register(
     Case(
         name="network_3_4_1",
-        seed_file="004_dd19dcd3624d9b51.txt",
+        source="004_dd19dcd3624d9b51.txt",
         description="3-4-1 sigmoid network without biases, U[0, 1) init; full-batch gradient descent on XOR, lr 1",
         # The hidden activation is the input of the twin's second layer; the output is the twin's own.
         layers=[Layer("hidden", scratch="layer1", twin="layer2", twin_io="input"), Layer("output", "output", "")],

@@ -275,7 +275,7 @@ def html_page(
         body += [
             f'<section id="network-{i}">',
             f"<h2>{e(net.name)}</h2>",
-            f'<p>{e(net.description)}<br><span class="meta">seed: {e(net.seed_file or "-")}</span></p>',
+            f'<p>{e(net.description)}<br><span class="meta">source: {e(net.source or "-")}</span></p>',
             _checks_table(net),
             "<h3>Where the sides part</h3>",
             _localisation_html(where_it_grows(net)),

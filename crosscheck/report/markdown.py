@@ -46,13 +46,13 @@ def summary_markdown(networks: Sequence[NetworkReport], sections: Sequence[Secti
         f"**{len(checks)} checks on {networks_text(len(networks))}: "
         f"{len(checks) - len(failed)} passed, {len(failed)} failed.**",
         "",
-        "| network | seed | check | steps | largest abs diff | tolerance | verdict |",
+        "| network | source | check | steps | largest abs diff | tolerance | verdict |",
         "|---|---|---|---|---|---|---|",
     ]
     for net in networks:
         for c in net.comparisons:
             lines.append(
-                f"| {md_cell(net.name)} | {md_cell(net.seed_file or '-')} | {md_cell(c.check)} | "
+                f"| {md_cell(net.name)} | {md_cell(net.source or '-')} | {md_cell(c.check)} | "
                 f"{c.steps if c.steps else 'before training'} | {md_cell(below(c.max_abs))} | "
                 f"{md_cell(tolerance_cell(c.atol, c.rtol))} | "
                 f"{'PASS' if c.passed else '**FAIL**'} |"

@@ -43,7 +43,7 @@ def results(
             "networks": [
                 {
                     "name": net.name,
-                    "seed_file": net.seed_file,
+                    "source": net.source,
                     "description": net.description,
                     "passed": net.passed,
                     "checks": [check_record(c) for c in net.comparisons],
