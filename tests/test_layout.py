@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 LIBRARY = Path(__file__).resolve().parents[1] / "crosscheck"
+README = LIBRARY.parent / "README.md"
 
 
 def module_name(path: Path) -> str:
@@ -117,3 +118,40 @@ def test_function_level_and_type_checking_imports_count() -> None:
 def test_no_module_is_over_600_lines(name: str) -> None:
     lines = len(modules()[name].read_text().splitlines())
     assert lines <= 600, f"{name} has {lines} lines: a module of that size has more than one job"
+
+
+def readme_order() -> list[str]:
+    """The modules of the README's "How the code is laid out", in the order it lists them."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `crosscheck/")]
+    return [module_name(LIBRARY.parent / row) for row in rows]
+
+
+def package_deps(graph: dict[str, set[str]], name: str) -> set[str]:
+    """What a module depends on, a subpackage's ``__init__`` read as the modules it names."""
+    found: set[str] = set()
+    for dep in graph[name]:
+        if (LIBRARY.parent / dep.replace(".", "/") / "__init__.py").is_file():
+            found |= package_deps(graph, dep) or set()
+        else:
+            found.add(dep)
+    return found
+
+
+def test_the_readme_lists_every_module_once():
+    listed = readme_order()
+    packages = {name for name, path in modules().items() if path.name == "__init__.py" and name != "crosscheck"}
+    assert len(listed) == len(set(listed)), "a module listed twice"
+    assert set(listed) == set(modules()) - packages
+
+
+def test_each_module_imports_only_modules_the_readme_lists_above_it():
+    graph, listed = import_graph(), readme_order()
+    late = [
+        f"{name} imports {dep}, listed below it"
+        for i, name in enumerate(listed)
+        for dep in sorted(package_deps(graph, name))
+        if dep in listed and listed.index(dep) > i
+    ]
+    assert late == []
