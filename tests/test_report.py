@@ -66,7 +66,9 @@ def test_results_json_has_every_network_and_check(networks, quirks):
             d = c["first_divergence"]
             assert d is None or set(d) >= {"step", "quantity", "parameter", "index", "scratch", "reference"}
     assert [s["section"] for s in data["findings"]] == ["What the cross-check found in the tutorials"]
-    assert len(data["findings"][0]["findings"]) >= 5
+    from tutorials.findings import findings as tutorial_findings
+
+    assert [f["id"] for f in data["findings"][0]["findings"]] == [f.id for f in tutorial_findings()]
     env = data["environment"]
     assert set(env) >= {"python", "numpy", "torch", "platform", "numpy_blas", "numpy_blas_threads", "torch_threads"}
     assert env["torch_threads"] >= 1
