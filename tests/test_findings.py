@@ -42,7 +42,7 @@ def test_every_finding_has_its_tests_a_unique_id_and_its_sources(produced):
     assert sorted(ids) == sorted(TESTED)  # a repeated id would show twice
     for q in produced:
         assert q.finding and q.numbers, q.id
-        assert q.sources and all(s in findings.SEEDS.values() for s in q.sources), q.id
+        assert q.sources and all(s in findings.SEED_FILES.values() for s in q.sources), q.id
 
 
 def test_findings_leave_the_global_random_state_alone():

@@ -77,7 +77,7 @@ def test_twin_under_vmap_is_the_per_seed_twin_trace(swept):
 
 def test_battery_over_the_seeds_reports_the_worst_seed(swept):
     case, params, schedules, scratch, twin = swept
-    result = sw.battery(case, SEEDS, scratch, twin)
+    result = sw.seed_summary(case, SEEDS, scratch, twin)
     assert result["failures"] == []
     assert [c["check"] for c in result["checks"]] == list(CHECKS)
     training = next(c for c in result["checks"] if c["check"] == "training_run")
@@ -96,7 +96,7 @@ def test_a_fault_in_one_seed_is_named_with_its_seed_and_step():
     twin = sw.twin_stack(case, params, schedules)
     twin = {k: v.copy() for k, v in twin.items()}
     twin["grad.w4"][1, 3] += 1e-9  # seed 11, step 3: far above atol 1e-12 + rtol 1e-10 * |grad|
-    result = sw.battery(case, seeds, scratch, twin)
+    result = sw.seed_summary(case, seeds, scratch, twin)
     assert [(f["seed"], f["check"]) for f in result["failures"]] == [(11, "training_run")]
     assert "at step 3, gradient of w4" in result["failures"][0]["message"]
     rows = {r["key"]: r for r in sw.worst_by_quantity(case, seeds, scratch, twin)}

@@ -28,7 +28,7 @@ from scratch import quirks
 from scratch import sigmoid_neuron as s_neuron
 from tutorials.networks import NETWORK_3_4_1
 
-SEEDS = {
+SEED_FILES = {
     "000": "000_2616098b250bcf87.txt",
     "001": "001_ec51d214da5c9652.txt",
     "002": "002_f715edb0a59ccac6.txt",
@@ -46,7 +46,7 @@ def quirk(
     table: tuple[tuple[str, ...], tuple[tuple[str, ...], ...]] | None = None,
 ) -> Finding:
     """A finding about the seeds named by their number ("000"), shown with their file names."""
-    return Finding(id, tuple(SEEDS[s] for s in seeds), title, finding, numbers or {}, table)
+    return Finding(id, tuple(SEED_FILES[s] for s in seeds), title, finding, numbers or {}, table)
 
 
 def g(x: Any, digits: int = 8) -> str:

@@ -1,6 +1,6 @@
 """A catalogue of bugs people make in from-scratch networks, and what the gate must say about each.
 
-Each ``Mutant`` is one kind of bug, injected into every tutorial network it applies to without
+Each ``Bug`` is one kind of bug, injected into every tutorial network it applies to without
 editing a source file: a context manager patches a scratch method or module function
 (``unittest.mock.patch.object``, undone on exit) or yields a copy of the case with an adapter
 replaced (``crosscheck.vary``).  ``run`` computes the scratch trace of the first ``PREFIX``
@@ -9,7 +9,7 @@ the whole battery on the pair.  ``Expect`` says where the failure must first sho
 stage of the earliest step, as the battery's messages name it.  The tests assert exactly that,
 so the gate's power to catch these bugs is itself gated.
 
-Kinds that cannot occur in a network are not generated for it; ``Mutant.not_applicable`` says why.
+Kinds that cannot occur in a network are not generated for it; ``Bug.not_applicable`` says why.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class Variant:
 
 
 @dataclass(frozen=True)
-class Mutant:
+class Bug:
     name: str
     bug: str
     variants: Mapping[str, Variant]
@@ -308,8 +308,8 @@ NO_STORED_ACTIVATIONS = (
     "activation between calls, so none can go stale"
 )
 
-CATALOGUE: tuple[Mutant, ...] = (
-    Mutant(
+CATALOGUE: tuple[Bug, ...] = (
+    Bug(
         "gradient_sign",
         "the gradient's sign is flipped: dL/dŷ written 2(y - ŷ), seed 004's convention, then subtracted",
         {
@@ -322,7 +322,7 @@ CATALOGUE: tuple[Mutant, ...] = (
             ),
         },
     ),
-    Mutant(
+    Bug(
         "missing_sigmoid_prime",
         "the output neuron's sigmoid' factor is missing from the chain rule",
         {
@@ -343,7 +343,7 @@ CATALOGUE: tuple[Mutant, ...] = (
             ),
         },
     ),
-    Mutant(
+    Bug(
         "sigmoid_prime_argument",
         "sigmoid' evaluated on the wrong quantity: s(1 - s) given the pre-activation, or sigma(z)(1 - sigma(z)) "
         "given the activation",
@@ -365,7 +365,7 @@ CATALOGUE: tuple[Mutant, ...] = (
             ),
         },
     ),
-    Mutant(
+    Bug(
         "transposed_weight",
         "a weight matrix used transposed where the shapes still fit",
         {
@@ -382,7 +382,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         },
         {NEURON: "its weights are a vector (2,), whose transpose is itself: there is no layout to get wrong"},
     ),
-    Mutant(
+    Bug(
         "bias_never_updated",
         "the update steps the weights but never the biases",
         {
@@ -399,7 +399,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         },
         {N341: "it has no biases (the seed's 3-4-1 network is written without them)"},
     ),
-    Mutant(
+    Bug(
         "wrong_learning_rate",
         "the scratch side trains with a learning rate ten times too small (a dropped zero)",
         {
@@ -407,7 +407,7 @@ CATALOGUE: tuple[Mutant, ...] = (
             for name, first in ((NEURON, "weights"), (N221, "w1"), (N341, "weights1"))
         },
     ),
-    Mutant(
+    Bug(
         "update_before_gradient",
         "the update runs before the step's gradient is computed, so it applies the previous step's gradient",
         {
@@ -415,7 +415,7 @@ CATALOGUE: tuple[Mutant, ...] = (
             for name, first in ((NEURON, "weights"), (N221, "w1"), (N341, "weights1"))
         },
     ),
-    Mutant(
+    Bug(
         "stale_activation",
         "backprop reads activations cached by the previous step's forward pass, made before the last update",
         {
@@ -427,7 +427,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         },
         {NEURON: NO_STORED_ACTIVATIONS, N221: NO_STORED_ACTIVATIONS},
     ),
-    Mutant(
+    Bug(
         "mean_instead_of_sum",
         "a sum over samples taken as a mean, or a mean as a sum",
         {
@@ -448,7 +448,7 @@ CATALOGUE: tuple[Mutant, ...] = (
             ),
         },
     ),
-    Mutant(
+    Bug(
         "schedule_off_by_one",
         "the sample schedule is off by one",
         {
@@ -469,7 +469,7 @@ CATALOGUE: tuple[Mutant, ...] = (
             ),
         },
     ),
-    Mutant(
+    Bug(
         "aliased_weights",
         "a 'saved' copy of the weights is an alias, and an in-place update moves it before it is read",
         {
@@ -486,7 +486,7 @@ CATALOGUE: tuple[Mutant, ...] = (
             "so no alias can see an update",
         },
     ),
-    Mutant(
+    Bug(
         "float32_downcast",
         "a value silently computed or stored in float32 in a float64 network",
         {
@@ -507,7 +507,7 @@ CATALOGUE: tuple[Mutant, ...] = (
             ),
         },
     ),
-    Mutant(
+    Bug(
         "update_sign",
         "the update adds the gradient (ascent) instead of subtracting it",
         {
@@ -532,7 +532,7 @@ CATALOGUE: tuple[Mutant, ...] = (
             ),
         },
     ),
-    Mutant(
+    Bug(
         "missing_factor_two",
         "dL/dŷ written (ŷ - y), the derivative of (ŷ - y)²/2, for the loss (ŷ - y)²",
         {
@@ -543,11 +543,11 @@ CATALOGUE: tuple[Mutant, ...] = (
     ),
 )
 
-MUTANTS: dict[str, Mutant] = {m.name: m for m in CATALOGUE}
+MUTANTS: dict[str, Bug] = {m.name: m for m in CATALOGUE}
 CASES: dict[str, Case] = {c.name: c for c in TUTORIAL_CASES}
 
 
-def pairs() -> list[tuple[Mutant, Case]]:
+def pairs() -> list[tuple[Bug, Case]]:
     """Every (mutant, network) pair the catalogue generates, in catalogue order."""
     return [(m, CASES[name]) for m in CATALOGUE for name in m.variants]
 
@@ -626,7 +626,7 @@ def gate(case: Case, inject: Inject, steps: int = PREFIX, label: str = "") -> Ou
     return Outcome(label, case.name, results, clean_batches)
 
 
-def run(mutant: Mutant, case: Case, steps: int = PREFIX) -> Outcome:
+def run(mutant: Bug, case: Case, steps: int = PREFIX) -> Outcome:
     """The whole battery on ``case`` with ``mutant`` injected, over the first ``steps`` steps."""
     if case.name not in mutant.variants:
         raise KeyError(

@@ -661,7 +661,7 @@ def summarise(seeds: Sequence[int], results: Results) -> dict[str, Any]:
     return {"checks": list(checks.values()), "failures": failures}
 
 
-def battery(case: Case, seeds: Sequence[int], scratch: Stack, twin: Stack) -> dict[str, Any]:
+def seed_summary(case: Case, seeds: Sequence[int], scratch: Stack, twin: Stack) -> dict[str, Any]:
     """The battery on every seed of the batched traces, summarised (no per-seed confirmation)."""
     return summarise(seeds, run_battery(case, scratch, twin))
 
