@@ -75,10 +75,14 @@ def _pyproject(config: pytest.Config) -> Path | None:
 
 def _workdir(config: pytest.Config) -> Path:
     """pytest's cache folder for crosscheck (``.pytest_cache/d/crosscheck``, which pytest keeps out of version
-    control), or a temporary folder when the cache plugin is off; made on first use."""
+    control); with the cache plugin off, a folder in pytest's own temporary area (``--basetemp``, else
+    ``pytest-of-<user>``, whose old runs pytest removes); made on first use."""
     cache = getattr(config, "cache", None)
     if cache is not None:
         return Path(cache.mkdir("crosscheck"))
+    factory = getattr(config, "_tmp_path_factory", None)  # the tmp_path_factory fixture's, set when pytest configures
+    if factory is not None:
+        return Path(factory.mktemp("crosscheck"))
     return Path(tempfile.mkdtemp(prefix="pytest-crosscheck-"))
 
 
