@@ -1,9 +1,11 @@
 """Golden files: what of a case's run is kept, where, and the lifecycle of the ``golden`` check.
 
-The lifecycle is pytest-regressions' (and its ``--force-regen``/``--regen-all`` flags): a missing
-file is written and the check fails; an existing file is compared; a file that differs is rewritten
-only on request, and the check then fails too, so that no run passes on values it has just written.
-On top of it:
+The lifecycle is pytest-regressions' own, run through its ``ndarrays_regression`` fixture class with
+explicit per-array tolerances (``ATOL``/``RTOL``): a missing file is written and the check fails; an
+existing file is compared, and a mismatch leaves its ``.obtained`` file to diff (in pytest's cache or
+temporary folder, not beside the golden); ``--force-regen`` rewrites a file that fails and the check
+fails too; ``--regen-all`` rewrites every file and lets the checks pass, as its documentation says.
+On top of it, crosscheck's own rules:
 
 - the file is read and checked before any value is compared: a corrupt or truncated file, NaN or Inf,
   and a dtype, shape or set of arrays other than the run's fail with a message (pytest-regressions
@@ -11,7 +13,7 @@ On top of it:
 - both sides are compared, scratch and twin, each as tightly as they are compared with each other;
 - a golden is written only from a run whose two sides agree, atomically (a temporary file renamed);
 - in CI (``CI`` set as CI services set it) a missing golden is never written and regeneration is
-  refused (``crosscheck.plugin`` refuses the flags when pytest starts).
+  refused (``crosscheck.plugin`` refuses the flags once it has collected a golden check).
 
 Files live in ``<goldens>/<case>.npz``, ``<goldens>`` being the project's ``[tool.crosscheck] goldens``
 (default ``tests/goldens`` beside its pyproject.toml).
@@ -20,20 +22,26 @@ Files live in ``<goldens>/<case>.npz``, ``<goldens>`` being the project's ``[too
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pytest
+from pytest_regressions.ndarrays_regression import NDArraysRegressionFixture
 
 from crosscheck.compare import differences
 from crosscheck.keys import STAGE_ORDER, Pair, Trace, exceeds_text, index_text, split_key, tolerance_text
+from crosscheck.settings import in_ci, regeneration_refusal
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
-if TYPE_CHECKING:  # the plugin's configure hook reads this module; torch waits until a case needs it
+if TYPE_CHECKING:  # torch waits until a case needs it
     from crosscheck.case import Case
 
 FIRST_STEPS = 5
@@ -71,28 +79,6 @@ def golden_view(trace: Trace, first: int = FIRST_STEPS) -> dict[str, np.ndarray]
     # A 0-d array is stored as shape (1,), as pytest-regressions stores it, to compare like with like.
     # Copies, not views: traces are cached per process, and a caller may change what it gets.
     return {k: np.atleast_1d(v).copy() for k, v in out.items()}
-
-
-def in_ci(environ: Mapping[str, str] | None = None) -> bool:
-    """True when the CI variable is set as CI services set it (``CI=true``; ``0``/``false`` do not count)."""
-    value = (os.environ if environ is None else environ).get("CI", "")
-    return value.strip().lower() not in ("", "0", "false", "no")
-
-
-def regeneration_refusal(
-    force_regen: bool, regen_all: bool, folder: Path, environ: Mapping[str, str] | None = None
-) -> str | None:
-    """Why this run may not rewrite goldens, or None when it may: in CI a golden is never rewritten,
-    so a CI run cannot pass on values it has just written."""
-    environ = os.environ if environ is None else environ
-    flags = [f for f, on in (("--force-regen", force_regen), ("--regen-all", regen_all)) if on]
-    if not flags or not in_ci(environ):
-        return None
-    return (
-        f"{' and '.join(flags)} refused: CI={environ['CI']!r} says this is a CI run, and a CI run must never "
-        f"rewrite the goldens it checks. Regenerate them on purpose on a developer machine with "
-        f"`pytest --force-regen -k golden`, review the change to {folder}/, and commit it."
-    )
 
 
 def load_golden(path: Path, case_name: str | None = None) -> dict[str, np.ndarray]:
@@ -184,10 +170,10 @@ def _run_data(case: Case, scratch: Trace, twin: Trace) -> dict[str, dict[str, np
     return sides
 
 
-def _write_from_agreeing_run(case: Case, run: Pair, path: Path, data: Mapping[str, np.ndarray], why: str) -> None:
+def _agreeing(case: Case, run: Pair, path: Path) -> None:
+    """Raise unless the battery passes on ``run``: a golden records only a run whose two sides agree."""
     __tracebackhide__ = True
-    # The battery judges whether the sides agree; imported here, since the plugin reads this module's file
-    # naming before any case (and torch) is loaded.
+    # The battery judges whether the sides agree; imported here, when a golden is about to be written.
     from crosscheck.checks import CHECKS, run_check
 
     failed = [name for name in CHECKS if not run_check(case, name, run).passed]
@@ -196,8 +182,99 @@ def _write_from_agreeing_run(case: Case, run: Pair, path: Path, data: Mapping[st
             f"{case.name} / golden: {path} not written: scratch and twin disagree ({', '.join(failed)} failed), "
             f"and a golden must record a run the battery passes; fix the failing checks first"
         )
-    write_golden(path, data)
-    raise GoldenError(f"{case.name} / golden: {why}, written {path}; review it and commit it")
+
+
+def _in_order_of(path: Path, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with the arrays the file at ``path`` holds first, in its order: the bytes of an ``.npz`` follow
+    the order of its arrays, so a golden rewritten with the same values (``--regen-all``) stays byte-identical
+    even where the run records its quantities in another order than when the file was written."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            order = [name.removesuffix(".npy") for name in archive.namelist()]
+    except (OSError, zipfile.BadZipFile):
+        return dict(data)
+    return {key: data[key] for key in order if key in data} | {k: v for k, v in data.items() if k not in order}
+
+
+class _Options:
+    """What pytest-regressions reads of ``request.config``: the flags as the run's settings hold them (the plugin
+    fills those from the same options), so that the golden check runs the same inside pytest and out."""
+
+    def __init__(self, force_regen: bool, regen_all: bool) -> None:
+        self._values = {"force_regen": force_regen, "regen_all": regen_all, "with_test_class_names": False}
+
+    def getoption(self, name: str, default: Any = None) -> Any:
+        return self._values.get(name, default)
+
+
+class _GoldenFixture(NDArraysRegressionFixture):
+    """pytest-regressions' ``ndarrays_regression`` with crosscheck's rules on its two hooks: before its comparison,
+    crosscheck's own reading of the golden (a file it can trust, of the run's arrays, dtype and shapes, finite,
+    and met by both sides); before it writes the committed golden, the battery's verdict; every write atomic."""
+
+    def __init__(
+        self,
+        work: Path,
+        path: Path,
+        flags: _Options,
+        judge: Callable[[], tuple[str, str] | None],
+        agree: Callable[[], None],
+    ) -> None:
+        # ``request`` is read for its options only, the file being named (``basename``) rather than the test.
+        super().__init__(work, path.parent, SimpleNamespace(config=flags))  # type: ignore[arg-type]
+        self._path, self._judge, self._agree = path, judge, agree
+        self.why: str | None = None  # why the comparison failed, in crosscheck's words
+
+    def _dump_fn(self, data_dict: dict[str, Any], filename: Path) -> None:
+        if Path(filename) == self._path:
+            self._agree()
+        write_golden(Path(filename), _in_order_of(self._path, data_dict))
+
+    def _check_fn(self, obtained_filename: Path, expected_filename: Path) -> None:
+        __tracebackhide__ = True
+        fault = self._judge()
+        if fault is not None:
+            self.why, message = fault
+            raise GoldenError(message)
+        self.why = "pytest-regressions' comparison failed"
+        super()._check_fn(obtained_filename, expected_filename)
+        self.why = None
+
+
+def _fault(
+    case: Case, path: Path, sides: Mapping[str, Mapping[str, np.ndarray]], obtained: Path
+) -> tuple[str, str] | None:
+    """Crosscheck's reading of the committed golden, before any value is compared the way pytest-regressions
+    compares: (why, message) when it cannot be trusted, does not fit the run, or a side parts from it."""
+    folder = path.parent
+    try:
+        golden = load_golden(path, case.name)
+    except GoldenError as exc:
+        return "the golden could not be read", str(exc)
+    problems = golden_problems(golden, sides["scratch"], case.dtype)
+    if problems:
+        return "the golden did not fit the run", (
+            f"{case.name} / golden: golden file {path} does not fit this run:\n  "
+            + "\n  ".join(problems)
+            + f"\nif the change is intended, {regenerate_hint(case.name, folder)}"
+        )
+    parted = {side: first_mismatch(data, golden) for side, data in sides.items()}
+    parted = {side: where for side, where in parted.items() if where is not None}
+    if not parted:
+        return None
+    which = " and ".join(parted)
+    verb = "sides part" if len(parted) > 1 else "side parts"
+    return "the run parts from the golden", (
+        f"{case.name} / golden: the {which} {verb} from {path}:\n"
+        + "\n".join(f"  {side}: {where}" for side, where in parted.items())
+        + f"\n  this run's values (scratch side), to diff: {obtained}\n"
+        + (
+            "both sides moved together: the network changed on purpose, or the data or initialisation did"
+            if len(parted) == 2
+            else f"only the {which} side moved: look there first"
+        )
+        + f"; if the change is intended, {regenerate_hint(case.name, folder)}"
+    )
 
 
 def check_golden(
@@ -205,67 +282,79 @@ def check_golden(
     folder: Path,
     run: Pair,
     *,
+    workdir: Path,
     force_regen: bool = False,
     regen_all: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> None:
     """The golden check of ``case``'s ``run`` (its scratch and twin traces) against ``<folder>/<case>.npz``:
-    passes silently, or raises ``GoldenError`` (an ``AssertionError``) saying what is wrong and what to do."""
+    passes silently, or raises ``GoldenError`` (an ``AssertionError``) saying what is wrong and what to do.
+
+    The lifecycle is pytest-regressions' own (``ndarrays_regression``, per-array tolerances ``ATOL``/``RTOL``):
+    a missing file is written and the check fails; ``force_regen`` rewrites a file that fails and the check
+    fails; ``regen_all`` rewrites every file and the check passes.  The copy it compares and the ``.obtained``
+    file it leaves go to ``workdir`` (pytest's cache or temporary folder), never beside the committed golden."""
     __tracebackhide__ = True
     path = folder / f"{case.name}.npz"
     sides = _run_data(case, *run)
-    if regen_all or (force_regen and not path.is_file()):
-        _write_from_agreeing_run(
-            case, run, path, sides["scratch"], "regenerated on request (--regen-all/--force-regen)"
+    refusal = regeneration_refusal(force_regen, regen_all, folder, environ)
+    if refusal is not None:  # the plugin refuses the flags when it sees golden checks; an xdist worker, here
+        raise GoldenError(f"{case.name} / golden: {refusal}")
+    missing = not path.is_file()
+    if missing and in_ci(environ):
+        raise GoldenError(
+            f"{case.name} / golden: golden file {path} is missing, and in CI a missing golden is not written "
+            f"(a run must not pass on values it has just created); generate it on a developer machine with "
+            f"`{regenerate_command(case.name)}`, review it and commit it"
         )
-    if not path.is_file():
-        if in_ci(environ):
-            raise GoldenError(
-                f"{case.name} / golden: golden file {path} is missing, and in CI a missing golden is not written "
-                f"(a run must not pass on values it has just created); generate it on a developer machine with "
-                f"`{regenerate_command(case.name)}`, review it and commit it"
-            )
-        _write_from_agreeing_run(case, run, path, sides["scratch"], "no golden file yet (first run)")
+    work = workdir / "goldens"
+    work.mkdir(parents=True, exist_ok=True)
+    copy = work / path.name
+    copy.unlink(missing_ok=True)
+    if not missing:
+        shutil.copyfile(path, copy)
+    obtained = copy.with_suffix(".obtained.npz")
+    fixture = _GoldenFixture(
+        work,
+        path,
+        _Options(force_regen, regen_all),
+        partial(_fault, case, path, sides, obtained),
+        partial(_agreeing, case, run, path),
+    )
+    data = dict(sides["scratch"])
     try:
-        golden = load_golden(path, case.name)
+        fixture.check(data, basename=case.name, tolerances={key: dict(atol=ATOL, rtol=RTOL) for key in data})
+    except pytest.fail.Exception:  # pytest-regressions wrote the golden, and fails the test that did
+        why = "no golden file yet (first run)" if missing else f"{fixture.why}; --force-regen set"
+        raise GoldenError(f"{case.name} / golden: {why}, written {path}; review it and commit it") from None
     except GoldenError:
-        if not force_regen:
-            raise
-        _write_from_agreeing_run(case, run, path, sides["scratch"], "the golden could not be read; --force-regen set")
-    problems = golden_problems(golden, sides["scratch"], case.dtype)
-    if problems:
-        if force_regen:
-            _write_from_agreeing_run(
-                case, run, path, sides["scratch"], "the golden did not fit the run; --force-regen set"
-            )
+        raise
+    except (AssertionError, OSError) as exc:  # its comparison found what crosscheck's did not
         raise GoldenError(
-            f"{case.name} / golden: golden file {path} does not fit this run:\n  "
-            + "\n  ".join(problems)
-            + f"\nif the change is intended, {regenerate_hint(case.name, folder)}"
-        )
-    parted = {side: first_mismatch(data, golden) for side, data in sides.items()}
-    parted = {side: where for side, where in parted.items() if where is not None}
-    if parted:
-        if force_regen:
-            _write_from_agreeing_run(
-                case, run, path, sides["scratch"], "the run parts from the golden; --force-regen set"
-            )
-        which = " and ".join(parted)
-        verb = "sides part" if len(parted) > 1 else "side parts"
-        raise GoldenError(
-            f"{case.name} / golden: the {which} {verb} from {path}:\n"
-            + "\n".join(f"  {side}: {where}" for side, where in parted.items())
-            + "\n"
-            + (
-                "both sides moved together: the network changed on purpose, or the data or initialisation did"
-                if len(parted) == 2
-                else f"only the {which} side moved: look there first"
-            )
-            + f"; if the change is intended, {regenerate_hint(case.name, folder)}"
-        )
+            f"{case.name} / golden: {path} differs from this run ({obtained}):\n{exc}\n"
+            f"if the change is intended, {regenerate_hint(case.name, folder)}"
+        ) from None
+
+
+def looks_like_a_golden(path: Path) -> bool:
+    """Whether ``path`` is an ``.npz`` that crosscheck wrote: its arrays include initial parameters (``init.*``)
+    and the first steps' loss.  Read from the archive's member names (standard library: the xdist controller
+    that checks for orphans has loaded no NumPy), never from its values."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return "first_loss.npy" in names and any(n.startswith("init.") and n.endswith(".npy") for n in names)
 
 
 def orphan_goldens(folder: Path, case_names: Iterable[str]) -> list[Path]:
-    """Golden ``.npz`` files that no registered case reads (left behind by a rename or a removal)."""
+    """Golden files that no registered case reads (left behind by a rename or a removal): in the golden folder,
+    named ``<name>.npz`` and holding what crosscheck writes.  Any other file there (a project's own ``.npz``, a
+    pytest-regressions ``.obtained`` file) is not crosscheck's to judge."""
     names = set(case_names)
-    return sorted(p for p in folder.glob("*.npz") if p.stem not in names)
+    return sorted(
+        p
+        for p in folder.glob("*.npz")
+        if p.stem not in names and not p.name.endswith(".obtained.npz") and looks_like_a_golden(p)
+    )

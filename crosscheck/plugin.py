@@ -1,17 +1,21 @@
 """The pytest plugin, loaded in every project that installs nn-crosscheck (entry point ``pytest11``).
 
 - The ``golden`` check that ``parametrize_with_checks`` yields reads its settings here: the folder
-  (``[tool.crosscheck] goldens`` of the project at pytest's rootdir, default ``tests/goldens``) and
-  pytest-regressions' ``--force-regen``/``--regen-all``, which are refused when ``CI`` is set.
-- At the end of the run: a summary of the cross-check tests (cases, checks, each failure with its
-  first divergence), golden files that no case read, and with ``--crosscheck-report=DIR`` the reports
+  (``[tool.crosscheck] goldens`` of the project's own pyproject.toml, the inifile or the rootdir's, default
+  ``tests/goldens``) and pytest-regressions' ``--force-regen``/``--regen-all``, which are refused when ``CI``
+  is set and the run has collected a golden check.
+- At the end of the run, when it ran cross-check tests: a summary of them (cases, checks, each failure with
+  its first divergence), golden files that no case read, and with ``--crosscheck-report=DIR`` the reports
   of ``python -m crosscheck.report`` for the cases the run collected.
 
-Nothing heavy is imported at load time: a project that never uses the harness pays for none of it.
+Loading it and configuring pytest import only pytest and the standard library, and read and write no file:
+a project that registers no case pays for none of it (``tests/test_plugin_isolation.py``).
 """
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,19 +27,18 @@ from crosscheck.settings import Settings
 
 SECTION = "crosscheck"
 BLOCK = "crosscheck_diagnosis"  # a failing case's block of facts, made by its check, carried with its report
+ORPHANS = "crosscheck goldens"  # the name of the error an orphan golden adds to pytest's own tally
 
 
 @dataclass
 class _Run:
     """What one pytest run saw of the cross-check tests."""
 
-    folder: Path
-    reports: Path
-    root: Path
     cases: dict[str, Any] = field(default_factory=dict)  # name -> Case, for the cases collected
     # (case, check) -> (outcome, message)
     outcomes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     deselected: bool = False
+    folder: Path | None = None  # the golden folder, once the orphan check has read it
     orphans: list[Path] = field(default_factory=list)
     orphan_error: str | None = None
     written: Path | None = None
@@ -57,41 +60,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         default=None,
         help="write the comparison reports (summary.md, results.json, index.html, plots) of the cases this "
-        "run collected into DIR",
+        "run collected into DIR, and the one-step repros of failing cases into DIR/repro",
     )
 
 
-def _project(config: pytest.Config) -> Any:
-    from crosscheck.errors import RegistrationError
-    from crosscheck.registration import project
+def _pyproject(config: pytest.Config) -> Path | None:
+    """The project's one file: the inifile when it is a pyproject.toml, else the rootdir's (none above it)."""
+    inipath = config.inipath
+    if inipath is not None and inipath.name == "pyproject.toml":
+        return inipath
+    candidate = config.rootpath / "pyproject.toml"
+    return candidate if candidate.is_file() else None
 
-    try:
-        return project(config.rootpath)
-    except RegistrationError as exc:
-        raise pytest.UsageError(str(exc)) from None
+
+def _workdir(config: pytest.Config) -> Path:
+    """pytest's cache folder for crosscheck (``.pytest_cache/d/crosscheck``, which pytest keeps out of version
+    control); with the cache plugin off, a folder in pytest's own temporary area (``--basetemp``, else
+    ``pytest-of-<user>``, whose old runs pytest removes); made on first use."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("crosscheck"))
+    factory = getattr(config, "_tmp_path_factory", None)  # the tmp_path_factory fixture's, set when pytest configures
+    if factory is not None:
+        return Path(factory.mktemp("crosscheck"))
+    return Path(tempfile.mkdtemp(prefix="pytest-crosscheck-"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from crosscheck.goldens import regeneration_refusal
-
-    proj = _project(config)
-    folder = proj.goldens
-    refusal = regeneration_refusal(
-        bool(config.getoption("force_regen", False)), bool(config.getoption("regen_all", False)), folder
+    # Without pytest-xdist the mark parametrize_with_checks sets would be unknown to --strict-markers.
+    config.addinivalue_line(
+        "markers", "xdist_group(name): pytest-xdist's --dist loadgroup runs the group on one worker"
     )
-    if refusal is not None:
-        raise pytest.UsageError(refusal)
     out = config.getoption("crosscheck_report")
     if out is not None and config.getoption("numprocesses", None):
         raise pytest.UsageError("--crosscheck-report needs the cases in this process: run it without -n (xdist)")
-    reports = Path(config.invocation_params.dir, out) if out is not None else proj.root / "reports"
-    config.stash[_RUN] = _Run(folder, reports, proj.root)
+    config.stash[_RUN] = _Run()
     config.stash[_SETTINGS] = Settings(
-        goldens=folder,
+        root=config.rootpath,
+        pyproject=_pyproject(config),
         force_regen=bool(config.getoption("force_regen", False)),
         regen_all=bool(config.getoption("regen_all", False)),
-        reports=reports,
-        root=proj.root,
+        report=Path(config.invocation_params.dir, out) if out is not None else None,
+        workdir=functools.cache(functools.partial(_workdir, config)),
     )
     settings.push(config.stash[_SETTINGS])
     _ACTIVE.append(config)
@@ -102,6 +112,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _ACTIVE.remove(config)
     if _SETTINGS in config.stash:
         settings.pop(config.stash[_SETTINGS])
+
+
+def _project(config: pytest.Config) -> Any:
+    """The run's project (read now, when a cross-check test needs it), or a usage error naming the file."""
+    from crosscheck.errors import RegistrationError
+    from crosscheck.registration import run_project
+
+    try:
+        return run_project(config.stash[_SETTINGS])
+    except RegistrationError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _case_and_check(item: pytest.Item) -> tuple[Any, str] | None:
@@ -118,12 +139,44 @@ def _case_and_check(item: pytest.Item) -> tuple[Any, str] | None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """The cases of the tests that will run (after -k, -m and --deselect have taken theirs)."""
-    run = session.config.stash[_RUN]
+    """The cases of the tests that will run (after -k, -m and --deselect have taken theirs); the CI refusal of
+    regeneration, once a golden check is among them (a run with none rewrites no golden of crosscheck's)."""
+    config = session.config
+    run = config.stash[_RUN]
+    golden = False
     for item in session.items:
         found = _case_and_check(item)
         if found is not None:
             run.cases.setdefault(found[0].name, found[0])
+            golden = golden or found[1] == "golden"
+    run_settings = config.stash[_SETTINGS]
+    if golden and not hasattr(config, "workerinput"):  # a worker's golden checks refuse on their own
+        from crosscheck.settings import regeneration_refusal
+
+        refusal = regeneration_refusal(run_settings.force_regen, run_settings.regen_all, _project(config).goldens)
+        if refusal is not None:
+            raise pytest.UsageError(refusal)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker under ``--dist loadgroup``: make the ``xdist_group`` of the cross-check tests reach the
+    scheduler.  pytest-xdist (3.8) appends ``@<group>`` to ``item._nodeid``, the string pytest read its node ids
+    from until 9.2; pytest 9.2 reads them from ``item._id``, so the suffix is lost and each worker would run
+    every case again.  Only the cross-check tests are touched, and only where the two ids disagree."""
+    if not (hasattr(config, "workerinput") and config.getvalue("loadgroup")):
+        return
+    for item in items:
+        wanted = getattr(item, "_nodeid", None)
+        if not isinstance(wanted, str) or wanted == item.nodeid or not hasattr(item, "_id"):
+            continue
+        if _case_and_check(item) is None:
+            continue
+        try:
+            from _pytest.nodeid import NodeId  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            return
+        item._id = NodeId.parse(wanted)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -131,9 +184,10 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         items[0].config.stash[_RUN].deselected = True
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(hookwrapper=True)  # old-style: pytest 7.0 may run on a pluggy without wrapper=True
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
+    outcome = yield
+    report = outcome.get_result()
     found = _case_and_check(item)
     if found is not None and (report.when == "call" or report.failed):
         # user_properties travel with the report, to the xdist controller as well.
@@ -144,7 +198,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             block = diagnosis_block(found[0].name)
             if block:
                 report.user_properties.append((BLOCK, block))
-    return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -182,23 +235,51 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     golden_ran = any(check == "golden" for _, check in run.outcomes)
     if golden_ran and _whole_suite(config, run) and not session.shouldfail and not session.shouldstop:
-        from crosscheck.goldens import orphan_goldens
-
-        registered = run.registered if run.registered is not None else _registered(config)
-        if isinstance(registered, str):
-            run.orphan_error = f"golden files not checked for orphans: {registered}"
-        else:
-            names = set(run.cases) | {name for name, _ in run.outcomes} | set(registered)
-            run.orphans = orphan_goldens(run.folder, names) if run.folder.is_dir() else []
-        if (run.orphans or run.orphan_error) and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        _check_orphans(config, run)
+        if run.orphans or run.orphan_error:
+            # An error in pytest's own tally, so that its last line and the exit status agree.
+            text = run.orphan_error or _orphan_text(run)
+            config.hook.pytest_collectreport(
+                report=pytest.CollectReport(ORPHANS, "failed", text, [])  # type: ignore[arg-type]
+            )
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
     out = config.getoption("crosscheck_report")
     if out is not None and run.cases:
         try:
             run.written = _write_reports(config, list(run.cases.values()), Path(config.invocation_params.dir, out))
-        except (OSError, ImportError) as exc:
-            run.report_error = f"--crosscheck-report={out}: the reports could not be written: {exc}"
+        except Exception as exc:  # a plot's warning made an error by filterwarnings, a full disk: a line, not a crash
+            run.report_error = f"--crosscheck-report={out}: the reports could not be written: {_reason(exc)}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    return text if isinstance(exc, (OSError, ImportError)) else f"{type(exc).__name__}: {text}"
+
+
+def _check_orphans(config: pytest.Config, run: _Run) -> None:
+    from crosscheck.goldens import orphan_goldens
+
+    try:
+        run.folder = _project(config).goldens
+    except pytest.UsageError as exc:
+        run.orphan_error = f"golden files not checked for orphans: {exc}"
+        return
+    registered = run.registered if run.registered is not None else _registered(config)
+    if isinstance(registered, str):
+        run.orphan_error = f"golden files not checked for orphans: {registered}"
+        return
+    names = set(run.cases) | {name for name, _ in run.outcomes} | set(registered)
+    run.orphans = orphan_goldens(run.folder, names) if run.folder.is_dir() else []
+
+
+def _orphan_text(run: _Run) -> str:
+    return (
+        f"golden files that no case read: {', '.join(p.name for p in run.orphans)} in {run.folder}/; "
+        f"a case was renamed or removed (delete the file), or its module is missing from "
+        f"[tool.crosscheck] cases in pyproject.toml"
+    )
 
 
 _REGISTERED = "crosscheck_registered"
@@ -210,7 +291,7 @@ def _registered(config: pytest.Config) -> list[str] | str:
     from crosscheck.registration import registry
 
     try:
-        return list(registry(config.rootpath))
+        return list(registry())  # the project of the run in progress, this one
     except RegistrationError as exc:
         return str(exc)
 
@@ -244,11 +325,10 @@ def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> Path:
     from crosscheck import precision, report
     from crosscheck.environment import environment, provenance
     from crosscheck.findings import sections
-    from crosscheck.registration import project
 
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out} is a file, not a folder")
-    wanted = set(project(config.rootpath).float32)
+    wanted = set(_project(config).float32)
     float32 = [case for case in cases if case.name in wanted]
     networks = report.collect_all(cases)
     report.write_reports(
@@ -291,12 +371,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             for line in lines[1:4]:
                 tr.write_line(f"    {line}")
     if run.orphans:
-        tr.write_line(
-            f"golden files that no case read: {', '.join(p.name for p in run.orphans)} in {run.folder}/; "
-            f"a case was renamed or removed (delete the file), or its module is missing from "
-            f"[tool.crosscheck] cases in pyproject.toml",
-            red=True,
-        )
+        tr.write_line(_orphan_text(run), red=True)
     if run.orphan_error is not None:
         tr.write_line(run.orphan_error, red=True)
     if run.written is not None:

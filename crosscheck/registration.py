@@ -7,9 +7,11 @@ A project lists the modules that register its cases in its own ``pyproject.toml`
     goldens = "tests/goldens"          # where the golden files live (the default)
     float32 = ["my_net"]               # cases the report also checks in float32 (default: none)
 
-The project is found from a folder upwards (the first ``pyproject.toml`` on the way to the file
-system's root), and its folder is put on ``sys.path`` so that its modules import as they do in its
-own tests.  The library registers nothing of its own.
+Outside pytest (the CLI) the project is found from a folder upwards (the first ``pyproject.toml`` on the
+way to the file system's root); inside a pytest run it is the run's own file (``settings.pyproject``: the
+inifile or the rootdir's, never one above the rootdir), read when a case first needs it.  The project's
+folder is put on ``sys.path`` so that its modules import as they do in its own tests.  The library registers
+nothing of its own.
 """
 
 from __future__ import annotations
@@ -63,9 +65,20 @@ def project(start: Path | None = None) -> Project:
     """The project that ``start`` (default: the current folder) belongs to, with its ``[tool.crosscheck]``
     settings; a malformed table raises ``RegistrationError`` naming the file and the key."""
     start = Path.cwd() if start is None else Path(start)
-    path = find_pyproject(start)
+    return read_project(find_pyproject(start), start.resolve())
+
+
+def run_project(run: settings.Settings) -> Project:
+    """The project of a pytest run: its one ``pyproject.toml`` (none above the rootdir), read once per run."""
+    found = run.memo.get("project")
+    if found is None:
+        found = run.memo["project"] = read_project(run.pyproject, run.root)
+    return found  # type: ignore[no-any-return]
+
+
+def read_project(path: Path | None, root: Path) -> Project:
+    """The ``[tool.crosscheck]`` settings of the file ``path``; with no file, the defaults for ``root``."""
     if path is None:
-        root = start.resolve()
         return Project(root, None, goldens=root / DEFAULT_GOLDENS)
     try:
         config = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("crosscheck", {})
@@ -102,12 +115,10 @@ def load(proj: Project) -> None:
 def registry(start: Path | None = None) -> dict[str, Case]:
     """Every registered case by name, in registration order: the cases of the project ``start`` belongs to,
     loaded by importing the modules its ``[tool.crosscheck] cases`` lists, and any case registered in this
-    process before.  ``start`` defaults to the rootdir of the pytest run in progress (so a test module
-    finds its project wherever pytest is started from), else the current folder."""
-    if start is None:
-        run = settings.current()
-        start = run.root if run is not None else None
-    load(project(start))
+    process before.  ``start`` defaults to the project of the pytest run in progress (so a test module finds
+    its project wherever pytest is started from), else the current folder."""
+    run = settings.current()
+    load(run_project(run) if start is None and run is not None else project(start))
     return dict(_REGISTRY)
 
 

@@ -3,11 +3,14 @@ be rewritten.
 
 The plugin fills a ``Settings`` when pytest configures and takes it back when pytest ends; the library reads
 ``current()`` and never looks the plugin up.  Runs nest (pytester starts one pytest inside another): the
-innermost run's settings are the current ones.  Standard library only: the plugin imports this at load time.
+innermost run's settings are the current ones.  Standard library only, and nothing read or written when it is
+made: the plugin makes one in every pytest run, also of projects that register no case.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +20,26 @@ from typing import Any
 class Settings:
     """One pytest run's settings, and what its checks found out once that another check of the run may need."""
 
-    goldens: Path  # the folder of the golden files
+    root: Path  # pytest's rootdir
+    # The one file the project's [tool.crosscheck] table is read from, when a case needs it: the inifile when it
+    # is a pyproject.toml, else the rootdir's; never a file above the rootdir.
+    pyproject: Path | None
     force_regen: bool
     regen_all: bool
-    reports: Path  # where one-step repros go: --crosscheck-report, else <project>/reports
-    root: Path  # the project's folder
+    report: Path | None  # --crosscheck-report DIR: the repros go to DIR/repro
+    # pytest's own cache (or temporary) folder for what the run leaves to look at (a golden's .obtained file, the
+    # repros when no --crosscheck-report is given); made on first call, so a run that needs none makes none.
+    workdir: Callable[[], Path]
     # A failing case's diagnosis, by case name, made by its first failing check and read by its others and by
     # the end-of-run summary: it lives as long as the run.
     diagnoses: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # What is read once per run when first needed (the project's table, by crosscheck.registration).
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def reports(self) -> Path:
+        """Where the one-step repros go: ``--crosscheck-report DIR``, else the run's work folder."""
+        return self.report if self.report is not None else self.workdir()
 
 
 _RUNS: list[Settings] = []
@@ -53,3 +68,25 @@ def required() -> Settings:
             "it was called outside a pytest run (or with -p no:crosscheck)"
         )
     return found
+
+
+def in_ci(environ: Mapping[str, str] | None = None) -> bool:
+    """True when the CI variable is set as CI services set it (``CI=true``; ``0``/``false`` do not count)."""
+    value = (os.environ if environ is None else environ).get("CI", "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
+def regeneration_refusal(
+    force_regen: bool, regen_all: bool, folder: Path, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """Why this run may not rewrite goldens, or None when it may: in CI a golden is never rewritten,
+    so a CI run cannot pass on values it has just written."""
+    environ = os.environ if environ is None else environ
+    flags = [f for f, on in (("--force-regen", force_regen), ("--regen-all", regen_all)) if on]
+    if not flags or not in_ci(environ):
+        return None
+    return (
+        f"{' and '.join(flags)} refused: CI={environ['CI']!r} says this is a CI run, and a CI run must never "
+        f"rewrite the goldens it checks. Regenerate them on purpose on a developer machine with "
+        f"`pytest --force-regen -k golden`, review the change to {folder}/, and commit it."
+    )

@@ -19,6 +19,7 @@ from crosscheck.checks import battery, run_check
 from crosscheck.compare import Comparison
 from crosscheck.errors import StepError
 from crosscheck.optimizer_text import describe_optimizer
+from crosscheck.registration import project, run_project
 from crosscheck.run.memo import RUNS
 from crosscheck.validate import validation_problem
 
@@ -34,7 +35,12 @@ def assert_check(check: str, case: Case) -> None:
     if check == GOLDEN:
         found = settings.required()
         goldens.check_golden(
-            case, found.goldens, RUNS.full(case), force_regen=found.force_regen, regen_all=found.regen_all
+            case,
+            run_project(found).goldens,
+            RUNS.full(case),
+            workdir=found.workdir(),
+            force_regen=found.force_regen,
+            regen_all=found.regen_all,
         )
         return
     result = run_check(case, check)
@@ -91,17 +97,18 @@ def parametrize_with_checks(
     and, for a float64 case, the golden check, with ids ``<case>-<check>``.
 
     ``expected_failed_checks`` is ``{case name: {check: reason}}``; each entry becomes a strict xfail.
+
+    Each case's checks carry ``pytest.mark.xdist_group(<case>)``: under ``pytest -n N --dist loadgroup`` they go
+    to one worker, which computes the case's run once for all of them.
     """
     import pytest
 
     expected = expected_failed_checks or {}
     cases = list(cases)
     if not cases:
-        from crosscheck.registration import project
-
         run = settings.current()
-        proj = project(run.root if run is not None else None)
-        where = f"the project at {proj.pyproject}" if proj.pyproject else f"{proj.root} (no pyproject.toml above it)"
+        proj = run_project(run) if run is not None else project()
+        where = f"the project at {proj.pyproject}" if proj.pyproject else f"{proj.root} (no pyproject.toml there)"
         raise ValueError(
             f"parametrize_with_checks() got no case, so no check would run. If you pass registry().values(): no "
             f"case is registered for {where}; list the modules that register yours in its pyproject.toml, "
@@ -121,6 +128,7 @@ def parametrize_with_checks(
                 f"the checks are {names}"
             )
         for name in names:
-            marks = [pytest.mark.xfail(strict=True, reason=failing[name])] if name in failing else []
+            marks = [pytest.mark.xdist_group(case.name)]
+            marks += [pytest.mark.xfail(strict=True, reason=failing[name])] if name in failing else []
             params.append(pytest.param(case, partial(assert_check, name), id=f"{case.name}-{name}", marks=marks))
     return pytest.mark.parametrize("case, check", params)

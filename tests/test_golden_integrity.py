@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from fixture_net import make_case
 
-from crosscheck.goldens import GoldenError, check_golden, golden_view, load_golden, regeneration_refusal, write_golden
+from crosscheck.goldens import GoldenError, check_golden, golden_view, load_golden, orphan_goldens, write_golden
 from crosscheck.run.memo import traces
+from crosscheck.settings import regeneration_refusal
 
 CASE = make_case(name="fixture_golden", steps=8)
 HINT = (
@@ -53,7 +54,9 @@ def rewrite(path, **changes):
 
 
 def check(folder, run=None, **flags):
-    check_golden(CASE, folder, run or traces(CASE), environ=flags.pop("environ", {}), **flags)
+    # pytest-regressions' copy of the golden and its .obtained file go to a work folder beside the goldens' one.
+    work = folder.parent / "work"
+    check_golden(CASE, folder, run or traces(CASE), workdir=work, environ=flags.pop("environ", {}), **flags)
 
 
 def test_an_intact_copy_passes(golden):
@@ -228,16 +231,58 @@ def test_one_side_moving_is_named(golden, monkeypatch):
 # --- regeneration ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flag", ["force_regen", "regen_all"])
-def test_a_damaged_golden_can_be_regenerated_on_purpose(flag, golden, data):
+def test_force_regen_rewrites_a_damaged_golden_and_fails(golden, data):
     golden.write_bytes(b"damaged")
-    with pytest.raises(GoldenError, match=r"fixture_golden / golden: .*, written "):
-        check(golden.parent, **{flag: True})
+    with pytest.raises(GoldenError) as excinfo:
+        check(golden.parent, force_regen=True)
+    assert str(excinfo.value) == (
+        f"fixture_golden / golden: the golden could not be read; --force-regen set, written {golden}; review it "
+        "and commit it"
+    )
     rewritten = load_golden(golden)
     assert rewritten.keys() == data.keys()
     for key, value in data.items():
         np.testing.assert_array_equal(rewritten[key], value, err_msg=key)
     check(golden.parent)
+
+
+def test_regen_all_rewrites_the_golden_and_lets_the_check_pass(golden, data):
+    """pytest-regressions' --regen-all: "Regenerate all files, letting tests pass"."""
+    intact = golden.read_bytes()
+    golden.write_bytes(b"damaged")
+    check(golden.parent, regen_all=True)
+    assert golden.read_bytes() == intact  # the same run writes the same bytes
+
+
+def test_regen_all_writes_no_golden_from_a_run_whose_sides_disagree(golden):
+    scratch, twin = traces(CASE)
+    before = golden.read_bytes()
+    with pytest.raises(GoldenError, match=r"not written: scratch and twin disagree"):
+        check(golden.parent, (scratch, dict(twin, loss=twin["loss"] + 1e-6)), regen_all=True)
+    assert golden.read_bytes() == before
+
+
+def test_a_mismatch_leaves_its_obtained_file_in_the_work_folder_not_beside_the_golden(golden, data):
+    changed = data["final.W1"].copy()
+    changed[0, 0] += 1e-6
+    rewrite(golden, **{"final.W1": changed})
+    obtained = golden.parent.parent / "work" / "goldens" / "fixture_golden.obtained.npz"
+    with pytest.raises(GoldenError) as excinfo:
+        check(golden.parent)
+    assert f"\n  this run's values (scratch side), to diff: {obtained}\n" in str(excinfo.value)
+    np.testing.assert_array_equal(load_golden(obtained)["final.W1"], data["final.W1"])
+    assert [p.name for p in golden.parent.iterdir()] == [golden.name]
+
+
+def test_pytest_regressions_compares_the_values_at_crosscheck_tolerances(golden, data, monkeypatch):
+    """Its comparison runs after crosscheck's own reading: with that reading blinded, its own per-array
+    tolerances (1e-12, 1e-10, not its defaults 1e-8, 1e-5) still fail a golden off by 1e-9 relative."""
+    monkeypatch.setattr("crosscheck.goldens._fault", lambda *args: None)
+    rewrite(golden, **{"final.W1": data["final.W1"] * (1 + 1e-9)})
+    with pytest.raises(GoldenError) as excinfo:
+        check(golden.parent)
+    assert str(excinfo.value).startswith(f"fixture_golden / golden: {golden} differs from this run (")
+    assert "Values are not sufficiently close." in str(excinfo.value)
 
 
 def test_force_regen_leaves_a_matching_golden_alone(golden):
@@ -294,3 +339,25 @@ def test_regeneration_is_refused_only_in_ci(folder):
     assert regeneration_refusal(True, True, folder, {}) is None
     assert regeneration_refusal(True, True, folder, {"CI": "false"}) is None
     assert regeneration_refusal(False, False, folder, {"CI": "true"}) is None
+
+
+# --- orphans ---------------------------------------------------------------------------------------
+
+
+def test_only_a_crosscheck_golden_can_be_an_orphan(golden, folder):
+    renamed = folder / "renamed_net.npz"
+    renamed.write_bytes(golden.read_bytes())
+    np.savez(folder / "users_own.npz", a=np.arange(3))  # a project's own arrays in the same folder
+    (folder / "notes.npz").write_text("not even a zip")
+    (folder / "fixture_golden.obtained.npz").write_bytes(golden.read_bytes())
+    assert orphan_goldens(folder, [CASE.name]) == [renamed]
+
+
+def test_a_golden_rewritten_with_the_same_values_keeps_its_bytes_whatever_the_runs_order(golden, data):
+    """--regen-all on unchanged code must leave `git status` clean, also for a golden written when the run
+    recorded its quantities in another order (the bytes of an .npz follow the order of its arrays)."""
+    reordered = dict(reversed(list(data.items())))
+    write_golden(golden, reordered)
+    before = golden.read_bytes()
+    check(golden.parent, regen_all=True)
+    assert golden.read_bytes() == before

@@ -16,6 +16,7 @@ registers or counts outlives its test (``project`` checks and restores it).
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import hypothesis.internal.observability  # noqa: F401  (see above)
 import numpy as np
@@ -204,9 +205,11 @@ def test_an_orphan_golden_fails_the_run(project):
     project.runpytest("-p", "no:cacheprovider")
     orphan = project.path / "tests" / "goldens" / "renamed_net.npz"
     orphan.write_bytes((project.path / "tests" / "goldens" / "line.npz").read_bytes())
+    np.savez(orphan.parent / "users_own.npz", a=np.arange(3))  # not crosscheck's: left alone
     result = project.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=8, errors=1)  # pytest's last line and the exit status agree
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert result.outlines[-1].startswith("=") and "8 passed, 1 error" in result.outlines[-1]
     assert summary(result)[1] == (
         f"golden files that no case read: renamed_net.npz in {orphan.parent}/; a case was renamed or removed "
         "(delete the file), or its module is missing from [tool.crosscheck] cases in pyproject.toml"
@@ -257,8 +260,12 @@ def test_a_failing_case_gets_one_block_and_a_one_step_repro(project):
     project.makepyfile(line=NETWORK.replace('"w": x.T @ d,', '"w": 0.5 * (x.T @ d),'))  # a learner's bug
     result = project.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, failed=5)
-    repro = project.path / "reports" / "repro" / "line" / "repro.py"
     block = summary(result)[1:7]
+    # Into pytest's temporary folder (its cache folder, when the cache plugin is on), not the project.
+    repro = Path(block[5].removeprefix("  one-step repro: python "))
+    assert repro.is_file() and repro.parts[-3:] == ("repro", "line", "repro.py")
+    assert repro.is_relative_to(project.path.parent / "basetemp")  # pytester's --basetemp for the nested run
+    assert not (project.path / "reports").exists()
     assert block[0] == "line: 4 check(s) failed (gradients, one_step, training_run, finite_differences)"
     assert block[1] == "  first divergence: step 0, gradient of w[0, 0] (gradients check)"
     assert block[2].startswith("  scratch = ") and "> tolerance" in block[2]
@@ -305,7 +312,7 @@ def test_under_xdist_a_worker_tells_the_controller_the_registered_names(monkeypa
     # the cases itself would import torch at the end of every run. A worker, which has loaded them, sends them.
     from types import SimpleNamespace
 
-    run = plugin._Run(tmp_path, tmp_path, tmp_path, cases={"sigmoid_neuron": object()})
+    run = plugin._Run(cases={"sigmoid_neuron": object()})
     worker = SimpleNamespace(workerinput={}, workeroutput={}, stash={plugin._RUN: run}, rootpath=tmp_path)
     monkeypatch.setattr(plugin, "_registered", lambda config: ["sigmoid_neuron", "network_2_2_1"])
     plugin.pytest_sessionfinish(SimpleNamespace(config=worker), 0)
@@ -314,9 +321,15 @@ def test_under_xdist_a_worker_tells_the_controller_the_registered_names(monkeypa
     goldens = tmp_path / "goldens"
     goldens.mkdir()
     for name in ("sigmoid_neuron", "network_2_2_1", "renamed_net"):
-        (goldens / f"{name}.npz").write_bytes(b"")
-    ran = plugin._Run(goldens, tmp_path, tmp_path, outcomes={("sigmoid_neuron", "golden"): ("passed", "")})
-    controller = SimpleNamespace(stash={plugin._RUN: ran}, getoption=lambda name: None)
+        np.savez(goldens / f"{name}.npz", **{"init.w": np.zeros(1), "first_loss": np.zeros(1)})
+    ran = plugin._Run(outcomes={("sigmoid_neuron", "golden"): ("passed", "")})
+    run_settings = SimpleNamespace(memo={"project": registration.Project(tmp_path, None, goldens=goldens)})
+    reports = []
+    controller = SimpleNamespace(
+        stash={plugin._RUN: ran, plugin._SETTINGS: run_settings},
+        getoption=lambda name: None,
+        hook=SimpleNamespace(pytest_collectreport=lambda report: reports.append(report)),
+    )
     monkeypatch.setattr(plugin, "_ACTIVE", [controller])
     plugin.pytest_testnodedown(SimpleNamespace(config=controller), None)  # a crashed worker sends nothing
     assert ran.registered is None
@@ -333,3 +346,33 @@ def test_under_xdist_a_worker_tells_the_controller_the_registered_names(monkeypa
     plugin.pytest_sessionfinish(session, 0)
     assert ran.orphans == [goldens / "renamed_net.npz"]
     assert session.exitstatus == pytest.ExitCode.TESTS_FAILED
+    assert [(r.nodeid, r.failed) for r in reports] == [("crosscheck goldens", True)]
+
+
+@pytest.mark.parametrize("where", ["cache", "report"])
+def test_a_repro_goes_where_asked_or_into_pytests_cache(project, where):
+    project.makepyfile(line=NETWORK.replace('"w": x.T @ d,', '"w": 0.5 * (x.T @ d),'))
+    args = ["--crosscheck-report=out"] if where == "report" else []  # with pytest's cache plugin on
+    result = project.runpytest(*args)
+    result.assert_outcomes(passed=3, failed=5)
+    folder = project.path / ("out" if where == "report" else ".pytest_cache/d/crosscheck")
+    repro = folder / "repro" / "line" / "repro.py"
+    assert repro.is_file()
+    assert f"  one-step repro: python {repro}" in summary(result)
+    assert not (project.path / "reports").exists()
+
+
+def test_a_crash_while_writing_the_reports_is_a_line_and_a_failing_status(project, monkeypatch):
+    def warns(*args):
+        raise UserWarning("Matplotlib is building the font cache; this may take a moment.")  # as filterwarnings=error
+
+    monkeypatch.setattr(plugin, "_write_reports", warns)
+    project.runpytest("-p", "no:cacheprovider")
+    result = project.runpytest("-p", "no:cacheprovider", "--crosscheck-report=out")
+    result.assert_outcomes(passed=8)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert (
+        "--crosscheck-report=out: the reports could not be written: UserWarning: Matplotlib is building the font "
+        "cache; this may take a moment."
+    ) in result.outlines
+    assert not any("Traceback" in line for line in result.outlines + result.errlines)

@@ -52,6 +52,8 @@ from crosscheck.registration import registry
 from crosscheck.run.scratch import scratch_trace
 from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
+from tools.plugin_cost import line as plugin_cost_line
+from tools.plugin_cost import plugin_cost
 from tutorials.networks import TUTORIAL_CASES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -447,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, n) < 1:
             parser.error(f"--{n.replace('_', '-')} must be at least 1")
     result = bench(list(registry().values()), args.repeats, args.step_repeats, args.steps, args.skip)
-    print(table(result))
+    result["plugin_cost"] = plugin_cost()  # the plugin in a project that registers no case: on vs -p no:crosscheck
+    print(table(result) + "\n" + plugin_cost_line(result["plugin_cost"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(jsonfile.dumps({"title": "Benchmarks", "provenance": provenance(), **result}))
     print(f"\nwrote {args.out}")
