@@ -14,8 +14,9 @@ from crosscheck.case import Case
 from crosscheck.compare import Comparison, Problem, compare
 from crosscheck.errors import StepError
 from crosscheck.finite_diff import finite_difference_votes
-from crosscheck.keys import Pair, Trace
+from crosscheck.keys import STEPPED, Pair, Trace, split_key
 from crosscheck.run.memo import RUNS
+from crosscheck.run.scratch import anchored_trace
 from crosscheck.run.start import start
 from crosscheck.tolerance import bounds
 from crosscheck.validate import validation_problem
@@ -131,9 +132,27 @@ def check_finite_differences(case: Case, run: Pair) -> Comparison:
     )
 
 
-# Checks that need the case's own functions, not only its traces, in float64: not in CHECKS, which any
-# pair of traces (a float32 run, a seed of the sweep, a mutant's prefix) can be put through.
-ORACLES: dict[str, Callable[[Case, Pair], Comparison]] = {"finite_differences": check_finite_differences}
+def check_anchored_steps(case: Case, run: Pair) -> Comparison:
+    """Every step judged from a shared state: before each step the scratch network is given the parameters,
+    optimizer state and buffers the twin entered it with, takes that one step, and is compared with the twin's
+    step at the bound of one step of rounding.  Where training amplifies rounding (a chaotic run) the free run
+    parts by its own dynamics; here a bug still fails at the step where it first acts."""
+    twin = run[1]
+    params, batches = start(case)
+    anchored = anchored_trace(case, params, batches[: len(twin["loss"])], twin)
+    atol, rtol = tolerance(case, 1)
+    keys = [k for k in anchored if split_key(k)[0] in STEPPED]
+    return compare(case.name, "anchored_steps", anchored, twin, keys, dtype=np.dtype(case.dtype), atol=atol, rtol=rtol)
+
+
+# Checks that need the case's own functions, not only its traces: not in CHECKS, which any pair of traces (a
+# float32 run, a seed of the sweep, a mutant's prefix) can be put through.  Finite differences judge float64
+# only (their error bound assumes its rounding).
+ORACLES: dict[str, Callable[[Case, Pair], Comparison]] = {
+    "anchored_steps": check_anchored_steps,
+    "finite_differences": check_finite_differences,
+}
+FLOAT64_ONLY = frozenset({"finite_differences"})
 
 
 def exposed_gradients(case: Case) -> set[str]:
@@ -143,9 +162,11 @@ def exposed_gradients(case: Case) -> set[str]:
 
 
 def battery(case: Case) -> list[str]:
-    """The checks that apply to ``case``: CHECKS, and for a float64 case the finite-difference oracle; a
+    """The checks that apply to ``case``: CHECKS, the anchored steps, and for a float64 case the finite-difference
+    oracle; a
     network whose own step keeps its gradients to itself has no gradient to check, only what follows."""
-    checks = [*CHECKS, *ORACLES] if np.dtype(case.dtype) == np.float64 else list(CHECKS)
+    float64 = np.dtype(case.dtype) == np.float64
+    checks = [*CHECKS, *(name for name in ORACLES if float64 or name not in FLOAT64_ONLY)]
     shown = exposed_gradients(case)
     if not shown:
         checks = [c for c in checks if c != "gradients"]
@@ -162,7 +183,7 @@ def run_check(case: Case, check: str, run: Pair | None = None) -> Comparison:
     known = {**CHECKS, **ORACLES}
     if check not in known:
         raise KeyError(f"unknown check {check!r}; the battery has {list(known)}")
-    if check in ORACLES and check not in battery(case):
+    if check in FLOAT64_ONLY and np.dtype(case.dtype) != np.float64:
         raise ValueError(f"{case.name}: {check} applies to float64 cases only; this one is {np.dtype(case.dtype)}")
     if run is not None and check not in ORACLES:
         return CHECKS[check](case, run)

@@ -130,9 +130,9 @@ def summary(result):
 def test_first_run_writes_the_golden_and_fails_then_the_second_passes(project):
     golden = project.path / "tests" / "goldens" / "line.npz"
     first = project.runpytest("-p", "no:cacheprovider")
-    first.assert_outcomes(passed=7, failed=1)
+    first.assert_outcomes(passed=8, failed=1)
     assert summary(first)[:2] == [
-        "1 case, 8 checks: 1 failed, 7 passed",
+        "1 case, 9 checks: 1 failed, 8 passed",
         f"FAILED line-golden: crosscheck.goldens.GoldenError: line / golden: no golden file yet (first run), "
         f"written {golden}; review it and commit it",
     ]
@@ -142,15 +142,15 @@ def test_first_run_writes_the_golden_and_fails_then_the_second_passes(project):
         + ["final.w", "final.b"]
     )
     second = project.runpytest("-p", "no:cacheprovider")
-    second.assert_outcomes(passed=8)
-    assert summary(second)[0] == "1 case, 8 checks: 8 passed"
+    second.assert_outcomes(passed=9)
+    assert summary(second)[0] == "1 case, 9 checks: 9 passed"
 
 
 def test_the_golden_folder_is_configurable(project):
     project.makepyprojecttoml(
         '[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.crosscheck]\ngoldens = "data/g"\n'
     )
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=7, failed=1)
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=8, failed=1)
     assert (project.path / "data" / "g" / "line.npz").is_file()
     assert not (project.path / "tests" / "goldens").exists()
 
@@ -158,7 +158,7 @@ def test_the_golden_folder_is_configurable(project):
 def test_in_ci_a_missing_golden_fails_and_is_not_written(project, monkeypatch):
     monkeypatch.setenv("CI", "true")
     result = project.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=7, failed=1)
+    result.assert_outcomes(passed=8, failed=1)
     folder = project.path / "tests" / "goldens"
     assert summary(result)[1] == (
         f"FAILED line-golden: crosscheck.goldens.GoldenError: line / golden: golden file {folder / 'line.npz'} is "
@@ -188,7 +188,7 @@ def test_a_changed_golden_names_the_command_and_folder_to_regenerate(project):
     arrays["final.w"] = arrays["final.w"] + 1e-9
     np.savez_compressed(golden, **arrays)
     result = project.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=7, failed=1)
+    result.assert_outcomes(passed=8, failed=1)
     text = "\n".join(result.outlines)
     assert f"line / golden: the scratch and twin sides part from {golden}:" in text
     assert (
@@ -198,7 +198,7 @@ def test_a_changed_golden_names_the_command_and_folder_to_regenerate(project):
     regen = project.runpytest("-p", "no:cacheprovider", "--force-regen", "-k", "line-golden")
     regen.assert_outcomes(failed=1)
     assert "the run parts from the golden; --force-regen set, written" in "\n".join(regen.outlines)
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=8)
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=9)
 
 
 def test_an_orphan_golden_fails_the_run(project):
@@ -207,9 +207,9 @@ def test_an_orphan_golden_fails_the_run(project):
     orphan.write_bytes((project.path / "tests" / "goldens" / "line.npz").read_bytes())
     np.savez(orphan.parent / "users_own.npz", a=np.arange(3))  # not crosscheck's: left alone
     result = project.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=8, errors=1)  # pytest's last line and the exit status agree
+    result.assert_outcomes(passed=9, errors=1)  # pytest's last line and the exit status agree
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert result.outlines[-1].startswith("=") and "8 passed, 1 error" in result.outlines[-1]
+    assert result.outlines[-1].startswith("=") and "9 passed, 1 error" in result.outlines[-1]
     assert summary(result)[1] == (
         f"golden files that no case read: renamed_net.npz in {orphan.parent}/; a case was renamed or removed "
         "(delete the file), or its module is missing from [tool.crosscheck] cases in pyproject.toml"
@@ -237,7 +237,7 @@ def test_crosscheck_report_writes_the_reports_of_the_cases_collected(project, mo
     monkeypatch.setattr("crosscheck.findings._PRODUCERS", {})
     project.runpytest("-p", "no:cacheprovider")
     result = project.runpytest("-p", "no:cacheprovider", "--crosscheck-report=out")
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
     out = project.path / "out"
     assert f"reports written to {out}/ (index.html, summary.md, results.json)" in result.outlines
     assert {"index.html", "summary.md", "results.json"} <= {p.name for p in out.iterdir()}
@@ -259,14 +259,14 @@ def test_crosscheck_report_into_a_file_is_a_clear_error(project):
 def test_a_failing_case_gets_one_block_and_a_one_step_repro(project):
     project.makepyfile(line=NETWORK.replace('"w": x.T @ d,', '"w": 0.5 * (x.T @ d),'))  # a learner's bug
     result = project.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3, failed=5)
+    result.assert_outcomes(passed=3, failed=6)
     block = summary(result)[1:7]
     # Into pytest's temporary folder (its cache folder, when the cache plugin is on), not the project.
     repro = Path(block[5].removeprefix("  one-step repro: python "))
     assert repro.is_file() and repro.parts[-3:] == ("repro", "line", "repro.py")
     assert repro.is_relative_to(project.path.parent / "basetemp")  # pytester's --basetemp for the nested run
     assert not (project.path / "reports").exists()
-    assert block[0] == "line: 4 check(s) failed (gradients, one_step, training_run, finite_differences)"
+    assert block[0] == "line: 5 check(s) failed (gradients, one_step, training_run, anchored_steps, finite_differences)"
     assert block[1] == "  first divergence: step 0, gradient of w[0, 0] (gradients check)"
     assert block[2].startswith("  scratch = ") and "> tolerance" in block[2]
     assert block[3] == "  the difference first grows at: parameter gradient"
@@ -303,7 +303,7 @@ def test_registry_finds_the_project_of_the_pytest_run_wherever_pytest_starts(pro
         "@parametrize_with_checks(registry().values())\ndef test_all(case, check):\n    check(case)\n"
     )
     result = project.runpytest("-p", "no:cacheprovider", "inner")  # from the folder above the project
-    result.assert_outcomes(passed=7, failed=1)
+    result.assert_outcomes(passed=8, failed=1)
     assert (inner / "tests" / "goldens" / "inner_line.npz").is_file()
 
 
@@ -354,7 +354,7 @@ def test_a_repro_goes_where_asked_or_into_pytests_cache(project, where):
     project.makepyfile(line=NETWORK.replace('"w": x.T @ d,', '"w": 0.5 * (x.T @ d),'))
     args = ["--crosscheck-report=out"] if where == "report" else []  # with pytest's cache plugin on
     result = project.runpytest(*args)
-    result.assert_outcomes(passed=3, failed=5)
+    result.assert_outcomes(passed=3, failed=6)
     folder = project.path / ("out" if where == "report" else ".pytest_cache/d/crosscheck")
     repro = folder / "repro" / "line" / "repro.py"
     assert repro.is_file()
@@ -369,7 +369,7 @@ def test_a_crash_while_writing_the_reports_is_a_line_and_a_failing_status(projec
     monkeypatch.setattr(plugin, "_write_reports", warns)
     project.runpytest("-p", "no:cacheprovider")
     result = project.runpytest("-p", "no:cacheprovider", "--crosscheck-report=out")
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert (
         "--crosscheck-report=out: the reports could not be written: UserWarning: Matplotlib is building the font "

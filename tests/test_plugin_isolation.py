@@ -146,7 +146,7 @@ def test_under_xdist_loadgroup_each_case_is_computed_once(tmp_path, dist):
     run = pytest_in(
         project, "-p", "no:cacheprovider", "-vv", "-n", "2", "--dist", dist, env={"FULL_RUNS_LOG": str(log)}
     )
-    assert "2 failed, 14 passed" in run.stdout, run.stdout + run.stderr  # the two goldens, written on a first run
+    assert "2 failed, 16 passed" in run.stdout, run.stdout + run.stderr  # the two goldens, written on a first run
     workers: dict[str, set[str]] = {}
     for worker, case in re.findall(r"\[(gw\d+)\] \[ *\d+%\] \w+ tests/test_line\.py::test_line\[(\w+)-", run.stdout):
         workers.setdefault(case, set()).add(worker)

@@ -368,11 +368,11 @@ def test_main_job_prints_one_progress_line_per_network_off_a_terminal():
     results = run_all(cases, None, progress=progress)
     lines = progress.getvalue().splitlines()
     assert [line.split(" (")[0] for line in lines] == [
-        "fixture_report: 7 checks, all passed",
-        "fixture_other: 7 checks, all passed",
+        "fixture_report: 8 checks, all passed",
+        "fixture_other: 8 checks, all passed",
     ]
     assert "\033" not in progress.getvalue() and "\r" not in progress.getvalue()
-    assert len(results) == 14
+    assert len(results) == 16  # the two cases, 8 checks each
 
 
 def test_main_job_says_in_one_line_what_is_wrong_with_the_project_settings(tmp_path, monkeypatch):

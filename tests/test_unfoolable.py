@@ -127,6 +127,7 @@ def test_parametrize_with_checks_gives_every_float64_case_the_oracle_and_the_gol
             "gradients",
             "one_step",
             "training_run",
+            "anchored_steps",
             "finite_differences",
             "golden",
         )

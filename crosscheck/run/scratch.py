@@ -169,12 +169,14 @@ def record_steps(
     gradients: Callable[[Any, Any, Any], Params] | None = None,
     evaluate: Callable[[Any, Any, Any], Any] | None = None,
     check_gradients: bool = True,
+    before_step: Callable[[int, Any], None] | None = None,
 ) -> dict[str, list[np.ndarray]]:
     """Train ``net`` on ``batches`` (anything ``X[b]`` takes) and collect every stepped quantity and the
     curve, one entry per step.  The forward runs once per step: the harness calls it and hands its output
     to the loss, or the network's own step does it all.  The keyword functions replace the case's own: the
     seed sweep passes forms that run all seeds at once (and, their gradients being per seed,
-    ``check_gradients=False``)."""
+    ``check_gradients=False``).  ``before_step(step, net)`` runs as each step begins (the anchored replay
+    writes the twin's state into the network there)."""
     forward, loss = forward or case.calls.forward, loss or case.calls.loss
     gradients, evaluate = gradients or case.calls.gradients, evaluate or case.calls.evaluate
     s = case.scratch
@@ -200,6 +202,8 @@ def record_steps(
     for step, b in enumerate(batches):
         xb, yb = _batch(X, b), _batch(y, b)
         stage = "forward"
+        if before_step is not None:
+            before_step(step, net)
         try:
             if own_step is None:
                 output = forward(net, xb)
@@ -291,6 +295,24 @@ def scratch_trace(case: Case, params: Params, batches: Sequence[Batch], entering
     if not rows["curve"]:
         trace["curve"] = np.zeros(0, case.dtype)  # as the twin side: an empty curve keeps the case dtype
     return trace
+
+
+def anchored_trace(case: Case, params: Params, batches: Sequence[Batch], twin: Trace) -> Trace:
+    """The scratch side's steps, each taken from the state the twin entered it with: before each step the
+    twin's parameters, optimizer state and buffers (as ``twin``, its trace, recorded them after the step
+    before) are written into the network through the case's paths.  What the network keeps beyond them (a
+    hidden state carried across batches, a step counter of its own) stays its own, as in its free run."""
+    net = case.calls.build({k: v.copy() for k, v in params.items()}, case.data.learning_rate)
+    stateful = [key for key in twin if key.startswith(("state.", "buffer."))]
+
+    def anchor(step: int, net: Any) -> None:
+        for name in case.scratch.params:
+            paths.write(net, name, np.array(twin[f"init.{name}"] if step == 0 else twin[f"param.{name}"][step - 1]))
+        if step > 0:
+            load_scratch_state(case, net, {key: np.array(twin[key][step - 1]) for key in stateful})
+
+    rows = record_steps(case, net, batches, before_step=anchor)
+    return {k: np.array(v) for k, v in rows.items() if k != "curve"}
 
 
 def load_scratch_state(case: Case, net: Any, entering: Trace) -> None:
