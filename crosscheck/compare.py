@@ -62,6 +62,7 @@ class Divergence:
     reference: float
     difference: float
     tolerance: float
+    growth: float | None = None  # the rounding growth of the run the tolerance includes (``crosscheck.growth``)
 
     def where(self) -> str:
         return describe(self.quantity, self.parameter) + index_text(self.index)
@@ -79,6 +80,7 @@ class Comparison:
     rtol: float
     first_divergence: Divergence | None
     problem: Problem | None = None  # what kept the values from being compared
+    note: str | None = None  # how a passing comparison was judged, where the fixed bound alone would not pass
 
     @property
     def passed(self) -> bool:
@@ -90,7 +92,8 @@ class Comparison:
             return head + self.problem.text
         d = self.first_divergence
         if d is None:
-            return head + f"passed ({self.steps} steps, max |diff| {self.max_abs:.3g})"
+            note = f"; {self.note}" if self.note else ""
+            return head + f"passed ({self.steps} steps, max |diff| {self.max_abs:.3g}{note})"
         at = at_step(d.step)
         finite = (bool(np.isfinite(d.scratch)), bool(np.isfinite(d.reference)))
         if finite == (False, False):
@@ -108,7 +111,12 @@ class Comparison:
         return (
             head + f"scratch and twin part {at}, {d.where()}: "
             f"scratch = {d.scratch!r}, twin = {d.reference!r}, "
-            f"{exceeds_text(d.difference, d.tolerance)} ({tolerance_text(self.atol, self.rtol)})"
+            f"{exceeds_text(d.difference, d.tolerance)} ({tolerance_text(self.atol, self.rtol)}"
+            + (
+                f" + the rounding this run amplifies, {d.growth:.3g} there: a divergence beyond it)"
+                if d.growth is not None
+                else ")"
+            )
         )
 
     def as_dict(self) -> dict[str, Any]:

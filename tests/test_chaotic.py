@@ -1,0 +1,46 @@
+"""A chaotic run (examples/edge_of_stability.py): the correct network passes, a bug of 1e-9 fails at its step.
+
+The free run of two correct sides parts beyond the fixed float64 bound (their rounding differs, and this training
+amplifies it); it passes when judged against the growth the run itself shows.  The anchored steps judge each step
+from a shared state at the fixed bound: a planted error fails at the step it is planted, even where the free run
+has amplified rounding far beyond it.
+"""
+
+from __future__ import annotations
+
+from crosscheck.checks import _compare, run_check
+from crosscheck.run.memo import traces
+from examples.edge_of_stability import EDGE, PLANTED, PLANTED_LATE
+
+FREE_RUN = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "param", "curve")
+
+
+def test_the_correct_networks_free_run_parts_beyond_the_fixed_bound():
+    # What makes the example chaotic: without the growth judgment its correct free run would fail.
+    fixed = _compare(EDGE, "training_run", traces(EDGE), FREE_RUN, tolerance_steps=None)
+    assert fixed.first_divergence is not None and fixed.first_divergence.step > 50
+
+
+def test_the_correct_network_passes_judged_against_its_rounding_growth():
+    free = run_check(EDGE, "training_run")
+    assert free.passed, free.message()
+    assert free.note is not None and "within the rounding this run amplifies" in free.note
+    anchored = run_check(EDGE, "anchored_steps")
+    assert anchored.passed and anchored.max_abs <= 1e-14, anchored.message()  # measured: 1e-15 over 1,500 steps
+
+
+def test_an_error_of_1e_9_in_every_update_fails_at_step_0_both_ways():
+    for check in ("training_run", "anchored_steps"):
+        result = run_check(PLANTED, check)
+        d = result.first_divergence
+        assert d is not None and (d.step, d.quantity) == (0, "param"), result.message()
+    assert "a divergence beyond it" in run_check(PLANTED, "training_run").message()
+
+
+def test_an_error_planted_deep_in_the_chaos_fails_the_anchored_steps_at_its_step():
+    # From step 700 the free run has amplified rounding past 1e-9: there it cannot tell; the anchored steps can.
+    assert run_check(PLANTED_LATE, "training_run").passed
+    result = run_check(PLANTED_LATE, "anchored_steps")
+    d = result.first_divergence
+    assert d is not None and (d.step, d.quantity, d.parameter) == (700, "param", "W0"), result.message()
+    assert abs(d.difference - 1e-9) < 1e-12
