@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -48,11 +49,20 @@ def plan(wheel: Path, site_of: Path, python: Path, installed: dict[str, str]) ->
     return [f"{i['metadata']['name']}=={i['metadata']['version']}" for i in report["install"]]
 
 
+# Not copied into the build's source tree: virtual environments, caches, earlier builds and outputs.
+_NOT_SOURCE = shutil.ignore_patterns(".*", "build", "dist", "reports", "*.egg-info", "__pycache__")
+
+
 def build_wheel(out: Path) -> Path:
+    """The wheel, built from a copy of the checkout: setuptools builds in the source tree's build/, where two
+    builds at once (one per xdist worker) collide, and which a build would leave behind in the checkout."""
+    source = out / "source"
+    shutil.copytree(ROOT, source, ignore=_NOT_SOURCE)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
         check=True,
     )
+    shutil.rmtree(source)
     (wheel,) = out.glob("nn_crosscheck-*.whl")
     return wheel
 
