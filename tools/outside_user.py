@@ -27,7 +27,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -41,7 +40,6 @@ from tools.dry_run import build_wheel  # noqa: E402
 SECTION = "## Use it in your own project"
 CASE = "tiny_2_4_1"
 WHEEL_FOLDER = "/path/to/nn-crosscheck/dist/"  # the README's placeholder, the only text substituted
-TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 class StepFailed(Exception):
@@ -130,23 +128,9 @@ def install(section: str, wheel: Path, project: Path, env: dict[str, str]) -> No
         f"README install block names another wheel than the one built ({wheel.name}, with [report]): {wheel_lines[0]}",
     )
     for line in lines:
-        line_env = env
-        if TORCH_INDEX in line and not _reachable(TORCH_INDEX):
-            # The line as written; but its --index-url replaces PyPI, and torch's dependencies, which PyTorch's
-            # index serves beside torch, must then come from somewhere: PyPI, without retrying the index.
-            print(f"  {TORCH_INDEX} cannot be reached: torch's dependencies from PyPI, torch where pip finds it")
-            line_env = {**env, "PIP_EXTRA_INDEX_URL": "https://pypi.org/simple", "PIP_RETRIES": "0"}
-        shell(line.replace(WHEEL_FOLDER, f"{wheel.parent}/"), project, line_env)
+        shell(line.replace(WHEEL_FOLDER, f"{wheel.parent}/"), project, env)
     out = shell("python -c 'import crosscheck, matplotlib, torch; print(torch.__version__)'", project, env)
     print(f"  installed: torch {out.strip()}")
-
-
-def _reachable(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=5):
-            return True
-    except (OSError, ValueError):
-        return False
 
 
 def _first_run(out: str, project: Path) -> None:
