@@ -27,15 +27,23 @@ EPOCHS = 1000
 RECORD_EVERY = 10
 
 
+# The tutorial's Python-number constants are written as NumPy scalars of the parameters' dtype: every
+# value here is a single sample's scalar, and NumPy 1.x computes a float32 scalar combined with a Python
+# number in float64 (NumPy 2 keeps float32, NEP 50). In float64 they are the same numbers, so the float64
+# results do not change.
+
+
 def sigmoid(x: ArrayLike) -> Array:
     # Our activation function: f(x) = 1 / (1 + e^(-x))
-    return 1 / (1 + np.exp(-np.asarray(x)))
+    x = np.asarray(x)
+    one = x.dtype.type(1)
+    return one / (one + np.exp(-x))
 
 
 def deriv_sigmoid(x: ArrayLike) -> Array:
     # Derivative of sigmoid: f'(x) = f(x) * (1 - f(x))
     fx = sigmoid(x)
-    return fx * (1 - fx)
+    return fx * (fx.dtype.type(1) - fx)
 
 
 def mse_loss(y_true: ArrayLike, y_pred: ArrayLike) -> Array:
@@ -131,7 +139,7 @@ class TrainableNeuralNetwork:
         o1 = sigmoid(sum_o1)
         y_pred = o1
 
-        d_L_d_ypred = -2 * (y_true - y_pred)
+        d_L_d_ypred = self.dtype.type(-2) * (y_true - y_pred)
 
         # Neuron o1
         d_ypred_d_w5 = h1 * deriv_sigmoid(sum_o1)
@@ -164,15 +172,16 @@ class TrainableNeuralNetwork:
 
     def _update(self, d_L_d: Mapping[str, Array], learn_rate: float) -> None:
         # --- Update weights and biases
-        self.w1 -= learn_rate * d_L_d["w1"]
-        self.w2 -= learn_rate * d_L_d["w2"]
-        self.b1 -= learn_rate * d_L_d["b1"]
-        self.w3 -= learn_rate * d_L_d["w3"]
-        self.w4 -= learn_rate * d_L_d["w4"]
-        self.b2 -= learn_rate * d_L_d["b2"]
-        self.w5 -= learn_rate * d_L_d["w5"]
-        self.w6 -= learn_rate * d_L_d["w6"]
-        self.b3 -= learn_rate * d_L_d["b3"]
+        lr = self.dtype.type(learn_rate)
+        self.w1 -= lr * d_L_d["w1"]
+        self.w2 -= lr * d_L_d["w2"]
+        self.b1 -= lr * d_L_d["b1"]
+        self.w3 -= lr * d_L_d["w3"]
+        self.w4 -= lr * d_L_d["w4"]
+        self.b2 -= lr * d_L_d["b2"]
+        self.w5 -= lr * d_L_d["w5"]
+        self.w6 -= lr * d_L_d["w6"]
+        self.b3 -= lr * d_L_d["b3"]
 
     def loss(self, data: Array, all_y_trues: Array) -> Array:
         y_preds = np.apply_along_axis(self.feedforward, 1, data)

@@ -23,13 +23,21 @@ LEARNING_RATE = 0.1
 ITERATIONS = 10_000
 RECORD_EVERY = 100
 
+# The tutorials' Python-number constants (1 - s, 2 * error, the learning rate) are written as NumPy
+# scalars of the operands' dtype where they meet a single sample's values: NumPy 1.x computes a float32
+# *scalar* combined with a Python number in float64 (NumPy 2 keeps float32, NEP 50). In float64 they are
+# the same numbers, so the float64 results do not change.
+
 
 def sigmoid(x: ArrayLike) -> Array:
-    return 1 / (1 + np.exp(-np.asarray(x)))
+    x = np.asarray(x)
+    one = x.dtype.type(1)
+    return one / (one + np.exp(-x))
 
 
 def sigmoid_deriv(x: ArrayLike) -> Array:
-    return sigmoid(x) * (1 - sigmoid(x))
+    s = sigmoid(x)
+    return s * (s.dtype.type(1) - s)
 
 
 def make_prediction(input_vector: ArrayLike, weights: ArrayLike, bias: ArrayLike) -> Array:
@@ -101,10 +109,12 @@ class NeuralNetwork:
         self.learning_rate = _checks.positive("learning_rate", learning_rate)
 
     def _sigmoid(self, x: ArrayLike) -> Array:
-        return 1 / (1 + np.exp(-np.asarray(x)))
+        x = np.asarray(x)
+        one = x.dtype.type(1)
+        return one / (one + np.exp(-x))
 
     def _sigmoid_deriv(self, x: ArrayLike) -> Array:
-        return self._sigmoid(x) * (1 - self._sigmoid(x))
+        return self._sigmoid(x) * (self.weights.dtype.type(1) - self._sigmoid(x))
 
     def predict(self, input_vector: ArrayLike) -> Array:
         _checks.sample("input_vector", input_vector, len(self.weights), batch=True)
@@ -118,9 +128,9 @@ class NeuralNetwork:
         layer_2 = self._sigmoid(layer_1)
         prediction = layer_2
 
-        derror_dprediction = 2 * (prediction - target)
+        derror_dprediction = self.weights.dtype.type(2) * (prediction - target)
         dprediction_dlayer1 = self._sigmoid_deriv(layer_1)
-        dlayer1_dbias = 1
+        dlayer1_dbias = self.weights.dtype.type(1)
         dlayer1_dweights = (0 * self.weights) + (1 * input_vector)
 
         derror_dbias = derror_dprediction * dprediction_dlayer1 * dlayer1_dbias
@@ -128,11 +138,11 @@ class NeuralNetwork:
         return derror_dbias, derror_dweights
 
     def _update_parameters(self, derror_dbias: Array, derror_dweights: Array) -> None:
-        self.bias = self.bias - (derror_dbias * self.learning_rate)
+        self.bias = self.bias - (derror_dbias * self.bias.dtype.type(self.learning_rate))
         self.weights = self.weights - (derror_dweights * self.learning_rate)
 
     def _cumulative_error(self, input_vectors: Array, targets: Array) -> Array:
-        cumulative_error = 0
+        cumulative_error = self.weights.dtype.type(0)
         for data_instance_index in range(len(input_vectors)):
             data_point = input_vectors[data_instance_index]
             target = targets[data_instance_index]

@@ -61,6 +61,7 @@ def build_wheel(out: Path) -> Path:
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
         check=True,
     )
+    shutil.rmtree(source)
     (wheel,) = out.glob("nn_crosscheck-*.whl")
     return wheel
 

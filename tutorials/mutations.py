@@ -293,7 +293,8 @@ def _float32_after_update(method: Any) -> Any:
 
 
 def _float32_sigmoid(x: Any) -> Any:
-    return 1 / (1 + np.exp(-np.asarray(x, dtype=np.float32)))
+    one = np.float32(1)  # not 1: NumPy 1.x computes a float32 scalar plus a Python number in float64
+    return one / (one + np.exp(-np.asarray(x, dtype=np.float32)))
 
 
 def _float32_gradients(method: Any) -> Any:

@@ -63,7 +63,8 @@ SIGMOID_NEURON = register(
             build=_neuron_build,
             forward=lambda net, x: np.asarray(net.predict(x)),
             loss=lambda out, y: np.square(out - y),
-            loss_gradient=lambda out, y: 2 * (out - y),
+            # Constants of the output's dtype: NumPy 1.x takes a float32 scalar times a Python number to float64.
+            loss_gradient=lambda out, y: out.dtype.type(2) * (out - y),
             gradients=_neuron_gradients,
             update=_neuron_update,
             evaluate=lambda net, X, y: net._cumulative_error(X, y),
@@ -127,8 +128,9 @@ NETWORK_2_2_1 = register(
             init=_221_init,
             build=lambda params, lr: s221.TrainableNeuralNetwork(params),
             forward=_221_forward,
-            loss=lambda out, y: (y - out) ** 2,
-            loss_gradient=lambda out, y: -2 * (y - out),
+            # Constants of the output's dtype, as the sigmoid neuron's (the same float64 bits).
+            loss=lambda out, y: (y - out) ** out.dtype.type(2),
+            loss_gradient=lambda out, y: out.dtype.type(-2) * (y - out),
             gradients=lambda net, x, y: net._partial_derivatives(x, y),
             update=lambda net, grads, lr: net._update(grads, lr),
             evaluate=lambda net, X, y: net.loss(X, y),

@@ -112,7 +112,7 @@ def step_differences(
     positive = [v[(v > 0) & np.isfinite(v)] for v in (np.asarray(per_step[s], dtype=float) for s in stages)]
     lows = [float(p.min()) for p in positive if p.size]
     bottom = 10 ** np.floor(np.log10(min(lows))) if lows else atol * 1e-6
-    top = max(atol * 10, *(float(p.max()) * 10 for p in positive if p.size))
+    top = max([atol * 10, *(float(p.max()) * 10 for p in positive if p.size)])  # every panel may be all zeros
     low, high = int(np.ceil(np.log10(bottom))), int(np.floor(np.log10(top * 3)))
     decades = [10.0**k for k in range(high, low - 1, -max(1, int(np.ceil((high - low) / 4))))]
     for ax, stage in zip(axes[:, 0], stages, strict=True):
@@ -131,8 +131,10 @@ def step_differences(
         ax.axhline(atol, color="black", ls="--", lw=1.0)
         if divergence_step is not None:
             ax.axvline(divergence_step, color="crimson", lw=0.8, ls=":", zorder=1)
-        ax.set_yscale("log")
+        # The limits before the log scale: switching scales autoscales a panel that shows no positive
+        # difference to the tolerance line alone, identical low and high limits, which matplotlib warns about.
         ax.set_ylim(bottom, top * 3)
+        ax.set_yscale("log")
         ax.set_yticks(decades)
         ax.minorticks_off()
         ax.grid(True, which="major", alpha=0.3)
