@@ -28,60 +28,8 @@ import crosscheck.finite_diff  # noqa: F401
 import crosscheck.report.plots  # noqa: F401  (matplotlib, for the same reason as torch._dynamo)
 from crosscheck import findings, plugin, registration
 from crosscheck.goldens import load_golden
+from tools.user_project import NETWORK
 
-NETWORK = """
-import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
-
-from crosscheck import Case, Data, Link, Scratch, Twin, parametrize_with_checks, register
-
-
-class Line:
-    def __init__(self, rng):
-        self.w, self.b = rng.normal(size=(2, 1)), np.zeros(1)
-
-    def forward(self, x):
-        return x @ self.w + self.b
-
-    def gradients(self, x, y):
-        d = 2 * (self.forward(x) - y) / y.size
-        return {"w": x.T @ d, "b": d.sum(0)}
-
-    def update(self, grads, lr):
-        self.w, self.b = self.w - lr * grads["w"], self.b - lr * grads["b"]
-
-
-class LineTwin(nn.Module):
-    def __init__(self, dtype):
-        super().__init__()
-        self.lin = nn.Linear(2, 1, dtype=dtype)
-
-    def forward(self, x):
-        return self.lin(x)
-
-
-def mse(out, y):
-    return np.mean((out - y) ** 2)
-
-
-X = np.array([[0.0, 1.0], [1.0, 0.5], [2.0, -1.0], [3.0, 0.0]])
-Y = X @ np.array([[0.5], [-1.0]]) + 0.25
-
-CASE = Case(
-    name="line",
-    scratch=Scratch(
-        network=Line,
-        params={"w": Link("lin.weight", transpose=True), "b": Link("lin.bias")},
-        loss=mse,
-        gradients="gradients",
-        update="update",
-    ),
-    twin=Twin(LineTwin, loss=F.mse_loss),
-    data=Data(X, Y, batches=lambda rng: [slice(None)] * 8, learning_rate=0.1, curve_steps=[0, 4, 7]),
-)
-"""
 TEST = """
 from crosscheck import parametrize_with_checks
 from line import CASE

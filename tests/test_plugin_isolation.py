@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_plugin import NETWORK
+from tools.user_project import NETWORK, TWO_CASES, XDIST_CONFTEST
 
 TRIVIAL = "def test_one():\n    assert 1 + 1 == 2\n\n\ndef test_two():\n    assert 'a' < 'b'\n"
 MODULES = """
@@ -104,33 +104,6 @@ def test_an_unrelated_npz_in_the_golden_folder_is_left_alone(tmp_path):
     goldens.mkdir(parents=True)
     (goldens / "mine.npz").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip archive
     assert pytest_in(project, "-p", "no:cacheprovider").returncode == 0
-
-
-XDIST_CONFTEST = """
-import os
-
-
-def pytest_configure(config):
-    if hasattr(config, "workerinput"):
-        from crosscheck.run.memo import RUNS
-
-        def log(case, seed):
-            with open(os.environ["FULL_RUNS_LOG"], "a") as f:
-                f.write(case.name + "\\n")
-
-        RUNS.on_full_run.append(log)
-"""
-TWO_CASES = """
-from dataclasses import replace
-
-from crosscheck import parametrize_with_checks
-from line import CASE
-
-
-@parametrize_with_checks([CASE, replace(CASE, name="line_b")])
-def test_line(case, check):
-    check(case)
-"""
 
 
 @pytest.mark.parametrize("dist", ["loadgroup"])

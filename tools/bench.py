@@ -54,6 +54,8 @@ from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
 from tools.plugin_cost import line as plugin_cost_line
 from tools.plugin_cost import plugin_cost
+from tools.user_project import line as user_project_line
+from tools.user_project import xdist_runs
 from tutorials.networks import TUTORIAL_CASES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -450,7 +452,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{n.replace('_', '-')} must be at least 1")
     result = bench(list(registry().values()), args.repeats, args.step_repeats, args.steps, args.skip)
     result["plugin_cost"] = plugin_cost()  # the plugin in a project that registers no case: on vs -p no:crosscheck
-    print(table(result) + "\n" + plugin_cost_line(result["plugin_cost"]))
+    result["user_project_xdist"] = xdist_runs()  # each case's full run once per run, serially and on two workers
+    print(
+        table(result)
+        + "\n"
+        + plugin_cost_line(result["plugin_cost"])
+        + "\n"
+        + user_project_line(result["user_project_xdist"])
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(jsonfile.dumps({"title": "Benchmarks", "provenance": provenance(), **result}))
     print(f"\nwrote {args.out}")
