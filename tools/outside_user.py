@@ -135,13 +135,13 @@ def install(section: str, wheel: Path, project: Path, env: dict[str, str]) -> No
 
 def _first_run(out: str, project: Path) -> None:
     golden = project / "tests" / "goldens" / f"{CASE}.npz"
-    must("7 passed" in out and "1 failed" in out, "first run: 7 passed and the golden check failed", out)
+    must("8 passed" in out and "1 failed" in out, "first run: 8 passed and the golden check failed", out)
     must(f"{CASE} / golden: no golden file yet (first run), written {golden}" in out, "first run's message", out)
     must(golden.is_file(), f"first run wrote {golden}", out)
 
 
 def _passes(out: str, project: Path) -> None:
-    must("8 passed" in out and "1 case, 8 checks: 8 passed" in out, "8 passed, with the crosscheck summary", out)
+    must("9 passed" in out and "1 case, 9 checks: 9 passed" in out, "9 passed, with the crosscheck summary", out)
 
 
 def _report(out: str, project: Path) -> None:
@@ -153,7 +153,7 @@ def _report(out: str, project: Path) -> None:
 
 
 def _table(out: str, project: Path) -> None:
-    must("7 passed, 0 failed" in out and CASE in out, "crosscheck: the verdict table, 7 checks passed", out)
+    must("8 passed, 0 failed" in out and CASE in out, "crosscheck: the verdict table, 8 checks passed", out)
 
 
 def _listed(out: str, project: Path) -> None:
