@@ -192,7 +192,7 @@ def _check_data(case: Case, where: str) -> None:
 
 
 def _initial_params(case: Case, where: str, rng: Rng) -> Params:
-    """init()'s parameters, cast to the case dtype exactly as ``crosscheck.trace.start`` does."""
+    """init()'s parameters, cast to the case dtype exactly as ``crosscheck.run.start.start`` does."""
     what = "network(rng)" if case.scratch.network is not None else "init(rng)"
     try:
         raw = call_user(where, what, case.calls.init, rng)
