@@ -12,6 +12,8 @@ On top of it, crosscheck's own rules:
   compares with ``equal_nan`` and accepts float32 against a float64 golden);
 - both sides are compared, scratch and twin, each as tightly as they are compared with each other;
 - a golden is written only from a run whose two sides agree, atomically (a temporary file renamed);
+- a golden stays small whatever the network: beyond a size, its largest arrays are kept as evenly spread
+  samples with their elements' indices and the whole arrays' norms (``BUDGET``, ``SAMPLE_BUDGET``);
 - in CI (``CI`` set as CI services set it) a missing golden is never written and regeneration is
   refused (``crosscheck.plugin`` refuses the flags once it has collected a golden check).
 
@@ -45,6 +47,17 @@ if TYPE_CHECKING:  # torch waits until a case needs it
     from crosscheck.case import Case
 
 FIRST_STEPS = 5
+# A golden stays small whatever the network (issue 22: about 1 MB a case).  Float64 trace values barely
+# compress (digits_mlp, the largest tutorial case: 132,932 values in 891 KB, 0.84 of their 8 bytes), so a view
+# of up to BUDGET values (about 1 MB) is kept whole, as every committed golden is.  A larger one is cut to
+# SAMPLE_BUDGET values: its largest arrays are kept as evenly spread samples (``<key>``) with the full index of
+# each element kept (``<key>.index``, int64: about 4 more bytes an element, compressed) and the norms of the
+# whole array (``<key>.norms``); measured on a synthetic 784-1024-10 MLP with Adam over 20 steps: 0.7 MB,
+# against 137 MB in full.
+BUDGET = 150_000
+SAMPLE_BUDGET = 65_536
+INDEX, NORMS = ".index", ".norms"
+NORM_NAMES = ("mean |x|", "root mean square", "max |x|")
 # Goldens are float64 traces from NumPy on one machine; each side must meet them as tightly as the
 # two sides meet each other (pytest-regressions' default rtol 1e-5 would let a wrong fifth digit pass).
 ATOL, RTOL = FLOAT64_ATOL, FLOAT64_RTOL
@@ -77,8 +90,68 @@ def golden_view(trace: Trace, first: int = FIRST_STEPS) -> dict[str, np.ndarray]
             if quantity == "param":
                 out[f"final.{key.split('.', 1)[1]}"] = value[-1]
     # A 0-d array is stored as shape (1,), as pytest-regressions stores it, to compare like with like.
-    # Copies, not views: traces are cached per process, and a caller may change what it gets.
-    return {k: np.atleast_1d(v).copy() for k, v in out.items()}
+    # Copies, not views (sampling copies too): traces are cached per process, and a caller may change what it gets.
+    arrays = {k: np.atleast_1d(v) for k, v in out.items()}
+    kept = kept_counts({k: v.size for k, v in arrays.items()})
+    view: dict[str, np.ndarray] = {}
+    for key, value in arrays.items():
+        view |= {key: value.copy()} if kept[key] == value.size else sample(key, value, kept[key])
+    return view
+
+
+def kept_counts(sizes: Mapping[str, int], budget: int = BUDGET, sampled: int = SAMPLE_BUDGET) -> dict[str, int]:
+    """How many elements of each array a golden keeps: every element while the whole fits ``budget``; beyond it,
+    ``sampled`` shared out evenly, an array smaller than its share kept whole and what it leaves of its share
+    passed on to the larger ones.  Read from the sizes alone, so the same shapes always keep the same elements."""
+    if sum(sizes.values()) <= budget:
+        return dict(sizes)
+    left, kept = sampled, {}
+    order = sorted(sizes, key=lambda k: (sizes[k], k))
+    for n, key in enumerate(order):
+        kept[key] = min(sizes[key], max(1, left // (len(order) - n)))
+        left -= kept[key]
+    return kept
+
+
+def spread_indices(shape: tuple[int, ...], count: int) -> np.ndarray:
+    """The full indices, one row each, of ``count`` elements evenly spread over an array of ``shape``, first and
+    last included.  Integer arithmetic, so that every machine and NumPy version picks the same elements."""
+    size = int(np.prod(shape))
+    steps = np.arange(count, dtype=np.int64)
+    flat = steps * (size - 1) // max(count - 1, 1)
+    return np.stack(np.unravel_index(flat, shape), axis=1).astype(np.int64)
+
+
+def norms(value: np.ndarray) -> np.ndarray:
+    """Norms of a whole array, scaled by its size (mean |x|, root mean square, max |x|) so that the golden's own
+    element tolerance holds them: by the triangle inequality none of them moves further than its elements do
+    (|mean|a| - mean|b|| <= mean|a - b| <= atol + rtol * mean|b|, and so for the other two), so they fail no run
+    its elements would pass; their own rounding (pairwise sums, about 1e-15 relative at 1e6 elements) is far
+    inside rtol 1e-10.  Float64 whatever the case's dtype."""
+    x = np.abs(value.astype(np.float64).ravel())
+    return np.array([np.mean(x), np.sqrt(np.mean(x * x)), np.max(x)])
+
+
+def sample(key: str, value: np.ndarray, count: int) -> dict[str, np.ndarray]:
+    """The golden's arrays for ``value`` kept as a sample of ``count`` elements: their values, their indices and
+    the norms of the whole."""
+    index = spread_indices(value.shape, count)
+    return {key: value[tuple(index.T)], key + INDEX: index, key + NORMS: norms(value)}
+
+
+def companion_of(key: str, arrays: Mapping[str, Any]) -> str | None:
+    """The sampled array that ``key`` describes (its indices or norms), or None for an array of values."""
+    for suffix in (INDEX, NORMS):
+        if key.endswith(suffix) and key.removesuffix(suffix) + INDEX in arrays:
+            return key.removesuffix(suffix)
+    return None
+
+
+def expected_dtype(key: str, arrays: Mapping[str, Any], dtype: Any) -> np.dtype:
+    """The dtype ``key`` must have: the case's for values, int64 for a sample's indices, float64 for its norms."""
+    if companion_of(key, arrays) is None:
+        return np.dtype(dtype)
+    return np.dtype(np.int64) if key.endswith(INDEX) else np.dtype(np.float64)
 
 
 def load_golden(path: Path, case_name: str | None = None) -> dict[str, np.ndarray]:
@@ -103,11 +176,19 @@ def golden_problems(golden: Mapping[str, np.ndarray], data: Mapping[str, np.ndar
     problems += [f"{key}: the golden has it, the run does not" for key in sorted(set(golden) - set(data))]
     for key in sorted(set(golden) & set(data)):
         value, obtained = golden[key], np.asarray(data[key])
-        if value.dtype != np.dtype(dtype):
-            problems.append(f"{key}: the golden is {value.dtype}, not {np.dtype(dtype)}")
+        wanted = expected_dtype(key, data, dtype)
+        if value.dtype != wanted:
+            problems.append(f"{key}: the golden is {value.dtype}, not {wanted}")
         elif not np.all(np.isfinite(value)):
             problems.append(f"{key}: the golden holds NaN or Inf")
-        if obtained.shape != value.shape:
+        if key.endswith(INDEX) and companion_of(key, data) is not None:
+            # The last row is the array's last element, so any other shape or budget shows here.
+            if obtained.shape != value.shape or not np.array_equal(obtained, value):
+                problems.append(
+                    f"{key}: the golden keeps other elements of {key.removesuffix(INDEX)} than this run samples "
+                    f"(its array had another shape, or the golden another budget)"
+                )
+        elif obtained.shape != value.shape:
             problems.append(f"{key}: this run gives shape {obtained.shape} but the golden has {value.shape}")
     return problems
 
@@ -129,18 +210,38 @@ def first_mismatch(data: Mapping[str, np.ndarray], golden: Mapping[str, np.ndarr
     sentence."""
     found = []
     for key in sorted(data):
+        if key.endswith(INDEX) and companion_of(key, data) is not None:
+            continue  # golden_problems has seen that the golden samples the elements this run does
         diff, tol, bad = differences(np.asarray(data[key]), golden[key], ATOL, RTOL)
         if bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
-            found.append((_when(key, at[0]), key, at, diff, tol))
+            found.append((*_located(key, at, data), key, at, diff, tol))
     if not found:
         return None
-    _, key, at, diff, tol = min(found, key=lambda f: f[0])
+    _, name, note, key, at, diff, tol = min(found, key=lambda f: f[0])
     return (
-        f"{key}{index_text(at)}: run = {float(np.asarray(data[key])[at])!r}, "
-        f"golden = {float(golden[key][at])!r}, {exceeds_text(float(diff[at]), float(tol[at]))} "
-        f"({tolerance_text(ATOL, RTOL, 'golden')})"
+        f"{name}: run = {float(np.asarray(data[key])[at])!r}, golden = {float(golden[key][at])!r}, "
+        f"{exceeds_text(float(diff[at]), float(tol[at]))} ({tolerance_text(ATOL, RTOL, 'golden')}){note}"
     )
+
+
+def _located(key: str, at: tuple[int, ...], data: Mapping[str, np.ndarray]) -> tuple[tuple[float, int], str, str]:
+    """Where the element ``at`` of the golden array ``key`` comes in the run (``_when``), what a message calls it,
+    and, for a sampled array, what the golden keeps of it."""
+    base = companion_of(key, data)
+    if base is None and key + INDEX not in data:
+        return _when(key, at[0]), f"{key}{index_text(at)}", ""
+    index = data[(base or key) + INDEX]
+    shape = tuple(int(n) + 1 for n in index[-1])
+    note = (
+        f"; the golden keeps a sample of {base or key} (shape {shape}): compared {len(index)} of "
+        f"{int(np.prod(shape))} elements and the norms"
+    )
+    if base is None:
+        full = tuple(int(i) for i in index[at[0]])
+        return _when(key, full[0]), f"{key}{index_text(full)}", note
+    # A norm is of the whole array, so of no one step: it comes after the array's last step.
+    return _when(base, shape[0] - 1), f"{base} {NORM_NAMES[at[0]]} (of all its elements)", note
 
 
 def write_golden(path: Path, data: Mapping[str, np.ndarray]) -> None:
@@ -161,7 +262,7 @@ def _run_data(case: Case, scratch: Trace, twin: Trace) -> dict[str, dict[str, np
     sides = {"scratch": golden_view(scratch), "twin": golden_view({k: v for k, v in twin.items() if k in scratch})}
     for side, data in sides.items():
         for key, value in data.items():
-            if value.dtype != np.dtype(case.dtype):
+            if value.dtype != expected_dtype(key, data, case.dtype):
                 raise GoldenError(
                     f"{case.name}: this run's {key} is {value.dtype} on the {side} side, not {case.dtype}"
                 )
