@@ -42,7 +42,6 @@ import numpy as np
 
 from crosscheck import paths
 from crosscheck.case import Batch, Case, Params
-from crosscheck.errors import StepError
 from crosscheck.keys import Pair, Trace, at_step, describe, index_text
 from crosscheck.layout import twin_to_scratch
 from crosscheck.run.memo import RUNS
@@ -52,6 +51,7 @@ from crosscheck.run.snapshot import (
     TwinSnapshot,
     default_steps,
     scratch_network,
+    taken,
     twin_module,
 )
 from crosscheck.run.start import start
@@ -279,8 +279,7 @@ def vote_at(case: Case, run: Pair, step: int, name: str, index: tuple[int, ...])
 
 def _params(case: Case, entering: Entering) -> Params:
     """The scratch network's parameters entering the step: where the three oracles are evaluated."""
-    if entering.scratch.error is not None:
-        raise StepError(entering.scratch.error)
+    taken(entering.scratch)
     return case.read_params(entering.scratch.net)
 
 

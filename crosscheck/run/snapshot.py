@@ -88,18 +88,24 @@ def capture_twin(
         return TwinSnapshot(step, None, None, None, _why(case, step, "twin's module", exc))
 
 
+def taken(snapshot: ScratchSnapshot | TwinSnapshot) -> None:
+    """A StepError (naming the step and the side) where the snapshot could not be taken."""
+    if snapshot.error is not None:
+        side = "scratch" if isinstance(snapshot, ScratchSnapshot) else "twin"
+        raise StepError(snapshot.error, step=snapshot.step, side=side)
+
+
 def scratch_network(snapshot: ScratchSnapshot) -> Any:
     """A fresh copy of the snapshot's network, for one replay to change as it likes; a StepError where it could
     not be copied."""
-    if snapshot.error is not None:
-        raise StepError(snapshot.error)
+    taken(snapshot)
     return copy.deepcopy(snapshot.net)
 
 
 def twin_module(snapshot: TwinSnapshot) -> torch.nn.Module:
     """A fresh copy of the snapshot's module; a StepError where it could not be copied."""
-    if snapshot.error is not None or snapshot.module is None:
-        raise StepError(snapshot.error or "the twin's snapshot holds no module")
+    taken(snapshot)
+    assert snapshot.module is not None
     return copy.deepcopy(snapshot.module)
 
 
