@@ -16,6 +16,7 @@ import threading
 
 import numpy as np
 import pytest
+from fixture_net import TwinNet
 from stateful_nets import RNN_PARAMS, AnnealedNet, CachedNet, ElmanRNN, annealed_case, cached_case, rnn_case
 
 from crosscheck import Layer, run_check
@@ -79,6 +80,15 @@ def test_the_repro_of_a_correct_network_at_a_middle_step_finds_the_sides_agree(m
     step = middle(case)
     params, held, _, _ = state_entering(case, step, traces(case))
     assert one_step(case, params, start(case)[1][step], held, step) == []
+
+
+def test_the_layers_of_a_correct_network_agree_at_a_middle_step_from_the_state_the_run_was_in():
+    # Rebuilt from its parameters, the scratch copy would run at count 0 and the twin's at count 0: agreeing
+    # too, but about a step the run never took; from the snapshots both run at the step's own count.
+    case = annealed_case("annealed_layers", layers=[Layer("hidden", scratch="h", twin="act", grad="d_h")])
+    step = middle(case)
+    assert RUNS.entering(case, [step])[step].scratch.net.t == step
+    assert localise_layers(case, step, traces(case)) is None
 
 
 class ForgetsTheScale(AnnealedNet):
@@ -145,3 +155,21 @@ def test_a_network_that_cannot_be_copied_gets_a_reason_not_a_crash_nor_an_accusa
     assert (result.problem.step, result.problem.side) == (0, "scratch")
     found = diagnose(case)
     assert found.odd_one_out is None and found.check == "finite_differences"
+
+
+class LockedTwin(TwinNet):
+    """A twin that holds a lock: its module cannot be deep-copied."""
+
+    def __init__(self, dtype):
+        super().__init__(dtype)
+        self.lock = threading.Lock()
+
+
+def test_a_twin_that_cannot_be_copied_gets_a_reason_naming_the_twin():
+    case = cached_case("locked_twin", module=LockedTwin)
+    assert run_check(case, "training_run").passed
+    result = run_check(case, "finite_differences")
+    assert result.message().startswith(
+        "locked_twin / finite_differences: at step 0 the twin's module cannot be deep-copied (TypeError: "
+    ), result.message()
+    assert (result.problem.step, result.problem.side) == (0, "twin")

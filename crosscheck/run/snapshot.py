@@ -39,13 +39,16 @@ class ScratchSnapshot:
 @dataclass(frozen=True)
 class TwinSnapshot:
     """The twin entering ``step``: its module deep-copied (gradients dropped: a step starts without them), its
-    optimizer's and scheduler's ``state_dict()`` deep-copied; or why they could not be."""
+    optimizer's and scheduler's ``state_dict()`` deep-copied; or why they could not be (``error``: the module,
+    which every replay needs; ``training_error``: the optimizer or scheduler, which only a replayed update
+    needs)."""
 
     step: int
     module: torch.nn.Module | None
     optimizer: dict[str, Any] | None
     scheduler: dict[str, Any] | None
     error: str | None = None
+    training_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def _why(case: Case, step: int, side: str, exc: Exception) -> str:
     return (
         f"{case.name}: {at_step(step)} the {side} cannot be deep-copied ({type(exc).__name__}: {exc}); the oracles "
         f"that replay a step start from a copy of it as it stands, so make copy.deepcopy work on it (keep no open "
-        f"file, lock, generator or non-leaf tensor as an attribute)"
+        f"file, lock, Python generator or non-leaf tensor as an attribute)"
     )
 
 
@@ -76,16 +79,20 @@ def capture_twin(
 ) -> TwinSnapshot:
     try:
         kept = copy.deepcopy(module)
-        for p in kept.parameters():
-            p.grad = None
+    except Exception as exc:  # as capture_scratch
+        return TwinSnapshot(step, None, None, None, _why(case, step, "twin's module", exc))
+    for p in kept.parameters():
+        p.grad = None
+    try:
         return TwinSnapshot(
             step,
             kept,
             copy.deepcopy(optimizer.state_dict()),
             copy.deepcopy(scheduler.state_dict()) if scheduler is not None else None,
         )
-    except Exception as exc:  # as capture_scratch
-        return TwinSnapshot(step, None, None, None, _why(case, step, "twin's module", exc))
+    except Exception as exc:  # an optimizer or scheduler of the user's own, without a state_dict() say
+        why = _why(case, step, "twin's optimizer or scheduler state", exc)
+        return TwinSnapshot(step, kept, None, None, training_error=why)
 
 
 def taken(snapshot: ScratchSnapshot | TwinSnapshot) -> None:
@@ -113,6 +120,8 @@ def twin_training(case: Case, snapshot: TwinSnapshot) -> tuple[torch.nn.Module, 
     """A fresh copy of the twin's module with its optimizer and scheduler as they stood.  The scheduler is made
     before the optimizer's state is loaded: making one steps it to its first epoch, which resets the rate."""
     module = twin_module(snapshot)
+    if snapshot.training_error is not None:
+        raise StepError(snapshot.training_error, step=snapshot.step, side="twin")
     optimizer = case.twin.optimizer(module.parameters(), case.data.learning_rate)
     scheduler = case.twin.scheduler(optimizer) if case.twin.scheduler is not None else None
     assert snapshot.optimizer is not None
