@@ -2,7 +2,9 @@
 
 At a few points of a training run (by default the first, middle and last step) every parameter
 element ``p`` is moved by ``±h`` and the scratch loss ``f`` of that step's batch is evaluated
-through ``case.calls.build`` / ``case.calls.forward`` / ``case.calls.loss`` only, never through the gradient code:
+through ``case.calls.forward`` / ``case.calls.loss`` only, never through the gradient code, each time on a
+copy of the scratch network as it stood entering the step (``crosscheck.run.snapshot``: a hidden state
+carried across batches, a step counter, stay as the run had them), the parameter written in by its path:
 
     D(h) = (f(p + h) - f(p - h)) / 2h
 
@@ -34,15 +36,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from crosscheck import paths
 from crosscheck.case import Batch, Case, Params
 from crosscheck.keys import Pair, Trace, at_step, describe, index_text
 from crosscheck.layout import twin_to_scratch
+from crosscheck.run.memo import RUNS
+from crosscheck.run.snapshot import (
+    Entering,
+    ScratchSnapshot,
+    TwinSnapshot,
+    default_steps,
+    scratch_network,
+    taken,
+    twin_module,
+)
 from crosscheck.run.start import start
 from crosscheck.run.twin import backward_at
-from crosscheck.state import state_entering
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
 EPS = float(np.finfo(np.float64).eps)
@@ -159,26 +172,34 @@ def central_difference(f: Callable[[float], float], p: float) -> Estimate:
     return Estimate(value, h, truncation + rounding, truncation, rounding)
 
 
-def scratch_loss(case: Case, params: Params, batch: Batch) -> float:
-    """The scratch loss of one batch at ``params``, summed over the batch as the twin's loss is."""
-    net = case.calls.build({k: np.array(v) for k, v in params.items()}, case.data.learning_rate)
+def scratch_loss(case: Case, net: Any, batch: Batch) -> float:
+    """The scratch loss of one batch from ``net`` (a copy of a snapshot, which the forward may change), summed
+    over the batch as the twin's loss is."""
     return float(np.sum(case.calls.loss(case.calls.forward(net, case.data.X[batch]), case.data.y[batch])))
 
 
-def scratch_gradient(case: Case, params: Params, batch: Batch, step: int = 0, scratch: Trace | None = None) -> Params:
-    """The scratch gradients at ``params``: from the case's ``gradients``, or, for a network whose own step
-    leaves them behind, as the run ``scratch`` recorded them at ``step`` (whose parameters ``params`` are)."""
+def scratch_gradient(
+    case: Case, snapshot: ScratchSnapshot, batch: Batch, step: int = 0, scratch: Trace | None = None
+) -> Params:
+    """The scratch gradients from a copy of the network entering the step, called as the run calls them (the
+    forward, then ``gradients``, which may read what the forward cached; a network with its own step calls
+    ``gradients`` alone); for a network whose own step leaves them behind, as the run ``scratch`` recorded them
+    at ``step``."""
     if case.calls.gradients is None:
         if scratch is None:
             raise ValueError(f"{case.name}: its own step keeps the gradients; give the run that recorded them")
         return {k: np.array(scratch[f"grad.{k}"][step]) for k in case.scratch.params}
-    net = case.calls.build({k: np.array(v) for k, v in params.items()}, case.data.learning_rate)
-    return {k: np.asarray(v) for k, v in case.calls.gradients(net, case.data.X[batch], case.data.y[batch]).items()}
+    net = scratch_network(snapshot)
+    xb, yb = case.data.X[batch], case.data.y[batch]
+    if case.calls.step is None:
+        case.calls.forward(net, xb)
+    return {k: np.asarray(v) for k, v in case.calls.gradients(net, xb, yb).items()}
 
 
-def twin_gradient(case: Case, params: Params, batch: Batch) -> Params:
-    """The twin's gradients at ``params`` on ``batch``, in the scratch layout."""
-    return twin_to_scratch(backward_at(case, params, batch), case, grads=True)
+def twin_gradient(case: Case, snapshot: TwinSnapshot, params: Params, batch: Batch) -> Params:
+    """The twin's gradients on ``batch`` from a copy of its module entering the step (whatever else it keeps, a
+    hidden state say, as it stood) holding ``params``, in the scratch layout."""
+    return twin_to_scratch(backward_at(case, params, batch, twin_module(snapshot)), case, grads=True)
 
 
 def judge(scratch: float, twin: float, fd: float, bound: float, pair_tolerance: float) -> tuple[str | None, str]:
@@ -208,11 +229,6 @@ def judge(scratch: float, twin: float, fd: float, bound: float, pair_tolerance: 
     return None, f"{a} and {b} disagree while {c} is within reach of both; the three cannot tell which is off"
 
 
-def default_steps(n_steps: int) -> tuple[int, ...]:
-    """The first, middle and last step of a run."""
-    return tuple(sorted({0, n_steps // 2, n_steps - 1}))
-
-
 def spread(shape: tuple[int, ...], limit: int = MAX_ELEMENTS) -> list[tuple[int, ...]]:
     """Every index of ``shape`` when there are at most ``limit``, else ``limit`` evenly spread, first and
     last included."""
@@ -225,45 +241,60 @@ def finite_difference_votes(
     case: Case, run: Pair | None, steps: Sequence[int] | None = None, limit: int = MAX_ELEMENTS
 ) -> OracleResult:
     """Finite differences of the scratch loss against the scratch and twin gradients, float64 only, at
-    ``steps`` (default: the first, middle and last) and at most ``limit`` elements of each parameter; the
-    parameters entering a step are those the scratch side recorded in ``run`` (the case's traces; None will do
-    for step 0 of a network with a ``gradients`` function)."""
+    ``steps`` (default: the first, middle and last) and at most ``limit`` elements of each parameter.  Each step
+    starts from both sides as they stood entering it in the case's run (``RUNS.entering``: the snapshots taken
+    while it stepped); ``run`` (the case's traces) gives the gradients a network's own step leaves behind (None
+    will do for a network with a ``gradients`` function).  A side that could not be copied raises a StepError
+    saying why: the oracle cannot judge from a state the network was never in."""
     if np.dtype(case.dtype) != np.float64:
         raise ValueError(
             f"{case.name}: finite differences are checked in float64 only (their bound assumes float64 "
             f"rounding); this case is {np.dtype(case.dtype).name}"
         )
-    initial, batches = start(case)
+    _, batches = start(case)
     chosen = tuple(steps) if steps is not None else default_steps(len(batches))
     bad = [s for s in chosen if not 0 <= s < len(batches)]
     if bad:
         raise ValueError(f"{case.name}: steps {bad} are outside the run's {len(batches)} steps")
+    states = RUNS.entering(case, chosen)
     votes = []
     for step in chosen:
-        params, batch = state_entering(case, step, run, "scratch").params, batches[step]
-        by_scratch, by_twin = (
-            scratch_gradient(case, params, batch, step, run[0] if run else None),
-            twin_gradient(case, params, batch),
-        )
+        params, batch = _params(case, states[step]), batches[step]
+        by_scratch, by_twin = _gradients(case, states[step], params, batch, step, run)
         for name in case.scratch.params:
             for index in spread(params[name].shape, limit):
-                votes.append(_vote(case, params, batch, step, name, index, by_scratch, by_twin))
+                votes.append(_vote(case, states[step], params, batch, step, name, index, by_scratch, by_twin))
     return OracleResult(case.name, chosen, tuple(votes))
 
 
 def vote_at(case: Case, run: Pair, step: int, name: str, index: tuple[int, ...]) -> Vote:
-    """The three oracles on one gradient element at one step of the case's ``run`` (its traces)."""
-    initial, batches = start(case)
-    params, batch = state_entering(case, step, run, "scratch").params, batches[step]
-    by_scratch, by_twin = (
-        scratch_gradient(case, params, batch, step, run[0] if run else None),
-        twin_gradient(case, params, batch),
+    """The three oracles on one gradient element at one step of the case's ``run`` (its traces), from both sides
+    entering that step (a step the run kept no snapshot of is stepped to again)."""
+    _, batches = start(case)
+    entering = RUNS.entering(case, [step])[step]
+    params, batch = _params(case, entering), batches[step]
+    by_scratch, by_twin = _gradients(case, entering, params, batch, step, run)
+    return _vote(case, entering, params, batch, step, name, index, by_scratch, by_twin)
+
+
+def _params(case: Case, entering: Entering) -> Params:
+    """The scratch network's parameters entering the step: where the three oracles are evaluated."""
+    taken(entering.scratch)
+    return case.read_params(entering.scratch.net)
+
+
+def _gradients(
+    case: Case, entering: Entering, params: Params, batch: Batch, step: int, run: Pair | None
+) -> tuple[Params, Params]:
+    return (
+        scratch_gradient(case, entering.scratch, batch, step, run[0] if run else None),
+        twin_gradient(case, entering.twin, params, batch),
     )
-    return _vote(case, params, batch, step, name, index, by_scratch, by_twin)
 
 
 def _vote(
     case: Case,
+    entering: Entering,
     params: Params,
     batch: Batch,
     step: int,
@@ -273,9 +304,11 @@ def _vote(
     by_twin: Params,
 ) -> Vote:
     def loss_at(value: float) -> float:
-        moved = {k: np.array(v) for k, v in params.items()}
-        moved[name][index] = value
-        return scratch_loss(case, moved, batch)
+        net = scratch_network(entering.scratch)
+        moved = np.array(params[name])
+        moved[index] = value
+        paths.write(net, name, moved)
+        return scratch_loss(case, net, batch)
 
     estimate = central_difference(loss_at, float(params[name][index]))
     s, t = float(by_scratch[name][index]), float(by_twin[name][index])

@@ -11,16 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from crosscheck import paths
 from crosscheck.case import Case, Params
 from crosscheck.run.twin import backward_at
 
 
-def scratch_layer_values(case: Case, params: Params, batch: Any) -> tuple[list[Any], list[Any]]:
-    """(values, gradients) of each named layer on the scratch side; a gradient is None where the layer
-    names no scratch attribute for it."""
-    net = case.calls.build({k: np.array(v) for k, v in params.items()}, case.data.learning_rate)
+def scratch_layer_values(case: Case, params: Params, batch: Any, net: Any = None) -> tuple[list[Any], list[Any]]:
+    """(values, gradients) of each named layer on the scratch side, from ``net`` (a network the caller gives
+    up to this step: a snapshot's copy, which holds ``params``) or else one built from ``params``; a gradient is
+    None where the layer names no scratch attribute for it."""
+    if net is None:
+        net = case.calls.build({k: np.array(v) for k, v in params.items()}, case.data.learning_rate)
     xb, yb = case.data.X[batch], case.data.y[batch]
     if case.calls.gradients is None:  # the network's own step: forward and backward in one call, read after it
         assert case.calls.step is not None
@@ -34,10 +37,13 @@ def scratch_layer_values(case: Case, params: Params, batch: Any) -> tuple[list[A
     return values, grads
 
 
-def twin_layer_values(case: Case, params: Params, batch: Any) -> tuple[list[Any], list[Any]]:
-    """(values, gradients) of each named layer on the twin, from hooks on its submodules; None where a hook
-    did not fire or the layer names no gradient."""
-    module = case.twin.module(case.torch_dtype)
+def twin_layer_values(
+    case: Case, params: Params, batch: Any, module: torch.nn.Module | None = None
+) -> tuple[list[Any], list[Any]]:
+    """(values, gradients) of each named layer on the twin, from hooks on the submodules of ``module`` (a
+    snapshot's copy; by default a new one) holding ``params``; None where a hook did not fire or the layer
+    names no gradient."""
+    module = case.twin.module(case.torch_dtype) if module is None else module
     values: list[Any] = [None] * len(case.layers)
     grads: list[Any] = [None] * len(case.layers)
     handles = []

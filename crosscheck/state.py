@@ -3,7 +3,9 @@
 The one-step repro, the layer localisation and the finite-difference oracle each rerun one step of a
 recorded run; they start it here, from the parameters the run held entering the step (recorded after
 the step before, or the initial ones at step 0), the optimizer state and buffers held with them, and
-the rows of that step's batch.
+the rows of that step's batch.  What a network keeps beyond those (a hidden state, a cache, a step count)
+is not in a trace: the replays take each side's network as it stood from ``RUNS.entering``
+(``crosscheck.run.snapshot``) and write this state into the scratch copy where both sides must share it.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import numpy as np
 from crosscheck.case import Case
 from crosscheck.compare import Divergence, Problem
 from crosscheck.diagnose.chain import first_divergence, where_it_grows
+from crosscheck.errors import StepError
 from crosscheck.keys import Pair, exceeds_text, step_text
 from crosscheck.verdict import NetworkReport, collect
 
@@ -63,7 +64,10 @@ def _oracle(case: Case, d: Divergence, run: Pair) -> str | None:
         return None
     from crosscheck.finite_diff import vote_at
 
-    vote = vote_at(case, run, d.step, d.parameter or "", d.index)
+    try:
+        vote = vote_at(case, run, d.step, d.parameter or "", d.index)
+    except StepError as exc:  # a side that cannot be copied as it stood: no state to judge from
+        return f"cannot judge: {exc}"
     if vote.agree:
         return "scratch, twin and finite differences agree on this element (the divergence is elsewhere)"
     return vote.verdict
@@ -109,7 +113,10 @@ def layer_text(case: Case, step: int | None, run: Pair | None) -> str | None:
         return None
     from crosscheck.diagnose.layers import localise_layers
 
-    found = localise_layers(case, 0 if step is None else step, run)
+    try:
+        found = localise_layers(case, 0 if step is None else step, run)
+    except StepError as exc:  # as _oracle
+        return f"cannot place: {exc}"
     if found is not None:
         return found.text()
     if any(layer.grad for layer in case.layers):

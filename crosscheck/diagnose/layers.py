@@ -4,8 +4,10 @@ A case may name its layers (``Case.layers``): for each, the scratch network's at
 layer's value after ``forward`` (``"h"``, or a dotted path such as ``"hidden.out"``), the twin submodule
 whose output (or input) is that value, recorded with a forward hook, and optionally the scratch
 attribute holding dL/d(that value) after ``gradients``, which the twin's backward hook gives.
-``localise_layers(case, step, run)`` replays that one step on both sides from the state entering it and
-compares layer by layer: forward from the input, then backward from the output.  The first layer past
+``localise_layers(case, step, run)`` replays that one step on both sides from the state entering it (each
+side's network as the run left it, ``RUNS.entering``, with the twin's parameters, optimizer state and
+buffers written into the scratch copy: one shared state, as the anchored steps take) and compares layer by
+layer: forward from the input, then backward from the output.  The first layer past
 its tolerance is where the sides part; it introduced the error when the layer before it (its input)
 agrees exactly or to a small fraction of its tolerance, else it only carried and amplified an error
 from that layer.
@@ -18,11 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from crosscheck import paths
 from crosscheck.case import Case
 from crosscheck.checks import tolerance
 from crosscheck.compare import differences
 from crosscheck.keys import Pair
 from crosscheck.layer_values import scratch_layer_values, twin_layer_values
+from crosscheck.run.memo import RUNS
+from crosscheck.run.scratch import load_scratch_state
+from crosscheck.run.snapshot import scratch_network, twin_module
 from crosscheck.state import state_entering
 
 # A layer "introduces" the error when its input's difference is below this fraction of the input's own
@@ -79,9 +85,15 @@ def localise_layers(case: Case, step: int, run: Pair | None) -> LayerVerdict | N
     named layer agrees (the divergence is then in the parameter gradients or the update)."""
     if not case.layers:
         return None
-    state = state_entering(case, step, run)  # a forward and backward: no optimizer state
-    s_values, s_grads = scratch_layer_values(case, state.params, state.batch)
-    t_values, t_grads = twin_layer_values(case, state.params, state.batch)
+    state = state_entering(case, step, run)  # the twin's, the reference
+    entering = RUNS.entering(case, [step])[step]
+    net = scratch_network(entering.scratch)
+    for name, value in state.params.items():
+        paths.write(net, name, value)
+    if state.held:
+        load_scratch_state(case, net, state.held)
+    s_values, s_grads = scratch_layer_values(case, state.params, state.batch, net)
+    t_values, t_grads = twin_layer_values(case, state.params, state.batch, twin_module(entering.twin))
     names = [layer.name for layer in case.layers]
     forward = [_ratio(case, a, b) for a, b in zip(s_values, t_values, strict=True)]
     backward = [_ratio(case, a, b) for a, b in zip(s_grads, t_grads, strict=True)]

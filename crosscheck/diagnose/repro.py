@@ -1,10 +1,12 @@
 """One-step repro: a failing run shrunk to the one step where scratch and twin first part.
 
-``write_repro(case, step, run, folder)`` writes ``<folder>/state.npz`` (the parameters entering that step,
-as the twin holds them, and the rows of its batch) and ``<folder>/repro.py``, a script that rebuilds
-both sides from the case and that state, runs the one step on each, prints every quantity that differs,
-then tries each row of the batch alone and says which rows still show the difference.  It exits 1 while
-the sides differ, 0 once they agree, so it doubles as the check of a fix.
+``write_repro(case, step, run, folder)`` writes ``<folder>/state.npz`` (the parameters, optimizer state and
+buffers entering that step, as the twin holds them, and the rows of its batch) and ``<folder>/repro.py``, a
+script that steps the case's run again to that step on both sides (so that what a network keeps beyond its
+parameters is as it was), writes that state into the scratch network, runs the one step on each, prints
+every quantity that differs, then tries each row of the batch alone and says which rows still show the
+difference.  It exits 1 while the sides differ, 0 once they agree, so it doubles as the check of a fix (2: the
+step cannot be replayed, a network that cannot be copied say).
 
 The script imports the project's case the way the harness does (its ``[tool.crosscheck] cases``, with
 the project's folder on ``sys.path``), or else the module that defines the case's ``build``.
@@ -21,11 +23,15 @@ from typing import Any
 
 import numpy as np
 
+from crosscheck import paths
 from crosscheck.case import Case, Params
 from crosscheck.checks import tolerance
 from crosscheck.compare import differences
+from crosscheck.errors import StepError
 from crosscheck.keys import STAGE_ORDER, STEPPED, Pair, Trace, describe, exceeds_text, index_text, split_key
-from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.memo import RUNS
+from crosscheck.run.scratch import load_scratch_state, record_steps
+from crosscheck.run.snapshot import scratch_network, twin_training
 from crosscheck.run.twin import twin_trace
 from crosscheck.state import state_entering
 
@@ -96,9 +102,18 @@ def _import(module: str) -> Any:
 def one_step(
     case: Case, params: Params, batch: int | np.ndarray, held: dict[str, np.ndarray] | None = None, step: int = 0
 ) -> list[str]:
-    """Run step ``step`` on both sides from ``params`` (and the optimizer state and buffers ``held``) on
-    ``X[batch]``; one line per differing quantity."""
-    scratch, twin = scratch_trace(case, params, [batch], held), twin_trace(case, params, [batch], held, step)
+    """Run step ``step`` on both sides on ``X[batch]``, each from its network as the case's run left it entering
+    the step (``RUNS.entering``: what a network keeps beyond its parameters, a hidden state or a step count, as
+    it was), with ``params`` (and the optimizer state and buffers ``held``), the twin's, written into the
+    scratch copy: one shared state, as the anchored steps take.  One line per differing quantity."""
+    entering = RUNS.entering(case, [step])[step]
+    net = scratch_network(entering.scratch)
+    for name, value in params.items():
+        paths.write(net, name, np.array(value))
+    if held:
+        load_scratch_state(case, net, held)
+    scratch = {k: np.array(v) for k, v in record_steps(case, net, [batch]).items()}
+    twin = twin_trace(case, params, [batch], begin=twin_training(case, entering.twin))
     return differing(case, scratch, twin)
 
 
@@ -131,7 +146,11 @@ def replay(state_file: Path, name: str, module: str, root: str) -> int:
         held = {k: npz[k] for k in npz.files if k.startswith(("state.", "buffer."))}
         rows, sample, step = npz["rows"], bool(npz["sample"]), int(npz["step"])
     print(f"{name}: step {step} on both sides from the state entering it (rows of X: {rows.tolist()})")
-    found = one_step(case, params, int(rows[0]) if sample else rows, held, step)
+    try:
+        found = one_step(case, params, int(rows[0]) if sample else rows, held, step)
+    except StepError as exc:  # a network that cannot be copied, or a run that fails before the step
+        print(f"the step cannot be replayed: {exc}")
+        return 2
     if not found:
         print("scratch and twin agree on this step")
         return 0

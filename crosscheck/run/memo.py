@@ -1,20 +1,24 @@
 """Each case's runs, computed once and handed to whoever checks them.
 
 ``RUNS`` is the one memo of the library: a case's full run (both sides' traces) and its first step, by case
-object and seed.  An entry lives exactly as long as its case object (a registered case, for the life of the
-process; a test's own case, until the test drops it), and a case built anew, even under the same name, gets a
-run of its own.  ``RUNS.scope()`` bounds what a block computes to the block (a test that patches a network).
+object and seed, with both sides as they stood entering the steps the oracles replay
+(``crosscheck.run.snapshot``: the first, middle and last step, taken while the run steps; any other step, the
+first diverging one say, by stepping the run again to it, only when asked).  An entry lives exactly as long as
+its case object (a registered case, for the life of the process; a test's own case, until the test drops it),
+and a case built anew, even under the same name, gets a run of its own.  ``RUNS.scope()`` bounds what a block
+computes to the block (a test that patches a network).
 """
 
 from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from crosscheck.case import Case
 from crosscheck.keys import Pair
 from crosscheck.run.scratch import scratch_trace
+from crosscheck.run.snapshot import Capture, Entering, Reached, default_steps
 from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
 
@@ -25,6 +29,10 @@ class Runs:
     def __init__(self) -> None:
         self._full: dict[tuple[int, int | None], Pair] = {}
         self._first: dict[int, Pair] = {}
+        # Both sides entering a step, by case and step: those of the run at the default seed (three steps, kept as
+        # long as the run) and those of the latest replay to another step (one step, kept until the next).
+        self._snapshots: dict[int, dict[int, Entering]] = {}
+        self._replayed: dict[int, dict[int, Entering]] = {}
         self._watched: set[int] = set()
         # Called with (case, seed) each time a full run is computed: a project's gate can count them (this
         # repository's tests fail a run that computes a registered case's full run twice).
@@ -42,7 +50,14 @@ class Runs:
         pair = self._full.get(key)
         if pair is None:
             params, batches = start(case, seed)
-            pair = self._full[key] = (scratch_trace(case, params, batches), twin_trace(case, params, batches))
+            # The oracles replay steps of the default seed's run only: a seed of the sweep keeps no snapshot.
+            capture = Capture(case, default_steps(len(batches)) if seed is None else ())
+            pair = self._full[key] = (
+                scratch_trace(case, params, batches, before_step=capture.scratch_hook),
+                twin_trace(case, params, batches, before_step=capture.twin_hook),
+            )
+            if seed is None:  # a new dict, not an update: a scope's saved copy shares the old one
+                self._snapshots[id(case)] = {**self._snapshots.get(id(case), {}), **capture.taken()}
             self._watch(case)
             for observe in self.on_full_run:
                 observe(case, seed)
@@ -58,23 +73,51 @@ class Runs:
         pair = self._first.get(id(case))
         if pair is None:
             params, batches = start(case)
+            capture = Capture(case, [0])
             pair = self._first[id(case)] = (
-                scratch_trace(case, params, batches[:1]),
-                twin_trace(case, params, batches[:1]),
+                scratch_trace(case, params, batches[:1], before_step=capture.scratch_hook),
+                twin_trace(case, params, batches[:1], before_step=capture.twin_hook),
             )
+            self._snapshots[id(case)] = {**self._snapshots.get(id(case), {}), **capture.taken()}
             self._watch(case)
         return pair
+
+    def entering(self, case: Case, steps: Collection[int]) -> dict[int, Entering]:
+        """Both sides as they stood entering each of ``steps`` of the case's run (default seed): the snapshots
+        taken while it stepped, else from one replay of the run up to the last step missing (deterministic, so
+        the same states; it costs that many steps, and only the steps asked for are kept, until the next replay)."""
+        kept = {**self._snapshots.get(id(case), {}), **self._replayed.get(id(case), {})}
+        missing = sorted(set(steps) - set(kept))
+        if missing:
+            params, batches = start(case)
+            capture = Capture(case, missing, stop_after=True)
+            for side in (
+                lambda: scratch_trace(case, params, batches[: missing[-1] + 1], before_step=capture.scratch_hook),
+                lambda: twin_trace(case, params, batches[: missing[-1] + 1], before_step=capture.twin_hook),
+            ):
+                try:
+                    side()
+                except Reached:
+                    pass
+            replayed = self._replayed[id(case)] = capture.taken()
+            self._watch(case)
+            kept.update(replayed)
+        return {s: kept[s] for s in steps}
 
     def forget(self, case_id: int) -> None:
         for key in [k for k in self._full if k[0] == case_id]:
             del self._full[key]
         self._first.pop(case_id, None)
+        self._snapshots.pop(case_id, None)
+        self._replayed.pop(case_id, None)
         self._watched.discard(case_id)
 
     def clear(self) -> None:
         """Forget every run (a mutation run recomputes them under each mutant)."""
         self._full.clear()
         self._first.clear()
+        self._snapshots.clear()
+        self._replayed.clear()
 
     def has_full(self, case: Case, seed: int | None = None) -> bool:
         return (id(case), seed) in self._full
@@ -82,11 +125,11 @@ class Runs:
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:
         """What the block computes is forgotten when it ends; what was there before stays."""
-        full, first = dict(self._full), dict(self._first)
+        kept = dict(self._full), dict(self._first), dict(self._snapshots), dict(self._replayed)
         try:
             yield
         finally:
-            self._full, self._first = full, first
+            self._full, self._first, self._snapshots, self._replayed = kept
 
 
 RUNS = Runs()

@@ -272,9 +272,17 @@ def record_steps(
     return {key: row for key, row in rows.items() if row or key in ("loss", "curve")}
 
 
-def scratch_trace(case: Case, params: Params, batches: Sequence[Batch], entering: Trace | None = None) -> Trace:
+def scratch_trace(
+    case: Case,
+    params: Params,
+    batches: Sequence[Batch],
+    entering: Trace | None = None,
+    *,
+    before_step: Callable[[int, Any], None] | None = None,
+) -> Trace:
     """The scratch side's trace over ``batches`` from ``params``; ``entering`` (a replay from a later step)
-    holds the optimizer state and buffers to start from, as the twin's trace recorded them."""
+    holds the optimizer state and buffers to start from, as the twin's trace recorded them; ``before_step`` as
+    ``record_steps``'s (the memo's snapshots are taken there)."""
     X = case.data.X
     net = case.calls.build({k: v.copy() for k, v in params.items()}, case.data.learning_rate)
     if entering:
@@ -290,7 +298,7 @@ def scratch_trace(case: Case, params: Params, batches: Sequence[Batch], entering
         if failure is None:
             raise
         raise failure from exc
-    rows = record_steps(case, net, batches)
+    rows = record_steps(case, net, batches, before_step=before_step)
     trace.update({k: np.array(v) for k, v in rows.items()})
     if not rows["curve"]:
         trace["curve"] = np.zeros(0, case.dtype)  # as the twin side: an empty curve keeps the case dtype

@@ -8,7 +8,7 @@ import functools
 import gc
 import operator
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -28,13 +28,17 @@ def batch_of(X: torch.Tensor, y: torch.Tensor, b: Batch) -> tuple[torch.Tensor, 
 
 
 def backward_at(
-    case: Case, params: Params, batch: Batch, module: torch.nn.Module | None = None, *, input_grad: bool = False
+    case: Case, params: Params | None, batch: Batch, module: torch.nn.Module | None = None, *, input_grad: bool = False
 ) -> torch.nn.Module:
     """The twin's step up to its gradients, from ``params`` on ``batch``: forward, loss, backward.  Returns the
-    module (a new one unless one is given, with hooks say) holding the gradients.  ``input_grad``: the batch's
-    input is a leaf that needs its gradient, so that backward hooks on the first layer fire."""
+    module (a new one unless one is given: a snapshot's copy, with hooks say) holding the gradients.  ``params``
+    are written into it, nothing else (a snapshot keeps its other state); None: the module's own.
+    ``input_grad``: the batch's input is a leaf that needs its gradient, so that backward hooks on the first
+    layer fire."""
     module = case.twin.module(case.torch_dtype) if module is None else module
-    load_into_twin(module, case, params)
+    if params is not None:
+        load_into_twin(module, case, params)
+    module.zero_grad(set_to_none=True)  # a given module may hold the gradients of the step before
     xb, yb = batch_of(*twin_data(case), batch)
     if input_grad:
         xb = xb.clone().requires_grad_(True)
@@ -72,16 +76,29 @@ def load_twin_state(
 
 
 def twin_trace(
-    case: Case, params: Params, batches: Sequence[Batch], entering: Trace | None = None, step: int = 0
+    case: Case,
+    params: Params,
+    batches: Sequence[Batch],
+    entering: Trace | None = None,
+    step: int = 0,
+    *,
+    before_step: Callable[[int, torch.nn.Module, torch.optim.Optimizer, Any], None] | None = None,
+    begin: tuple[torch.nn.Module, torch.optim.Optimizer, Any] | None = None,
 ) -> Trace:
     """The twin's trace over ``batches`` from ``params``; with ``entering``, a replay from ``step`` of the run,
-    starting from that step's optimizer state, buffers and scheduled learning rate."""
-    module = case.twin.module(case.torch_dtype)
-    load_into_twin(module, case, params)
-    optimizer = case.twin.optimizer(module.parameters(), case.data.learning_rate)
-    scheduler = case.twin.scheduler(optimizer) if case.twin.scheduler is not None else None
-    if entering:
-        load_twin_state(case, module, optimizer, scheduler, entering, step)
+    starting from that step's optimizer state, buffers and scheduled learning rate; with ``begin``, from that
+    module, optimizer and scheduler as they stand (a snapshot's, which hold ``params`` and the rest).
+    ``before_step(step, module, optimizer, scheduler)`` runs as each step begins (the memo's snapshots are
+    taken there)."""
+    if begin is not None:
+        module, optimizer, scheduler = begin
+    else:
+        module = case.twin.module(case.torch_dtype)
+        load_into_twin(module, case, params)
+        optimizer = case.twin.optimizer(module.parameters(), case.data.learning_rate)
+        scheduler = case.twin.scheduler(optimizer) if case.twin.scheduler is not None else None
+        if entering:
+            load_twin_state(case, module, optimizer, scheduler, entering, step)
     # Copies: the twin shares no memory with the case's data, and an in-place write into its input shows
     # in the tensors' version counters.
     X, y = twin_data(case)
@@ -114,6 +131,8 @@ def twin_trace(
     previous: list[torch.Tensor] = []
     with _collection_paused():
         for step, b in enumerate(batches):
+            if before_step is not None:
+                before_step(step, module, optimizer, scheduler)
             xb, yb = batch_of(X, y, b)
             optimizer.zero_grad()
             output = module(xb)
