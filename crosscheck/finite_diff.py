@@ -27,6 +27,17 @@ evaluation at 600 points of each tutorial run: ``|f64 - f_ld| <= 1.75 eps max(1,
 0.79 neuron, 0.83 2-2-1), hence ``EVAL_ULPS = 4``.  The analytic gradient is itself only known to
 the float64 cross-check tolerance, which is added.
 
+**Smoothness.**  ``D(h)`` estimates ``f'(p)`` only where ``f`` is smooth within ``h`` of ``p``: at a kink
+(a ReLU pre-activation within ``h`` of 0) it is the midpoint of the two one-sided slopes, and the third
+difference, taken wider, does not see the kink's size.  The one-sided slopes ``(f(p + h) - f(p)) / h`` and
+``(f(p) - f(p - h)) / h`` of a smooth ``f`` differ by ``h |f''|`` plus their rounding ``4 eps_f / h``;
+``|f''|`` is bounded by the second differences at the wider steps ``H`` and ``2H`` (plus their rounding).
+Where the slopes differ by more than ``SMOOTH_SLACK`` times that, the oracle declines to judge the element
+and says so (``Vote.declined``); it judges the others.
+
+**Not finite.**  A run that diverged (a parameter, a gradient or the loss near it is not a finite float64)
+cannot be judged: the oracle names the first step and element where it is not finite, and judges no later one.
+
 **Verdict.**  Scratch and twin must agree within the float64 tolerance of the battery, each must
 agree with ``D`` within the bound.  When they do not, the one that disagrees with both others is
 named the odd one out: ``scratch``, ``twin`` or ``finite differences``.
@@ -34,6 +45,7 @@ named the odd one out: ``scratch``, ``twin`` or ``finite differences``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +76,11 @@ EPS = float(np.finfo(np.float64).eps)
 MAX_ELEMENTS = 16
 # Rounding error of one loss evaluation, in ulps of max(1, |f|): measured at most 1.75 (see above).
 EVAL_ULPS = 4.0
+# How far beyond the smooth bound the one-sided slopes may part before the element is declined.  The bound
+# estimates the very gap it bounds (h |f''|, with |f''| from second differences ~120x wider than h): over the
+# three tutorial runs the gap is at most 1.0 of it; a kink within h makes the gap its slope jump, about
+# H / h (~120) times the bound, so 4 leaves room for |f''| changing over the wider step and keeps kinks apart.
+SMOOTH_SLACK = 4.0
 SCRATCH, TWIN, FINITE_DIFFERENCES = "scratch", "twin", "finite differences"
 NOUN = {
     SCRATCH: "the scratch gradient",
@@ -81,6 +98,18 @@ class Estimate:
     bound: float
     truncation: float
     rounding: float
+    forward: float  # (f(p + h) - f(p)) / h
+    backward: float  # (f(p) - f(p - h)) / h
+    smooth_bound: float  # |forward - backward| allowed where f is smooth within h
+
+    @property
+    def smooth(self) -> bool:
+        """False where the one-sided slopes part beyond what a smooth loss allows: a kink within ``h``."""
+        return abs(self.forward - self.backward) <= self.smooth_bound
+
+    @property
+    def finite(self) -> bool:
+        return all(math.isfinite(x) for x in (self.value, self.bound, self.forward, self.backward))
 
 
 @dataclass(frozen=True)
@@ -98,10 +127,19 @@ class Vote:
     pair_tolerance: float  # |scratch - twin| allowed
     odd_one_out: str | None  # None when they agree, or when the three cannot single one out
     verdict: str  # what the three say, in words
+    declined: bool = False  # the loss is not smooth within h: finite differences do not judge this element
 
     @property
     def agree(self) -> bool:
         return self.verdict == "agree"
+
+    @property
+    def passed(self) -> bool:
+        """Agreed, or not judged (declined): a kink is no evidence against either gradient."""
+        return self.agree or self.declined
+
+    def error(self) -> float:
+        return max(abs(self.scratch - self.finite_difference), abs(self.twin - self.finite_difference))
 
     def where(self) -> str:
         return f"{at_step(self.step)}, {describe('grad', self.parameter)}{index_text(self.index)}"
@@ -112,26 +150,42 @@ class OracleResult:
     network: str
     steps: tuple[int, ...]
     votes: tuple[Vote, ...]
+    not_finite: str | None = None  # where the run stops being finite, in words: nothing from there on is judged
+
+    @property
+    def judged(self) -> tuple[Vote, ...]:
+        return tuple(v for v in self.votes if not v.declined)
+
+    @property
+    def declined(self) -> tuple[Vote, ...]:
+        return tuple(v for v in self.votes if v.declined)
 
     @property
     def passed(self) -> bool:
-        return all(v.agree for v in self.votes)
+        return self.not_finite is None and bool(self.judged) and all(v.agree for v in self.judged)
 
     @property
     def first_disagreement(self) -> Vote | None:
-        return next((v for v in self.votes if not v.agree), None)
+        return next((v for v in self.votes if not v.passed), None)
+
+    @property
+    def worst(self) -> Vote | None:
+        """The judged vote with the largest |gradient - D|."""
+        return max(self.judged, key=Vote.error, default=None)
 
     @property
     def max_error(self) -> float:
-        """Largest |gradient - D| over both gradients and every element."""
-        return max(max(abs(v.scratch - v.finite_difference), abs(v.twin - v.finite_difference)) for v in self.votes)
+        """Largest |gradient - D| over both gradients and every judged element (0 when none was judged)."""
+        return max((v.error() for v in self.judged), default=0.0)
+
+    @property
+    def largest_bound(self) -> float:
+        return max((v.bound for v in self.judged), default=0.0)
 
     @property
     def worst_ratio(self) -> float:
         """Largest |gradient - D| / bound: below 1 passes."""
-        return max(
-            max(abs(v.scratch - v.finite_difference), abs(v.twin - v.finite_difference)) / v.bound for v in self.votes
-        )
+        return max((v.error() / v.bound for v in self.judged), default=0.0)
 
     def message(self) -> str:
         return f"{self.network} / finite_differences: {self.detail()}"
@@ -139,16 +193,35 @@ class OracleResult:
     def detail(self) -> str:
         """The message without its ``<network> / finite_differences: `` head."""
         v = self.first_disagreement
-        if v is None:
+        if v is not None:
             return (
-                f"passed ({len(self.votes)} gradient elements at steps {list(self.steps)}, "
-                f"largest |gradient - finite difference| {self.max_error:.3g}, "
-                f"{self.worst_ratio:.2g} of its bound)"
+                f"{v.where()}: {v.verdict}: scratch = {v.scratch!r}, twin = {v.twin!r}, "
+                f"finite differences = {v.finite_difference!r} (h = {v.h:.3g}, bound {v.bound:.3g}; "
+                f"scratch and twin may differ by {v.pair_tolerance:.3g})"
+            )
+        if self.not_finite is not None:
+            return self.not_finite
+        declined = self._declined_text()
+        if not self.judged:
+            return (
+                f"judged none of the {len(self.votes)} gradient elements at steps {list(self.steps)}: the loss is not "
+                f"smooth within the step at any of them{declined}; finite differences cannot check this network's "
+                f"gradients here (move the data or the initial parameters off the kinks, e.g. nonzero biases)"
             )
         return (
-            f"{v.where()}: {v.verdict}: scratch = {v.scratch!r}, twin = {v.twin!r}, "
-            f"finite differences = {v.finite_difference!r} (h = {v.h:.3g}, bound {v.bound:.3g}; "
-            f"scratch and twin may differ by {v.pair_tolerance:.3g})"
+            f"passed ({len(self.judged)} gradient elements at steps {list(self.steps)}, "
+            f"largest |gradient - finite difference| {self.max_error:.3g}, "
+            f"{self.worst_ratio:.2g} of its bound{declined})"
+        )
+
+    def _declined_text(self) -> str:
+        if not self.declined:
+            return ""
+        v = self.declined[0]
+        more = len(self.declined) - 1
+        return (
+            f"; {len(self.declined)} not judged, the loss not smooth within the step there ({v.where()}: {v.verdict}"
+            f"{f', and {more} more' if more else ''})"
         )
 
 
@@ -159,17 +232,27 @@ def step_size(p: float) -> float:
 
 
 def central_difference(f: Callable[[float], float], p: float) -> Estimate:
-    """``D(h)`` of ``f`` at ``p`` with the step size and error bound of the module docstring."""
+    """``D(h)`` of ``f`` at ``p`` with the step size and error bound of the module docstring, and the one-sided
+    slopes that tell whether ``f`` is smooth within ``h``.  A value that overflows gives a non-finite estimate
+    (``Estimate.finite``), never an exception."""
     h = step_size(p)
-    f_plus, f_minus = f(p + h), f(p - h)
-    value = (f_plus - f_minus) / ((p + h) - (p - h))
-    eps_f = EVAL_ULPS * EPS * max(1.0, abs(f_plus), abs(f_minus))
     big = EPS ** (1 / 5) * max(1.0, abs(p))
-    third = (f(p + 2 * big) - 2 * f(p + big) + 2 * f(p - big) - f(p - 2 * big)) / (2 * big**3)
-    third_bound = abs(third) + 3 * eps_f / big**3
+    f0, f_plus, f_minus = f(p), f(p + h), f(p - h)
+    f_big = (f(p + big), f(p - big))
+    f_2big = (f(p + 2 * big), f(p - 2 * big))
+    value = (f_plus - f_minus) / ((p + h) - (p - h))
+    eps_f = EVAL_ULPS * EPS * max(1.0, abs(f0), abs(f_plus), abs(f_minus))
+    cube = big * big * big  # not big**3: a float power raises OverflowError where a product gives inf
+    third = (f_2big[0] - 2 * f_big[0] + 2 * f_big[1] - f_2big[1]) / (2 * cube)
+    third_bound = abs(third) + 3 * eps_f / cube
     truncation = h * h / 6 * third_bound
     rounding = eps_f / h
-    return Estimate(value, h, truncation + rounding, truncation, rounding)
+    forward, backward = (f_plus - f0) / ((p + h) - p), (f0 - f_minus) / (p - (p - h))
+    curvature = max(
+        abs(f_big[0] - 2 * f0 + f_big[1]) / (big * big), abs(f_2big[0] - 2 * f0 + f_2big[1]) / (4 * big * big)
+    ) + 4 * eps_f / (big * big)
+    smooth_bound = SMOOTH_SLACK * (h * curvature + 4 * eps_f / h)
+    return Estimate(value, h, truncation + rounding, truncation, rounding, forward, backward, smooth_bound)
 
 
 def scratch_loss(case: Case, net: Any, batch: Batch) -> float:
@@ -257,14 +340,38 @@ def finite_difference_votes(
     if bad:
         raise ValueError(f"{case.name}: steps {bad} are outside the run's {len(batches)} steps")
     states = RUNS.entering(case, chosen)
-    votes = []
+    votes: list[Vote] = []
     for step in chosen:
         params, batch = _params(case, states[step]), batches[step]
+        diverged = _not_finite_parameter(params, step)
+        if diverged is not None:
+            return OracleResult(case.name, chosen, tuple(votes), diverged)
         by_scratch, by_twin = _gradients(case, states[step], params, batch, step, run)
         for name in case.scratch.params:
             for index in spread(params[name].shape, limit):
-                votes.append(_vote(case, states[step], params, batch, step, name, index, by_scratch, by_twin))
+                vote = _vote(case, states[step], params, batch, step, name, index, by_scratch, by_twin)
+                if vote.verdict.startswith(NOT_FINITE):
+                    return OracleResult(case.name, chosen, tuple(votes), f"{vote.where()}: {vote.verdict}")
+                votes.append(vote)
     return OracleResult(case.name, chosen, tuple(votes))
+
+
+NOT_FINITE = "not finite here"
+
+
+def _not_finite_parameter(params: Params, step: int) -> str | None:
+    """Where the scratch parameters entering ``step`` are not finite, in words, or None."""
+    for name, value in params.items():
+        bad = np.argwhere(~np.isfinite(np.asarray(value, dtype=np.float64)))
+        if len(bad):
+            index = tuple(int(i) for i in bad[0])
+            return (
+                f"{at_step(step)}, the scratch network enters the step with {name}{index_text(index)} = "
+                f"{float(np.asarray(value)[index])!r}: the run diverged before it, and finite "
+                f"differences judge a finite run only; lower the learning rate, or find where the run stops being "
+                f"finite"
+            )
+    return None
 
 
 def vote_at(case: Case, run: Pair, step: int, name: str, index: tuple[int, ...]) -> Vote:
@@ -310,11 +417,29 @@ def _vote(
         paths.write(net, name, moved)
         return scratch_loss(case, net, batch)
 
-    estimate = central_difference(loss_at, float(params[name][index]))
+    # The probes move the parameter where the run never was: an overflow there is the oracle's own, named below
+    # as a non-finite estimate rather than raised as a NumPy warning from the user's code.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        estimate = central_difference(loss_at, float(params[name][index]))
     s, t = float(by_scratch[name][index]), float(by_twin[name][index])
     pair_tolerance = FLOAT64_ATOL + FLOAT64_RTOL * abs(t)
     bound = estimate.bound + pair_tolerance  # the gradients are known only to their own tolerance
-    odd, verdict = judge(s, t, estimate.value, bound, pair_tolerance)
-    return Vote(
-        step, name, tuple(int(i) for i in index), s, t, estimate.value, estimate.h, bound, pair_tolerance, odd, verdict
+    where = (step, name, tuple(int(i) for i in index), s, t, estimate.value, estimate.h, bound, pair_tolerance)
+    if not (estimate.finite and math.isfinite(s) and math.isfinite(t)):
+        return Vote(*where, None, f"{NOT_FINITE}: {_not_finite_text(s, t, estimate)}")
+    if not estimate.smooth:
+        verdict = f"not smooth here: one-sided slopes {estimate.backward!r} and {estimate.forward!r}"
+        return Vote(*where, None, f"{verdict}; finite differences do not judge this element", declined=True)
+    return Vote(*where, *judge(s, t, estimate.value, bound, pair_tolerance))
+
+
+def _not_finite_text(scratch: float, twin: float, estimate: Estimate) -> str:
+    sides = [side for side, x in ((SCRATCH, scratch), (TWIN, twin)) if not math.isfinite(x)]
+    if sides:
+        what = f"the {' and the '.join(sides)} gradient{'s are' if len(sides) == 2 else ' is'} not finite"
+    else:
+        what = "the scratch loss a small step from this parameter is not finite (it overflows)"
+    return (
+        f"{what} (the run diverges here), and finite differences judge a finite run only; lower the learning rate, "
+        f"or find where the run stops being finite"
     )

@@ -1,0 +1,114 @@
+"""Issue 23, round 3: the finite-difference oracle on runs it cannot judge everywhere.  A run that diverges is
+named as such (no crash, no "all three disagree: nan, nan, nan"); a ReLU kink within the step is declined, and
+the other elements are judged."""
+
+import numpy as np
+import pytest
+from torch import nn
+
+from crosscheck.checks import run_check
+from crosscheck.finite_diff import central_difference, finite_difference_votes
+from crosscheck.run.memo import traces
+from tests.fixture_net import Net, X, make_case
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_diverging_run_is_named_not_finite_by_the_oracle():
+    # lr 1e3 on the fixture: the linear output's weights grow a thousandfold a step, and are NaN by step 59 (a
+    # project without filterwarnings = error lets the run go on: with it, the run stops at the first overflow).
+    case = make_case(name="fixture_diverges", steps=60, learning_rate=1e3, curve_steps=[0])
+    result = run_check(case, "finite_differences")
+    assert not result.passed
+    assert result.problem is not None
+    assert result.problem.text == (
+        "at step 59, the scratch network enters the step with W1[0, 0] = nan: the run diverged before it, and "
+        "finite differences judge a finite run only; lower the learning rate, or find where the run stops being "
+        "finite"
+    )
+
+
+def test_an_estimate_that_overflows_is_not_finite_not_an_exception():
+    # The third difference's step cubed overflowed as a float power (OverflowError) for |p| beyond ~1e105.
+    estimate = central_difference(lambda x: x * x, 1e160)
+    assert not estimate.finite
+
+
+class ReluNet(Net):
+    """The fixture with a ReLU hidden layer: a pre-activation at exactly 0 is a kink of the loss."""
+
+    def forward(self, x):
+        self.h = np.maximum(x @ self.W1 + self.b1, 0.0)
+        self.output = self.h @ self.W2 + self.b2
+        return self.output
+
+    def gradients(self, x, y):
+        d_out = 2 * (self.forward(x) - y) / y.size
+        self.d_h = d_out @ self.W2.T
+        d_h = self.d_h * (self.h > 0)
+        return {"W1": x.T @ d_h, "b1": d_h.sum(0), "W2": self.h.T @ d_out, "b2": d_out.sum(0)}
+
+
+class ReluTwin(nn.Module):
+    def __init__(self, dtype):
+        super().__init__()
+        self.hidden, self.act, self.out = nn.Linear(2, 3, dtype=dtype), nn.ReLU(), nn.Linear(3, 1, dtype=dtype)
+
+    def forward(self, x):
+        return self.out(self.act(self.hidden(x)))
+
+
+def relu_case(X=X):
+    # Zero biases and an all-zero input row: that row's pre-activations are exactly 0 at step 0.
+    return make_case(
+        name="fixture_relu",
+        X=X,
+        build=lambda params, lr: ReluNet(**params),
+        forward=ReluNet.forward,
+        gradients=ReluNet.gradients,
+        module=ReluTwin,
+    )
+
+
+ZERO_ROW = np.vstack([np.zeros((1, 2)), X[1:]])
+
+
+def test_a_correct_relu_network_at_a_kink_passes_with_the_kink_declined():
+    case = relu_case(ZERO_ROW)
+    comparison = run_check(case, "finite_differences")
+    assert comparison.passed, comparison.problem
+    result = finite_difference_votes(case, traces(case))
+    declined = result.declined
+    assert declined and all(v.step == 0 and v.parameter == "b1" for v in declined)
+    assert declined[0].verdict.startswith("not smooth here: one-sided slopes ")
+    assert declined[0].verdict.endswith("; finite differences do not judge this element")
+    assert len(result.judged) == len(result.votes) - len(declined) > 0
+    assert "not judged, the loss not smooth within the step there (at step 0, gradient of b1" in result.detail()
+
+
+def test_a_wrong_relu_gradient_is_still_caught_off_the_kink():
+    def wrong(self, x, y):
+        return ReluNet.gradients(self, x, y) | {"W2": -ReluNet.gradients(self, x, y)["W2"]}
+
+    case = make_case(
+        name="fixture_relu_wrong",
+        X=ZERO_ROW,
+        build=lambda params, lr: ReluNet(**params),
+        forward=ReluNet.forward,
+        gradients=wrong,
+        module=ReluTwin,
+    )
+    result = finite_difference_votes(case, None, steps=[0])
+    assert not result.passed
+    assert result.first_disagreement.parameter == "W2"
+    assert "the scratch gradient is the odd one out" in result.detail()
+
+
+def test_an_oracle_that_can_judge_no_element_says_so():
+    # Every element declined: the check fails saying it judged none, rather than passing on no evidence.
+    result = finite_difference_votes(relu_case(ZERO_ROW), None, steps=[0])
+    only_kinks = type(result)(result.network, result.steps, result.declined)
+    assert not only_kinks.passed
+    assert only_kinks.detail().startswith(
+        f"judged none of the {len(result.declined)} gradient elements at steps [0]: the loss is not smooth within "
+        "the step at any of them; "
+    )
