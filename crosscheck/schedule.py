@@ -10,6 +10,10 @@ import numpy as np
 from crosscheck.case import Array, Batch, Case, Rng, bounded_list
 from crosscheck.errors import RegistrationError, call_user
 
+# The index arrays torch takes rows by: int64 and int32.  It reads uint8 as a mask of rows (not their numbers) and
+# refuses the other integer kinds (IndexError), where NumPy takes every one as row numbers.
+TORCH_INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.int32))
+
 
 def is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
     """An integer, Python's or NumPy's, and not a bool."""
@@ -58,8 +62,10 @@ def checked_schedule(case: Case, where: str, rng: Rng) -> list[Batch]:
         if is_int(b):
             ok = -n <= int(b) < n
         elif isinstance(b, slice):
+            _check_slice(b, step, where)
             ok = len(range(*b.indices(n))) > 0
         elif isinstance(b, np.ndarray) and b.ndim == 1 and np.issubdtype(b.dtype, np.integer):
+            _check_index_dtype(b, step, where)
             ok = b.size > 0 and bool(np.all((b >= -n) & (b < n)))
         else:
             raise RegistrationError(
@@ -87,3 +93,23 @@ def checked_schedule(case: Case, where: str, rng: Rng) -> list[Batch]:
             f"{where}: curve_steps run from {steps[0]} to {steps[-1]} but the run has steps 0 to {len(batches) - 1}"
         )
     return batches
+
+
+def _check_slice(b: slice, step: int, where: str) -> None:
+    """A slice both sides take the same rows with: torch slices with a positive step only (ValueError)."""
+    bounds_ok = all(x is None or is_int(x) for x in (b.start, b.stop, b.step))
+    if not bounds_ok or (b.step is not None and b.step <= 0):
+        raise RegistrationError(
+            f"{where}: batch {step} is {b!r}: torch takes rows by a slice of int bounds and a positive step only; "
+            f"give the rows as an int64 index array instead (np.arange(len(X))[::-1] for the rows in reverse)"
+        )
+
+
+def _check_index_dtype(b: Array, step: int, where: str) -> None:
+    """An index array both sides read as row numbers: int64 or int32 (see ``TORCH_INDEX_DTYPES``)."""
+    if b.dtype not in TORCH_INDEX_DTYPES:
+        torch_does = "reads as a mask of rows, not their numbers" if b.dtype == np.uint8 else "refuses as an index"
+        raise RegistrationError(
+            f"{where}: batch {step} is an index array of dtype {b.dtype}, which torch {torch_does}; give it as "
+            f"int64 (batch.astype(np.int64))"
+        )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from torch import nn
 
+from crosscheck import RegistrationError, register
 from crosscheck.checks import run_check
 from crosscheck.finite_diff import central_difference, finite_difference_votes
 from crosscheck.run.memo import traces
@@ -112,3 +113,43 @@ def test_an_oracle_that_can_judge_no_element_says_so():
         f"judged none of the {len(result.declined)} gradient elements at steps [0]: the loss is not smooth within "
         "the step at any of them; "
     )
+
+
+@pytest.mark.parametrize(
+    "batch, message",
+    [
+        (
+            slice(None, None, -1),
+            "case 'bad_batch': batch 0 is slice(None, None, -1): torch takes rows by a slice of int bounds and a "
+            "positive step only; give the rows as an int64 index array instead (np.arange(len(X))[::-1] for the rows "
+            "in reverse)",
+        ),
+        (
+            np.array([0, 1], dtype=np.uint64),
+            "case 'bad_batch': batch 0 is an index array of dtype uint64, which torch refuses as an index; give it "
+            "as int64 (batch.astype(np.int64))",
+        ),
+        (
+            np.array([0, 1], dtype=np.int8),
+            "case 'bad_batch': batch 0 is an index array of dtype int8, which torch refuses as an index; give it "
+            "as int64 (batch.astype(np.int64))",
+        ),
+        (
+            np.array([0, 1], dtype=np.uint8),
+            "case 'bad_batch': batch 0 is an index array of dtype uint8, which torch reads as a mask of rows, not "
+            "their numbers; give it as int64 (batch.astype(np.int64))",
+        ),
+    ],
+    ids=["reversed-slice", "uint64", "int8", "uint8"],
+)
+def test_register_refuses_a_batch_torch_would_read_otherwise_or_reject(batch, message):
+    # Before: a bare ValueError or IndexError from torch, and a uint8 array taken as a mask on the twin side.
+    case = make_case(name="bad_batch", batches=lambda rng: [batch] * 6)
+    with pytest.raises(RegistrationError) as raised:
+        register(case)
+    assert str(raised.value) == message
+
+
+def test_int32_indices_are_still_accepted():
+    case = make_case(name="fixture_int32", batches=lambda rng: [np.arange(6, dtype=np.int32)] * 6)
+    assert run_check(case, "one_step").passed
