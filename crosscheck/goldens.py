@@ -23,7 +23,9 @@ Files live in ``<goldens>/<case>.npz``, ``<goldens>`` being the project's ``[too
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -245,16 +247,51 @@ def _located(key: str, at: tuple[int, ...], data: Mapping[str, np.ndarray]) -> t
 
 
 def write_golden(path: Path, data: Mapping[str, np.ndarray]) -> None:
-    """Write ``data`` to ``path`` atomically: a killed write leaves the old file or none, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
+    """Write ``data`` to ``path`` atomically: a killed write leaves the old file or none, never a torn one.  A golden
+    that is a symbolic link is written through to its target (the link stays); the file gets the mode a plain
+    ``open`` would (0666 less the umask), not ``mkstemp``'s 0600; what a killed write left behind (its
+    ``.<name>.*.npz.tmp``) is removed; a folder that cannot take the file raises ``GoldenError`` saying what to do."""
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(f".{glob.escape(target.stem)}.*.npz.tmp"):
+            if _TMP_NAME.fullmatch(stale.name.removeprefix(f".{target.stem}.")):
+                stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".npz.tmp", dir=folder)
+    except OSError as exc:
+        raise GoldenError(_unwritable(path, folder, exc)) from None
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             np.savez_compressed(f, **data)  # type: ignore[arg-type]
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise GoldenError(_unwritable(path, folder, exc)) from None
         raise
+
+
+# The part mkstemp adds between the prefix and the suffix: eight letters, digits or underscores.
+_TMP_NAME = re.compile(r"[a-z0-9_]{8}\.npz\.tmp")
+
+
+def _umask() -> int:
+    """The process's umask; reading it means setting it, so it is set back at once."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _unwritable(path: Path, folder: Path, exc: OSError) -> str:
+    if path.is_dir():
+        what = f"{path} is a folder, where the golden file goes; move it away"
+    elif folder.exists() and not folder.is_dir():
+        what = f"{folder} is a file, where the goldens' folder goes; move it away"
+    else:
+        what = f"make {folder} a folder you can write to, or point `[tool.crosscheck] goldens` at another folder"
+    return f"cannot write the golden {path} ({type(exc).__name__}: {exc.strerror or exc}): {what}"
 
 
 def _run_data(case: Case, scratch: Trace, twin: Trace) -> dict[str, dict[str, np.ndarray]]:
@@ -329,7 +366,10 @@ class _GoldenFixture(NDArraysRegressionFixture):
     def _dump_fn(self, data_dict: dict[str, Any], filename: Path) -> None:
         if Path(filename) == self._path:
             self._agree()
-        write_golden(Path(filename), _in_order_of(self._path, data_dict))
+        try:
+            write_golden(Path(filename), _in_order_of(self._path, data_dict))
+        except GoldenError as exc:
+            raise GoldenError(f"{self._path.stem} / golden: {exc}") from None
 
     def _check_fn(self, obtained_filename: Path, expected_filename: Path) -> None:
         __tracebackhide__ = True
@@ -430,7 +470,9 @@ def check_golden(
         raise GoldenError(f"{case.name} / golden: {why}, written {path}; review it and commit it") from None
     except GoldenError:
         raise
-    except (AssertionError, OSError) as exc:  # its comparison found what crosscheck's did not
+    except OSError as exc:  # pytest-regressions' own file handling: the folder cannot take the golden
+        raise GoldenError(f"{case.name} / golden: {_unwritable(path, folder, exc)}") from None
+    except AssertionError as exc:  # its comparison found what crosscheck's did not
         raise GoldenError(
             f"{case.name} / golden: {path} differs from this run ({obtained}):\n{exc}\n"
             f"if the change is intended, {regenerate_hint(case.name, folder)}"

@@ -70,10 +70,27 @@ def required() -> Settings:
     return found
 
 
+# The variables CI services set: those that hold a flag ("true", "1", "True"), and those whose mere presence says
+# so (a URL, a build number).  ``CI`` alone missed Jenkins, Azure Pipelines (TF_BUILD), TeamCity and CodeBuild.
+CI_FLAGS = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "TF_BUILD", "TRAVIS", "APPVEYOR", "DRONE")
+CI_PRESENCE = ("JENKINS_URL", "TEAMCITY_VERSION", "BITBUCKET_BUILD_NUMBER", "CODEBUILD_BUILD_ID", "BUILD_BUILDID")
+CI_VARIABLES = CI_FLAGS + CI_PRESENCE
+
+
+def ci_variable(environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """The first variable that says this is a CI run, with its value, or None (``CI=0``/``false`` do not count)."""
+    environ = os.environ if environ is None else environ
+    for name in CI_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value and (name in CI_PRESENCE or value.lower() not in ("0", "false", "no")):
+            return name, environ[name]
+    return None
+
+
 def in_ci(environ: Mapping[str, str] | None = None) -> bool:
-    """True when the CI variable is set as CI services set it (``CI=true``; ``0``/``false`` do not count)."""
-    value = (os.environ if environ is None else environ).get("CI", "")
-    return value.strip().lower() not in ("", "0", "false", "no")
+    """True when a CI service's variable is set as it sets it (``CI=true``, ``GITHUB_ACTIONS=true``,
+    ``JENKINS_URL=...``: ``CI_VARIABLES``)."""
+    return ci_variable(environ) is not None
 
 
 def regeneration_refusal(
@@ -81,12 +98,12 @@ def regeneration_refusal(
 ) -> str | None:
     """Why this run may not rewrite goldens, or None when it may: in CI a golden is never rewritten,
     so a CI run cannot pass on values it has just written."""
-    environ = os.environ if environ is None else environ
     flags = [f for f, on in (("--force-regen", force_regen), ("--regen-all", regen_all)) if on]
-    if not flags or not in_ci(environ):
+    ci = ci_variable(environ)
+    if not flags or ci is None:
         return None
     return (
-        f"{' and '.join(flags)} refused: CI={environ['CI']!r} says this is a CI run, and a CI run must never "
+        f"{' and '.join(flags)} refused: {ci[0]}={ci[1]!r} says this is a CI run, and a CI run must never "
         f"rewrite the goldens it checks. Regenerate them on purpose on a developer machine with "
         f"`pytest --force-regen -k golden`, review the change to {folder}/, and commit it."
     )

@@ -28,6 +28,7 @@ import crosscheck.finite_diff  # noqa: F401
 import crosscheck.report.plots  # noqa: F401  (matplotlib, for the same reason as torch._dynamo)
 from crosscheck import findings, plugin, registration
 from crosscheck.goldens import load_golden
+from crosscheck.settings import CI_VARIABLES
 from tools.user_project import NETWORK
 
 TEST = """
@@ -59,7 +60,8 @@ def project(_nothing_outlives_the_nested_runs, pytester, monkeypatch):
     # a full run twice).
     monkeypatch.setattr("tests.full_runs.FULL_RUNS", Counter())
     monkeypatch.setattr("tests.full_runs.FULL_RUN_SITES", {})
-    monkeypatch.delenv("CI", raising=False)
+    for name in CI_VARIABLES:  # a CI service's own variables would make the nested runs CI runs
+        monkeypatch.delenv(name, raising=False)
     pytester.makepyprojecttoml('[project]\nname = "user-project"\n\n[tool.pytest.ini_options]\npythonpath = ["."]\n')
     pytester.makepyfile(line=NETWORK)
     (pytester.path / "tests").mkdir()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from crosscheck.settings import CI_VARIABLES
 from tools.user_project import NETWORK, TWO_CASES, XDIST_CONFTEST
 
 TRIVIAL = "def test_one():\n    assert 1 + 1 == 2\n\n\ndef test_two():\n    assert 'a' < 'b'\n"
@@ -28,7 +29,7 @@ def pytest_unconfigure(config):
 
 
 def pytest_in(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")} | (env or {})
+    environ = {k: v for k, v in os.environ.items() if k not in (*CI_VARIABLES, "PYTEST_ADDOPTS")} | (env or {})
     environ["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # this checkout's crosscheck
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", *args],  # the plugin loads from its pytest11 entry point

@@ -1,6 +1,11 @@
-"""Issue 23, round 3: the finite-difference oracle on runs it cannot judge everywhere.  A run that diverges is
+"""Issue 23, round 3.  The finite-difference oracle on runs it cannot judge everywhere: a run that diverges is
 named as such (no crash, no "all three disagree: nan, nan, nan"); a ReLU kink within the step is declined, and
-the other elements are judged."""
+the other elements are judged.  Batches torch reads otherwise or rejects are refused at ``register``.  Golden
+files are written as a plain write would (mode, links), leave nothing behind, and say what to do when their folder
+cannot take them; every CI service's variable counts."""
+
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -9,7 +14,9 @@ from torch import nn
 from crosscheck import RegistrationError, register
 from crosscheck.checks import run_check
 from crosscheck.finite_diff import central_difference, finite_difference_votes
+from crosscheck.goldens import GoldenError, check_golden
 from crosscheck.run.memo import traces
+from crosscheck.settings import in_ci, regeneration_refusal
 from tests.fixture_net import Net, X, make_case
 
 
@@ -153,3 +160,104 @@ def test_register_refuses_a_batch_torch_would_read_otherwise_or_reject(batch, me
 def test_int32_indices_are_still_accepted():
     case = make_case(name="fixture_int32", batches=lambda rng: [np.arange(6, dtype=np.int32)] * 6)
     assert run_check(case, "one_step").passed
+
+
+# --- class 9: golden files ----------------------------------------------------------------------------------------
+
+GOLDEN_CASE = make_case(name="fixture_golden_23b", steps=4)
+
+
+def golden_check(folder, environ=None):
+    check_golden(GOLDEN_CASE, folder, traces(GOLDEN_CASE), workdir=folder.parent / "work", environ=environ or {})
+
+
+def first_write(folder):
+    with pytest.raises(GoldenError, match="no golden file yet"):
+        golden_check(folder)
+    return folder / f"{GOLDEN_CASE.name}.npz"
+
+
+def test_a_written_golden_has_the_mode_the_umask_gives(tmp_path):
+    old = os.umask(0o002)
+    try:
+        path = first_write(tmp_path / "goldens")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o664  # mkstemp's 0600 before
+
+
+def test_a_golden_that_is_a_link_is_written_through_it(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    folder = tmp_path / "goldens"
+    folder.mkdir()
+    link = folder / f"{GOLDEN_CASE.name}.npz"
+    link.symlink_to(shared / "real.npz")  # dangling: the golden is missing, and is written through the link
+    first_write(folder)
+    assert link.is_symlink() and (shared / "real.npz").is_file()
+    golden_check(folder)  # the second run reads it through the link, and passes
+
+
+def test_what_a_killed_write_left_is_removed_by_the_next(tmp_path):
+    folder = tmp_path / "goldens"
+    folder.mkdir()
+    stale = folder / f".{GOLDEN_CASE.name}.abcd_123.npz.tmp"
+    other = folder / ".other_case.abcd_123.npz.tmp"  # another case's: not this write's to remove
+    stale.write_bytes(b"torn")
+    other.write_bytes(b"torn")
+    first_write(folder)
+    assert not stale.exists() and other.exists()
+
+
+def test_a_folder_that_is_a_file_is_a_golden_error_saying_what_to_do(tmp_path):
+    folder = tmp_path / "goldens"
+    folder.write_text("not a folder")
+    with pytest.raises(GoldenError) as raised:  # a bare FileExistsError/NotADirectoryError before
+        golden_check(folder)
+    assert str(raised.value) == (
+        f"fixture_golden_23b / golden: cannot write the golden {folder}/fixture_golden_23b.npz (FileExistsError: "
+        f"File exists): {folder} is a file, where the goldens' folder goes; move it away"
+    )
+
+
+def test_a_golden_that_is_a_folder_is_a_golden_error_saying_what_to_do(tmp_path):
+    folder = tmp_path / "goldens"
+    (folder / f"{GOLDEN_CASE.name}.npz").mkdir(parents=True)
+    with pytest.raises(GoldenError) as raised:  # a bare IsADirectoryError before
+        golden_check(folder)
+    assert str(raised.value) == (
+        f"fixture_golden_23b / golden: cannot write the golden {folder}/fixture_golden_23b.npz (IsADirectoryError: "
+        f"Is a directory): {folder}/fixture_golden_23b.npz is a folder, where the golden file goes; move it away"
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
+def test_a_read_only_folder_is_a_golden_error_saying_what_to_do(tmp_path):
+    folder = tmp_path / "goldens"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(GoldenError) as raised:  # a bare PermissionError before
+            golden_check(folder)
+    finally:
+        folder.chmod(0o755)
+    assert str(raised.value) == (
+        f"fixture_golden_23b / golden: cannot write the golden {folder}/fixture_golden_23b.npz (PermissionError: "
+        f"Permission denied): make {folder} a folder you can write to, or point `[tool.crosscheck] goldens` at "
+        f"another folder"
+    )
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{"GITHUB_ACTIONS": "true"}, {"GITLAB_CI": "true"}, {"TF_BUILD": "True"}, {"JENKINS_URL": "http://ci/"}],
+    ids=lambda e: next(iter(e)),
+)
+def test_a_missing_golden_is_not_written_on_ci_services_that_do_not_set_ci(tmp_path, environ):
+    folder = tmp_path / "goldens"
+    with pytest.raises(GoldenError, match="in CI a missing golden is not written"):
+        golden_check(folder, environ)
+    assert not (folder / f"{GOLDEN_CASE.name}.npz").exists()
+    assert in_ci(environ) and not in_ci({"CI": "false"})
+    name, value = next(iter(environ.items()))
+    assert f"refused: {name}={value!r} says this is a CI run" in regeneration_refusal(True, False, folder, environ)
