@@ -46,13 +46,30 @@ def bounded_list(items: Iterable[Any], what: str, where: str) -> list[Any]:
     return out
 
 
+def locked(a: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``a`` (C-ordered) whose memory is immutable ``bytes``: no ``setflags(write=True)``
+    on it, on a view of it or on its ``.base`` can make it writable, so no call the data is handed to can
+    change it.  An object array, which has no bytes of its own, is a plain read-only copy (``validate``
+    refuses it)."""
+    if a.dtype.hasobject:
+        out = np.array(a, order="C", copy=True)
+        out.flags.writeable = False
+        return out
+    return np.frombuffer(np.ascontiguousarray(a).tobytes(), a.dtype).reshape(a.shape)
+
+
 def read_only(a: Any) -> Any:
-    """A read-only, C-ordered copy of an array (anything else is left for ``validate`` to judge): both sides
+    """The case's own copy of an array, ``locked`` (anything else is left for ``validate`` to judge): both sides
     get the same data, and a network that writes into its input fails where it writes."""
-    if not isinstance(a, np.ndarray):
-        return a
-    out = np.array(a, order="C", copy=True)
-    out.flags.writeable = False
+    return locked(a) if isinstance(a, np.ndarray) else a
+
+
+def batch_of_data(a: np.ndarray, b: Any) -> Any:
+    """``a[b]`` as a scratch call receives it: a slice or an int is a view of the locked data; an index array
+    makes a copy, locked too, so that every batch is refused a write alike."""
+    out = a[b]
+    if isinstance(out, np.ndarray) and not np.may_share_memory(out, a):
+        return locked(out)
     return out
 
 
