@@ -90,6 +90,27 @@ def _diagnosis_lines(case: Case, result: Comparison) -> str:
     )
 
 
+class CheckCall(partial[None]):
+    """The ``check`` a test of ``parametrize_with_checks`` receives: ``assert_check`` with its check's name,
+    counting its calls, so that the plugin fails a test whose body never calls it (it would pass, checking
+    nothing)."""
+
+    calls = 0
+
+    def __call__(self, /, *args: Any, **keywords: Any) -> None:
+        self.calls += 1
+        super().__call__(*args, **keywords)
+
+
+def not_called(case_name: str, check: str) -> str:
+    """The failure of a test that passed without calling its ``check``."""
+    return (
+        f"{case_name} / {check}: the test passed without running its check: check(case) was never called; "
+        f"call it in the body of the test that parametrize_with_checks decorates (def test_x(case, check): "
+        f"check(case))"
+    )
+
+
 def parametrize_with_checks(
     cases: Iterable[Case], expected_failed_checks: Mapping[str, Mapping[str, str]] | None = None
 ) -> Any:
@@ -130,5 +151,5 @@ def parametrize_with_checks(
         for name in names:
             marks = [pytest.mark.xdist_group(case.name)]
             marks += [pytest.mark.xfail(strict=True, reason=failing[name])] if name in failing else []
-            params.append(pytest.param(case, partial(assert_check, name), id=f"{case.name}-{name}", marks=marks))
+            params.append(pytest.param(case, CheckCall(assert_check, name), id=f"{case.name}-{name}", marks=marks))
     return pytest.mark.parametrize("case, check", params)

@@ -324,3 +324,31 @@ def test_a_crash_while_writing_the_reports_is_a_line_and_a_failing_status(projec
         "cache; this may take a moment."
     ) in result.outlines
     assert not any("Traceback" in line for line in result.outlines + result.errlines)
+
+
+def test_a_test_that_never_calls_its_check_fails_saying_so(project):
+    (project.path / "tests" / "test_line.py").write_text(TEST.replace("    check(case)", "    pass"))
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=9)
+    lines = summary(result)
+    assert lines[0] == "1 case, 9 checks: 9 failed"
+    assert lines[1] == (
+        "FAILED line-initial_parameters: line / initial_parameters: the test passed without running its check: "
+        "check(case) was never called; call it in the body of the test that parametrize_with_checks decorates "
+        "(def test_x(case, check): check(case))"
+    )
+    assert not (project.path / "tests" / "goldens").exists()
+
+
+def test_a_check_called_in_one_of_two_tests_sharing_the_parametrization_fails_the_other(project):
+    (project.path / "tests" / "test_line.py").write_text(
+        "from crosscheck import parametrize_with_checks\nfrom line import CASE\n\n"
+        "checks = parametrize_with_checks([CASE])\n\n\n"
+        "@checks\ndef test_checked(case, check):\n    check(case)\n\n\n"
+        "@checks\ndef test_unchecked(case, check):\n    assert case.name == 'line'\n"
+    )
+    project.runpytest("-p", "no:cacheprovider")  # writes the golden
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=9, failed=9)
+    failed = [line for line in result.outlines if line.startswith("FAILED tests/")]
+    assert len(failed) == 9 and all("test_unchecked[" in line for line in failed)
