@@ -326,7 +326,8 @@ def vary(case: Case, **changes: Any) -> Case:
     ``Data`` by its bare name (``params``, ``network``, ``step``..., ``module``, ``optimizer``, ``scheduler``,
     ``X``, ``y``, ``batches``, ``learning_rate``, ``curve_steps``, ``seed``...) or prefixed by its part
     (``scratch_loss``, ``twin_loss``, ``data_seed``); ``loss`` and ``evaluate``, which both ``Scratch`` and
-    ``Twin`` declare, only prefixed."""
+    ``Twin`` declare, only prefixed.  A variant checked beside its case under pytest needs a ``name`` of its
+    own: a case's name names its golden file and its repro, and a second case under one name is refused."""
     parts = {"scratch": Scratch, "twin": Twin, "data": Data}
     owners: dict[str, list[str]] = {}
     for part, cls in parts.items():
