@@ -46,13 +46,30 @@ def bounded_list(items: Iterable[Any], what: str, where: str) -> list[Any]:
     return out
 
 
+def locked(a: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``a`` (C-ordered) whose memory is immutable ``bytes``: no ``setflags(write=True)``
+    on it, on a view of it or on its ``.base`` can make it writable, so no call the data is handed to can
+    change it.  An object array, which has no bytes of its own, is a plain read-only copy (``validate``
+    refuses it)."""
+    if a.dtype.hasobject:
+        out = np.array(a, order="C", copy=True)
+        out.flags.writeable = False
+        return out
+    return np.frombuffer(np.ascontiguousarray(a).tobytes(), a.dtype).reshape(a.shape)
+
+
 def read_only(a: Any) -> Any:
-    """A read-only, C-ordered copy of an array (anything else is left for ``validate`` to judge): both sides
+    """The case's own copy of an array, ``locked`` (anything else is left for ``validate`` to judge): both sides
     get the same data, and a network that writes into its input fails where it writes."""
-    if not isinstance(a, np.ndarray):
-        return a
-    out = np.array(a, order="C", copy=True)
-    out.flags.writeable = False
+    return locked(a) if isinstance(a, np.ndarray) else a
+
+
+def batch_of_data(a: np.ndarray, b: Any) -> Any:
+    """``a[b]`` as a scratch call receives it: a slice or an int is a view of the locked data; an index array
+    makes a copy, locked too, so that every batch is refused a write alike."""
+    out = a[b]
+    if isinstance(out, np.ndarray) and not np.may_share_memory(out, a):
+        return locked(out)
     return out
 
 
@@ -309,7 +326,8 @@ def vary(case: Case, **changes: Any) -> Case:
     ``Data`` by its bare name (``params``, ``network``, ``step``..., ``module``, ``optimizer``, ``scheduler``,
     ``X``, ``y``, ``batches``, ``learning_rate``, ``curve_steps``, ``seed``...) or prefixed by its part
     (``scratch_loss``, ``twin_loss``, ``data_seed``); ``loss`` and ``evaluate``, which both ``Scratch`` and
-    ``Twin`` declare, only prefixed."""
+    ``Twin`` declare, only prefixed.  A variant checked beside its case under pytest needs a ``name`` of its
+    own: a case's name names its golden file and its repro, and a second case under one name is refused."""
     parts = {"scratch": Scratch, "twin": Twin, "data": Data}
     owners: dict[str, list[str]] = {}
     for part, cls in parts.items():

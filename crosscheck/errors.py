@@ -29,12 +29,24 @@ class StepError(AssertionError):
         self.kind, self.step, self.side, self.quantity, self.parameter = kind, step, side, quantity, parameter
 
 
-def writes_into_input(where: str) -> str:
-    """The message for a scratch network that writes into the batch it is given."""
+def writes_into_input(where: str, exc: BaseException | None = None) -> str:
+    """The message for a scratch network that writes into the batch it is given (``exc``: NumPy's refusal,
+    which tells a write from an attempt to unlock the data first)."""
+    if exc is not None and "WRITEABLE" in str(exc):
+        return (
+            f"{where} unlocks its input to write into it (setflags(write=True)): the harness hands X and y over "
+            f"read-only, in memory no flag unlocks, so that both sides and every later step see the same data; "
+            f"compute on a copy (x = x - x.mean(0), not x -= x.mean(0))"
+        )
     return (
         f"{where} writes into its input: the harness hands X and y over read-only, so that both sides and "
         f"every later step see the same data; compute on a copy (x = x - x.mean(0), not x -= x.mean(0))"
     )
+
+
+def refuses_write(exc: BaseException) -> bool:
+    """Whether ``exc`` is NumPy refusing a write into read-only data, or refusing to make it writable."""
+    return isinstance(exc, ValueError) and ("read-only" in str(exc) or "cannot set WRITEABLE flag" in str(exc))
 
 
 def repeated_full_runs(
@@ -68,8 +80,8 @@ def call_user(where: str, what: str, fn: Callable[..., Any], *args: Any) -> Any:
     except RegistrationError:
         raise
     except ValueError as exc:
-        if "read-only" in str(exc):
-            raise RegistrationError(writes_into_input(f"{where}: {what}")) from exc
+        if refuses_write(exc):
+            raise RegistrationError(writes_into_input(f"{where}: {what}", exc)) from exc
         raise CallError(f"{where}: {what} raised {type(exc).__name__}: {exc}", what) from exc
     except Exception as exc:
         raise CallError(f"{where}: {what} raised {type(exc).__name__}: {exc}", what) from exc

@@ -26,6 +26,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import shlex
 import shutil
 import tempfile
 import zipfile
@@ -70,7 +71,21 @@ class GoldenError(AssertionError):
 
 
 def regenerate_command(case_name: str) -> str:
-    return f"pytest --force-regen -k {case_name}-golden"
+    """The command that rewrites this one case's golden: the node id of the golden test in progress, which
+    selects it alone (``-k tiny-golden`` would select ``my_tiny-golden`` too, and ``-k -h-golden`` is no
+    command); outside such a test, ``-k`` on the check's id."""
+    test = _golden_test(case_name)
+    target = shlex.quote(test) if test is not None else f"-k {shlex.quote(f'{case_name}-golden')}"
+    return f"pytest --force-regen {target}"
+
+
+def _golden_test(case_name: str) -> str | None:
+    """The node id of the test pytest is running when it is ``parametrize_with_checks``' golden test of the
+    case (``PYTEST_CURRENT_TEST`` is ``<node id> (call)``; pytest-xdist's ``--dist loadgroup`` may add
+    ``@<group>``, which no command line takes), else None."""
+    current = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    nodeid = re.sub(r"\]@[^\]]*$", "]", current)
+    return nodeid if nodeid.endswith(f"[{case_name}-golden]") else None
 
 
 def regenerate_hint(case_name: str, folder: Path) -> str:

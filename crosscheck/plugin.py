@@ -184,11 +184,32 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         items[0].config.stash[_RUN].deselected = True
 
 
+_CHECK_RAN = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Whether the test's body called its ``check``, counted on the check itself (one object may serve several
+    items: a parametrization applied to two tests)."""
+    check = getattr(getattr(item, "callspec", None), "params", {}).get("check")
+    before = getattr(check, "calls", None)
+    yield
+    if before is not None and _case_and_check(item) is not None:
+        item.stash[_CHECK_RAN] = getattr(check, "calls", 0) > before
+
+
 @pytest.hookimpl(hookwrapper=True)  # old-style: pytest 7.0 may run on a pluggy without wrapper=True
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
     report = outcome.get_result()
     found = _case_and_check(item)
+    unchecked = report.when == "call" and report.passed and not hasattr(report, "wasxfail")
+    if found is not None and unchecked and not item.stash.get(_CHECK_RAN, True):
+        # A body that never called check(case) checked nothing: it must not pass.
+        from crosscheck.testing import not_called
+
+        report.outcome = "failed"
+        report.longrepr = not_called(found[0].name, found[1])
     if found is not None and (report.when == "call" or report.failed):
         # user_properties travel with the report, to the xdist controller as well.
         report.user_properties.append((SECTION, (found[0].name, found[1])))

@@ -29,7 +29,7 @@ GOLDEN = "golden"
 def assert_check(check: str, case: Case) -> None:
     """Run one check and raise its message on failure (pytest shows it at the user's test)."""
     __tracebackhide__ = True
-    problem = validation_problem(case)
+    problem = validation_problem(case) or _name_taken(case)
     if problem is not None:
         raise AssertionError(f"{case.name} / {check}: the case cannot be checked: {problem}")
     if check == GOLDEN:
@@ -46,6 +46,34 @@ def assert_check(check: str, case: Case) -> None:
     result = run_check(case, check)
     if not result.passed:
         raise AssertionError(result.message() + optimizer_line(result, case) + _diagnosis_lines(case, result))
+
+
+def _name_taken(case: Case) -> str | None:
+    """Under pytest: why ``case`` may not be checked under its name, when another case object holds it (the
+    registered case of that name, else the first case of the run checked under it).  A case's name names its
+    golden file and its repro, so a variant that kept it would overwrite the other's golden and replay the
+    other case."""
+    run = settings.current()
+    if run is None:
+        return None
+    from crosscheck.registration import name_key, registry
+
+    claims: dict[str, tuple[Case, str]] = run.memo.setdefault("checked cases", {})
+    key = name_key(case.name)
+    if key not in claims:
+        try:
+            registered = {name_key(name): c for name, c in registry().items()}
+        except Exception:  # a project whose cases cannot be loaded: the run reports that on its own
+            registered = {}
+        owner = registered.get(key)
+        claims[key] = (owner, "the registered case") if owner is not None else (case, "a case checked before")
+    owner, which = claims[key]
+    if owner is case:
+        return None
+    return (
+        f"case {case.name!r} is not {which} named {owner.name!r}, and a case's name names its golden file and its "
+        f"repro: give the variant another name: vary(case, name=...)"
+    )
 
 
 def optimizer_line(result: Comparison, case: Case) -> str:
@@ -90,6 +118,27 @@ def _diagnosis_lines(case: Case, result: Comparison) -> str:
     )
 
 
+class CheckCall(partial[None]):
+    """The ``check`` a test of ``parametrize_with_checks`` receives: ``assert_check`` with its check's name,
+    counting its calls, so that the plugin fails a test whose body never calls it (it would pass, checking
+    nothing)."""
+
+    calls = 0
+
+    def __call__(self, /, *args: Any, **keywords: Any) -> None:
+        self.calls += 1
+        super().__call__(*args, **keywords)
+
+
+def not_called(case_name: str, check: str) -> str:
+    """The failure of a test that passed without calling its ``check``."""
+    return (
+        f"{case_name} / {check}: the test passed without running its check: check(case) was never called; "
+        f"call it in the body of the test that parametrize_with_checks decorates (def test_x(case, check): "
+        f"check(case))"
+    )
+
+
 def parametrize_with_checks(
     cases: Iterable[Case], expected_failed_checks: Mapping[str, Mapping[str, str]] | None = None
 ) -> Any:
@@ -115,9 +164,15 @@ def parametrize_with_checks(
             f'[tool.crosscheck] cases = ["mypackage.mynet"]'
         )
     params = []
+    seen: dict[str, Case] = {}
     for case in cases:
         if not isinstance(case, Case):
             raise TypeError(f"parametrize_with_checks takes crosscheck.Case objects, got {type(case).__name__}")
+        if seen.setdefault(case.name, case) is not case:
+            raise ValueError(
+                f"parametrize_with_checks got two different cases named {case.name!r}; a case's name names its golden "
+                f"file and its repro: give the variant another name: vary(case, name=...)"
+            )
         # Goldens are float64: a float32 run is checked against its twin, whose float64 run has the golden.
         names = battery(case) + ([GOLDEN] if np.dtype(case.dtype) == np.float64 else [])
         failing = expected.get(case.name, {})
@@ -130,5 +185,5 @@ def parametrize_with_checks(
         for name in names:
             marks = [pytest.mark.xdist_group(case.name)]
             marks += [pytest.mark.xfail(strict=True, reason=failing[name])] if name in failing else []
-            params.append(pytest.param(case, partial(assert_check, name), id=f"{case.name}-{name}", marks=marks))
+            params.append(pytest.param(case, CheckCall(assert_check, name), id=f"{case.name}-{name}", marks=marks))
     return pytest.mark.parametrize("case, check", params)

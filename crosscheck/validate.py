@@ -11,7 +11,20 @@ import numpy as np
 import torch
 
 from crosscheck import paths
-from crosscheck.case import TORCH_DTYPES, Array, Batch, Case, Data, Layer, Link, Params, Rng, Scratch, Twin
+from crosscheck.case import (
+    TORCH_DTYPES,
+    Array,
+    Batch,
+    Case,
+    Data,
+    Layer,
+    Link,
+    Params,
+    Rng,
+    Scratch,
+    Twin,
+    batch_of_data,
+)
 from crosscheck.errors import CallError, RegistrationError, StepError, call_user
 from crosscheck.keys import STEPPED, describe, split_key
 from crosscheck.layer_values import scratch_layer_values, twin_layer_values
@@ -286,7 +299,7 @@ def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module,
     """One forward, loss, gradient and update on each side: shapes and dtypes must agree."""
     out = np.asarray(call_user(where, "forward(net, X)", case.calls.forward, net, case.data.X))
     _check_pairing(where, out.shape, case.data.y.shape, "forward(net, X)")
-    xb, yb = case.data.X[b], case.data.y[b]
+    xb, yb = batch_of_data(case.data.X, b), batch_of_data(case.data.y, b)
     if case.calls.step is not None:
         # The network's own step is run (and its results checked step by step) in _check_short_run; here its
         # forward and loss, which the forward check and the finite-difference oracle use.

@@ -113,7 +113,8 @@ def test_in_ci_a_missing_golden_fails_and_is_not_written(project, monkeypatch):
     assert summary(result)[1] == (
         f"FAILED line-golden: crosscheck.goldens.GoldenError: line / golden: golden file {folder / 'line.npz'} is "
         "missing, and in CI a missing golden is not written (a run must not pass on values it has just created); "
-        "generate it on a developer machine with `pytest --force-regen -k line-golden`, review it and commit it"
+        "generate it on a developer machine with `pytest --force-regen 'tests/test_line.py::test_line[line-golden]'`, "
+        "review it and commit it"
     )
     assert not folder.exists()
 
@@ -142,10 +143,11 @@ def test_a_changed_golden_names_the_command_and_folder_to_regenerate(project):
     text = "\n".join(result.outlines)
     assert f"line / golden: the scratch and twin sides part from {golden}:" in text
     assert (
-        "if the change is intended, regenerate it on purpose with `pytest --force-regen -k line-golden` "
-        f"(outside CI), review the change to {golden.parent}/ and commit it"
+        "if the change is intended, regenerate it on purpose with `pytest --force-regen "
+        f"'tests/test_line.py::test_line[line-golden]'` (outside CI), review the change to {golden.parent}/ and "
+        "commit it"
     ) in text
-    regen = project.runpytest("-p", "no:cacheprovider", "--force-regen", "-k", "line-golden")
+    regen = project.runpytest("-p", "no:cacheprovider", "--force-regen", "tests/test_line.py::test_line[line-golden]")
     regen.assert_outcomes(failed=1)
     assert "the run parts from the golden; --force-regen set, written" in "\n".join(regen.outlines)
     project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=9)
@@ -326,3 +328,117 @@ def test_a_crash_while_writing_the_reports_is_a_line_and_a_failing_status(projec
         "cache; this may take a moment."
     ) in result.outlines
     assert not any("Traceback" in line for line in result.outlines + result.errlines)
+
+
+def test_a_test_that_never_calls_its_check_fails_saying_so(project):
+    (project.path / "tests" / "test_line.py").write_text(TEST.replace("    check(case)", "    pass"))
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=9)
+    lines = summary(result)
+    assert lines[0] == "1 case, 9 checks: 9 failed"
+    assert lines[1] == (
+        "FAILED line-initial_parameters: line / initial_parameters: the test passed without running its check: "
+        "check(case) was never called; call it in the body of the test that parametrize_with_checks decorates "
+        "(def test_x(case, check): check(case))"
+    )
+    assert not (project.path / "tests" / "goldens").exists()
+
+
+def test_a_check_called_in_one_of_two_tests_sharing_the_parametrization_fails_the_other(project):
+    (project.path / "tests" / "test_line.py").write_text(
+        "from crosscheck import parametrize_with_checks\nfrom line import CASE\n\n"
+        "checks = parametrize_with_checks([CASE])\n\n\n"
+        "@checks\ndef test_checked(case, check):\n    check(case)\n\n\n"
+        "@checks\ndef test_unchecked(case, check):\n    assert case.name == 'line'\n"
+    )
+    project.runpytest("-p", "no:cacheprovider")  # writes the golden
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=9, failed=9)
+    failed = [line for line in result.outlines if line.startswith("FAILED tests/")]
+    assert len(failed) == 9 and all("test_unchecked[" in line for line in failed)
+
+
+# --- class 6 of issue 23: a variant loses no data, and the regenerate command selects one case ----------------
+
+
+VARIANT_TEST = """
+from crosscheck import parametrize_with_checks, vary
+from line import CASE
+
+
+@parametrize_with_checks([vary(CASE, learning_rate=0.05)])
+def test_variant(case, check):
+    check(case)
+"""
+
+
+def test_a_same_name_variant_of_a_registered_case_is_refused_and_its_golden_kept(project, monkeypatch):
+    project.makepyprojecttoml(
+        '[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.crosscheck]\ncases = ["registered"]\n'
+    )
+    project.makepyfile(registered="from crosscheck import register\nfrom line import CASE\n\nregister(CASE)\n")
+    monkeypatch.setattr(registration, "_REGISTRY", {})  # a user's process, without the tutorials
+    project.runpytest("-p", "no:cacheprovider")  # writes the registered case's golden
+    monkeypatch.setattr(registration, "_REGISTRY", {})  # each nested run imports the line anew
+    golden = project.path / "tests" / "goldens" / "line.npz"
+    committed = golden.read_bytes()
+    (project.path / "tests" / "test_variant.py").write_text(VARIANT_TEST)
+    result = project.runpytest("-p", "no:cacheprovider", "--force-regen")
+    result.assert_outcomes(passed=9, failed=9)
+    failed = [line for line in result.outlines if line.startswith("FAILED tests/")]
+    assert len(failed) == 9 and all("test_variant.py::test_variant[" in line for line in failed)
+    assert (
+        "line / golden: the case cannot be checked: case 'line' is not the registered case named 'line', and a "
+        "case's name names its golden file and its repro: give the variant another name: vary(case, name=...)"
+    ) in "\n".join(result.outlines)
+    assert golden.read_bytes() == committed
+    assert not list(golden.parent.glob("repro*")) and not (project.path / "reports").exists()
+
+
+def test_two_different_cases_with_one_name_in_one_parametrization_are_refused(project):
+    (project.path / "tests" / "test_line.py").write_text(
+        VARIANT_TEST.replace("[vary(CASE, learning_rate=0.05)]", "[CASE, vary(CASE, learning_rate=0.05)]")
+    )
+    result = project.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert (
+        "ValueError: parametrize_with_checks got two different cases named 'line'; a case's name names its golden "
+        "file and its repro: give the variant another name: vary(case, name=...)"
+    ) in "\n".join(result.outlines)
+
+
+def test_a_same_name_case_checked_second_in_a_run_is_refused(project):
+    (project.path / "tests" / "test_variant.py").write_text(VARIANT_TEST)
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=10, passed=8)  # the line's golden is written (a first run), the variant refused
+    assert (
+        "line / initial_parameters: the case cannot be checked: case 'line' is not a case checked before named "
+        "'line', and a case's name names its golden file and its repro: give the variant another name: "
+        "vary(case, name=...)"
+    ) in "\n".join(result.outlines)
+
+
+def test_the_regenerate_command_selects_exactly_one_case(project, monkeypatch):
+    names = ["tiny", "my_tiny", "-h"]
+    project.makepyfile(
+        nets="from crosscheck import vary\nfrom line import CASE\n\n"
+        + "".join(f"C{i} = vary(CASE, name={name!r})\n" for i, name in enumerate(names))
+    )
+    (project.path / "tests" / "test_line.py").write_text(
+        "from crosscheck import parametrize_with_checks\nfrom nets import C0, C1, C2\n\n\n"
+        "@parametrize_with_checks([C0, C1, C2])\ndef test_nets(case, check):\n    check(case)\n"
+    )
+    monkeypatch.setenv("CI", "true")
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=24, failed=3)
+    text = "\n".join(result.outlines)
+    monkeypatch.delenv("CI")
+    folder = project.path / "tests" / "goldens"
+    for name in names:
+        nodeid = f"tests/test_line.py::test_nets[{name}-golden]"
+        command = f"pytest --force-regen '{nodeid}'"
+        assert f"generate it on a developer machine with `{command}`, review it and commit it" in text
+        written = {p.name for p in folder.glob("*.npz")} if folder.exists() else set()
+        regen = project.runpytest("-p", "no:cacheprovider", "--force-regen", nodeid)  # the command, as printed
+        regen.assert_outcomes(failed=1)  # one test selected: its golden written
+        assert {p.name for p in folder.glob("*.npz")} - written == {f"{name}.npz"}

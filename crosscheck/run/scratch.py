@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from crosscheck import paths
-from crosscheck.case import Batch, Case, Params
-from crosscheck.errors import StepError, writes_into_input
+from crosscheck.case import Batch, Case, Params, batch_of_data
+from crosscheck.errors import StepError, refuses_write, writes_into_input
 from crosscheck.keys import Trace, at_step
 from crosscheck.run.start import in_case_dtype
 
@@ -35,14 +35,6 @@ def _kept(value: Any) -> Any:
     """A value to keep for the trace: a copy of an array (the network may write into it later); a NumPy
     scalar as it is, since nothing can change it."""
     return value if isinstance(value, np.generic) else np.array(value)
-
-
-def _batch(a: np.ndarray, b: Any) -> Any:
-    """``a[b]``, read-only: an index array makes a copy, which must not be writable either."""
-    out = a[b]
-    if isinstance(out, np.ndarray) and out.flags.writeable:
-        out.flags.writeable = False
-    return out
 
 
 def _scratch_failure(case: Case, step: int | None, stage: str, exc: Exception) -> StepError | None:
@@ -55,8 +47,8 @@ def _scratch_failure(case: Case, step: int | None, stage: str, exc: Exception) -
             f"{np.dtype(case.dtype).name} there (a learning rate too large, unscaled data, or a formula that "
             f"overflows, such as 1 / (1 + np.exp(-x)) for large negative x)"
         )
-    if isinstance(exc, ValueError) and "read-only" in str(exc):
-        return StepError(writes_into_input(where))
+    if refuses_write(exc):
+        return StepError(writes_into_input(where, exc))
     return None
 
 
@@ -200,7 +192,7 @@ def record_steps(
     param_rows = [(paths.reader(name), rows.setdefault(f"param.{name}", [])) for name in case.scratch.params]
     buffer_rows = [(path, rows.setdefault(f"buffer.{path}", [])) for path in s.buffers]
     for step, b in enumerate(batches):
-        xb, yb = _batch(X, b), _batch(y, b)
+        xb, yb = batch_of_data(X, b), batch_of_data(y, b)
         stage = "forward"
         if before_step is not None:
             before_step(step, net)
