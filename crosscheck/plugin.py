@@ -2,8 +2,8 @@
 
 - The ``golden`` check that ``parametrize_with_checks`` yields reads its settings here: the folder
   (``[tool.crosscheck] goldens`` of the project's own pyproject.toml, the inifile or the rootdir's, default
-  ``tests/goldens``) and pytest-regressions' ``--force-regen``/``--regen-all``, which are refused when ``CI``
-  is set and the run has collected a golden check.
+  ``tests/goldens``) and pytest-regressions' ``--force-regen``/``--regen-all``, which are refused on a CI
+  service (``settings.in_ci``) once the run has collected a golden check.
 - At the end of the run, when it ran cross-check tests: a summary of them (cases, checks, each failure with
   its first divergence), golden files that no case read, and with ``--crosscheck-report=DIR`` the reports
   of ``python -m crosscheck.report`` for the cases the run collected.
