@@ -364,6 +364,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def from_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    if args.grid not in GRIDS:  # argparse checks a given --grid, not a default from the environment
+        raise SystemExit(f"CROSSCHECK_BENCH_GRID must be one of {sorted(GRIDS)}, got {args.grid!r}")
     params, steps = GRIDS[args.grid]
     max_gb = args.max_gb if args.max_gb is not None else default_max_gb()
     return {"grid": args.grid, **grid(params, steps, OPTIMIZERS, max_gb, args.max_cpu_s)}
