@@ -134,7 +134,9 @@ def sweep(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Timings (medians of repeated runs) into reports/bench.json; never part of the gate."""
+    """Timings (medians of repeated runs) into reports/bench.json; never part of the gate.
+
+    The scale grid is the small one unless ``--grid full`` (after ``--``) or ``CROSSCHECK_BENCH_GRID=full``."""
     session.install(*CONSTRAINTS, "-e", ".[test,report,examples]")
     session.run("python", "-m", "tools.bench", *session.posargs)
 

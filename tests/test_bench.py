@@ -1,14 +1,16 @@
 """The bench's yardsticks and the gate's count of full runs; no timing is asserted (tools/bench.py prints
 and writes the figures)."""
 
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from crosscheck import registration
+from crosscheck import jsonfile, registration
 from crosscheck.case import vary
+from crosscheck.checks import battery, run_check
 from crosscheck.errors import repeated_full_runs
 from crosscheck.layout import twin_to_scratch
 from crosscheck.registration import registry
@@ -19,7 +21,7 @@ from crosscheck.run.twin import twin_trace
 from tests import full_runs
 from tests.fixture_net import make_case
 from tests.full_runs import variant
-from tools import bench
+from tools import bench, scale
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,3 +103,49 @@ def test_the_floor_is_the_import_plus_each_full_runs_steps_at_their_bare_time():
         for name, n in zip(("network_3_4_1", "xor_2_3_1"), lengths, strict=True)
     ]
     assert floor == pytest.approx(2.0 + sum(bare), rel=1e-9)
+
+
+@pytest.mark.parametrize("target", [10_000, 100_000, 1_000_000])
+def test_the_scale_networks_have_about_the_parameters_asked(target):
+    case = scale.mlp_case(target, 2, "adam")
+    params, _ = start(case)
+    # h is a whole number: within half a hidden unit's parameters of the target.
+    assert abs(sum(v.size for v in params.values()) - target) <= (scale.N_IN + 1 + scale.N_OUT) / 2
+
+
+def test_the_scale_case_passes_the_battery_with_adam():
+    """The generated network is correct code: the grid measures a passing battery, not a failure path."""
+    case = scale.mlp_case(10_000, 4, "adam")
+    assert [c for c in battery(case) if not run_check(case, c).passed] == []
+
+
+def test_a_scale_point_measures_floor_and_battery_each_in_its_own_process():
+    result = scale.grid([10_000], [3], ["sgd"], max_gb=100.0, max_s=1e9)
+    written = json.loads(jsonfile.dumps(result))
+    (point,) = written["points"]
+    assert (point["network"], point["steps"], point["optimizer"]) == ("784-13-10", 3, "sgd")
+    for side in ("floor", "battery"):
+        assert point[side]["exit_code"] == 0, point[side].get("output_tail")
+        assert point[side]["cpu_s"] > 0 and point[side]["work_cpu_s"] > 0
+        assert point[side]["peak_rss_mb"] > 50  # torch alone is more: the child's own peak, not the parent's
+    assert point["battery"]["checks"] == battery(scale.mlp_case(10_000, 3, "sgd"))
+    assert point["battery"]["failed"] == {}
+    assert point["cpu_over_floor"] == round(point["battery"]["cpu_s"] / point["floor"]["cpu_s"], 2)
+    assert point["rss_over_floor"] == round(point["battery"]["peak_rss_mb"] / point["floor"]["peak_rss_mb"], 2)
+
+
+def test_a_point_over_the_memory_limit_is_skipped_with_its_estimate():
+    measured = {
+        "params": 1000,
+        "steps": 100,
+        "optimizer": "adam",
+        "battery": {"exit_code": 0, "peak_rss_mb": 400.0, "cpu_s": 2.0},
+    }
+    per_element = (400.0 * 2**20 - scale.BASE_BYTES) / 100_000
+    rss, cpu = scale.estimate([measured], 10_000, 1_000, "adam")
+    assert (rss, cpu) == (pytest.approx(scale.BASE_BYTES + per_element * 1e7), pytest.approx(200.0))
+    # Nothing measured yet: issue 22's figures, and no child is started for a point that would not fit.
+    result = scale.grid([1_000_000], [5_000], ["adam"], max_gb=24.0, max_s=1e9)
+    (point,) = result["points"]
+    assert point["skipped"] == "skipped: estimated 650.4 GB (limit 24 GB)"
+    assert "battery" not in point and "floor" not in point

@@ -18,6 +18,8 @@ Measured in one run, printed and written to ``reports/bench.json``:
   floor: the batched twin's bare step time times the steps.
 - **a learner's wrong gradient**: the time from a catalogue bug in a tutorial network
   (``tools.learner_bug``) to its failure message under ``pytest -x``.
+- **the scale grid** (``tools.scale``): the battery's CPU time and peak RSS against its floor's on generated
+  784-h-10 MLPs of 1e4 to 1e6 parameters, SGD and Adam, 100 to 5,000 steps, each run in a fresh process.
 
 Figures are medians of repeated runs with their spread; absolute times drift between machines, so the
 goals are ratios, and the load average before and after is recorded.  Timings are never asserted in tests.
@@ -52,6 +54,7 @@ from crosscheck.registration import registry
 from crosscheck.run.scratch import scratch_trace
 from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
+from tools import scale
 from tools.plugin_cost import line as plugin_cost_line
 from tools.plugin_cost import plugin_cost
 from tools.user_project import line as user_project_line
@@ -443,8 +446,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-repeats", type=int, default=7, help="alternating timed runs per side (default 7)")
     parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps per timed run (default {STEPS})")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["cases", "gate", "sweep", "learner"], help="parts to leave out"
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["cases", "gate", "sweep", "learner", "scale"],
+        help="parts to leave out",
     )
+    scale.add_arguments(parser)
     parser.add_argument("--out", type=Path, default=REPORT, help=f"where to write the JSON (default {REPORT})")
     args = parser.parse_args(argv)
     for n in ("repeats", "step_repeats", "steps"):
@@ -453,12 +461,14 @@ def main(argv: list[str] | None = None) -> int:
     result = bench(list(registry().values()), args.repeats, args.step_repeats, args.steps, args.skip)
     result["plugin_cost"] = plugin_cost()  # the plugin in a project that registers no case: on vs -p no:crosscheck
     result["user_project_xdist"] = xdist_runs()  # each case's full run once per run, serially and on two workers
+    result["scale"] = scale.from_arguments(args) if "scale" not in args.skip else None
     print(
         table(result)
         + "\n"
         + plugin_cost_line(result["plugin_cost"])
         + "\n"
         + user_project_line(result["user_project_xdist"])
+        + ("\n" + scale.lines(result["scale"]) if result["scale"] else "")
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(jsonfile.dumps({"title": "Benchmarks", "provenance": provenance(), **result}))
