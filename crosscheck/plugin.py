@@ -45,6 +45,10 @@ class _Run:
     report_error: str | None = None
     registered: list[str] | str | None = None  # under xdist: the case names a worker loaded, or its error
     blocks: dict[str, list[str]] = field(default_factory=dict)  # case name -> its diagnosis, as its check made it
+    # The float32 variants that --crosscheck-report ran: how many checks, and a line for each that failed.
+    float32_cases: int = 0
+    float32_checks: int = 0
+    float32_failures: list[str] = field(default_factory=list)
 
 
 _RUN = pytest.StashKey[_Run]()
@@ -268,10 +272,35 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     out = config.getoption("crosscheck_report")
     if out is not None and run.cases:
         try:
-            run.written = _write_reports(config, list(run.cases.values()), Path(config.invocation_params.dir, out))
+            run.written, float32 = _write_reports(
+                config, list(run.cases.values()), Path(config.invocation_params.dir, out)
+            )
         except Exception as exc:  # a plot's warning made an error by filterwarnings, a full disk: a line, not a crash
             run.report_error = f"--crosscheck-report={out}: the reports could not be written: {_reason(exc)}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        if float32 is not None:
+            # Only the reports run the float32 variants: a failure there fails the run as one of its tests would.
+            run.float32_cases = len(float32["networks"])
+            run.float32_checks, run.float32_failures = _float32_outcome(float32)
+            if run.float32_failures and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _float32_outcome(data: dict[str, Any]) -> tuple[int, list[str]]:
+    """The number of float32 checks in ``precision.float32_report()``'s data, and a line for each that failed."""
+    from crosscheck.precision import failed_checks
+
+    messages = {
+        f"{n['network']} / {check}": r.get("message", "")
+        for n in data["networks"].values()
+        for check, r in n["checks"].items()
+    }
+    lines = []
+    for label in failed_checks(data):
+        first = (messages[label].splitlines() or ["(no message)"])[0]
+        lines.append(f"FAILED {label}: {first.removeprefix(label + ': ')}")
+    return len(messages), lines
 
 
 def _reason(exc: Exception) -> str:
@@ -342,7 +371,9 @@ def _whole_suite(config: pytest.Config, run: _Run) -> bool:
     return not filtered
 
 
-def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> Path:
+def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> tuple[Path, dict[str, Any] | None]:
+    """The reports of ``cases`` into ``out``, and the float32 report's data (None when no case collected is
+    listed in ``[tool.crosscheck] float32``)."""
     from crosscheck import precision, report
     from crosscheck.environment import environment, provenance
     from crosscheck.findings import sections
@@ -352,16 +383,11 @@ def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> Path:
     wanted = set(_project(config).float32)
     float32 = [case for case in cases if case.name in wanted]
     networks = report.collect_all(cases)
+    data = precision.float32_report(float32) if float32 else None
     report.write_reports(
-        networks,
-        sections(),
-        environment(),
-        provenance(),
-        out,
-        precision.float32_report(float32) if float32 else None,
-        report.failing_blocks(cases, networks, out),
+        networks, sections(), environment(), provenance(), out, data, report.failing_blocks(cases, networks, out)
     )
-    return out
+    return out, data
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -391,6 +417,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             tr.write_line(f"FAILED {name}-{check}: {lines[0]}", red=True)
             for line in lines[1:4]:
                 tr.write_line(f"    {line}")
+    if run.float32_checks:
+        failed = len(run.float32_failures)
+        tally = f"{failed} failed, {run.float32_checks - failed} passed" if failed else f"{run.float32_checks} passed"
+        n = run.float32_cases
+        tr.write_line(
+            f"float32 (--crosscheck-report): {n} case{'s' if n != 1 else ''}, {run.float32_checks} checks: {tally}",
+            red=bool(failed),
+        )
+        for line in run.float32_failures:
+            tr.write_line(line, red=True)
     if run.orphans:
         tr.write_line(_orphan_text(run), red=True)
     if run.orphan_error is not None:
