@@ -56,6 +56,22 @@ def extras(out_dir: Path) -> list[tuple[str, str, Path]]:
     return found
 
 
+def extra_checks(path: Path) -> list[bool]:
+    """The verdicts of the checks a section's JSON carries (``networks``: {name: {"checks": {check: {"passed":
+    bool}}}}, as the float32 report writes them), so that the headline counts them; none for other JSON."""
+    try:
+        networks = json.loads(path.read_text(encoding="utf-8")).get("networks")
+    except (OSError, ValueError, AttributeError):
+        return []
+    found = []
+    for net in networks.values() if isinstance(networks, dict) else ():
+        checks = net.get("checks") if isinstance(net, dict) else None
+        for record in checks.values() if isinstance(checks, dict) else ():
+            if isinstance(record, dict) and isinstance(record.get("passed"), bool):
+                found.append(record["passed"])
+    return found
+
+
 def e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
@@ -255,14 +271,19 @@ def html_page(
             for name in columns
         )
         overview_rows.append(f'<tr><td><a href="#network-{i}">{e(net.name)}</a></td>{cells}</tr>')
-    total_class = "pass" if not failed else "fail"
+    # Checks that other sections ran (the float32 variants), counted after the networks' own, under their title.
+    counted = [(title, verdicts) for _, title, path in sections_found if (verdicts := extra_checks(path))]
+    more = "".join(
+        f"; {e(title)}: {len(verdicts)} checks, {len(verdicts) - sum(verdicts)} failed" for title, verdicts in counted
+    )
+    total_class = "pass" if not failed and all(all(v) for _, v in counted) else "fail"
     body = [
         "<h1>nn-crosscheck report</h1>",
         '<p class="meta">Every registered network, run as a from-scratch NumPy network and as its PyTorch twin '
         "from the same initial weights, compared at every step: forward output, loss, dL/doutput, "
         "gradients, optimizer state, buffers and parameters after each update.</p>",
         f'<p><span class="total {total_class}">{len(checks)} checks on {networks_text(len(networks))}: '
-        f"{len(checks) - failed} passed, {failed} failed</span></p>",
+        f"{len(checks) - failed} passed, {failed} failed{more}</span></p>",
         f'<p class="meta">{e(made_text(made))}</p>',
         _what_failed(networks, diagnoses or {}),
         f"<nav>{nav}</nav>",
