@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import sys
 import tomllib
+import traceback
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,15 +102,34 @@ def load(proj: Project) -> None:
     if proj.cases and str(proj.root) not in sys.path:
         sys.path.insert(0, str(proj.root))
     for module in proj.cases:
+        before = dict(_REGISTRY)
         try:
             importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
-                raise  # a module that the case module itself imports is missing: its own traceback says which
-            raise RegistrationError(
-                f"{proj.pyproject}: [tool.crosscheck] cases lists {module!r}, which cannot be imported from "
-                f"{proj.root} ({exc}); list a module path relative to the folder of pyproject.toml"
-            ) from None
+        except RegistrationError:
+            raise  # register() refused a case: its message names it
+        except Exception as exc:
+            # A module half imported is not in sys.modules: the next load imports it again, and must not find
+            # the cases it registered before it failed.
+            _REGISTRY.clear()
+            _REGISTRY.update(before)
+            raise RegistrationError(_import_failure(proj, module, exc)) from None
+
+
+def _import_failure(proj: Project, module: str, exc: Exception) -> str:
+    """One line for a case module whose import raised: the module, the line that raised and what to do."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+        return (
+            f"{proj.pyproject}: [tool.crosscheck] cases lists {module!r}, which cannot be imported from "
+            f"{proj.root} ({exc}); list a module path relative to the folder of pyproject.toml"
+        )
+    frames = traceback.extract_tb(exc.__traceback__)
+    # The innermost line of the project's own code (a missing optional dependency raises in importlib).
+    own = [f for f in frames if Path(f.filename).resolve().is_relative_to(proj.root.resolve())] or frames
+    at = f" at {own[-1].filename}:{own[-1].lineno}" if own else ""
+    return (
+        f"{proj.pyproject}: importing {module!r}, listed in [tool.crosscheck] cases, raised "
+        f"{type(exc).__name__}: {exc}{at}; install what it needs or remove it from the list"
+    )
 
 
 def registry(start: Path | None = None) -> dict[str, Case]:

@@ -13,6 +13,7 @@ assertion-rewritten on each import, 3-7 s a run when this file runs alone).  Not
 registers or counts outlives its test (``project`` checks and restores it).
 """
 
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -442,3 +443,33 @@ def test_the_regenerate_command_selects_exactly_one_case(project, monkeypatch):
         regen = project.runpytest("-p", "no:cacheprovider", "--force-regen", nodeid)  # the command, as printed
         regen.assert_outcomes(failed=1)  # one test selected: its golden written
         assert {p.name for p in folder.glob("*.npz")} - written == {f"{name}.npz"}
+
+
+def test_a_case_module_that_raises_on_import_is_one_line_at_the_end_of_the_run_and_in_the_command(project, monkeypatch):
+    # A module listed in [tool.crosscheck] cases whose optional dependency is missing on this machine: the tests
+    # import their case from elsewhere and pass, and the end of the run, loading the registered names, fails.
+    monkeypatch.setattr(registration, "_REGISTRY", {})
+    project.makepyprojecttoml(
+        '[project]\nname = "user-project"\n\n[tool.pytest.ini_options]\npythonpath = ["."]\n\n'
+        '[tool.crosscheck]\ncases = ["line", "extra"]\n'
+    )
+    project.makepyfile(extra="import numpy\n\nimport crosscheck_missing_optional_dependency  # noqa\n")
+    extra = project.path / "extra.py"
+    line = (
+        f"{project.path / 'pyproject.toml'}: importing 'extra', listed in [tool.crosscheck] cases, raised "
+        f"ModuleNotFoundError: No module named 'crosscheck_missing_optional_dependency' at {extra}:3; install "
+        "what it needs or remove it from the list"
+    )
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=8, failed=1, errors=1)  # the golden's first run, and the line below
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert f"golden files not checked for orphans: {line}" in result.outlines
+    assert not any("Traceback" in text for text in result.outlines + result.errlines)
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(
+        [sys.executable, "-m", "crosscheck"], cwd=project.path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == f"crosscheck: {line}"
+    assert "Traceback" not in done.stderr
