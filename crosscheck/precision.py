@@ -23,9 +23,10 @@ import numpy as np
 
 from crosscheck import jsonfile
 from crosscheck.case import Case, vary
-from crosscheck.checks import CHECKS, run_check, run_length, tolerance
+from crosscheck.checks import battery, run_check, run_length, tolerance
 from crosscheck.compare import differences
 from crosscheck.environment import provenance
+from crosscheck.errors import RegistrationError
 from crosscheck.keys import STAGE_ORDER, Trace, split_key
 from crosscheck.run.memo import traces
 from crosscheck.tolerance import EPS32, ULPS_PER_STEP
@@ -64,7 +65,6 @@ def float32_case(case: Case) -> Case:
 
 def configured_cases() -> tuple[Case, ...]:
     """The float64 cases named in the project's ``[tool.crosscheck] float32`` (default: none)."""
-    from crosscheck.errors import RegistrationError
     from crosscheck.registration import project, registry
 
     proj, cases = project(), registry()
@@ -105,7 +105,7 @@ def network_report(case: Case) -> dict[str, Any]:
     case32 = float32_case(case)
     atol, rtol = tolerance(case32)
     checks: dict[str, dict[str, Any]] = {}
-    for name in CHECKS:
+    for name in battery(case32):  # as the command and the plugin run the variant: its whole battery
         result = run_check(case32, name)
         checks[name] = {"max_abs": result.max_abs, "max_rel": result.max_rel, "passed": result.passed}
         if not result.passed:
@@ -185,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crosscheck.precision", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPORT, help=f"where to write the JSON (default {REPORT})")
     args = parser.parse_args(argv)
-    data = float32_report()
+    try:
+        data = float32_report()
+    except RegistrationError as exc:  # the project's settings or a case module: one line, not a traceback
+        print(f"python -m crosscheck.precision: {exc}", file=sys.stderr)
+        return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(jsonfile.dumps({"provenance": provenance(), **data}))
     failed = failed_checks(data)

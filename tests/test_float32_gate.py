@@ -43,7 +43,7 @@ def test_crosscheck_report_fails_on_a_float32_only_bug_naming_each_failing_check
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     lines = summary(result)
     assert lines[0] == "1 case, 9 checks: 9 passed"
-    assert lines[1] == "float32 (--crosscheck-report): 1 case, 6 checks: 5 failed, 1 passed"
+    assert lines[1] == "float32 (--crosscheck-report): 1 case, 7 checks: 6 failed, 1 passed"
     assert [line.split(":")[0] for line in lines[2:7]] == [
         f"FAILED line_float32 / {check}" for check in ("forward", "loss", "gradients", "one_step", "training_run")
     ]
@@ -53,7 +53,7 @@ def test_crosscheck_report_fails_on_a_float32_only_bug_naming_each_failing_check
     )
     page = (float32_bug.path / "out" / "index.html").read_text(encoding="utf-8")  # written, failures included
     assert (
-        '<span class="total fail">8 checks on 1 network: 8 passed, 0 failed; Float32 drift: 6 checks, 5 failed</span>'
+        '<span class="total fail">8 checks on 1 network: 8 passed, 0 failed; Float32 drift: 7 checks, 6 failed</span>'
         in page
     )
 
@@ -80,4 +80,19 @@ def test_the_command_runs_the_float32_variants_and_fails_on_them(float32_bug):
     assert "9 passed, 6 failed" in lines
     assert "line_float32: 6 check(s) failed (forward, loss, gradients, one_step, training_run, anchored_steps)" in (
         done.stderr.splitlines()
+    )
+
+
+def test_the_float32_report_says_a_project_problem_in_one_line(monkeypatch, capsys):
+    from crosscheck import precision
+    from crosscheck.errors import RegistrationError
+
+    def broken() -> None:
+        raise RegistrationError("pyproject.toml: [tool.crosscheck] float32 names ['nope'], which are not registered")
+
+    monkeypatch.setattr(precision, "float32_report", broken)
+    assert precision.main(["--out", "unused.json"]) == 1
+    assert capsys.readouterr().err == (
+        "python -m crosscheck.precision: pyproject.toml: [tool.crosscheck] float32 names ['nope'], which are not "
+        "registered\n"
     )
