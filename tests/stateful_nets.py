@@ -133,12 +133,12 @@ class CachedNet(Net):
         return {"W1": self.x.T @ d_h, "b1": d_h.sum(0), "W2": self.h.T @ d_out, "b2": d_out.sum(0)}
 
 
-def cached_case(name="cached_forward", net=None, **changes):
-    """``net``: a subclass of ``CachedNet`` to build instead."""
-    cls = net or CachedNet
+def by_methods(cls, name, steps, **changes):
+    """A case of the fixture's protocol driven through ``cls``'s own methods: built from the parameters, forward,
+    gradients and update by the class."""
     return make_case(
         name,
-        steps=12,
+        steps=steps,
         build=lambda params, lr: cls(**params),
         forward=cls.forward,
         gradients=cls.gradients,
@@ -146,6 +146,11 @@ def cached_case(name="cached_forward", net=None, **changes):
         curve_steps=(),
         **changes,
     )
+
+
+def cached_case(name="cached_forward", net=None, **changes):
+    """``net``: a subclass of ``CachedNet`` to build instead."""
+    return by_methods(net or CachedNet, name, 12, **changes)
 
 
 def warm_up(t):
@@ -192,17 +197,12 @@ class AnnealedTwin(TwinNet):
 
 def annealed_case(name="annealed", net=None, **changes):
     """``net``: a subclass of ``AnnealedNet`` to build instead."""
-    cls = net or AnnealedNet
-    return make_case(
+    return by_methods(
+        net or AnnealedNet,
         name,
-        steps=16,
-        build=lambda params, lr: cls(**params),
-        forward=cls.forward,
-        gradients=cls.gradients,
-        update=cls.update,
+        16,
         lr="lr_used",
         module=AnnealedTwin,
         scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, warm_up),
-        curve_steps=(),
         **changes,
     )
