@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from crosscheck.errors import RegistrationError
-from crosscheck.keys import relative_cell, tolerance_cell
 from crosscheck.registration import Project, project, registry
 
 if TYPE_CHECKING:
@@ -29,20 +28,7 @@ if TYPE_CHECKING:
 
 def table(results: list[Comparison]) -> str:
     header = ("network", "check", "steps", "max abs diff", "max rel diff", "tolerance", "verdict")
-    rows = [
-        (
-            r.network,
-            r.check,
-            str(r.steps) if r.steps else "init",
-            f"{r.max_abs:.2e}",
-            # Under an absolute bound a relative difference is measured against nothing: shown, it would sit
-            # beside a smaller tolerance on a passing row.
-            relative_cell(r.max_rel, r.atol, r.rtol),
-            tolerance_cell(r.atol, r.rtol),
-            "PASS" if r.passed else "FAIL",
-        )
-        for r in results
-    ]
+    rows = [(r.network, r.check, *r.cells(no_steps="init")) for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]

@@ -21,8 +21,10 @@ from crosscheck.keys import (
     describe,
     exceeds_text,
     index_text,
+    relative_cell,
     split_key,
     stage_rank,
+    tolerance_cell,
     tolerance_text,
 )
 
@@ -117,6 +119,19 @@ class Comparison:
                 if d.growth is not None
                 else ")"
             )
+        )
+
+    def cells(self, no_steps: str = "-") -> tuple[str, str, str, str, str]:
+        """The check's row in a table: steps (``no_steps`` for what is compared before training), the largest
+        absolute and relative differences, the tolerance, the verdict."""
+        return (
+            str(self.steps) if self.steps else no_steps,
+            f"{self.max_abs:.2e}",
+            # Under an absolute bound a relative difference is measured against nothing: shown, it would sit beside
+            # a smaller tolerance on a passing row.
+            relative_cell(self.max_rel, self.atol, self.rtol),
+            tolerance_cell(self.atol, self.rtol),
+            "PASS" if self.passed else "FAIL",
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from crosscheck.compare import Comparison  # noqa: E402
-from crosscheck.keys import relative_cell, tolerance_cell  # noqa: E402
 
 PASS_COLOUR, FAIL_COLOUR = "#d6f5dd", "#ffd7d5"
 SCRATCH_COLOUR, TWIN_COLOUR = "#1f5fa8", "#e4572e"
@@ -44,17 +43,7 @@ def _png(fig: Figure) -> bytes:
 def check_matrix(network: str, comparisons: Sequence[Comparison]) -> bytes:
     """The battery for one network: verdict, largest differences and tolerance per check."""
     columns = ("check", "steps", "max |diff|", "max rel diff", "tolerance", "verdict")
-    rows = [
-        (
-            c.check,
-            str(c.steps) if c.steps else "-",
-            f"{c.max_abs:.2e}",
-            relative_cell(c.max_rel, c.atol, c.rtol),
-            tolerance_cell(c.atol, c.rtol),
-            "PASS" if c.passed else "FAIL",
-        )
-        for c in comparisons
-    ]
+    rows = [(c.check, *c.cells()) for c in comparisons]
     height = 0.3 * (len(rows) + 1) + 0.45
     fig = plt.figure(figsize=(8.0, height))
     ax = fig.add_axes((0.01, 0.02, 0.98, 1 - 0.4 / height))
