@@ -10,23 +10,22 @@ from collections.abc import Callable
 
 import numpy as np
 
-from crosscheck import growth
+from crosscheck import growth, lockstep
 from crosscheck.case import Case
 from crosscheck.compare import Comparison, Problem, compare
 from crosscheck.errors import StepError
 from crosscheck.finite_diff import finite_difference_votes
-from crosscheck.keys import STEPPED, Pair, Trace, split_key
+from crosscheck.keys import Pair, Trace
+from crosscheck.lockstep import TRAINING_KEYS, Run
 from crosscheck.run.memo import RUNS
-from crosscheck.run.scratch import anchored_trace
 from crosscheck.run.start import start
-from crosscheck.tolerance import bounds
 from crosscheck.validate import validation_problem
 
 
 def tolerance(case: Case, steps: int | None = None) -> tuple[float, float]:
     """(atol, rtol) for the case's dtype over ``steps`` steps of rounding (default: the whole run; the rule and
     its measured reason: ``crosscheck.tolerance``)."""
-    return bounds(case.dtype, run_length(case) if steps is None else steps)
+    return lockstep.tolerance(case, run_length(case) if steps is None else steps)
 
 
 def run_length(case: Case) -> int:
@@ -94,8 +93,7 @@ def check_one_step(case: Case, run: Pair) -> Comparison:
 def check_training_run(case: Case, run: Pair) -> Comparison:
     """Every step of the whole run: output, loss, dL/doutput, gradients, learning rate, optimizer state,
     parameters, buffers, the recorded curve."""
-    keys = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "param", "curve")
-    result = _compare(case, "training_run", run, keys, tolerance_steps=None)
+    result = _compare(case, "training_run", run, TRAINING_KEYS, tolerance_steps=None)
     if result.first_divergence is None:
         return result
     # Beyond the fixed bound: judged against the rounding growth the run itself shows (a chaotic run's sides part
@@ -116,7 +114,7 @@ CHECKS: dict[str, Callable[[Case, Pair], Comparison]] = {
 FIRST_STEP = frozenset({"initial_parameters", "forward", "loss", "gradients", "one_step"})
 
 
-def check_finite_differences(case: Case, run: Pair) -> Comparison:
+def check_finite_differences(case: Case, run: Run) -> Comparison:
     """The third oracle: every gradient (a bounded spread of elements, at the first, middle and last step)
     against central finite differences of the scratch loss; a failure names the odd one out of scratch,
     twin and finite differences.  It catches a bug both sides share, which the twin alone cannot."""
@@ -138,23 +136,32 @@ def check_finite_differences(case: Case, run: Pair) -> Comparison:
     )
 
 
-def check_anchored_steps(case: Case, run: Pair) -> Comparison:
+def check_anchored_steps(case: Case, run: Run) -> Comparison:
     """Every step judged from a shared state: before each step the scratch network is given the parameters,
     optimizer state and buffers the twin entered it with, takes that one step, and is compared with the twin's
-    step at the bound of one step of rounding.  Where training amplifies rounding (a chaotic run) the free run
-    parts by its own dynamics; here a bug still fails at the step where it first acts."""
-    twin = run[1]
-    params, batches = start(case)
-    anchored = anchored_trace(case, params, batches[: len(twin["loss"])], twin)
-    atol, rtol = tolerance(case, 1)
-    keys = [k for k in anchored if split_key(k)[0] in STEPPED]
-    return compare(case.name, "anchored_steps", anchored, twin, keys, dtype=np.dtype(case.dtype), atol=atol, rtol=rtol)
+    step at the bound of one step of rounding (``crosscheck.lockstep`` takes the steps beside the free run's).
+    Where training amplifies rounding (a chaotic run) the free run parts by its own dynamics; here a bug still
+    fails at the step where it first acts."""
+    if run.anchored_steps is None:
+        return failed(case, "anchored_steps", Problem("case", "this run was made from traces, not stepped anchored"))
+    return run.anchored_steps
+
+
+def judged(case: Case, check: str, run: Run) -> Comparison:
+    """One check of the battery on the case's ``Run``: the first step's checks on its first step, the free run
+    judged beyond the fixed bound against the rounding growth the run itself shows (a chaotic run's sides part
+    by their own dynamics; the anchored steps judge each step at the fixed bound)."""
+    if check in CHECKS and check != "training_run":
+        return CHECKS[check](case, run.first)
+    if check == "training_run":
+        return growth.judge_run(case, run.training_run)
+    return ORACLES[check](case, run)
 
 
 # Checks that need the case's own functions, not only its traces: not in CHECKS, which any pair of traces (a
 # float32 run, a seed of the sweep, a mutant's prefix) can be put through.  Finite differences judge float64
 # only (their error bound assumes its rounding).
-ORACLES: dict[str, Callable[[Case, Pair], Comparison]] = {
+ORACLES: dict[str, Callable[[Case, Run], Comparison]] = {
     "anchored_steps": check_anchored_steps,
     "finite_differences": check_finite_differences,
 }
@@ -181,8 +188,9 @@ def battery(case: Case) -> list[str]:
     return checks
 
 
-def run_check(case: Case, check: str, run: Pair | None = None) -> Comparison:
-    """One check of the battery on ``run`` (the case's traces, both sides).  Without ``run``, the case is
+def run_check(case: Case, check: str, run: Pair | Run | None = None) -> Comparison:
+    """One check of the battery on ``run``: the case's ``Run`` (``RUNS.full``), or both sides' traces (a float32
+    run, a seed of the sweep, a mutant's prefix) for the checks of ``CHECKS``.  Without ``run``, the case is
     validated first (once per case object) and its run is taken from ``RUNS`` (computed once per case); a case
     that cannot be checked, or a run that goes wrong at some step, gives a failed ``Comparison`` whose
     ``problem`` says what and where."""
@@ -191,15 +199,17 @@ def run_check(case: Case, check: str, run: Pair | None = None) -> Comparison:
         raise KeyError(f"unknown check {check!r}; the battery has {list(known)}")
     if check in FLOAT64_ONLY and np.dtype(case.dtype) != np.float64:
         raise ValueError(f"{case.name}: {check} applies to float64 cases only; this one is {np.dtype(case.dtype)}")
-    if run is not None and check not in ORACLES:
+    if isinstance(run, tuple):
+        if check in ORACLES:
+            raise TypeError(f"{check} needs the case's Run (crosscheck.run.memo.RUNS.full), not a pair of traces")
         return CHECKS[check](case, run)
     problem = validation_problem(case)
     if problem is not None:
         return failed(case, check, Problem("case", f"the case cannot be checked: {problem}"))
     try:
-        if run is None:
-            run = RUNS.first_step(case) if check in FIRST_STEP else RUNS.full(case)
-        return known[check](case, run)
+        if run is None and check in FIRST_STEP:
+            return CHECKS[check](case, RUNS.first_step(case))
+        return judged(case, check, RUNS.full(case) if run is None else run)
     except StepError as exc:
         return failed(case, check, Problem.from_step_error(exc, case.name))
 

@@ -147,8 +147,10 @@ def differences(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> tuple
     """The one difference kernel: ``|a - b|``, the tolerance ``atol + rtol * |b|`` (``b`` is the reference),
     and where ``a`` fails it; a NaN or Inf on either side never passes."""
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, and NaN never passes
-        diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
-        tol = atol + rtol * np.abs(b.astype(np.float64))
+        # No copy of what is float64 already: a chunk of a large network's run is compared as it is.
+        a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        diff = np.abs(a64 - b64)
+        tol = atol + rtol * np.abs(b64)
     bad = ~(diff <= tol) | ~np.isfinite(a) | ~np.isfinite(b)
     return diff, tol, bad
 
@@ -172,8 +174,10 @@ def compare(
     dtype: np.dtype,
     atol: float,
     rtol: float,
+    first: int = 0,
 ) -> Comparison:
-    """Compare ``keys`` of both traces; stepped quantities only over ``steps``."""
+    """Compare ``keys`` of both traces; stepped quantities only over ``steps``.  ``first``: the step the traces'
+    first row is (a chunk of a run, ``crosscheck.lockstep``); ``curve_steps``: the steps of their curve points."""
     label = ", ".join(sorted({QUANTITIES[split_key(k)[0]] for k in keys}, key=list(QUANTITIES.values()).index))
     max_abs = max_rel = 0.0
     found: list[tuple[int, int, Divergence]] = []
@@ -206,6 +210,7 @@ def compare(
         if stepped:
             a, b = a[steps], b[steps]
             offset = range(*steps.indices(len(scratch[key])))
+            offset = range(offset.start + first, offset.stop + first, offset.step)
             n_steps = max(n_steps, len(a))
         diff, tol, bad = differences(a, b, atol, rtol)
         if diff.size:
@@ -233,5 +238,40 @@ def compare(
                 tolerance=float(tol[at]),
             )
             found.append((-1 if step is None else step, stage_rank(key), d))
-    first = min(found, key=lambda f: (f[0], f[1]))[2] if found else None
-    return Comparison(network, check, label, n_steps, max_abs, max_rel, atol, rtol, first)
+    earliest = min(found, key=lambda f: (f[0], f[1]))[2] if found else None
+    return Comparison(network, check, label, n_steps, max_abs, max_rel, atol, rtol, earliest)
+
+
+def merge(a: Comparison, b: Comparison) -> Comparison:
+    """One check's comparisons of two consecutive stretches of a run, ``a`` then ``b``, as one: the first problem
+    or divergence (``a``'s steps all come first), the largest differences, the steps of both."""
+    if a.problem is not None:
+        return a
+    if b.problem is not None:
+        return b
+    return Comparison(
+        a.network, a.check, a.quantity or b.quantity, a.steps + b.steps, max(a.max_abs, b.max_abs),
+        max(a.max_rel, b.max_rel), a.atol, a.rtol, a.first_divergence or b.first_divergence,
+    )  # fmt: skip
+
+
+def step_maxima(
+    scratch: Trace, twin: Trace, keys: Sequence[str], atol: float, rtol: float
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """For each stepped key: the largest |scratch - twin| at each step and the largest |scratch - twin| / (atol +
+    rtol |twin|) (> 1 where it fails), with the kernel's arithmetic; a NaN or Inf on either side is an infinite
+    difference, drawn and ranked as the largest, never as within tolerance."""
+    out = {}
+    for key in keys:
+        a, b = np.asarray(scratch[key]), np.asarray(twin[key])
+        if a.shape != b.shape:
+            continue  # the checks report the mismatch; there is nothing to draw
+        a2, b2 = a.reshape(len(a), -1), b.reshape(len(b), -1)
+        diff, tol, _ = differences(a2, b2, atol, rtol)
+        with np.errstate(invalid="ignore"):
+            diff = np.where(np.isfinite(a2) & np.isfinite(b2), diff, np.inf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(diff == 0, 0.0, diff / tol)
+        empty = np.zeros(len(diff))
+        out[key] = (diff.max(axis=1) if diff.shape[1] else empty, ratio.max(axis=1) if ratio.shape[1] else empty)
+    return out

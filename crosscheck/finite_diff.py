@@ -56,6 +56,7 @@ from crosscheck import paths
 from crosscheck.case import Batch, Case, Params
 from crosscheck.keys import Pair, Trace, at_step, describe, index_text
 from crosscheck.layout import twin_to_scratch
+from crosscheck.lockstep import Run
 from crosscheck.run.memo import RUNS
 from crosscheck.run.snapshot import (
     Entering,
@@ -68,6 +69,7 @@ from crosscheck.run.snapshot import (
 )
 from crosscheck.run.start import start
 from crosscheck.run.twin import backward_at
+from crosscheck.state import recorded_at
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
 EPS = float(np.finfo(np.float64).eps)
@@ -266,12 +268,14 @@ def scratch_gradient(
 ) -> Params:
     """The scratch gradients from a copy of the network entering the step, called as the run calls them (the
     forward, then ``gradients``, which may read what the forward cached; a network with its own step calls
-    ``gradients`` alone); for a network whose own step leaves them behind, as the run ``scratch`` recorded them
-    at ``step``."""
+    ``gradients`` alone); for a network whose own step leaves them behind, as the run recorded them at ``step``
+    (``scratch``: the scratch side's stepped quantities there)."""
     if case.calls.gradients is None:
         if scratch is None:
-            raise ValueError(f"{case.name}: its own step keeps the gradients; give the run that recorded them")
-        return {k: np.array(scratch[f"grad.{k}"][step]) for k in case.scratch.params}
+            raise ValueError(
+                f"{case.name}: its own step keeps the gradients; give the run that recorded them at step {step}"
+            )
+        return {k: np.array(scratch[f"grad.{k}"]) for k in case.scratch.params}
     net = scratch_network(snapshot)
     xb, yb = case.data.X[batch], case.data.y[batch]
     if case.calls.step is None:
@@ -321,7 +325,7 @@ def spread(shape: tuple[int, ...], limit: int = MAX_ELEMENTS) -> list[tuple[int,
 
 
 def finite_difference_votes(
-    case: Case, run: Pair | None, steps: Sequence[int] | None = None, limit: int = MAX_ELEMENTS
+    case: Case, run: Run | Pair | None, steps: Sequence[int] | None = None, limit: int = MAX_ELEMENTS
 ) -> OracleResult:
     """Finite differences of the scratch loss against the scratch and twin gradients, float64 only, at
     ``steps`` (default: the first, middle and last) and at most ``limit`` elements of each parameter.  Each step
@@ -374,7 +378,7 @@ def _not_finite_parameter(params: Params, step: int) -> str | None:
     return None
 
 
-def vote_at(case: Case, run: Pair, step: int, name: str, index: tuple[int, ...]) -> Vote:
+def vote_at(case: Case, run: Run | Pair | None, step: int, name: str, index: tuple[int, ...]) -> Vote:
     """The three oracles on one gradient element at one step of the case's ``run`` (its traces), from both sides
     entering that step (a step the run kept no snapshot of is stepped to again)."""
     _, batches = start(case)
@@ -391,10 +395,10 @@ def _params(case: Case, entering: Entering) -> Params:
 
 
 def _gradients(
-    case: Case, entering: Entering, params: Params, batch: Batch, step: int, run: Pair | None
+    case: Case, entering: Entering, params: Params, batch: Batch, step: int, run: Run | Pair | None
 ) -> tuple[Params, Params]:
     return (
-        scratch_gradient(case, entering.scratch, batch, step, run[0] if run else None),
+        scratch_gradient(case, entering.scratch, batch, step, recorded_at(run, step, "scratch")),
         twin_gradient(case, entering.twin, params, batch),
     )
 

@@ -43,13 +43,13 @@ from pytest_regressions.ndarrays_regression import NDArraysRegressionFixture
 
 from crosscheck.compare import differences
 from crosscheck.keys import STAGE_ORDER, Pair, Trace, exceeds_text, index_text, split_key, tolerance_text
+from crosscheck.lockstep import FIRST_STEPS, Run
 from crosscheck.settings import in_ci, regeneration_refusal
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
 if TYPE_CHECKING:  # torch waits until a case needs it
     from crosscheck.case import Case
 
-FIRST_STEPS = 5
 # A golden stays small whatever the network (issue 22: about 1 MB a case).  Float64 trace values barely
 # compress (digits_mlp, the largest tutorial case: 132,932 values in 891 KB, 0.84 of their 8 bytes), so a view
 # of up to BUDGET values (about 1 MB) is kept whole, as every committed golden is.  A larger one is cut to
@@ -95,8 +95,9 @@ def regenerate_hint(case_name: str, folder: Path) -> str:
     )
 
 
-def golden_view(trace: Trace, first: int = FIRST_STEPS) -> dict[str, np.ndarray]:
-    """Initial parameters, the first steps, the recorded curve and the final parameters."""
+def golden_view(trace: Trace, first: int = FIRST_STEPS, final: Trace | None = None) -> dict[str, np.ndarray]:
+    """Initial parameters, the first steps, the recorded curve and the final parameters (``final``'s
+    ``param.<p>``, where ``trace`` holds only the first steps: a ``Run``'s)."""
     out: dict[str, np.ndarray] = {}
     for key, value in trace.items():
         quantity = key.split(".")[0]
@@ -105,7 +106,7 @@ def golden_view(trace: Trace, first: int = FIRST_STEPS) -> dict[str, np.ndarray]
         elif quantity in ("output", "loss", "dloss", "grad", "lr", "state", "buffer", "param"):
             out[f"first_{key}"] = value[:first]
             if quantity == "param":
-                out[f"final.{key.split('.', 1)[1]}"] = value[-1]
+                out[f"final.{key.split('.', 1)[1]}"] = value[-1] if final is None else final[key]
     # A 0-d array is stored as shape (1,), as pytest-regressions stores it, to compare like with like.
     # Copies, not views (sampling copies too): traces are cached per process, and a caller may change what it gets.
     arrays = {k: np.atleast_1d(v) for k, v in out.items()}
@@ -309,9 +310,13 @@ def _unwritable(path: Path, folder: Path, exc: OSError) -> str:
     return f"cannot write the golden {path} ({type(exc).__name__}: {exc.strerror or exc}): {what}"
 
 
-def _run_data(case: Case, scratch: Trace, twin: Trace) -> dict[str, dict[str, np.ndarray]]:
+def _run_data(case: Case, run: Run | Pair) -> dict[str, dict[str, np.ndarray]]:
+    (scratch, twin), final = (run.golden, run.final) if isinstance(run, Run) else (run, (None, None))
     # The quantities the scratch side shows (a network's own step may keep its output or gradients to itself).
-    sides = {"scratch": golden_view(scratch), "twin": golden_view({k: v for k, v in twin.items() if k in scratch})}
+    sides = {
+        "scratch": golden_view(scratch, final=final[0]),
+        "twin": golden_view({k: v for k, v in twin.items() if k in scratch}, final=final[1]),
+    }
     for side, data in sides.items():
         for key, value in data.items():
             if value.dtype != expected_dtype(key, data, case.dtype):
@@ -323,7 +328,7 @@ def _run_data(case: Case, scratch: Trace, twin: Trace) -> dict[str, dict[str, np
     return sides
 
 
-def _agreeing(case: Case, run: Pair, path: Path) -> None:
+def _agreeing(case: Case, run: Run | Pair, path: Path) -> None:
     """Raise unless the battery passes on ``run``: a golden records only a run whose two sides agree."""
     __tracebackhide__ = True
     # The battery judges whether the sides agree; imported here, when a golden is about to be written.
@@ -436,15 +441,16 @@ def _fault(
 def check_golden(
     case: Case,
     folder: Path,
-    run: Pair,
+    run: Run | Pair,
     *,
     workdir: Path,
     force_regen: bool = False,
     regen_all: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> None:
-    """The golden check of ``case``'s ``run`` (its scratch and twin traces) against ``<folder>/<case>.npz``:
-    passes silently, or raises ``GoldenError`` (an ``AssertionError``) saying what is wrong and what to do.
+    """The golden check of ``case``'s ``run`` (its ``Run``, or its scratch and twin traces) against
+    ``<folder>/<case>.npz``: passes silently, or raises ``GoldenError`` (an ``AssertionError``) saying what is
+    wrong and what to do.
 
     The lifecycle is pytest-regressions' own (``ndarrays_regression``, per-array tolerances ``ATOL``/``RTOL``):
     a missing file is written and the check fails; ``force_regen`` rewrites a file that fails and the check
@@ -452,7 +458,7 @@ def check_golden(
     file it leaves go to ``workdir`` (pytest's cache or temporary folder), never beside the committed golden."""
     __tracebackhide__ = True
     path = folder / f"{case.name}.npz"
-    sides = _run_data(case, *run)
+    sides = _run_data(case, run)
     refusal = regeneration_refusal(force_regen, regen_all, folder, environ)
     if refusal is not None:  # the plugin refuses the flags when it sees golden checks; an xdist worker, here
         raise GoldenError(f"{case.name} / golden: {refusal}")

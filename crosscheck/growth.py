@@ -15,33 +15,26 @@ steps, first parting beyond the fixed bound at step 117, by 1.6e-3 at the end): 
 ``|scratch - twin| / ((s + 1) * g(s))`` over its output, loss, gradients and parameters is 0.012, so the bound
 leaves some 80x headroom; an error of 1e-9 planted in every update exceeds it at step 0, where ``g`` is 1e-16.
 
-The two twin runs cost two more runs of the twin, made only when the fixed bound is exceeded.  The
-anchored steps (``checks.check_anchored_steps``) judge every step from a shared state at the fixed bound, so a
-bug still fails at the step where it first acts, however chaotic the free run.
+The second twin costs another run of both sides and the twin, stepped together a chunk at a time
+(``crosscheck.lockstep``), made only when the fixed bound is exceeded.  The anchored steps
+(``checks.check_anchored_steps``) judge every step from a shared state at the fixed bound, so a bug still fails at
+the step where it first acts, however chaotic the free run.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from crosscheck.case import Case
+from crosscheck.case import Case, Params
 from crosscheck.compare import Comparison, Divergence, differences
-from crosscheck.keys import STEPPED, Pair, split_key, stage_rank
+from crosscheck.keys import STEPPED, Pair, Trace, split_key, stage_rank
+from crosscheck.lockstep import chunks
 from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
 
 
-def growth_pair(case: Case, run: Pair) -> Pair | None:
-    """Two runs of the twin over ``run``'s steps, from the case's initial parameters and from them moved one ulp
-    up each; None when ``run`` does not start from the case's own initial parameters (a seed of the sweep), where
-    they cannot tell.  Both are run here rather than one compared with ``run``'s twin, which is what is judged."""
-    params, batches = start(case)
-    twin = run[1]
-    if any(not np.array_equal(params[name], twin[f"init.{name}"]) for name in case.scratch.params):
-        return None
-    nudged = {name: np.nextafter(value, np.inf) for name, value in params.items()}
-    steps = batches[: len(twin["loss"])]
-    return twin_trace(case, params, steps), twin_trace(case, nudged, steps)
+def _nudged(params: Params) -> Params:
+    return {name: np.nextafter(value, np.inf) for name, value in params.items()}
 
 
 def _per_step(a: np.ndarray) -> np.ndarray:
@@ -49,25 +42,25 @@ def _per_step(a: np.ndarray) -> np.ndarray:
     return np.abs(a).reshape(len(a), -1).max(axis=1) if a.size else np.zeros(len(a))
 
 
-def judge(case: Case, result: Comparison, run: Pair, curve_steps: list[int]) -> Comparison:
-    """``result``, a free-run comparison that parted beyond the fixed bound, judged again against the rounding
-    growth of the run: it passes with a note saying so, or fails at its first divergence beyond the growth."""
-    pair = growth_pair(case, run)
-    if pair is None or result.first_divergence is None:
-        return result
-    scratch, twin = run
-    base, nudged = pair
+def _judge_stretch(
+    result: Comparison, scratch: Trace, twin: Trace, base: Trace, nudged: Trace, curve_steps: list[int], first: int
+) -> tuple[list[tuple[int, int, Divergence]], float]:
+    """The divergences beyond the growth bound over steps ``first``, ... of the traces (``base`` and ``nudged``: the
+    twin's runs from the initial parameters and one ulp away), and the largest growth."""
     found: list[tuple[int, int, Divergence]] = []
     worst_growth = 0.0
     for key in scratch:
         quantity, parameter = split_key(key)
-        if quantity not in (*STEPPED, "curve") or key not in twin or key not in nudged:
+        if quantity not in (*STEPPED, "curve") or key not in twin or key not in nudged or key not in base:
             continue
         a, b = np.asarray(scratch[key], dtype=np.float64), np.asarray(twin[key], dtype=np.float64)
         base_k, nudged_k = np.asarray(base[key], dtype=np.float64), np.asarray(nudged[key], dtype=np.float64)
-        if a.shape != b.shape or b.shape != nudged_k.shape or not len(a):
+        if a.shape != b.shape or b.shape != nudged_k.shape or base_k.shape != nudged_k.shape or not len(a):
             continue
-        steps = np.asarray(curve_steps, dtype=np.float64) if quantity == "curve" else np.arange(len(a))
+        if quantity == "curve":
+            steps = np.asarray(curve_steps, dtype=np.float64)
+        else:
+            steps = np.arange(first, first + len(a), dtype=np.float64)
         growth = (steps + 1) * _per_step(nudged_k - base_k)
         worst_growth = max(worst_growth, float(growth.max()))
         diff, tol, _ = differences(a, b, result.atol, result.rtol)
@@ -76,25 +69,18 @@ def judge(case: Case, result: Comparison, run: Pair, curve_steps: list[int]) -> 
         if bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
             step = int(steps[at[0]])
-            found.append(
-                (
-                    step,
-                    stage_rank(key),
-                    Divergence(
-                        step,
-                        quantity,
-                        parameter,
-                        at[1:],
-                        float(a[at]),
-                        float(b[at]),
-                        float(diff[at]),
-                        float(bound[at]),
-                        # Named in the message only where it moved the bound (1% of it or more).
-                        growth=float(growth[at[0]]) if growth[at[0]] >= 0.01 * bound[at] else None,
-                    ),
-                )
-            )
+            d = Divergence(
+                step, quantity, parameter, at[1:], float(a[at]), float(b[at]), float(diff[at]), float(bound[at]),
+                # Named in the message only where it moved the bound (1% of it or more).
+                growth=float(growth[at[0]]) if growth[at[0]] >= 0.01 * bound[at] else None,
+            )  # fmt: skip
+            found.append((step, stage_rank(key), d))
+    return found, worst_growth
+
+
+def _verdict(result: Comparison, found: list[tuple[int, int, Divergence]], worst_growth: float) -> Comparison:
     d = result.first_divergence
+    assert d is not None
     if not found:
         note = (
             f"the sides part beyond the fixed bound from step {d.step}, within the rounding this run amplifies: "
@@ -110,3 +96,40 @@ def judge(case: Case, result: Comparison, run: Pair, curve_steps: list[int]) -> 
         result.network, result.check, result.quantity, result.steps, result.max_abs, result.max_rel,
         result.atol, result.rtol, first,
     )  # fmt: skip
+
+
+def judge(case: Case, result: Comparison, run: Pair, curve_steps: list[int]) -> Comparison:
+    """``result``, a free-run comparison of ``run`` (both sides' traces) that parted beyond the fixed bound, judged
+    again against the rounding growth of the run: it passes with a note saying so, or fails at its first
+    divergence beyond the growth.  A ``run`` that does not start from the case's own initial parameters (a seed of
+    the sweep) cannot be told: ``result`` stands."""
+    params, batches = start(case)
+    twin = run[1]
+    if result.first_divergence is None or any(
+        not np.array_equal(params[name], twin[f"init.{name}"]) for name in case.scratch.params
+    ):
+        return result
+    steps = batches[: len(twin["loss"])]
+    # The growth is measured between two runs of the twin made here: ``run``'s twin is what is judged, and may not
+    # be the twin's own run (a test's changed trace).
+    base, nudged = twin_trace(case, params, steps), twin_trace(case, _nudged(params), steps)
+    return _verdict(result, *_judge_stretch(result, run[0], twin, base, nudged, curve_steps, 0))
+
+
+def judge_run(case: Case, result: Comparison) -> Comparison:
+    """As ``judge``, for the case's own run stepped again with the second twin, a chunk at a time."""
+    if result.first_divergence is None:
+        return result
+    params, batches = start(case)
+    found: list[tuple[int, int, Divergence]] = []
+    worst_growth = 0.0
+    for chunk in chunks(case, params, batches, anchored=False, others=[_nudged(params)]):
+        # The twin stepped here is the twin's own run, from the case's initial parameters: the growth's base too.
+        more, growth = _judge_stretch(
+            result, chunk.scratch, chunk.twin, chunk.twin, chunk.others[0], chunk.curve_steps(case), chunk.first
+        )
+        worst_growth = max(worst_growth, growth)
+        if more:
+            found = more  # the earliest chunk's divergences come before any later one's
+            break
+    return _verdict(result, found, worst_growth)

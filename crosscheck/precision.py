@@ -27,8 +27,10 @@ from crosscheck.checks import battery, run_check, run_length, tolerance
 from crosscheck.compare import differences
 from crosscheck.environment import provenance
 from crosscheck.errors import RegistrationError
-from crosscheck.keys import STAGE_ORDER, Trace, split_key
-from crosscheck.run.memo import traces
+from crosscheck.keys import STAGE_ORDER, split_key
+from crosscheck.lockstep import CHUNK_BYTES, Run, chunks
+from crosscheck.run.memo import RUNS
+from crosscheck.run.start import start
 from crosscheck.tolerance import EPS32, ULPS_PER_STEP
 
 FLOAT32 = np.dtype(np.float32)
@@ -82,22 +84,51 @@ def float32_cases(cases: Sequence[Case] | None = None) -> tuple[Case, ...]:
     return tuple(float32_case(c) for c in (configured_cases() if cases is None else cases))
 
 
-def _max_by_quantity(a: Trace, b: Trace) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key in a:
-        if np.size(a[key]) == 0:
-            continue
-        quantity = split_key(key)[0]
-        diff = float(np.max(differences(np.asarray(a[key]), np.asarray(b[key]), 0.0, 0.0)[0]))
-        out[quantity] = max(out.get(quantity, 0.0), diff)
+def _largest(out: dict[str, float], key: str, a: Any, b: Any) -> None:
+    if np.size(a) == 0:
+        return
+    quantity = split_key(key)[0]
+    diff = float(np.max(differences(np.asarray(a), np.asarray(b), 0.0, 0.0)[0]))
+    out[quantity] = max(out.get(quantity, 0.0), diff)
+
+
+def _in_stage_order(out: dict[str, float]) -> dict[str, float]:
     return {q: out[q] for q in STAGE_ORDER if q in out}
 
 
+def _scratch_vs_twin(run: Run) -> dict[str, float]:
+    """Largest |scratch - twin| per quantity over the run: before training, every step, the curve."""
+    out: dict[str, float] = {}
+    scratch, twin = run.first
+    for key in scratch:
+        if split_key(key)[0] in ("init", "forward"):
+            _largest(out, key, scratch[key], twin[key])
+    for key, (largest, _) in run.maxima.items():
+        quantity = split_key(key)[0]
+        if largest.size:
+            out[quantity] = max(out.get(quantity, 0.0), float(largest.max()))
+    _largest(out, "curve", run.curves[0]["curve"], run.curves[1]["curve"])
+    return _in_stage_order(out)
+
+
 def drift(case: Case) -> dict[str, dict[str, float]]:
-    """Largest |float32 - float64| per quantity over the whole run, for the scratch and twin sides."""
-    scratch64, twin64 = traces(case)
-    scratch32, twin32 = traces(float32_case(case))
-    return {"scratch": _max_by_quantity(scratch32, scratch64), "twin": _max_by_quantity(twin32, twin64)}
+    """Largest |float32 - float64| per quantity over the whole run, for the scratch and twin sides: both runs
+    stepped together, a chunk of the same steps at a time."""
+    case32 = float32_case(case)
+    params, batches = start(case)
+    params32, _ = start(case32)
+    per_step = 16 * sum(v.nbytes for v in params.values())  # both runs' parameters, gradients and state, roughly
+    size = max(1, CHUNK_BYTES // max(1, per_step))
+    out: dict[str, dict[str, float]] = {"scratch": {}, "twin": {}}
+    for c64, c32 in zip(
+        chunks(case, params, batches, anchored=False, size=size),
+        chunks(case32, params32, batches, anchored=False, size=size),
+        strict=True,
+    ):
+        for side, t64, t32 in (("scratch", c64.scratch, c32.scratch), ("twin", c64.twin, c32.twin)):
+            for key in t32:
+                _largest(out[side], key, t32[key], t64[key])
+    return {side: _in_stage_order(found) for side, found in out.items()}
 
 
 def network_report(case: Case) -> dict[str, Any]:
@@ -110,14 +141,13 @@ def network_report(case: Case) -> dict[str, Any]:
         checks[name] = {"max_abs": result.max_abs, "max_rel": result.max_rel, "passed": result.passed}
         if not result.passed:
             checks[name]["message"] = result.message()
-    scratch32, twin32 = traces(case32)
     return {
         "network": case32.name,
         "steps": run_length(case32),
         "atol": atol,
         "rtol": rtol,
         "checks": checks,
-        "scratch_vs_twin": _max_by_quantity(scratch32, twin32),
+        "scratch_vs_twin": _scratch_vs_twin(RUNS.full(case32)),
         "drift_from_float64": drift(case),
     }
 

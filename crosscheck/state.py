@@ -15,7 +15,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from crosscheck.case import Case, Params
-from crosscheck.keys import Pair
+from crosscheck.keys import Pair, Trace
+from crosscheck.lockstep import Run, step_values
 from crosscheck.run.start import start
 
 
@@ -31,19 +32,29 @@ class State(NamedTuple):
         return int(self.rows[0]) if self.sample else self.rows
 
 
-def state_entering(case: Case, step: int, run: Pair | None, side: Literal["scratch", "twin"] = "twin") -> State:
-    """The state entering ``step`` as ``side`` recorded it in ``run`` (scratch and twin traces; the twin's by
-    default: the reference).  Step 0 needs no run: a failure at step 0 may come from a one-step pair."""
+def recorded_at(run: Run | Pair | None, step: int, side: Literal["scratch", "twin"]) -> Trace | None:
+    """``side``'s stepped quantities at ``step`` of ``run`` (a case's ``Run``, which keeps the steps its readers
+    replay, or both sides' whole traces), or None where the run did not keep them."""
+    if run is None:
+        return None
+    if isinstance(run, Run):
+        kept = run.values_at(step)
+        return None if kept is None else kept[0 if side == "scratch" else 1]
+    return step_values(run[0 if side == "scratch" else 1], step)
+
+
+def state_entering(case: Case, step: int, run: Run | Pair | None, side: Literal["scratch", "twin"] = "twin") -> State:
+    """The state entering ``step`` as ``side`` recorded it in ``run`` (the twin's by default: the reference).
+    Step 0 needs no run: a failure at step 0 may come from a one-step pair."""
     initial, batches = start(case)
     if step == 0:
         params = {k: np.array(v) for k, v in initial.items()}
         held: dict[str, np.ndarray] = {}
     else:
-        if run is None:
+        recorded = recorded_at(run, step - 1, side)
+        if recorded is None:
             raise ValueError(f"{case.name}: the state entering step {step} is read from the run that recorded it")
-        scratch, twin = run
-        recorded = twin if side == "twin" else scratch
-        params = {k: np.array(recorded[f"param.{k}"][step - 1]) for k in case.scratch.params}
-        held = {k: np.array(recorded[k][step - 1]) for k in scratch if k.startswith(("state.", "buffer."))}
+        params = {k: np.array(recorded[f"param.{k}"]) for k in case.scratch.params}
+        held = {k: np.array(v) for k, v in recorded.items() if k.startswith(("state.", "buffer."))}
     rows = np.arange(len(case.data.X))[batches[step]]
     return State(params, held, np.atleast_1d(rows), np.ndim(rows) == 0)

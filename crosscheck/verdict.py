@@ -1,4 +1,4 @@
-"""A case's verdict: its battery run on its traces, with those traces, for the diagnosis and the reports.
+"""A case's verdict: its battery run on its run, kept with that run, for the diagnosis and the reports.
 
 It sits below both: the diagnosis reads a verdict to say where a failure first grows, and the reports
 render verdicts; neither runs the battery its own way.
@@ -12,21 +12,20 @@ from dataclasses import dataclass
 from crosscheck.case import Case
 from crosscheck.checks import battery, run_check, tolerance
 from crosscheck.compare import Comparison
-from crosscheck.keys import Trace
+from crosscheck.lockstep import Run
 from crosscheck.registration import registry
-from crosscheck.run.memo import traces
+from crosscheck.run.memo import RUNS
 
 
 @dataclass(frozen=True)
 class NetworkReport:
-    """One network's comparisons and the traces they were computed from."""
+    """One network's comparisons and the run they were computed from."""
 
     name: str
     source: str | None
     description: str
     comparisons: tuple[Comparison, ...]
-    scratch: Trace
-    twin: Trace
+    run: Run
     curve_steps: tuple[int, ...]
     atol: float
     rtol: float
@@ -37,16 +36,15 @@ class NetworkReport:
 
 
 def collect(case: Case) -> NetworkReport:
-    """Run the battery on ``case`` from its cached traces."""
-    pair = traces(case)
+    """Run the battery on ``case`` from its run (``RUNS``)."""
+    run = RUNS.full(case)
     atol, rtol = tolerance(case)
     return NetworkReport(
         name=case.name,
         source=case.source,
         description=case.description,
-        comparisons=tuple(run_check(case, check, pair) for check in battery(case)),
-        scratch=pair[0],
-        twin=pair[1],
+        comparisons=tuple(run_check(case, check, run) for check in battery(case)),
+        run=run,
         curve_steps=tuple(int(s) for s in case.data.curve_steps),
         atol=atol,
         rtol=rtol,

@@ -14,7 +14,7 @@ from crosscheck.checks import battery, run_check
 from crosscheck.errors import repeated_full_runs
 from crosscheck.layout import twin_to_scratch
 from crosscheck.registration import registry
-from crosscheck.run.memo import traces
+from crosscheck.run.memo import RUNS
 from crosscheck.run.scratch import scratch_trace
 from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
@@ -51,11 +51,11 @@ def test_a_full_run_computed_twice_is_counted_and_named(monkeypatch):
     monkeypatch.setattr(full_runs, "FULL_RUN_SITES", {})
     first, again = make_case(name="built_twice"), make_case(name="built_twice")
     assert first is not again and variant(first) == variant(again)
-    traces(make_case(name="not_registered"))
+    RUNS.full(make_case(name="not_registered"))
     assert not full_runs.FULL_RUNS  # a test's own case: not a run the gate checks
     monkeypatch.setitem(registration._REGISTRY, "built_twice", first)
-    traces(first)
-    traces(again)  # another object built alike: the memo cannot know, the count does
+    RUNS.full(first)
+    RUNS.full(again)  # another object built alike: the memo cannot know, the count does
     key = ("built_twice", first.data.seed, "float64", variant(first))
     assert dict(full_runs.FULL_RUNS) == {key: 2}
     here = "tests/test_bench.py::test_a_full_run_computed_twice_is_counted_and_named"

@@ -19,6 +19,7 @@ from crosscheck.checks import CHECKS, battery, run_check
 from crosscheck.diagnose import chain
 from crosscheck.environment import environment
 from crosscheck.findings import Finding, Section, sections
+from crosscheck.lockstep import run_of
 from crosscheck.registration import registry
 from crosscheck.report import cli, html, markdown, results, write
 from crosscheck.run.memo import traces
@@ -82,9 +83,10 @@ def test_results_json_agrees_with_the_checks():
         assert results.check_record(c) == results.check_record(run_check(case, c.check))
     training = next(c for c in net.comparisons if c.check == "training_run")
     per_step = chain.per_step(net)
+    scratch, twin = traces(case)  # every value, recorded anew
     assert max(float(v["abs"].max()) for v in per_step.values()) <= training.max_abs
     assert float(per_step["grad"]["abs"].max()) == pytest.approx(
-        max(float(np.abs(net.scratch[k] - net.twin[k]).max()) for k in net.scratch if k.startswith("grad.")),
+        max(float(np.abs(scratch[k] - twin[k]).max()) for k in scratch if k.startswith("grad.")),
         rel=0,
         abs=0,
     )
@@ -128,8 +130,7 @@ def _diverging(stage_key: str, step: int, name: str = HOSTILE) -> verdict.Networ
         source="<img src=x onerror=alert(1)>.txt",
         description="a <b>fake</b> & hostile network",
         comparisons=comparisons,
-        scratch=scratch,
-        twin=twin,
+        run=run_of(FIXTURE, (scratch, twin)),
         curve_steps=tuple(FIXTURE.data.curve_steps),
         atol=1e-12,
         rtol=1e-10,
@@ -157,14 +158,15 @@ def test_a_failure_first_grows_at_the_stage_of_its_first_divergence(networks):
     # A step whose buffers and gradients both part: the first divergence names the buffers (the stage order
     # the checks and goldens use), and so must the chain; a chain with the buffers last named the gradients.
     net = next(net for net in networks if net.name == "batchnorm_net")
-    twin = {k: v.copy() for k, v in net.twin.items()}
+    case = registry()["batchnorm_net"]
+    scratch, twin = traces(case)
+    twin = {k: v.copy() for k, v in twin.items()}
     buffer = next(k for k in twin if k.startswith("buffer.") and np.issubdtype(twin[k].dtype, np.floating))
     grad = next(k for k in twin if k.startswith("grad."))
     for key in (buffer, grad):
         twin[key][STEP] += 1e-6
-    case = registry()["batchnorm_net"]
-    comparisons = tuple(run_check(case, check, (net.scratch, twin)) for check in CHECKS)
-    broken = dataclasses.replace(net, comparisons=comparisons, twin=twin)
+    comparisons = tuple(run_check(case, check, (scratch, twin)) for check in CHECKS)
+    broken = dataclasses.replace(net, comparisons=comparisons, run=run_of(case, (scratch, twin)))
     found = chain.first_divergence(broken)
     assert found is not None and (found[1].step, found[1].quantity) == (STEP, "buffer")
     where = chain.where_it_grows(broken)
@@ -298,7 +300,9 @@ def test_results_json_is_strict_with_a_non_finite_difference():
     twin = {k: v.copy() for k, v in twin.items()}
     twin["loss"][3] = np.inf
     comparisons = tuple(run_check(FIXTURE, check, (scratch, twin)) for check in CHECKS)
-    net = dataclasses.replace(_diverging("loss", 3, name="inf_net"), comparisons=comparisons, twin=twin)
+    net = dataclasses.replace(
+        _diverging("loss", 3, name="inf_net"), comparisons=comparisons, run=run_of(FIXTURE, (scratch, twin))
+    )
 
     data = _strict_json(results.results_text([net], [], {}, MADE))
 

@@ -81,7 +81,7 @@ def pytest_configure(config):
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
         from crosscheck.run.memo import RUNS
 
-        def log(case, seed):
+        def log(case):
             with open(os.environ["FULL_RUNS_LOG"], "a") as f:
                 f.write(case.name + "\\n")
 

@@ -18,7 +18,8 @@ from crosscheck.case import Case
 from crosscheck.compare import Divergence, Problem
 from crosscheck.diagnose.chain import first_divergence, where_it_grows
 from crosscheck.errors import StepError
-from crosscheck.keys import Pair, exceeds_text, step_text
+from crosscheck.keys import exceeds_text, step_text
+from crosscheck.lockstep import Run
 from crosscheck.verdict import NetworkReport, collect
 
 
@@ -58,7 +59,7 @@ class Diagnosis:
         return lines
 
 
-def _oracle(case: Case, d: Divergence, run: Pair) -> str | None:
+def _oracle(case: Case, d: Divergence, run: Run) -> str | None:
     """What the finite-difference oracle says about the diverging gradient element, in words."""
     if d.quantity != "grad" or d.step is None or np.dtype(case.dtype) != np.float64:
         return None
@@ -91,7 +92,7 @@ def diagnose(
         from crosscheck.diagnose.repro import repro_for
 
         stage = (where_it_grows(net) or {}).get("stage")
-        run = (net.scratch, net.twin)
+        run = net.run
         odd = _oracle(case, d, run)
         # The recorded curve is evaluated after the step's update: its layers are those of the next step.
         after = d.quantity == "curve" and d.step is not None and d.step + 1 < first.steps
@@ -107,7 +108,7 @@ def diagnose(
     return Diagnosis(case.name, first.check, failed_checks, d, first.problem, odd, stage, layer, repro, optimizer)
 
 
-def layer_text(case: Case, step: int | None, run: Pair | None) -> str | None:
+def layer_text(case: Case, step: int | None, run: Run | None) -> str | None:
     """Where, layer by layer, the sides part at ``step``, for a case that names its layers."""
     if not case.layers:
         return None

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from crosscheck.compare import Comparison, Divergence, differences
-from crosscheck.keys import QUANTITIES, STAGE_ORDER, Trace
+from crosscheck.keys import QUANTITIES, STAGE_ORDER
 from crosscheck.verdict import NetworkReport
 
 # What each stage of a step is called in the chain; stages outside a step (init, forward, curve) have none.
@@ -33,8 +33,8 @@ _LINKS = {
 CHAIN = {stage: _LINKS[stage] for stage in STAGE_ORDER if stage in _LINKS}
 
 
-def stage_keys(trace: Trace, stage: str) -> list[str]:
-    """The trace's keys of one stage (``grad.W1``, ``grad.b1``, ... for ``grad``)."""
+def stage_keys(trace: Mapping[str, Any], stage: str) -> list[str]:
+    """The keys of one stage (``grad.W1``, ``grad.b1``, ... for ``grad``)."""
     return [k for k in trace if k.split(".")[0] == stage]
 
 
@@ -48,25 +48,17 @@ def differences_or_inf(a: Any, b: Any, atol: float, rtol: float) -> tuple[np.nda
 
 def per_step(net: NetworkReport) -> dict[str, dict[str, np.ndarray]]:
     """For each stage of the chain: the largest |scratch - twin| at each step (``abs``) and the
-    largest |scratch - twin| / (atol + rtol |twin|) (``ratio``, > 1 where the check fails), with
-    the same arithmetic as ``compare``: float64 differences, NaN and Inf never within tolerance."""
+    largest |scratch - twin| / (atol + rtol |twin|) (``ratio``, > 1 where the check fails), from the largest of
+    each quantity that the run kept as it stepped (``compare.step_maxima``)."""
     out: dict[str, dict[str, np.ndarray]] = {}
+    maxima = net.run.maxima
     for stage in CHAIN:
-        keys = stage_keys(net.scratch, stage)
-        if not keys:
-            continue
-        abs_rows, ratio_rows = [], []
-        for key in keys:
-            a, b = np.asarray(net.scratch[key]), np.asarray(net.twin[key])
-            if a.shape != b.shape:
-                continue  # the checks report the mismatch; there is nothing to draw
-            diff, tol = differences_or_inf(a.reshape(len(a), -1), b.reshape(len(b), -1), net.atol, net.rtol)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(diff == 0, 0.0, diff / tol)
-            abs_rows.append(diff.max(axis=1) if diff.shape[1] else np.zeros(len(diff)))
-            ratio_rows.append(ratio.max(axis=1) if ratio.shape[1] else np.zeros(len(ratio)))
-        if abs_rows:
-            out[stage] = {"abs": np.max(abs_rows, axis=0), "ratio": np.max(ratio_rows, axis=0)}
+        keys = stage_keys(maxima, stage)
+        if keys:
+            out[stage] = {
+                "abs": np.max([maxima[k][0] for k in keys], axis=0),
+                "ratio": np.max([maxima[k][1] for k in keys], axis=0),
+            }
     return out
 
 
@@ -98,14 +90,16 @@ def where_it_grows(
     s = d.step
     entering: list[float] = [0.0, 0.0]
     if s == 0:
-        pairs = [(net.scratch[k], net.twin[k]) for k in stage_keys(net.scratch, "init")]
-    else:
-        pairs = [(net.scratch[k][s - 1], net.twin[k][s - 1]) for k in stage_keys(net.scratch, "param")]
-    for a, b in pairs:
-        if np.shape(a) != np.shape(b) or not np.size(a):
-            continue
-        diff, tol = differences_or_inf(a, b, net.atol, net.rtol)
-        entering = [max(entering[0], float(diff.max())), max(entering[1], float((diff / tol).max()))]
+        scratch, twin = net.run.first
+        for key in stage_keys(scratch, "init"):
+            a, b = scratch[key], twin[key]
+            if np.shape(a) != np.shape(b) or not np.size(a):
+                continue
+            diff, tol = differences_or_inf(a, b, net.atol, net.rtol)
+            entering = [max(entering[0], float(diff.max())), max(entering[1], float((diff / tol).max()))]
+    elif "param" in steps and s - 1 < len(steps["param"]["abs"]):
+        # The parameters entering the step are those after the step before.
+        entering = [float(steps["param"]["abs"][s - 1]), float(steps["param"]["ratio"][s - 1])]
     chain: list[dict[str, Any]] = [
         {"stage": "parameters entering the step", "max_abs": entering[0], "over_tolerance": entering[1]}
     ]

@@ -26,6 +26,7 @@ from crosscheck.checks import tolerance
 from crosscheck.compare import differences
 from crosscheck.keys import Pair
 from crosscheck.layer_values import scratch_layer_values, twin_layer_values
+from crosscheck.lockstep import Run
 from crosscheck.run.memo import RUNS
 from crosscheck.run.scratch import load_scratch_state
 from crosscheck.run.snapshot import scratch_network, twin_module
@@ -80,7 +81,7 @@ def _ratio(case: Case, a: Any, b: Any) -> float:
         return float(np.max(diff / tol)) if diff.size else 0.0
 
 
-def localise_layers(case: Case, step: int, run: Pair | None) -> LayerVerdict | None:
+def localise_layers(case: Case, step: int, run: Run | Pair | None) -> LayerVerdict | None:
     """The first layer where the sides part at ``step``, or None when the case names no layers or every
     named layer agrees (the divergence is then in the parameter gradients or the update)."""
     if not case.layers:

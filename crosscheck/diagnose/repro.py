@@ -29,6 +29,7 @@ from crosscheck.checks import tolerance
 from crosscheck.compare import differences
 from crosscheck.errors import StepError
 from crosscheck.keys import STAGE_ORDER, STEPPED, Pair, Trace, describe, exceeds_text, index_text, split_key
+from crosscheck.lockstep import Run
 from crosscheck.run.memo import RUNS
 from crosscheck.run.scratch import load_scratch_state, record_steps
 from crosscheck.run.snapshot import scratch_network, twin_training
@@ -52,7 +53,7 @@ sys.exit(replay(Path(__file__).with_name("state.npz"), {name!r}, {module!r}, {ro
 '''
 
 
-def write_repro(case: Case, step: int, run: Pair | None, folder: Path, root: Path | None = None) -> Path:
+def write_repro(case: Case, step: int, run: Run | Pair | None, folder: Path, root: Path | None = None) -> Path:
     """Write ``state.npz`` and ``repro.py`` for ``case`` at ``step`` into ``folder``; returns the script."""
     params, held, rows, sample = state_entering(case, step, run)  # the twin's: the reference
     folder.mkdir(parents=True, exist_ok=True)
@@ -164,7 +165,9 @@ def replay(state_file: Path, name: str, module: str, root: str) -> int:
     return 1
 
 
-def repro_for(case: Case, step: int | None, run: Pair | None, reports: Path, root: Path | None = None) -> Path | None:
+def repro_for(
+    case: Case, step: int | None, run: Run | Pair | None, reports: Path, root: Path | None = None
+) -> Path | None:
     """Write the repro of a divergence at ``step`` (None: before training, replayed at step 0) into
     ``<reports>/repro/<case>/``; None when it cannot be written (the message says why on stderr)."""
     try:

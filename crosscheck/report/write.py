@@ -13,7 +13,7 @@ from crosscheck import jsonfile
 from crosscheck.case import Case
 from crosscheck.compare import Divergence
 from crosscheck.diagnose import diagnose
-from crosscheck.diagnose.chain import CHAIN, differences_or_inf, first_divergence, per_step, stage_keys
+from crosscheck.diagnose.chain import CHAIN, first_divergence, per_step, stage_keys
 from crosscheck.findings import Section
 from crosscheck.keys import STEPPED, describe
 from crosscheck.report.html import html_page
@@ -29,9 +29,10 @@ def network_plots(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarra
     steps = per_step(net) if steps is None else steps
     found = first_divergence(net)
     curve_label = "recorded loss (the case's evaluate)"
-    scratch_curve, twin_curve, at = net.scratch["curve"], net.twin["curve"], list(net.curve_steps)
+    scratch, twin = net.run.curves
+    scratch_curve, twin_curve, at = scratch["curve"], twin["curve"], list(net.curve_steps)
     if len(scratch_curve) == 0:  # no recorded curve: the per-step batch loss
-        scratch_curve, twin_curve = net.scratch["loss"], net.twin["loss"]
+        scratch_curve, twin_curve = scratch["loss"], twin["loss"]
         at, curve_label = list(range(len(scratch_curve))), "loss of each step's batch"
     images = {
         "checks": plots.check_matrix(net.name, net.comparisons),
@@ -57,13 +58,12 @@ def _zoom(net: NetworkReport, d: Divergence) -> bytes:
     from crosscheck.report import plots
 
     assert d.step is not None
-    keys = stage_keys(net.scratch, d.quantity)
-    n = len(net.scratch[keys[0]])
+    maxima = net.run.maxima
+    keys = stage_keys(maxima, d.quantity)
+    n = len(maxima[keys[0]][0])
     window = np.arange(max(0, d.step - ZOOM_STEPS), min(n, d.step + ZOOM_STEPS + 1))
-    series = {}
-    for key in keys:
-        diff, _ = differences_or_inf(np.asarray(net.scratch[key])[window], np.asarray(net.twin[key])[window], 0, 0)
-        series[key.partition(".")[2] or key] = diff.reshape(len(window), -1).max(axis=1)
+    # The largest |scratch - twin| of each step, as the run kept it.
+    series = {key.partition(".")[2] or key: maxima[key][0][window] for key in keys}
     return plots.divergence_zoom(net.name, describe(d.quantity, None), series, window, net.atol, d.step, d.parameter)
 
 

@@ -1,7 +1,8 @@
 """Each case's runs, computed once and handed to whoever checks them.
 
-``RUNS`` is the one memo of the library: a case's full run (both sides' traces) and its first step, by case
-object and seed, with both sides as they stood entering the steps the oracles replay
+``RUNS`` is the one memo of the library: a case's full run (``crosscheck.lockstep.Run``: both sides stepped
+together and compared as they went, what the checks and reports read of it; never both sides' whole traces) and
+its first step, by case object, with both sides as they stood entering the steps the oracles replay
 (``crosscheck.run.snapshot``: the first, middle and last step, taken while the run steps; any other step, the
 first diverging one say, by stepping the run again to it, only when asked).  An entry lives exactly as long as
 its case object (a registered case, for the life of the process; a test's own case, until the test drops it),
@@ -17,26 +18,27 @@ from collections.abc import Callable, Collection, Iterator
 
 from crosscheck.case import Case
 from crosscheck.keys import Pair
+from crosscheck.lockstep import Run, chunks, run_case
 from crosscheck.run.scratch import scratch_trace
-from crosscheck.run.snapshot import Capture, Entering, Reached, default_steps
+from crosscheck.run.snapshot import Capture, Entering, default_steps
 from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
 
 
 class Runs:
-    """The full runs and first steps of cases, by (case object, seed)."""
+    """The full runs and first steps of cases, by case object."""
 
     def __init__(self) -> None:
-        self._full: dict[tuple[int, int | None], Pair] = {}
+        self._full: dict[int, Run] = {}
         self._first: dict[int, Pair] = {}
         # Both sides entering a step, by case and step: those of the run at the default seed (three steps, kept as
         # long as the run) and those of the latest replay to another step (one step, kept until the next).
         self._snapshots: dict[int, dict[int, Entering]] = {}
         self._replayed: dict[int, dict[int, Entering]] = {}
         self._watched: set[int] = set()
-        # Called with (case, seed) each time a full run is computed: a project's gate can count them (this
+        # Called with the case each time a full run is computed: a project's gate can count them (this
         # repository's tests fail a run that computes a registered case's full run twice).
-        self.on_full_run: list[Callable[[Case, int | None], None]] = []
+        self.on_full_run: list[Callable[[Case], None]] = []
 
     def _watch(self, case: Case) -> None:
         # When the case object goes, its runs go with it: an id is reused by a later object, a run never is.
@@ -44,32 +46,27 @@ class Runs:
             self._watched.add(id(case))
             weakref.finalize(case, self.forget, id(case))
 
-    def full(self, case: Case, seed: int | None = None) -> Pair:
-        """(scratch, twin) traces of the case's whole run."""
-        key = (id(case), seed)
-        pair = self._full.get(key)
-        if pair is None:
-            params, batches = start(case, seed)
-            # The oracles replay steps of the default seed's run only: a seed of the sweep keeps no snapshot.
-            capture = Capture(case, default_steps(len(batches)) if seed is None else ())
-            pair = self._full[key] = (
-                scratch_trace(case, params, batches, before_step=capture.scratch_hook),
-                twin_trace(case, params, batches, before_step=capture.twin_hook),
-            )
-            if seed is None:  # a new dict, not an update: a scope's saved copy shares the old one
-                self._snapshots[id(case)] = {**self._snapshots.get(id(case), {}), **capture.taken()}
+    def full(self, case: Case) -> Run:
+        """The case's whole run, both sides stepped together (``crosscheck.lockstep``)."""
+        run = self._full.get(id(case))
+        if run is None:
+            params, batches = start(case)
+            capture = Capture(case, default_steps(len(batches)))
+            run = self._full[id(case)] = run_case(case, params, batches, capture)
+            # A new dict, not an update: a scope's saved copy shares the old one.
+            self._snapshots[id(case)] = {**self._snapshots.get(id(case), {}), **capture.taken()}
             self._watch(case)
             for observe in self.on_full_run:
-                observe(case, seed)
-        return pair
+                observe(case)
+        return run
 
     def first_step(self, case: Case) -> Pair:
         """(scratch, twin) traces of the run's first step, equal to the full run's step 0: the full run's when it
         is already computed; else one step, so that a network broken at step 0 fails in milliseconds rather than
         after its whole run."""
-        full = self._full.get((id(case), None))
+        full = self._full.get(id(case))
         if full is not None:
-            return full
+            return full.first
         pair = self._first.get(id(case))
         if pair is None:
             params, batches = start(case)
@@ -90,23 +87,16 @@ class Runs:
         missing = sorted(set(steps) - set(kept))
         if missing:
             params, batches = start(case)
-            capture = Capture(case, missing, stop_after=True)
-            for side in (
-                lambda: scratch_trace(case, params, batches[: missing[-1] + 1], before_step=capture.scratch_hook),
-                lambda: twin_trace(case, params, batches[: missing[-1] + 1], before_step=capture.twin_hook),
-            ):
-                try:
-                    side()
-                except Reached:
-                    pass
+            capture = Capture(case, missing)
+            for _ in chunks(case, params, batches[: missing[-1] + 1], anchored=False, capture=capture):
+                pass  # each chunk dropped as it comes: only the snapshots are wanted
             replayed = self._replayed[id(case)] = capture.taken()
             self._watch(case)
             kept.update(replayed)
         return {s: kept[s] for s in steps}
 
     def forget(self, case_id: int) -> None:
-        for key in [k for k in self._full if k[0] == case_id]:
-            del self._full[key]
+        self._full.pop(case_id, None)
         self._first.pop(case_id, None)
         self._snapshots.pop(case_id, None)
         self._replayed.pop(case_id, None)
@@ -119,8 +109,8 @@ class Runs:
         self._snapshots.clear()
         self._replayed.clear()
 
-    def has_full(self, case: Case, seed: int | None = None) -> bool:
-        return (id(case), seed) in self._full
+    def has_full(self, case: Case) -> bool:
+        return id(case) in self._full
 
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:
@@ -136,8 +126,10 @@ RUNS = Runs()
 
 
 def traces(case: Case, seed: int | None = None) -> Pair:
-    """(scratch, twin) traces of the case's whole run, from ``RUNS``."""
-    return RUNS.full(case, seed)
+    """(scratch, twin) traces of the case's whole run, every quantity at every step, computed anew (not kept: a
+    large network's would not fit; the checks read ``RUNS.full``)."""
+    params, batches = start(case, seed)
+    return scratch_trace(case, params, batches), twin_trace(case, params, batches)
 
 
 def first_step_traces(case: Case) -> Pair:

@@ -162,13 +162,15 @@ def record_steps(
     evaluate: Callable[[Any, Any, Any], Any] | None = None,
     check_gradients: bool = True,
     before_step: Callable[[int, Any], None] | None = None,
+    first: int = 0,
 ) -> dict[str, list[np.ndarray]]:
     """Train ``net`` on ``batches`` (anything ``X[b]`` takes) and collect every stepped quantity and the
-    curve, one entry per step.  The forward runs once per step: the harness calls it and hands its output
-    to the loss, or the network's own step does it all.  The keyword functions replace the case's own: the
-    seed sweep passes forms that run all seeds at once (and, their gradients being per seed,
-    ``check_gradients=False``).  ``before_step(step, net)`` runs as each step begins (the anchored replay
-    writes the twin's state into the network there)."""
+        curve, one entry per step.  The forward runs once per step: the harness calls it and hands its output
+        to the loss, or the network's own step does it all.  The keyword functions replace the case's own: the
+        seed sweep passes forms that run all seeds at once (and, their gradients being per seed,
+        ``check_gradients=False``).  ``before_step(step, net)`` runs as each step begins (the anchored replay
+        writes the twin's state into the network there).  ``first``: the number of the first of ``batches``' steps,
+    for a run recorded a chunk at a time on the same ``net``."""
     forward, loss = forward or case.calls.forward, loss or case.calls.loss
     gradients, evaluate = gradients or case.calls.gradients, evaluate or case.calls.evaluate
     s = case.scratch
@@ -191,7 +193,7 @@ def record_steps(
     ]
     param_rows = [(paths.reader(name), rows.setdefault(f"param.{name}", [])) for name in case.scratch.params]
     buffer_rows = [(path, rows.setdefault(f"buffer.{path}", [])) for path in s.buffers]
-    for step, b in enumerate(batches):
+    for step, b in enumerate(batches, start=first):
         xb, yb = batch_of_data(X, b), batch_of_data(y, b)
         stage = "forward"
         if before_step is not None:
@@ -272,46 +274,68 @@ def scratch_trace(
     *,
     before_step: Callable[[int, Any], None] | None = None,
 ) -> Trace:
-    """The scratch side's trace over ``batches`` from ``params``; ``entering`` (a replay from a later step)
+    """The scratch side's trace over ``batches`` from ``params``, whole; ``entering`` (a replay from a later step)
     holds the optimizer state and buffers to start from, as the twin's trace recorded them; ``before_step`` as
     ``record_steps``'s (the memo's snapshots are taken there)."""
-    X = case.data.X
+    net = scratch_network(case, params, entering)
+    trace = scratch_head(case, net, params)
+    rows = record_steps(case, net, batches, before_step=before_step)
+    return trace | as_trace(case, rows)
+
+
+def scratch_network(case: Case, params: Params, entering: Trace | None = None) -> Any:
+    """The network built from ``params`` (copies), with ``entering``'s optimizer state and buffers written in."""
     net = case.calls.build({k: v.copy() for k, v in params.items()}, case.data.learning_rate)
     if entering:
         load_scratch_state(case, net, entering)
+    return net
+
+
+def scratch_head(case: Case, net: Any, params: Params) -> Trace:
+    """What the scratch side shows before training: its initial parameters as ``net`` holds them, and the output
+    on the whole dataset, computed on a network of its own: a forward with side effects (BatchNorm's running
+    statistics in training mode) must not reach the training run."""
     trace: dict[str, Any] = {f"init.{k}": v for k, v in case.read_params(net).items()}
     try:
-        # On a network of its own: a forward with side effects (BatchNorm's running statistics in training
-        # mode) must not reach the training run.
         probe = case.calls.build({k: v.copy() for k, v in params.items()}, case.data.learning_rate)
-        trace["forward"] = np.array(case.calls.forward(probe, X))
+        trace["forward"] = np.array(case.calls.forward(probe, case.data.X))
     except (RuntimeWarning, ValueError) as exc:
         failure = _scratch_failure(case, None, "forward on the whole dataset", exc)
         if failure is None:
             raise
         raise failure from exc
-    rows = record_steps(case, net, batches, before_step=before_step)
-    trace.update({k: np.array(v) for k, v in rows.items()})
-    if not rows["curve"]:
-        trace["curve"] = np.zeros(0, case.dtype)  # as the twin side: an empty curve keeps the case dtype
     return trace
 
 
-def anchored_trace(case: Case, params: Params, batches: Sequence[Batch], twin: Trace) -> Trace:
-    """The scratch side's steps, each taken from the state the twin entered it with: before each step the
-    twin's parameters, optimizer state and buffers (as ``twin``, its trace, recorded them after the step
-    before) are written into the network through the case's paths.  What the network keeps beyond them (a
-    hidden state carried across batches, a step counter of its own) stays its own, as in its free run."""
-    net = case.calls.build({k: v.copy() for k, v in params.items()}, case.data.learning_rate)
-    stateful = [key for key in twin if key.startswith(("state.", "buffer."))]
+def as_trace(case: Case, rows: dict[str, list[np.ndarray]]) -> Trace:
+    """``record_steps``' rows stacked, a row per step; an empty curve in the case's dtype, as the twin's."""
+    trace = {k: np.array(v) for k, v in rows.items()}
+    if not rows["curve"]:
+        trace["curve"] = np.zeros(0, case.dtype)
+    return trace
+
+
+def anchored_record(
+    case: Case, net: Any, batches: Sequence[Batch], first: int, twin: Trace, entering: Mapping[str, np.ndarray]
+) -> Trace:
+    """The scratch side's steps ``first``, ``first + 1``, ... each taken from the state the twin entered it with:
+    before each step the twin's parameters, optimizer state and buffers (``entering``, as the twin held them
+    entering step ``first``: ``param.<p>`` and its ``state.*``/``buffer.*``; then ``twin``, its record of these
+    steps, row by row) are written into the network through the case's paths.  What the network keeps beyond them
+    (a hidden state carried across batches, a step counter of its own) stays its own, as in its free run."""
+    held = [key for key in twin if key.startswith(("state.", "buffer."))]
+    names = list(case.scratch.params)
 
     def anchor(step: int, net: Any) -> None:
-        for name in case.scratch.params:
-            paths.write(net, name, np.array(twin[f"init.{name}"] if step == 0 else twin[f"param.{name}"][step - 1]))
-        if step > 0:
-            load_scratch_state(case, net, {key: np.array(twin[key][step - 1]) for key in stateful})
+        i = step - first
+        values = entering if i == 0 else {key: twin[key][i - 1] for key in (*(f"param.{n}" for n in names), *held)}
+        for name in names:
+            paths.write(net, name, np.array(values[f"param.{name}"]))
+        state = {key: np.array(values[key]) for key in held if key in values}
+        if state:
+            load_scratch_state(case, net, state)
 
-    rows = record_steps(case, net, batches, before_step=anchor)
+    rows = record_steps(case, net, batches, before_step=anchor, first=first)
     return {k: np.array(v) for k, v in rows.items() if k != "curve"}
 
 

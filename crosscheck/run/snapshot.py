@@ -133,29 +133,20 @@ def twin_training(case: Case, snapshot: TwinSnapshot) -> tuple[torch.nn.Module, 
 
 class Capture:
     """The hooks that snapshot both sides entering each of ``steps`` as a run steps them (``record_steps``'s
-    and ``twin_trace``'s ``before_step``); ``stop_after``: raise ``Reached`` once the last one is taken, for a
-    replay that needs nothing beyond it."""
+    and ``twin_trace``'s ``before_step``)."""
 
-    def __init__(self, case: Case, steps: Collection[int], stop_after: bool = False) -> None:
-        self.case, self.steps, self.stop_after = case, frozenset(steps), stop_after
+    def __init__(self, case: Case, steps: Collection[int]) -> None:
+        self.case, self.steps = case, frozenset(steps)
         self.scratch: dict[int, ScratchSnapshot] = {}
         self.twin: dict[int, TwinSnapshot] = {}
 
     def scratch_hook(self, step: int, net: Any) -> None:
         if step in self.steps:
             self.scratch[step] = capture_scratch(self.case, step, net)
-            if self.stop_after and step == max(self.steps):
-                raise Reached
 
     def twin_hook(self, step: int, module: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
         if step in self.steps:
             self.twin[step] = capture_twin(self.case, step, module, optimizer, scheduler)
-            if self.stop_after and step == max(self.steps):
-                raise Reached
 
     def taken(self) -> dict[int, Entering]:
         return {s: Entering(self.scratch[s], self.twin[s]) for s in sorted(self.scratch) if s in self.twin}
-
-
-class Reached(Exception):  # noqa: N818 -- not an error: a replay that has what it came for
-    """Raised by a ``Capture`` hook to end a replay at the last step it snapshots."""

@@ -85,152 +85,195 @@ def twin_trace(
     before_step: Callable[[int, torch.nn.Module, torch.optim.Optimizer, Any], None] | None = None,
     begin: tuple[torch.nn.Module, torch.optim.Optimizer, Any] | None = None,
 ) -> Trace:
-    """The twin's trace over ``batches`` from ``params``; with ``entering``, a replay from ``step`` of the run,
-    starting from that step's optimizer state, buffers and scheduled learning rate; with ``begin``, from that
-    module, optimizer and scheduler as they stand (a snapshot's, which hold ``params`` and the rest).
-    ``before_step(step, module, optimizer, scheduler)`` runs as each step begins (the memo's snapshots are
-    taken there)."""
-    if begin is not None:
-        module, optimizer, scheduler = begin
-    else:
-        module = case.twin.module(case.torch_dtype)
-        load_into_twin(module, case, params)
-        optimizer = case.twin.optimizer(module.parameters(), case.data.learning_rate)
-        scheduler = case.twin.scheduler(optimizer) if case.twin.scheduler is not None else None
-        if entering:
-            load_twin_state(case, module, optimizer, scheduler, entering, step)
-    # Copies: the twin shares no memory with the case's data, and an in-place write into its input shows
-    # in the tensors' version counters.
-    X, y = twin_data(case)
-    data_versions = (X._version, y._version)
-    trace: dict[str, Any] = {f"init.{k}": v for k, v in twin_to_scratch(module, case).items()}
-    probe = case.twin.module(case.torch_dtype)  # as the scratch side: the forward check runs on its own module
-    load_into_twin(probe, case, params)
-    with torch.no_grad():
-        trace["forward"] = probe(X).numpy().copy()
-    module.train()
-    curve_at = set(case.data.curve_steps)
-    named = list(module.named_parameters())
-    buffers = list(module.named_buffers())
-    keep_dloss = case.scratch.loss_gradient is not None
-    # The recording costs little beside the step itself (tools/bench.py measures it against a plain
-    # loop): the step's fresh tensors (output, loss, gradients) are kept as they are and stacked once
-    # at the end; what the optimizer updates in place (parameters, its state, buffers) is copied through
-    # NumPy views, since a tensor's own clone costs several times more; a view is made again when its tensor
-    # moves to new memory (p.data = ..., as a hand-written update may do).
-    views = {n: _view(p) for n, p in named}
-    buffer_views = {n: _view(t) for n, t in buffers}
-    state_views: dict[tuple[str, str], tuple[int, np.ndarray]] = {}
-    outputs, losses, dlosses, curve, lrs = [], [], [], [], []
-    grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in named}
-    grad_rows = list(grads.values())
-    values: dict[str, list[np.ndarray]] = {n: [] for n, _ in named}
-    states: dict[str, dict[str, list[np.ndarray]]] = {}
-    kept: dict[str, list[np.ndarray]] = {n: [] for n, _ in buffers}
-    clone_grads = True  # until step 0 shows that the optimizer leaves the gradients as backward made them
-    previous: list[torch.Tensor] = []
-    with _collection_paused():
-        for step, b in enumerate(batches):
-            if before_step is not None:
-                before_step(step, module, optimizer, scheduler)
-            xb, yb = batch_of(X, y, b)
-            optimizer.zero_grad()
-            output = module(xb)
-            if not output.requires_grad:
-                raise StepError(
-                    f"{case.name}: at step {step} the twin's output does not depend on its parameters (it is "
-                    f"detached); return the tensor computed from the parameters"
-                )
-            if keep_dloss:
-                output.retain_grad()
-            loss = case.twin.loss(output, yb)
-            loss.backward()
-            outputs.append(output.detach())
-            losses.append(loss.detach())
-            if keep_dloss and output.grad is not None:
-                dlosses.append(output.grad)
-            gs = cast(list[torch.Tensor], [p.grad for _, p in named])  # a None fails just below
-            try:
-                versions = [g._version for g in gs]
-            except AttributeError:  # None: backward did not reach this parameter
-                missing = next(n for (n, _), g in zip(named, gs, strict=True) if g is None)
-                raise AssertionError(f"{case.name}: twin tensor {missing!r} got no gradient") from None
-            # A zero_grad that zeroes in place (set_to_none=False) hands backward the same tensors every step.
-            if not clone_grads and any(map(operator.is_, gs, previous)):
-                clone_grads = True
-            for kept_grads, g in zip(grad_rows, gs, strict=True):
-                kept_grads.append(g.clone() if clone_grads else g)
-            lrs.append(float(optimizer.param_groups[0]["lr"]))  # the rate this step uses
-            optimizer.step()
-            written = versions != [g._version for g in gs]
-            if step == 0:
-                # An optimizer that writes into the gradients (torch's own do not; a user's may clip them in
-                # place) keeps them copied. A write through .data leaves the version alone: the values tell,
-                # the rows of step 0 being copies.
-                clone_grads = written or not all(
-                    torch.equal(grads[n][0], g) for (n, _), g in zip(named, gs, strict=True)
-                )
-            elif written and not clone_grads:
-                raise StepError(
-                    f"{case.name}: at step {step} the twin's optimizer wrote into the gradients, which it left "
-                    f"as they were at step 0; the gradients backward computed are lost for that step"
-                )
-            previous = gs
-            if (X._version, y._version) != data_versions or xb._version or yb._version:
-                raise StepError(
-                    f"{case.name}: at step {step} the twin writes into its input (an in-place operation such as "
-                    f"x.sub_() or x -= ... on the batch); compute on a new tensor (x = x - x.mean(0))"
-                )
-            for n, p in named:
-                values[n].append(_copy_through(views, n, p))
-                for kind, value in optimizer.state.get(p, {}).items():
-                    if isinstance(value, torch.Tensor):
-                        states.setdefault(kind, {}).setdefault(n, []).append(
-                            _copy_through(state_views, (n, kind), value)
-                        )
-            if scheduler is not None:
-                scheduler.step()
-            for n, t in buffers:
-                kept[n].append(_copy_through(buffer_views, n, t))
-            if step in curve_at:
-                # Evaluation as a user runs it: BatchNorm on its running statistics, no dropout.
-                _set_mode(module, False)
-                with torch.no_grad():
-                    curve.append(case.calls.twin_evaluate(module, X, y).clone())
-                _set_mode(module, True)
-    trace["output"] = torch.stack(outputs).numpy()
-    trace["loss"] = torch.stack(losses).numpy()
-    if keep_dloss:
-        trace["dloss"] = torch.stack(dlosses).numpy()
-    trace["curve"] = torch.stack(curve).numpy() if curve else np.zeros(0, case.dtype)
-    if case.scratch.lr is not None:
-        trace["lr"] = np.array(lrs, dtype=np.float64).astype(case.dtype)
-    per_kind: list[tuple[str, dict[str, np.ndarray]]] = [
-        ("grad", {n: torch.stack(ts).numpy() for n, ts in grads.items()}),
-        ("param", {n: np.stack(vs) for n, vs in values.items()}),
-    ]
-    per_kind += [
-        (f"state.{kind}", {n: np.stack(vs) for n, vs in per_tensor.items()}) for kind, per_tensor in states.items()
-    ]
-    for kind, stacked in per_kind:
-        for name, link in case.scratch.params.items():
-            if link.tensor not in stacked:
-                continue
-            a = stacked[link.tensor]
-            if a.ndim == 1:  # a scalar per step (Adam's step count), whatever the parameter's layout
-                trace[f"{kind}.{name}"] = a.astype(np.float64).astype(case.dtype)
-                continue
+    """The twin's trace over ``batches`` from ``params``, whole: ``TwinRecorder``'s start and its steps."""
+    recorder = TwinRecorder(case, params, entering, step, before_step=before_step, begin=begin)
+    return {**recorder.head(), **recorder.record(batches, 0)}
+
+
+class TwinRecorder:
+    """The twin's run, recorded a stretch of steps at a time: the module, optimizer and scheduler live on between
+    ``record`` calls, so that a run is stepped in chunks and each chunk compared and dropped (``run.lockstep``).
+
+    From ``params``; with ``entering``, a replay from ``step`` of the run, starting from that step's optimizer
+    state, buffers and scheduled learning rate; with ``begin``, from that module, optimizer and scheduler as they
+    stand (a snapshot's, which hold ``params`` and the rest).  ``before_step(step, module, optimizer,
+    scheduler)`` runs as each step begins (the memo's snapshots are taken there)."""
+
+    def __init__(
+        self,
+        case: Case,
+        params: Params,
+        entering: Trace | None = None,
+        step: int = 0,
+        *,
+        before_step: Callable[[int, torch.nn.Module, torch.optim.Optimizer, Any], None] | None = None,
+        begin: tuple[torch.nn.Module, torch.optim.Optimizer, Any] | None = None,
+    ) -> None:
+        if begin is not None:
+            module, optimizer, scheduler = begin
+        else:
+            module = case.twin.module(case.torch_dtype)
+            load_into_twin(module, case, params)
+            optimizer = case.twin.optimizer(module.parameters(), case.data.learning_rate)
+            scheduler = case.twin.scheduler(optimizer) if case.twin.scheduler is not None else None
+            if entering:
+                load_twin_state(case, module, optimizer, scheduler, entering, step)
+        self.case, self.params, self.before_step = case, params, before_step
+        self.module, self.optimizer, self.scheduler = module, optimizer, scheduler
+        # Copies: the twin shares no memory with the case's data, and an in-place write into its input shows
+        # in the tensors' version counters.
+        self.X, self.y = twin_data(case)
+        self.data_versions = (self.X._version, self.y._version)
+        self.init = {f"init.{k}": v for k, v in twin_to_scratch(module, case).items()}
+        module.train()
+        # The recording costs little beside the step itself (tools/bench.py measures it against a plain
+        # loop): the step's fresh tensors (output, loss, gradients) are kept as they are and stacked once
+        # at the end of a chunk; what the optimizer updates in place (parameters, its state, buffers) is copied
+        # through NumPy views, since a tensor's own clone costs several times more; a view is made again when its
+        # tensor moves to new memory (p.data = ..., as a hand-written update may do).
+        self.views: dict[str, tuple[int, np.ndarray]] = {}
+        self.buffer_views: dict[str, tuple[int, np.ndarray]] = {}
+        self.state_views: dict[tuple[str, str], tuple[int, np.ndarray]] = {}
+        self.clone_grads = True  # until the first step shows that the optimizer leaves the gradients as they are
+        self.detected: int | None = None  # the step at which it was
+        self.previous: list[torch.Tensor] = []
+
+    def head(self) -> Trace:
+        """The initial parameters as the twin holds them, and the forward output on the whole dataset (on a module
+        of its own, as the scratch side's: a forward with side effects must not reach the run)."""
+        probe = self.case.twin.module(self.case.torch_dtype)
+        load_into_twin(probe, self.case, self.params)
+        with torch.no_grad():
+            return {**self.init, "forward": probe(self.X).numpy().copy()}
+
+    def record(self, batches: Sequence[Batch], first: int) -> Trace:
+        """Steps ``first``, ``first + 1``, ... on ``batches``: every stepped quantity (a row per step) and the
+        curve points among those steps."""
+        case, module, optimizer, scheduler = self.case, self.module, self.optimizer, self.scheduler
+        X, y = self.X, self.y
+        trace: dict[str, Any] = {}
+        curve_at = set(case.data.curve_steps)
+        named = list(module.named_parameters())
+        keep_dloss = case.scratch.loss_gradient is not None
+        views, buffer_views, state_views = self.views, self.buffer_views, self.state_views
+        outputs, losses, dlosses, curve, lrs = [], [], [], [], []
+        grads: dict[str, list[torch.Tensor]] = {n: [] for n, _ in named}
+        grad_rows = list(grads.values())
+        values: dict[str, list[np.ndarray]] = {n: [] for n, _ in named}
+        states: dict[str, dict[str, list[np.ndarray]]] = {}
+        kept: dict[str, list[np.ndarray]] = {}
+        clone_grads, previous = self.clone_grads, self.previous
+        with _collection_paused():
+            for step, b in enumerate(batches, start=first):
+                if self.before_step is not None:
+                    self.before_step(step, module, optimizer, scheduler)
+                xb, yb = batch_of(X, y, b)
+                optimizer.zero_grad()
+                output = module(xb)
+                if not output.requires_grad:
+                    raise StepError(
+                        f"{case.name}: at step {step} the twin's output does not depend on its parameters (it is "
+                        f"detached); return the tensor computed from the parameters"
+                    )
+                if keep_dloss:
+                    output.retain_grad()
+                loss = case.twin.loss(output, yb)
+                loss.backward()
+                outputs.append(output.detach())
+                losses.append(loss.detach())
+                if keep_dloss and output.grad is not None:
+                    dlosses.append(output.grad)
+                gs = cast(list[torch.Tensor], [p.grad for _, p in named])  # a None fails just below
+                try:
+                    versions = [g._version for g in gs]
+                except AttributeError:  # None: backward did not reach this parameter
+                    missing = next(n for (n, _), g in zip(named, gs, strict=True) if g is None)
+                    raise AssertionError(f"{case.name}: twin tensor {missing!r} got no gradient") from None
+                # A zero_grad that zeroes in place (set_to_none=False) hands backward the same tensors every step.
+                if not clone_grads and any(map(operator.is_, gs, previous)):
+                    clone_grads = True
+                for kept_grads, g in zip(grad_rows, gs, strict=True):
+                    kept_grads.append(g.clone() if clone_grads else g)
+                lrs.append(float(optimizer.param_groups[0]["lr"]))  # the rate this step uses
+                optimizer.step()
+                written = versions != [g._version for g in gs]
+                if self.detected is None:
+                    # An optimizer that writes into the gradients (torch's own do not; a user's may clip them in
+                    # place) keeps them copied. A write through .data leaves the version alone: the values tell,
+                    # the rows of the first step being copies.
+                    clone_grads = written or not all(
+                        torch.equal(grads[n][-1], g) for (n, _), g in zip(named, gs, strict=True)
+                    )
+                    self.detected = step
+                elif written and not clone_grads:
+                    raise StepError(
+                        f"{case.name}: at step {step} the twin's optimizer wrote into the gradients, which it left "
+                        f"as they were at step {self.detected}; the gradients backward computed are lost for that step"
+                    )
+                previous = gs
+                if (X._version, y._version) != self.data_versions or xb._version or yb._version:
+                    raise StepError(
+                        f"{case.name}: at step {step} the twin writes into its input (an in-place operation such as "
+                        f"x.sub_() or x -= ... on the batch); compute on a new tensor (x = x - x.mean(0))"
+                    )
+                for n, p in named:
+                    values[n].append(_copy_through(views, n, p))
+                    for kind, value in optimizer.state.get(p, {}).items():
+                        if isinstance(value, torch.Tensor):
+                            states.setdefault(kind, {}).setdefault(n, []).append(
+                                _copy_through(state_views, (n, kind), value)
+                            )
+                if scheduler is not None:
+                    scheduler.step()
+                # Read again at every step: a module that replaces a buffer by assignment (self.h = h.detach())
+                # holds a new tensor under the same name.
+                for n, t in module.named_buffers():
+                    kept.setdefault(n, []).append(_copy_through(buffer_views, n, t))
+                if step in curve_at:
+                    # Evaluation as a user runs it: BatchNorm on its running statistics, no dropout.
+                    _set_mode(module, False)
+                    with torch.no_grad():
+                        curve.append(case.calls.twin_evaluate(module, X, y).clone())
+                    _set_mode(module, True)
+        self.clone_grads, self.previous = clone_grads, previous
+        if outputs:
+            trace["output"] = torch.stack(outputs).numpy()
+            trace["loss"] = torch.stack(losses).numpy()
+        else:
+            trace["loss"] = np.zeros(0, case.dtype)
+        if keep_dloss and dlosses:
+            trace["dloss"] = torch.stack(dlosses).numpy()
+        trace["curve"] = torch.stack(curve).numpy() if curve else np.zeros(0, case.dtype)
+        if case.scratch.lr is not None:
+            trace["lr"] = np.array(lrs, dtype=np.float64).astype(case.dtype)
+        if not outputs:
+            return trace
+        per_kind: list[tuple[str, dict[str, np.ndarray]]] = [
+            ("grad", {n: torch.stack(ts).numpy() for n, ts in grads.items()}),
+            ("param", {n: np.stack(vs) for n, vs in values.items()}),
+        ]
+        per_kind += [
+            (f"state.{kind}", {n: np.stack(vs) for n, vs in per_tensor.items()}) for kind, per_tensor in states.items()
+        ]
+        for kind, stacked in per_kind:
+            for name, link in case.scratch.params.items():
+                if link.tensor not in stacked:
+                    continue
+                a = stacked[link.tensor]
+                if a.ndim == 1:  # a scalar per step (Adam's step count), whatever the parameter's layout
+                    trace[f"{kind}.{name}"] = a.astype(np.float64).astype(case.dtype)
+                    continue
+                if link.transpose:
+                    a = a.swapaxes(-1, -2)
+                trace[f"{kind}.{name}"] = a[(slice(None), *link.index)].copy()
+        for path, link in case.scratch.buffers.items():
+            a = np.stack(kept[link.tensor])
             if link.transpose:
                 a = a.swapaxes(-1, -2)
-            trace[f"{kind}.{name}"] = a[(slice(None), *link.index)].copy()
-    for path, link in case.scratch.buffers.items():
-        a = np.stack(kept[link.tensor])
-        if link.transpose:
-            a = a.swapaxes(-1, -2)
-        held = a[(slice(None), *link.index)].copy()
-        # A count (num_batches_tracked) in the case's dtype, as the scratch side's: exact in either.
-        trace[f"buffer.{path}"] = in_case_dtype(case, held) if np.issubdtype(held.dtype, np.integer) else held
-    return trace
+            held = a[(slice(None), *link.index)].copy()
+            # A count (num_batches_tracked) in the case's dtype, as the scratch side's: exact in either.
+            trace[f"buffer.{path}"] = in_case_dtype(case, held) if np.issubdtype(held.dtype, np.integer) else held
+        return trace
 
 
 def _set_mode(module: torch.nn.Module, mode: bool) -> None:

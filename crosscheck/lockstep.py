@@ -1,0 +1,230 @@
+"""Both sides stepped together and compared as they go: a case's run, kept as what its readers need.
+
+The scratch network, the twin and the anchored scratch network (which enters every step from the twin's state)
+are stepped a chunk of steps at a time (``chunks``); each chunk is recorded, compared, folded into a ``Run`` and
+dropped.  The first chunk is the first step alone (the checks of the first step read it); after it, as many
+steps as ``CHUNK_BYTES`` holds, measured on the first step's records: a tutorial network's whole run is then one
+chunk (as fast as recording it whole), a network of a million parameters a step or two (memory that does not
+grow with the run).
+
+A ``Run`` keeps: the first step on both sides (``first``), the free run's and the anchored steps' comparisons
+over every step, the largest difference of every quantity at every step (the plots and the chain of a step),
+what the golden keeps (the first ``FIRST_STEPS`` steps, the curve, the final parameters), the loss and curve of
+every step, and both sides' values at the steps the oracles and the diagnosis replay (the first, middle and
+last step, each free-run comparison's first divergence, and the steps before them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crosscheck.case import Batch, Case, Params
+from crosscheck.compare import Comparison, compare, merge, step_maxima
+from crosscheck.keys import STEPPED, Pair, Trace, split_key
+from crosscheck.run.scratch import anchored_record, as_trace, record_steps, scratch_head, scratch_network
+from crosscheck.run.snapshot import Capture, default_steps
+from crosscheck.run.twin import TwinRecorder
+from crosscheck.tolerance import bounds
+
+# What one chunk's records (all sides) may take: 64 MiB holds a 1e4-parameter MLP's steps by the hundred and a
+# 1e6-parameter Adam network's one at a time.
+CHUNK_BYTES = 64 * 2**20
+FIRST_STEPS = 5  # the steps a golden keeps in full
+# The free run's quantities, compared at every step by ``training_run``.
+TRAINING_KEYS = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "param", "curve")
+
+
+def tolerance(case: Case, steps: int) -> tuple[float, float]:
+    """(atol, rtol) for the case's dtype over ``steps`` steps of rounding (the rule and its measured reason:
+    ``crosscheck.tolerance``)."""
+    return bounds(case.dtype, steps)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Steps ``first``, ``first + 1``, ... of a run, as each side recorded them (the first chunk with what comes
+    before training: initial parameters, the forward on the whole dataset); ``anchored``: the scratch side's steps
+    each taken from the twin's state; ``others``: more twins, from other initial parameters."""
+
+    first: int
+    scratch: Trace
+    twin: Trace
+    anchored: Trace | None
+    others: tuple[Trace, ...] = ()
+
+    @property
+    def steps(self) -> int:
+        return len(self.twin["loss"])
+
+    def curve_steps(self, case: Case) -> list[int]:
+        """The curve's steps among this chunk's, in the order the run records them."""
+        return sorted({int(s) for s in case.data.curve_steps if self.first <= s < self.first + self.steps})
+
+
+def _stepped_bytes(*traces: Trace | None) -> int:
+    return sum(a.nbytes for t in traces if t for k, a in t.items() if split_key(k)[0] in STEPPED)
+
+
+def chunks(
+    case: Case,
+    params: Params,
+    batches: Sequence[Batch],
+    *,
+    anchored: bool = True,
+    others: Sequence[Params] = (),
+    capture: Capture | None = None,
+    budget: int = CHUNK_BYTES,
+    size: int | None = None,
+) -> Iterator[Chunk]:
+    """The run over ``batches`` from ``params``, a chunk at a time; each side lives on between chunks (the scratch
+    network, the twin's module, optimizer and scheduler).  ``capture``'s hooks snapshot both sides as they step.
+    ``size``: the steps of every chunk after the first (default: as many as ``budget`` holds)."""
+    net = scratch_network(case, params)
+    scratch_start = scratch_head(case, net, params)
+    twin = TwinRecorder(case, params, before_step=capture.twin_hook if capture else None)
+    twin_start = twin.head()
+    anchored_net = scratch_network(case, params) if anchored else None
+    other = [TwinRecorder(case, p) for p in others]
+    # The twin's state entering the chunk's first step, which the anchored network starts it from.
+    entering: dict[str, np.ndarray] = {f"param.{k}": v for k, v in params.items()}
+    scratch_hook = capture.scratch_hook if capture else None
+    first, step = 0, 1
+    while first < len(batches):
+        part = batches[first : first + step]
+        scratch = as_trace(case, record_steps(case, net, part, first=first, before_step=scratch_hook))
+        recorded = twin.record(part, first)
+        anchored_part = anchored_record(case, anchored_net, part, first, recorded, entering) if anchored_net else None
+        chunk = Chunk(first, scratch, recorded, anchored_part, tuple(t.record(part, first) for t in other))
+        if first == 0:
+            chunk = Chunk(0, scratch_start | scratch, twin_start | recorded, anchored_part, chunk.others)
+            step_bytes = _stepped_bytes(scratch, recorded, anchored_part, *chunk.others)
+            step = max(1, budget // max(1, step_bytes)) if size is None else size
+        # Copies: a view would keep the whole chunk alive.
+        entering = {k: v[-1].copy() for k, v in recorded.items() if k.startswith(("param.", "state.", "buffer."))}
+        yield chunk
+        first += len(part)
+
+
+def step_values(trace: Trace, i: int) -> Trace:
+    """Every stepped quantity of ``trace`` at its row ``i``, copied."""
+    return {k: np.array(v[i]) for k, v in trace.items() if split_key(k)[0] in STEPPED}
+
+
+@dataclass
+class Run:
+    """A case's run as its readers need it (the module's docstring says what is kept)."""
+
+    name: str
+    steps: int
+    first: Pair
+    training_run: Comparison
+    anchored_steps: Comparison | None  # None for a run made from traces alone (``run_of``)
+    maxima: dict[str, tuple[np.ndarray, np.ndarray]]  # by key: the largest |diff| and |diff| / tolerance each step
+    golden: Pair  # before training, the first FIRST_STEPS steps, the curve
+    final: Pair  # the parameters after the last step
+    curves: Pair  # ``loss`` and ``curve`` over the whole run
+    values: dict[int, Pair] = field(default_factory=dict)  # both sides' stepped quantities at the kept steps
+
+    def values_at(self, step: int) -> Pair | None:
+        """Both sides' stepped quantities at ``step``, where the run kept them."""
+        return self.values.get(step)
+
+
+def run_case(
+    case: Case, params: Params, batches: Sequence[Batch], capture: Capture | None = None, budget: int = CHUNK_BYTES
+) -> Run:
+    """Step the run over ``batches`` on both sides, comparing each chunk as it comes (``training_run`` at the
+    bound of the whole run's rounding, ``anchored_steps`` at one step's), keeping what ``Run`` holds."""
+    return fold(case, len(batches), chunks(case, params, batches, capture=capture, budget=budget))
+
+
+def run_of(case: Case, run: Pair) -> Run:
+    """The ``Run`` of both sides' whole traces (a test's, a notebook's, ``crosscheck.run.memo.traces``), folded as
+    one chunk; it has no anchored steps, which are taken only while the sides step."""
+    return fold(case, len(run[1]["loss"]), [Chunk(0, run[0], run[1], None)])
+
+
+def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
+    """A run of ``n`` steps from its chunks, in order, each compared and dropped as it comes."""
+    atol, rtol = tolerance(case, n)
+    atol1, rtol1 = tolerance(case, 1)
+    dtype = np.dtype(case.dtype)
+    kept = set(default_steps(n))
+    kept |= {s - 1 for s in kept if s > 0}
+    free: Comparison | None = None
+    anchored: Comparison | None = None
+    first_pair: Pair = ({}, {})
+    rows: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    golden: Pair = ({}, {})
+    final: Pair = ({}, {})
+    curves: tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]] = ({}, {})
+    values: dict[int, Pair] = {}
+    previous: Pair | None = None
+    for chunk in stretches:
+        scratch, twin, start, count = chunk.scratch, chunk.twin, chunk.first, chunk.steps
+        if start == 0:
+            first_pair = (scratch, twin)
+            for side, trace in zip(golden, (scratch, twin), strict=True):
+                side.update({k: v for k, v in trace.items() if split_key(k)[0] in ("init", "forward")})
+        keys = [k for k in scratch if split_key(k)[0] in TRAINING_KEYS]
+        chunk_free = compare(
+            case.name, "training_run", scratch, twin, keys, curve_steps=chunk.curve_steps(case), first=start,
+            dtype=dtype, atol=atol, rtol=rtol,
+        )  # fmt: skip
+        chunk_anchored = None
+        if chunk.anchored is not None:
+            anchored_keys = [k for k in chunk.anchored if split_key(k)[0] in STEPPED]
+            chunk_anchored = compare(
+                case.name, "anchored_steps", chunk.anchored, twin, anchored_keys, first=start, dtype=dtype,
+                atol=atol1, rtol=rtol1,
+            )  # fmt: skip
+        # Both sides at the steps kept, and at the first divergences found in this chunk and the steps before them.
+        wanted = {s for s in kept if start <= s < start + count}
+        for before, now in ((free, chunk_free), (anchored, chunk_anchored)):
+            d = now.first_divergence if now is not None else None
+            if (before is None or before.first_divergence is None) and d is not None and d.step is not None:
+                wanted |= {d.step, d.step - 1}
+        for s in sorted(wanted):
+            if s >= start:
+                values[s] = (step_values(scratch, s - start), step_values(twin, s - start))
+            elif s >= 0 and previous is not None:
+                values[s] = previous
+        free = chunk_free if free is None else merge(free, chunk_free)
+        if chunk_anchored is not None:
+            anchored = chunk_anchored if anchored is None else merge(anchored, chunk_anchored)
+        if chunk_free.problem is None:
+            stepped = [k for k in keys if split_key(k)[0] in STEPPED and k in twin]
+            for key, (largest, ratio) in step_maxima(scratch, twin, stepped, atol, rtol).items():
+                abs_rows, ratio_rows = rows.setdefault(key, ([], []))
+                abs_rows.append(largest)
+                ratio_rows.append(ratio)
+        for side, trace in zip(golden, (scratch, twin), strict=True):
+            for key in keys:
+                quantity = split_key(key)[0]
+                if quantity in STEPPED and start < FIRST_STEPS:
+                    taken = trace[key][: FIRST_STEPS - start]
+                    side[key] = taken.copy() if key not in side else np.concatenate([side[key], taken])
+        for side, trace, out in zip(final, (scratch, twin), curves, strict=True):
+            side.update({k: v[-1].copy() for k, v in trace.items() if split_key(k)[0] == "param"})
+            for key in ("loss", "curve"):
+                out.setdefault(key, []).append(np.array(trace[key]))
+        previous = (step_values(scratch, count - 1), step_values(twin, count - 1))
+    assert free is not None
+    whole = tuple({k: np.concatenate(v) for k, v in side.items()} for side in curves)
+    for side, trace in zip(golden, whole, strict=True):
+        side["curve"] = trace["curve"]
+    return Run(
+        name=case.name,
+        steps=n,
+        first=first_pair,
+        training_run=free,
+        anchored_steps=anchored,
+        maxima={k: (np.concatenate(a), np.concatenate(r)) for k, (a, r) in rows.items()},
+        golden=golden,
+        final=final,
+        curves=(whole[0], whole[1]),
+        values=values,
+    )
