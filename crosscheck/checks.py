@@ -25,7 +25,11 @@ from crosscheck.validate import validation_problem
 
 def tolerance(case: Case, steps: int | None = None) -> tuple[float, float]:
     """(atol, rtol) for the case's dtype over ``steps`` steps of rounding (default: the whole run; the rule and
-    its measured reason: ``crosscheck.tolerance``)."""
+    its measured reason: ``crosscheck.tolerance``); a float64 case's own ``Tolerance``, with its reason, in place of
+    the fixed bound."""
+    own = case.tolerance
+    if own is not None and np.dtype(case.dtype) == np.float64:
+        return float(own.atol), float(own.rtol)
     return bounds(case.dtype, run_length(case) if steps is None else steps)
 
 
