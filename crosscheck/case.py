@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import itertools
 import random
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -324,9 +325,9 @@ def _seeded_globals(rng: Rng) -> Iterator[None]:
         np.random.set_state(state)  # np.random.randn(...) draws what rng.randn(...) would
         random.seed(state[1].tobytes())  # type: ignore[index]
     else:
-        seed = rng.bit_generator.state
-        np.random.seed(abs(hash(repr(seed))) % 2**32)
-        random.seed(repr(seed))
+        seed = repr(rng.bit_generator.state).encode()
+        np.random.seed(zlib.crc32(seed))  # not hash(): a str's hash differs from one process to the next
+        random.seed(seed)
     try:
         yield
     finally:

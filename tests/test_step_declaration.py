@@ -169,6 +169,21 @@ def test_a_declared_item_that_is_not_a_scalar_of_the_case_dtype_names_the_declar
     )
 
 
+def test_an_undeclared_loss_and_accuracy_pair_says_how_to_declare_it():
+    class Counts(Library):
+        def train_on_batch(self, x, y, lr):
+            loss, _ = super().train_on_batch(x, y)
+            return loss, len(y)
+
+    with pytest.raises(RegistrationError) as exc:
+        register(case("train_on_batch", network=Counts, name="pair"))
+    assert str(exc.value) == (
+        "case 'pair': at step 0 the scratch side's loss is int64 (); it must be a float64 scalar (np.mean(...), not "
+        "float(...); a step returning a pair returns (output, loss), in that order, or says where its loss is: "
+        "Step(..., loss=0) for (loss, accuracy))"
+    )
+
+
 class Book(Library):
     """A book's network: its initial weights from the global np.random, as most books draw them."""
 

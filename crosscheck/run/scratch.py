@@ -161,7 +161,8 @@ def _checked_loss(case: Case, step: int, loss: Any) -> np.ndarray:
         hint = (
             f"Step(loss={declared}) reads item {declared} of what the step returns"
             if isinstance(declared, int)
-            else "a step returning a pair returns (output, loss), in that order"
+            else "a step returning a pair returns (output, loss), in that order, or says where its loss is: "
+            "Step(..., loss=0) for (loss, accuracy)"
         )
         raise StepError(
             f"{case.name}: at step {step} the scratch side's loss is {value.dtype} {value.shape}; it must be a "
