@@ -414,6 +414,14 @@ def _resolve(s: Scratch, twin: Twin, data: Any = None) -> Calls:
             return net
 
         out["init"], out["build"] = init, build
+    elif callable(s.init):
+        own_init = s.init
+
+        def seeded_init(rng: Rng) -> Params:
+            with _seeded_globals(rng):
+                return own_init(rng)
+
+        out["init"] = seeded_init
     return Calls(**out)
 
 

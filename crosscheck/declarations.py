@@ -134,5 +134,5 @@ def check_same_build(case: Case, where: str, first: Params) -> None:
             f"{where}: {what} built twice from the same seed ({case.data.seed}) gives two different {name!r}: its "
             f"initial weights come from a random source the harness does not seed (np.random.default_rng() or a "
             f"RandomState of its own without a seed, torch, the time); draw them from the rng it is given, or from "
-            f"np.random or random, which the harness seeds from the case's stream around network(rng)"
+            f"np.random or random, which the harness seeds from the case's stream around {what}"
         )

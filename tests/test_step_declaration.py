@@ -220,3 +220,25 @@ def test_a_network_whose_two_builds_from_one_seed_differ_is_refused_naming_the_p
         "its own without a seed, torch, the time); draw them from the rng it is given, or from np.random or random, "
         "which the harness seeds from the case's stream around network(rng)"
     )
+
+
+def test_an_init_drawing_from_the_global_np_random_is_seeded_alike():
+    def init(rng):
+        return {"W": np.random.normal(size=(2, 1)), "b": np.zeros(1)}
+
+    def build(params, lr):
+        net = Library(np.random.RandomState(0))
+        net.W, net.b, net.lr = params["W"], params["b"], lr
+        return net
+
+    step = Step("train_on_batch", takes=("x", "y"), loss=0)
+    c = register(
+        Case(
+            name="book_init",
+            scratch=Scratch(PARAMS, mse, init=init, build=build, step=step),
+            twin=Twin(Twin1, F.mse_loss),
+            data=Data(X, Y, batches=lambda rng: [slice(None)] * 4, learning_rate=0.1),
+        )
+    )
+    scratch, _ = RUNS.full(c)
+    assert np.array_equal(scratch["init.W"], np.random.RandomState(0).normal(size=(2, 1)))
