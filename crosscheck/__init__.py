@@ -18,7 +18,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crosscheck.case import Case, Data, Layer, Link, Scratch, Twin, vary
+    from crosscheck.case import Case, Data, Layer, Link, Scratch, Step, Tolerance, Twin, vary
     from crosscheck.checks import CHECKS, run_check
     from crosscheck.errors import RegistrationError
     from crosscheck.findings import Finding, register_findings
@@ -31,6 +31,8 @@ _WHERE = {
     "Case": "crosscheck.case",
     "Data": "crosscheck.case",
     "Scratch": "crosscheck.case",
+    "Step": "crosscheck.case",
+    "Tolerance": "crosscheck.case",
     "Twin": "crosscheck.case",
     "vary": "crosscheck.case",
     "Finding": "crosscheck.findings",
@@ -53,6 +55,8 @@ __all__ = [
     "Link",
     "RegistrationError",
     "Scratch",
+    "Step",
+    "Tolerance",
     "Twin",
     "parametrize_with_checks",
     "register",

@@ -4,7 +4,8 @@ step) there (``python -m crosscheck.report`` writes the other reports).
 
 The cases listed in ``[tool.crosscheck] float32`` are also checked in float32 (rows ``<name>_float32``).
 
-Exit status: 0 when every check passed (float32 variants included), 1 when one failed, 2 for a usage error (an
+Exit status: 0 when every check passed (float32 variants included) or failed as its case expects
+(``Case(expected_failures=...)``), 1 when one failed (or an expected failure passed), 2 for a usage error (an
 unknown option or network name).  ``--help``, ``--version`` and ``--list`` import neither torch nor the project's cases.
 """
 
@@ -15,6 +16,7 @@ import ast
 import difflib
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -24,14 +26,36 @@ from crosscheck.registration import Project, project, registry
 if TYPE_CHECKING:
     from crosscheck.case import Case
     from crosscheck.compare import Comparison
+    from crosscheck.report.text import Declared
+
+# The verdict column for a check its case declares it fails (pytest's words for a strict xfail).
+_EXPECTED = {"expected failure": "XFAIL", "unexpected pass": "XPASS"}
 
 
-def table(results: list[Comparison]) -> str:
+def table(results: list[Comparison], declared: Mapping[str, Declared] | None = None) -> str:
+    """The verdicts, one row a check; ``declared`` (what each case declares about its verdict) marks a case's own
+    tolerance with ``*``, explained under the table with its reason, and an expected failure ``XFAIL``."""
+    from crosscheck.report.text import outcome, own_tolerance_text
+
+    declared = declared or {}
     header = ("network", "check", "steps", "max abs diff", "max rel diff", "tolerance", "verdict")
-    rows = [(r.network, r.check, *r.cells(no_steps="init")) for r in results]
+    rows = []
+    for r in results:
+        notes = declared.get(r.network)
+        cells = list(r.cells(no_steps="init"))
+        cells[-1] = _EXPECTED.get(outcome(r, notes), cells[-1])
+        if own_tolerance_text(notes, r):
+            cells[-2] += " *"
+        rows.append((r.network, r.check, *cells))
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    for name in dict.fromkeys(r.network for r in results):
+        notes = declared.get(name)
+        own = own_tolerance_text(notes)
+        lines += [f"* {name}: {own}"] if own else []
+        for check, why in notes.expected.items() if notes is not None else ():
+            lines.append(f"XFAIL {name} / {check}: {why}")
     return "\n".join(lines)
 
 
@@ -221,8 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     variants = float32_variants(cases, args.networks)
     checked = {**cases, **{case.name: case for case in variants}}
     results = run_all(checked, [*(args.networks or cases), *(case.name for case in variants)], progress=sys.stderr)
-    print(table(results))
-    failed = [r for r in results if not r.passed]
+    from crosscheck.report.text import FAILED, XPASSED, counts_text, declared, outcome
+
+    notes = declared(checked.values())
+    print(table(results, notes))
+    outcomes = [outcome(r, notes.get(r.network)) for r in results]
+    # A check its case expects to fail does not fail the command (pytest counts it as a strict xfail alike).
+    failed = [r for r, o in zip(results, outcomes, strict=True) if o in (FAILED, XPASSED)]
     if failed:
         from crosscheck.diagnose import diagnose
 
@@ -232,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             found = diagnose(checked[name], args.reports if name in cases else None, proj.root)
             if found is not None:
                 print("\n" + "\n".join(found.block()), file=sys.stderr)
-    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
+    print(f"\n{counts_text(outcomes)}")
     if args.reports is None:
         print("summary.md not written: give --reports DIR to write it")
     elif out is None:
@@ -243,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         from crosscheck.findings import sections
 
         # The same cached traces: collecting re-runs only the comparisons, which take milliseconds.
-        text = report.summary_markdown(report.collect_all(cases.values()), sections(), provenance())
+        text = report.summary_markdown(report.collect_all(cases.values()), sections(), provenance(), notes)
         print(f"wrote {report.write_summary(text, out)}")
     return 1 if failed else 0
 

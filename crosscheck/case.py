@@ -9,9 +9,12 @@ job; the schedule is ``crosscheck.schedule``'s, the twin's tensors in the scratc
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import random
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +128,37 @@ def _as_function(spec: Any) -> Any:
     return call
 
 
+# What a declared step may take after the network, in the order it takes them: the batch as ``x`` and ``y``, or as
+# ``pairs`` (a list of (x, y) samples, as Nielsen's ``update_mini_batch(mini_batch, eta)``), and ``lr``.
+STEP_INPUTS = ("x", "y", "pairs", "lr")
+# Step(loss=...)'s default: the step returns the loss, or (output, loss).
+RETURNED = "returned"
+
+
+@dataclass(frozen=True)
+class Step:
+    """The network's own training step as it is written: ``fn`` (a method name or a function of the network), what
+    it takes after the network (``takes``, in its order: ``("x", "y", "lr")`` by default; ``("x", "y")`` without the
+    learning rate; ``("pairs", "lr")`` for a list of (x, y) samples) and where its loss is: ``loss="returned"`` (the
+    default: it returns the loss, or (output, loss)), an int (the item of the tuple it returns, e.g. 0 for
+    ``train_on_batch(X, y)`` returning ``(loss, accuracy)``) or None (it returns nothing the harness reads: the
+    harness computes the case's scratch loss on ``forward(net, x)`` before the step)."""
+
+    fn: Callable[..., Any] | str
+    takes: Sequence[str] = ("x", "y", "lr")
+    loss: int | str | None = RETURNED
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A case's own float64 bound (``|scratch - twin| <= atol + rtol * |twin|``) in place of the fixed one, with the
+    reason it needs it (a measured figure), shown beside the case's figures in every report."""
+
+    atol: float
+    rtol: float
+    reason: str = ""
+
+
 @dataclass(frozen=True)
 class Scratch:
     """The from-scratch network, reached through its own methods and paths.
@@ -134,10 +168,10 @@ class Scratch:
     pair ``init(rng)`` (a dict of initial parameters by path) and ``build(params, lr)``.
 
     Training: ``step`` (the network's own training step, a method name or ``step(net, x, y, lr)``, returning
-    the loss or ``(output, loss)``) runs the network's own update code; ``gradients`` (``(net, x, y) ->
-    {path: gradient}``) with ``update`` (``(net, grads, lr)``) is for networks written that way.  With
-    ``step``, ``grads`` names the gradients the step leaves behind (``{param path: gradient path}``), and
-    ``gradients``, when given as well, is called before the step.
+    the loss or ``(output, loss)``; or a ``Step`` declaring what it takes and where its loss is) runs the network's
+    own update code; ``gradients`` (``(net, x, y) -> {path: gradient}``) with ``update`` (``(net, grads, lr)``)
+    is for networks written that way.  With ``step``, ``grads`` names the gradients the step leaves behind
+    (``{param path: gradient path}``), and ``gradients``, when given as well, is called before the step.
 
     Optimizer state: ``state`` maps each state kind the twin's optimizer keeps (torch's names:
     ``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ``step``, ...) to ``{param path: state path}``, or to
@@ -153,7 +187,7 @@ class Scratch:
     init: Callable[[Rng], Params] | None = None
     build: Callable[[Params, float], Any] | None = None
     forward: Callable[[Any, Array], Array] | str = "forward"
-    step: Callable[[Any, Array, Array, float], Any] | str | None = None
+    step: Callable[[Any, Array, Array, float], Any] | str | Step | None = None
     gradients: Callable[[Any, Array, Array], Params] | str | None = None
     update: Callable[[Any, Params, float], None] | str | None = None
     grads: Mapping[str, str] = field(default_factory=dict)
@@ -229,6 +263,11 @@ class Case:
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
     # The network's layers, input to output, for naming the layer where a divergence starts (optional).
     layers: Sequence[Layer] = ()
+    # The case's own float64 bound and why (default: crosscheck.tolerance's fixed bound).
+    tolerance: Tolerance | None = None
+    # {check: reason} of the checks this case is known to fail (a bug catalogue's case): strict xfails under
+    # parametrize_with_checks, "expected failure" in the command's table and the reports.
+    expected_failures: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # The data is the case's own, read-only: a network writing into its input cannot change what the
@@ -246,7 +285,7 @@ class Case:
         # Not a field: derived from the fields, so it is neither compared nor fingerprinted, and a copy made
         # with dataclasses.replace resolves its own.
         if isinstance(self.scratch, Scratch):
-            object.__setattr__(self, "_calls", _resolve(self.scratch, self.twin))
+            object.__setattr__(self, "_calls", _resolve(self.scratch, self.twin, self.data))
 
     @property
     def calls(self) -> Calls:
@@ -275,13 +314,68 @@ def _twin_evaluate(twin: Twin) -> Any:
     return lambda module, X, y: loss(module(X), y)
 
 
-def _resolve(s: Scratch, twin: Twin) -> Calls:
+@contextlib.contextmanager
+def _seeded_globals(rng: Rng) -> Iterator[None]:
+    """np.random and random seeded from ``rng``'s stream (without drawing from it) while the network is built,
+    the caller's own states put back after: a network drawing its initial weights from the global np.random,
+    as most books do, starts alike on every run, and the user's global streams are not disturbed."""
+    saved_np, saved_py = np.random.get_state(), random.getstate()
+    if isinstance(rng, np.random.RandomState):
+        state = rng.get_state()
+        np.random.set_state(state)  # np.random.randn(...) draws what rng.randn(...) would
+        random.seed(state[1].tobytes())  # type: ignore[index]
+    else:
+        seed = repr(rng.bit_generator.state).encode()
+        np.random.seed(zlib.crc32(seed))  # not hash(): a str's hash differs from one process to the next
+        random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(saved_np)
+        random.setstate(saved_py)
+
+
+def _declared_step(
+    s: Scratch, data: Any, forward: Callable[[Any, Array], Array], loss: Callable[[Array, Array], Array]
+) -> Any:
+    """The network's own step as the harness calls it, ``(net, x, y, lr) -> result``, whatever it takes as the case
+    declares it (``Step``); with ``Step(loss=None)`` the result is ``(output, loss)`` of the forward before the step."""
+    if not isinstance(s.step, Step):
+        return _as_function(s.step)
+    fn, takes, own_loss = _as_function(s.step.fn), tuple(s.step.takes), s.step.loss
+    sample_ndim = np.ndim(getattr(data, "X", ())) - 1
+
+    def inputs(x: Any, y: Any, lr: float) -> list[Any]:
+        got = {"x": x, "y": y, "lr": lr}
+        if "pairs" in takes:
+            # One sample (an int batch) is one pair; a batch of rows, one pair per row.
+            got["pairs"] = [(x, y)] if np.ndim(x) == sample_ndim else list(zip(x, y, strict=True))
+        return [got[name] for name in takes]
+
+    if own_loss is None:
+
+        def step(net: Any, x: Any, y: Any, lr: float) -> Any:
+            output = forward(net, x)
+            before = loss(output, y)
+            fn(net, *inputs(x, y, lr))
+            return output, before
+
+    else:
+
+        def step(net: Any, x: Any, y: Any, lr: float) -> Any:
+            return fn(net, *inputs(x, y, lr))
+
+    step.__name__ = step.__qualname__ = getattr(fn, "__name__", "step")
+    return step
+
+
+def _resolve(s: Scratch, twin: Twin, data: Any = None) -> Calls:
     """The case's ``Calls``: see there."""
     forward, loss = _as_function(s.forward), s.loss
     out: dict[str, Any] = {
         "forward": forward,
         "loss": loss,
-        "step": _as_function(s.step),
+        "step": _declared_step(s, data, forward, loss),
         "gradients": _as_function(s.gradients),
         "update": _as_function(s.update),
         "init": s.init,
@@ -295,13 +389,16 @@ def _resolve(s: Scratch, twin: Twin) -> Calls:
     if network is not None:
 
         def init(rng: Rng) -> Params:
-            net = network(rng)
+            with _seeded_globals(rng):
+                net = network(rng)
             return {name: np.array(paths.read(net, name)) for name in names}
 
         def build(params: Params, learning_rate: float) -> Any:
             # The network's own constructor, then the given parameters written in by path: any other
             # attribute it derives at construction (an optimizer's state, buffers) starts as it would.
-            net = network(np.random.RandomState(0))
+            rng = np.random.RandomState(0)
+            with _seeded_globals(rng):
+                net = network(rng)
             for name, value in params.items():
                 paths.write(net, name, value)
             # What the constructor made beside the parameters (optimizer state, running statistics) in their
@@ -317,6 +414,14 @@ def _resolve(s: Scratch, twin: Twin) -> Calls:
             return net
 
         out["init"], out["build"] = init, build
+    elif callable(s.init):
+        own_init = s.init
+
+        def seeded_init(rng: Rng) -> Params:
+            with _seeded_globals(rng):
+                return own_init(rng)
+
+        out["init"] = seeded_init
     return Calls(**out)
 
 

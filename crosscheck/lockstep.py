@@ -39,7 +39,10 @@ TRAINING_KEYS = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "pa
 
 def tolerance(case: Case, steps: int) -> tuple[float, float]:
     """(atol, rtol) for the case's dtype over ``steps`` steps of rounding (the rule and its measured reason:
-    ``crosscheck.tolerance``)."""
+    ``crosscheck.tolerance``); a float64 case's own ``Tolerance``, with its reason, in place of the fixed bound."""
+    own = case.tolerance
+    if own is not None and np.dtype(case.dtype) == np.float64:
+        return float(own.atol), float(own.rtol)
     return bounds(case.dtype, steps)
 
 

@@ -35,6 +35,8 @@ class _Run:
     """What one pytest run saw of the cross-check tests."""
 
     cases: dict[str, Any] = field(default_factory=dict)  # name -> Case, for the cases collected
+    # (case, check) -> reason, for the checks collected as strict xfails: the reports count them as expected.
+    xfails: dict[tuple[str, str], str] = field(default_factory=dict)
     # (case, check) -> (outcome, message)
     outcomes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     deselected: bool = False
@@ -153,6 +155,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if found is not None:
             run.cases.setdefault(found[0].name, found[0])
             golden = golden or found[1] == "golden"
+            mark = item.get_closest_marker("xfail")
+            if mark is not None and mark.kwargs.get("strict", False):
+                run.xfails[(found[0].name, found[1])] = str(mark.kwargs.get("reason", ""))
     run_settings = config.stash[_SETTINGS]
     if golden and not hasattr(config, "workerinput"):  # a worker's golden checks refuse on their own
         from crosscheck.settings import regeneration_refusal
@@ -273,7 +278,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if out is not None and run.cases:
         try:
             run.written, float32 = _write_reports(
-                config, list(run.cases.values()), Path(config.invocation_params.dir, out)
+                config, list(run.cases.values()), Path(config.invocation_params.dir, out), run.xfails
             )
         except Exception as exc:  # a plot's warning made an error by filterwarnings, a full disk: a line, not a crash
             run.report_error = f"--crosscheck-report={out}: the reports could not be written: {_reason(exc)}"
@@ -371,9 +376,12 @@ def _whole_suite(config: pytest.Config, run: _Run) -> bool:
     return not filtered
 
 
-def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> tuple[Path, dict[str, Any] | None]:
+def _write_reports(
+    config: pytest.Config, cases: list[Any], out: Path, xfails: dict[tuple[str, str], str] | None = None
+) -> tuple[Path, dict[str, Any] | None]:
     """The reports of ``cases`` into ``out``, and the float32 report's data (None when no case collected is
-    listed in ``[tool.crosscheck] float32``)."""
+    listed in ``[tool.crosscheck] float32``); ``xfails``, the strict xfails the run collected, count as expected
+    failures there as they do in pytest's tally."""
     from crosscheck import precision, report
     from crosscheck.environment import environment, provenance
     from crosscheck.findings import sections
@@ -385,7 +393,14 @@ def _write_reports(config: pytest.Config, cases: list[Any], out: Path) -> tuple[
     networks = report.collect_all(cases)
     data = precision.float32_report(float32) if float32 else None
     report.write_reports(
-        networks, sections(), environment(), provenance(), out, data, report.failing_blocks(cases, networks, out)
+        networks,
+        sections(),
+        environment(),
+        provenance(),
+        out,
+        data,
+        report.failing_blocks(cases, networks, out),
+        report.declared(cases, xfails),
     )
     return out, data
 

@@ -145,7 +145,8 @@ def parametrize_with_checks(
     """``pytest.mark.parametrize("case, check", ...)`` over every (case, check) pair: the battery's checks
     and, for a float64 case, the golden check, with ids ``<case>-<check>``.
 
-    ``expected_failed_checks`` is ``{case name: {check: reason}}``; each entry becomes a strict xfail.
+    ``expected_failed_checks`` is ``{case name: {check: reason}}``; each entry, and each of a case's own
+    ``Case(expected_failures=...)``, becomes a strict xfail.
 
     Each case's checks carry ``pytest.mark.xdist_group(<case>)``: under ``pytest -n N --dist loadgroup`` they go
     to one worker, which computes the case's run once for all of them.
@@ -175,7 +176,7 @@ def parametrize_with_checks(
             )
         # Goldens are float64: a float32 run is checked against its twin, whose float64 run has the golden.
         names = battery(case) + ([GOLDEN] if np.dtype(case.dtype) == np.float64 else [])
-        failing = expected.get(case.name, {})
+        failing = {**case.expected_failures, **expected.get(case.name, {})}  # the case's own, then the test's
         unknown = set(failing) - set(names)
         if unknown:
             raise KeyError(

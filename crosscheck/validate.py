@@ -22,9 +22,11 @@ from crosscheck.case import (
     Params,
     Rng,
     Scratch,
+    Step,
     Twin,
     batch_of_data,
 )
+from crosscheck.declarations import check_same_build, check_static, check_step_signature
 from crosscheck.errors import CallError, RegistrationError, StepError, call_user
 from crosscheck.keys import STEPPED, describe, split_key
 from crosscheck.layer_values import scratch_layer_values, twin_layer_values
@@ -147,7 +149,9 @@ def _check_scratch(s: Scratch, where: str) -> None:
             f"returns them"
         )
     for what in ("step", "gradients", "update"):
-        _check_callable(where, f"Scratch({what}=...)", getattr(s, what), method=True, optional=True)
+        value = getattr(s, what)
+        value = value.fn if isinstance(value, Step) else value  # a Step's own fields: crosscheck.declarations
+        _check_callable(where, f"Scratch({what}=...)", value, method=True, optional=True)
     _check_callable(where, "Scratch(evaluate=...)", s.evaluate, optional=True)
     _check_callable(where, "Scratch(loss_gradient=...)", s.loss_gradient, optional=True)
     for what, mapping in (("grads", s.grads), ("options", s.options), ("buffers", s.buffers), ("state", s.state)):
@@ -387,10 +391,12 @@ def validate(case: Case) -> None:
     fit together; anything that does not raises ``RegistrationError`` saying what to fix."""
     where = f"case {getattr(case, 'name', '?')!r}"
     _check_fields(case, where)
+    check_static(case, where)
     _check_data(case, where)
     # init, then the batches, from one stream: as run.start.start
     rng = np.random.RandomState(case.data.seed)
     params = _initial_params(case, where, rng)
+    check_same_build(case, where, params)
     batches = checked_schedule(case, where, rng)
     net = call_user(
         where,
@@ -403,6 +409,7 @@ def validate(case: Case) -> None:
     if not isinstance(module, torch.nn.Module):
         raise RegistrationError(f"{where}: twin(dtype) must return a torch.nn.Module, got {type(module).__name__}")
     _check_map(case, where, net, module)
+    check_step_signature(case, where, net)
     _check_buffers(case, where, module)
     _check_optimizer(case, where, net)
     try:

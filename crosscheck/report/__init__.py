@@ -18,7 +18,8 @@ The package, by output: ``results`` (results.json), ``markdown`` (summary.md), `
 """
 
 from crosscheck.report.markdown import summary_markdown, write_summary
+from crosscheck.report.text import declared
 from crosscheck.report.write import failing_blocks, write_reports
 from crosscheck.verdict import collect_all
 
-__all__ = ["collect_all", "failing_blocks", "summary_markdown", "write_reports", "write_summary"]
+__all__ = ["collect_all", "declared", "failing_blocks", "summary_markdown", "write_reports", "write_summary"]

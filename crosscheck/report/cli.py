@@ -15,7 +15,7 @@ from crosscheck import precision
 from crosscheck.errors import RegistrationError
 from crosscheck.findings import sections as findings_sections
 from crosscheck.registration import registry
-from crosscheck.report.text import REPORT_DIR
+from crosscheck.report.text import FAILED, REPORT_DIR, XFAILED, XPASSED, declared, outcome
 from crosscheck.report.write import failing_blocks, write_reports
 from crosscheck.verdict import collect_all
 
@@ -36,15 +36,26 @@ def main(argv: list[str] | None = None) -> int:
     sections = findings_sections()
     float32 = precision.float32_report()
     diagnoses = failing_blocks(cases, networks, args.out)
-    written = write_reports(networks, sections, environment(), provenance(), args.out, float32, diagnoses)
+    notes = declared(cases)
+    written = write_reports(networks, sections, environment(), provenance(), args.out, float32, diagnoses, notes)
     done = time.perf_counter()
     for path in written:
         print(f"wrote {path}")
-    failed = [f"{net.name} / {c.check}" for net in networks for c in net.comparisons if not c.passed]
+    outcomes = [
+        (f"{net.name} / {c.check}", outcome(c, notes.get(net.name))) for net in networks for c in net.comparisons
+    ]
+    # An expected failure (Case(expected_failures=...)) does not fail the command; one that passes does.
+    failed = [
+        label if o == FAILED else f"{label} (an expected failure that passed)"
+        for label, o in outcomes
+        if o in (FAILED, XPASSED)
+    ]
     failed += precision.failed_checks(float32)
+    expected = sum(o == XFAILED for _, o in outcomes)
     print(
-        f"{len(networks)} networks, {len(failed)} failed checks; traces and checks {checked - started:.1f} s, "
-        f"float32, findings, plots and pages {done - checked:.1f} s"
+        f"{len(networks)} networks, {len(failed)} failed checks"
+        + (f", {expected} expected failure{'s' if expected != 1 else ''}" if expected else "")
+        + f"; traces and checks {checked - started:.1f} s, float32, findings, plots and pages {done - checked:.1f} s"
     )
     for name in failed:
         print(f"FAILED {name}", file=sys.stderr)

@@ -16,10 +16,18 @@ from crosscheck.diagnose.chain import where_it_grows
 from crosscheck.findings import Finding, Section
 from crosscheck.keys import relative_cell, tolerance_cell
 from crosscheck.report.text import (
+    FAILED,
+    PASSED,
     REPORT_DIR,
+    XFAILED,
+    XPASSED,
+    Declared,
+    counts_text,
     divergence_text,
     made_text,
     networks_text,
+    outcome,
+    own_tolerance_text,
     plot_name,
 )
 from crosscheck.verdict import NetworkReport
@@ -104,6 +112,7 @@ td.num { font-family: ui-monospace, Menlo, Consolas, monospace; text-align: righ
 details { margin: 6px 0 18px; } summary { color: #566173; }
 .pass { background: #d6f5dd; color: #0c5a23; font-weight: 600; }
 .fail { background: #ffd7d5; color: #8a1410; font-weight: 600; }
+.xfail { background: #fff1c2; color: #6b4d00; font-weight: 600; }
 .total { font-size: 17px; padding: 8px 12px; display: inline-block; border-radius: 6px; }
 img { max-width: 100%; display: block; margin: 8px 0 18px; border: 1px solid #e1e5eb; background: white; }
 .meta { color: #566173; } nav a { margin-right: 14px; }
@@ -114,28 +123,41 @@ pre { background: #f1f3f6; padding: 10px; overflow-x: auto; font-size: 12.5px; }
 """
 
 
-def _verdict_cell(passed: bool) -> str:
-    return '<td class="pass">PASS</td>' if passed else '<td class="fail">FAIL</td>'
+# (class, text) of a verdict's cell.
+_VERDICT = {PASSED: ("pass", "PASS"), FAILED: ("fail", "FAIL"), XFAILED: ("xfail", "expected failure")}
 
 
-def _checks_table(net: NetworkReport) -> str:
+def _verdict_cell(verdict: str, inner: str = "") -> str:
+    css, text = _VERDICT.get(verdict, ("fail", verdict))
+    return f'<td class="{css}">{e(text)}{inner}</td>'
+
+
+def _failing(net: NetworkReport, notes: Declared | None) -> bool:
+    """A network with a failure that is not expected (or an expected failure that passed)."""
+    return any(outcome(c, notes) in (FAILED, XPASSED) for c in net.comparisons)
+
+
+def _checks_table(net: NetworkReport, notes: Declared | None = None) -> str:
     rows = []
     for c in net.comparisons:
         d = c.first_divergence
         where = e(c.problem) if c.problem else (e(divergence_text(c, d)) if d else "none")
+        if notes is not None and c.check in notes.expected:
+            where = f"<b>expected failure</b>: {e(notes.expected[c.check])}<br>{where}"
         rows.append(
             f"<tr><td>{e(c.check)}</td><td>{e(CHECK_TEXT.get(c.check, c.quantity))}</td>"
             f'<td class="num">{e(c.steps if c.steps else "-")}</td><td class="num">{e(f"{c.max_abs:.3e}")}</td>'
             f'<td class="num">{e(relative_cell(c.max_rel, c.atol, c.rtol, 3))}</td>'
             f'<td class="nowrap">{e(tolerance_cell(c.atol, c.rtol))}</td>'
-            f"{_verdict_cell(c.passed)}"
+            f"{_verdict_cell(outcome(c, notes))}"
             f"<td>{where}</td></tr>"
         )
     head = (
         "<tr><th>check</th><th>compares</th><th>steps</th><th>max |diff|</th><th>max rel diff</th>"
         "<th>tolerance</th><th>verdict</th><th>first divergence</th></tr>"
     )
-    return f"<table>{head}{''.join(rows)}</table>"
+    own = own_tolerance_text(notes)
+    return (f'<p class="meta">Tolerance: {e(own)}</p>' if own else "") + f"<table>{head}{''.join(rows)}</table>"
 
 
 def _localisation_html(where: Mapping[str, Any] | None) -> str:
@@ -155,9 +177,11 @@ def _localisation_html(where: Mapping[str, Any] | None) -> str:
     )
 
 
-def _what_failed(networks: Sequence[NetworkReport], diagnoses: Mapping[str, Sequence[str]]) -> str:
+def _what_failed(
+    networks: Sequence[NetworkReport], diagnoses: Mapping[str, Sequence[str]], declared: Mapping[str, Declared]
+) -> str:
     """The box at the top of a failing report: per failing network, the facts the terminal block gives."""
-    failing = [(i, net) for i, net in enumerate(networks) if not net.passed]
+    failing = [(i, net) for i, net in enumerate(networks) if _failing(net, declared.get(net.name))]
     if not failing:
         return ""
     parts = ['<div class="whatfailed"><h2>What failed</h2>']
@@ -245,12 +269,17 @@ def html_page(
     made: Mapping[str, str],
     out_dir: Path = REPORT_DIR,
     diagnoses: Mapping[str, Sequence[str]] | None = None,
+    declared: Mapping[str, Declared] | None = None,
 ) -> str:
     """The whole report as one page; ``plots`` is {network: {kind: PNG bytes}}; ``diagnoses`` the blocks of
-    the failing networks ({network: lines}), shown first in a "What failed" box."""
-    networks = sorted(networks, key=lambda net: net.passed)  # failing networks first, else in order
+    the failing networks ({network: lines}), shown first in a "What failed" box; ``declared`` what each network's
+    case declares about its verdict (its own tolerance, its expected failures)."""
+    declared = declared or {}
+    # Failing networks first, else in order.
+    networks = sorted(networks, key=lambda net: not _failing(net, declared.get(net.name)))
     checks = [c for net in networks for c in net.comparisons]
-    failed = sum(not c.passed for c in checks)
+    outcomes = [outcome(c, declared.get(net.name)) for net in networks for c in net.comparisons]
+    failed = sum(o in (FAILED, XPASSED) for o in outcomes)
     nav = "".join(f'<a href="#network-{i}">{e(net.name)}</a>' for i, net in enumerate(networks))
     nav += "".join(f'<a href="#findings-{k}">{e(section.title)}</a>' for k, section in enumerate(sections))
     sections_found = extras(out_dir)
@@ -264,8 +293,7 @@ def html_page(
     for i, net in enumerate(networks):
         by_check = {c.check: c for c in net.comparisons}
         cells = "".join(
-            f'<td class="{"pass" if c.passed else "fail"}">{"PASS" if c.passed else "FAIL"}<br>'
-            f'<span class="num">{e(f"{c.max_abs:.1e}")}</span></td>'
+            _verdict_cell(outcome(c, declared.get(net.name)), f'<br><span class="num">{e(f"{c.max_abs:.1e}")}</span>')
             if (c := by_check.get(name)) is not None
             else "<td>-</td>"
             for name in columns
@@ -283,9 +311,9 @@ def html_page(
         "from the same initial weights, compared at every step: forward output, loss, dL/doutput, "
         "gradients, optimizer state, buffers and parameters after each update.</p>",
         f'<p><span class="total {total_class}">{len(checks)} checks on {networks_text(len(networks))}: '
-        f"{len(checks) - failed} passed, {failed} failed{more}</span></p>",
+        f"{e(counts_text(outcomes))}{more}</span></p>",
         f'<p class="meta">{e(made_text(made))}</p>',
-        _what_failed(networks, diagnoses or {}),
+        _what_failed(networks, diagnoses or {}, declared),
         f"<nav>{nav}</nav>",
         "<h2>Overview</h2>",
         "<p>Verdict and largest absolute difference of every check.</p>",
@@ -297,7 +325,7 @@ def html_page(
             f'<section id="network-{i}">',
             f"<h2>{e(net.name)}</h2>",
             f'<p>{e(net.description)}<br><span class="meta">source: {e(net.source or "-")}</span></p>',
-            _checks_table(net),
+            _checks_table(net, declared.get(net.name)),
             "<h3>Where the sides part</h3>",
             _localisation_html(where_it_grows(net)),
         ]

@@ -12,7 +12,20 @@ from typing import Any
 from crosscheck.diagnose.chain import first_divergence, where_it_grows
 from crosscheck.findings import Section
 from crosscheck.keys import tolerance_cell
-from crosscheck.report.text import REPORT_DIR, below, divergence_text, made_text, networks_text
+from crosscheck.report.text import (
+    FAILED,
+    PASSED,
+    REPORT_DIR,
+    XFAILED,
+    Declared,
+    below,
+    counts_text,
+    divergence_text,
+    made_text,
+    networks_text,
+    outcome,
+    own_tolerance_text,
+)
 from crosscheck.verdict import NetworkReport
 
 
@@ -30,9 +43,21 @@ def md_cell(text: Any) -> str:
     return md(text).replace("|", "\\|").replace("\n", " ")
 
 
-def summary_markdown(networks: Sequence[NetworkReport], sections: Sequence[Section], made: Mapping[str, str]) -> str:
+# A verdict in summary.md's table: a failure in bold, as the eye looks for it.
+_VERDICT = {PASSED: "PASS", FAILED: "**FAIL**", XFAILED: "expected failure"}
+
+
+def summary_markdown(
+    networks: Sequence[NetworkReport],
+    sections: Sequence[Section],
+    made: Mapping[str, str],
+    declared: Mapping[str, Declared] | None = None,
+) -> str:
+    """``declared``: what each network's case declares about its verdict (its own tolerance, its expected failures)."""
+    declared = declared or {}
     checks = [c for net in networks for c in net.comparisons]
     failed = [c for c in checks if not c.passed]
+    outcomes = [outcome(c, declared.get(net.name)) for net in networks for c in net.comparisons]
     lines = [
         "# Cross-check summary",
         "",
@@ -43,20 +68,31 @@ def summary_markdown(networks: Sequence[NetworkReport], sections: Sequence[Secti
         "",
         md(made_text(made)),
         "",
-        f"**{len(checks)} checks on {networks_text(len(networks))}: "
-        f"{len(checks) - len(failed)} passed, {len(failed)} failed.**",
+        f"**{len(checks)} checks on {networks_text(len(networks))}: {counts_text(outcomes)}.**",
         "",
         "| network | source | check | steps | largest abs diff | tolerance | verdict |",
         "|---|---|---|---|---|---|---|",
     ]
     for net in networks:
+        notes = declared.get(net.name)
         for c in net.comparisons:
+            verdict, own = outcome(c, notes), own_tolerance_text(notes, c)
             lines.append(
                 f"| {md_cell(net.name)} | {md_cell(net.source or '-')} | {md_cell(c.check)} | "
                 f"{c.steps if c.steps else 'before training'} | {md_cell(below(c.max_abs))} | "
-                f"{md_cell(tolerance_cell(c.atol, c.rtol))} | "
-                f"{'PASS' if c.passed else '**FAIL**'} |"
+                f"{md_cell(tolerance_cell(c.atol, c.rtol) + (f'; {own}' if own else ''))} | "
+                f"{_VERDICT.get(verdict, f'**{verdict.upper()}**')} |"
             )
+    expected = [
+        f"- **{md(net.name)}** / {md(c.check)}: {md(notes.expected[c.check])}"
+        + (" (**it passed**: an expected failure that passes fails)" if c.passed else "")
+        for net in networks
+        if (notes := declared.get(net.name)) is not None
+        for c in net.comparisons
+        if c.check in notes.expected
+    ]
+    if expected:
+        lines += ["", "## Expected failures", "", *expected]
     lines += ["", "## First divergences", ""]
     if not failed:
         lines.append("None: scratch and twin agree within tolerance at every step of every network.")

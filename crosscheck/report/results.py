@@ -10,6 +10,7 @@ from crosscheck import jsonfile
 from crosscheck.compare import Comparison
 from crosscheck.diagnose.chain import where_it_grows
 from crosscheck.findings import Section
+from crosscheck.report.text import Declared, outcome
 from crosscheck.verdict import NetworkReport
 
 # A check's fields in results.json, in this order: ``Comparison.as_dict`` less the network, which is the
@@ -28,14 +29,32 @@ RECORD_FIELDS = (
 )
 
 
-def check_record(c: Comparison) -> dict[str, Any]:
+def check_record(c: Comparison, notes: Declared | None = None) -> dict[str, Any]:
+    """The check's figures; ``outcome`` as every report counts it ("passed", "failed", "expected failure",
+    "unexpected pass") and ``expected_failure``, the reason the case gives, or None."""
     full = c.as_dict()
-    return {k: full[k] for k in RECORD_FIELDS}
+    record = {k: full[k] for k in RECORD_FIELDS}
+    record["outcome"] = outcome(c, notes)
+    record["expected_failure"] = notes.expected.get(c.check) if notes is not None else None
+    return record
+
+
+def _tolerance(notes: Declared | None) -> dict[str, Any] | None:
+    """The case's own float64 bound and its reason; None under the fixed bound."""
+    if notes is None or notes.tolerance is None:
+        return None
+    atol, rtol, reason = notes.tolerance
+    return {"atol": atol, "rtol": rtol, "reason": reason}
 
 
 def results(
-    networks: Sequence[NetworkReport], sections: Sequence[Section], env: Mapping[str, Any], made: Mapping[str, str]
+    networks: Sequence[NetworkReport],
+    sections: Sequence[Section],
+    env: Mapping[str, Any],
+    made: Mapping[str, str],
+    declared: Mapping[str, Declared] | None = None,
 ) -> dict[str, Any]:
+    declared = declared or {}
     return jsonfile.strict(
         {
             "provenance": dict(made),
@@ -46,7 +65,8 @@ def results(
                     "source": net.source,
                     "description": net.description,
                     "passed": net.passed,
-                    "checks": [check_record(c) for c in net.comparisons],
+                    "own_tolerance": _tolerance(declared.get(net.name)),
+                    "checks": [check_record(c, declared.get(net.name)) for c in net.comparisons],
                     "divergence_stage": where_it_grows(net),
                 }
                 for net in networks
@@ -57,6 +77,10 @@ def results(
 
 
 def results_text(
-    networks: Sequence[NetworkReport], sections: Sequence[Section], env: Mapping[str, Any], made: Mapping[str, str]
+    networks: Sequence[NetworkReport],
+    sections: Sequence[Section],
+    env: Mapping[str, Any],
+    made: Mapping[str, str],
+    declared: Mapping[str, Declared] | None = None,
 ) -> str:
-    return jsonfile.dumps(results(networks, sections, env, made))
+    return jsonfile.dumps(results(networks, sections, env, made, declared))

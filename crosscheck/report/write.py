@@ -19,7 +19,7 @@ from crosscheck.keys import STEPPED, describe
 from crosscheck.report.html import html_page
 from crosscheck.report.markdown import summary_markdown, write_summary
 from crosscheck.report.results import results_text
-from crosscheck.report.text import REPORT_DIR, plot_name
+from crosscheck.report.text import REPORT_DIR, Declared, plot_name
 from crosscheck.verdict import NetworkReport
 
 
@@ -87,13 +87,15 @@ def write_reports(
     out_dir: Path = REPORT_DIR,
     float32: Mapping[str, Any] | None = None,
     diagnoses: Mapping[str, Sequence[str]] | None = None,
+    declared: Mapping[str, Declared] | None = None,
 ) -> list[Path]:
     """summary.md, results.json, float32.json (when given), the PNGs and index.html into ``out_dir``;
-    returns the paths written."""
+    returns the paths written.  ``declared``: what each network's case declares about its verdict
+    (``crosscheck.report.text.declared``), shown in every file."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [write_summary(summary_markdown(networks, sections, made), out_dir)]
+    written = [write_summary(summary_markdown(networks, sections, made, declared), out_dir)]
     results_path = out_dir / "results.json"
-    results_path.write_text(results_text(networks, sections, env, made), encoding="utf-8")
+    results_path.write_text(results_text(networks, sections, env, made, declared), encoding="utf-8")
     written.append(results_path)
     if float32 is not None:
         float32_path = out_dir / "float32.json"
@@ -109,6 +111,6 @@ def write_reports(
             path.write_bytes(data)
             written.append(path)
     index = out_dir / "index.html"
-    index.write_text(html_page(networks, sections, env, plots, made, out_dir, diagnoses), encoding="utf-8")
+    index.write_text(html_page(networks, sections, env, plots, made, out_dir, diagnoses, declared), encoding="utf-8")
     written.append(index)
     return written

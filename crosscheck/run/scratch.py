@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from crosscheck import paths
-from crosscheck.case import Batch, Case, Params, batch_of_data
+from crosscheck.case import RETURNED, Batch, Case, Params, Step, batch_of_data
 from crosscheck.errors import StepError, refuses_write, writes_into_input
 from crosscheck.keys import Trace, at_step
 from crosscheck.run.start import in_case_dtype
@@ -129,13 +129,27 @@ def _buffer(case: Case, value: np.ndarray, step: int, path: str) -> np.ndarray:
 
 
 def _step_result(case: Case, step: int, result: Any) -> tuple[Any, Any]:
-    """(output or None, loss) from what the network's own step returned: the loss, or (output, loss)."""
+    """(output or None, loss) from what the network's own step returned, as the case declares it (``Step.loss``):
+    the loss or (output, loss) by default; the item of the tuple it returns that an int names; with None, the
+    (output, loss) the harness computed before the step."""
+    declared = case.scratch.step.loss if isinstance(case.scratch.step, Step) else RETURNED
+    if declared is None:
+        return result  # type: ignore[no-any-return]
+    if isinstance(declared, int):
+        if isinstance(result, tuple | list) and len(result) > declared:
+            return None, result[declared]
+        got = f"a {len(result)}-item {type(result).__name__}" if isinstance(result, tuple | list) else repr(result)
+        raise StepError(
+            f"{case.name}: at step {step} the scratch side's step() returned {got}; Step(loss={declared}) reads "
+            f"item {declared} of the tuple it returns as the batch's loss (Step(loss=None): the harness computes it)"
+        )
     if isinstance(result, tuple) and len(result) == 2:
         return result
     if result is None:
         raise StepError(
             f"{case.name}: at step {step} the scratch side's step() returned None; return the batch's loss "
-            f"(or (output, loss)) so that it can be compared with the twin's"
+            f"(or (output, loss)) so that it can be compared with the twin's, or declare Step(..., loss=None): the "
+            f"harness then computes the loss on the forward output before the step"
         )
     return None, result
 
@@ -143,10 +157,16 @@ def _step_result(case: Case, step: int, result: Any) -> tuple[Any, Any]:
 def _checked_loss(case: Case, step: int, loss: Any) -> np.ndarray:
     value = np.array(loss)
     if value.shape != () or value.dtype != case.dtype:
+        declared = case.scratch.step.loss if isinstance(case.scratch.step, Step) else RETURNED
+        hint = (
+            f"Step(loss={declared}) reads item {declared} of what the step returns"
+            if isinstance(declared, int)
+            else "a step returning a pair returns (output, loss), in that order, or says where its loss is: "
+            "Step(..., loss=0) for (loss, accuracy)"
+        )
         raise StepError(
             f"{case.name}: at step {step} the scratch side's loss is {value.dtype} {value.shape}; it must be a "
-            f"{np.dtype(case.dtype).name} scalar (np.mean(...), not float(...); a step returning a pair returns "
-            f"(output, loss), in that order)"
+            f"{np.dtype(case.dtype).name} scalar (np.mean(...), not float(...); {hint})"
         )
     return value
 
