@@ -119,7 +119,8 @@ def check_map(case: Case, where: str, net: Any, module: torch.nn.Module) -> None
 
 
 def check_state_fields(s: Scratch, where: str) -> None:
-    """``Scratch(state=...)`` and ``Scratch(options=...)`` are made of what they may hold, each path readable."""
+    """``Scratch(state=...)``, ``Scratch(options=...)`` and the buffers' links are made of what they may hold, each
+    path readable."""
 
     def check_path(what: str, spec: Any) -> None:
         path = spec.path if isinstance(spec, Scaled) else spec
@@ -149,6 +150,12 @@ def check_state_fields(s: Scratch, where: str) -> None:
             )
         for path in per_param.values():
             check_path(what, path)
+    for path, link in s.buffers.items():
+        if isinstance(link, Link) and link.plus:
+            raise RegistrationError(
+                f"{where}: buffers[{path!r}] is a sum of twin buffers {list(link.tensors)}; a buffer maps to one "
+                f"twin buffer (a sum is for parameters)"
+            )
     for option, spec in s.options.items():
         for part in spec if isinstance(spec, tuple) else (spec,):
             if isinstance(part, str | Scaled):
