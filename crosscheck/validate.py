@@ -22,6 +22,7 @@ from crosscheck.case import (
     Link,
     Params,
     Rng,
+    Scaled,
     Scratch,
     Twin,
     batch_of_data,
@@ -429,7 +430,7 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
         if key in first and np.shape(value)[per_step:] != np.shape(first[key])[per_step:]:
             mine, theirs = (np.shape(v)[1:] if per_step else np.shape(v) for v in (value, first[key]))
             shared = " (one path is one value shared by every parameter; map an array per parameter)"
-            one_path = key.startswith("state.") and isinstance(case.scratch.state.get(key.split(".")[1]), str)
+            one_path = key.startswith("state.") and isinstance(case.scratch.state.get(key.split(".")[1]), str | Scaled)
             raise RegistrationError(
                 f"{where}: the {describe(*split_key(key))} has shape {mine} on the scratch side but {theirs} on the "
                 f"twin side{shared if one_path else ''}"
