@@ -18,7 +18,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crosscheck.case import Case, Data, Layer, Link, Scratch, Step, Tolerance, Twin, vary
+    from crosscheck.case import Absent, Case, Data, Layer, Link, Scaled, Scratch, Step, Tolerance, Twin, vary
     from crosscheck.checks import CHECKS, run_check
     from crosscheck.errors import RegistrationError
     from crosscheck.findings import Finding, register_findings
@@ -38,6 +38,8 @@ _WHERE = {
     "Finding": "crosscheck.findings",
     "Layer": "crosscheck.case",
     "Link": "crosscheck.case",
+    "Absent": "crosscheck.case",
+    "Scaled": "crosscheck.case",
     "RegistrationError": "crosscheck.errors",
     "parametrize_with_checks": "crosscheck.testing",
     "register": "crosscheck.registration",
@@ -47,6 +49,7 @@ _WHERE = {
     "shuffled_batches": "crosscheck.schedule",
 }
 __all__ = [
+    "Absent",
     "CHECKS",
     "Case",
     "Data",
@@ -54,6 +57,7 @@ __all__ = [
     "Layer",
     "Link",
     "RegistrationError",
+    "Scaled",
     "Scratch",
     "Step",
     "Tolerance",

@@ -91,6 +91,21 @@ class Link:
     tensor: str
     index: tuple[int | slice, ...] = ()
     transpose: bool = False
+    # More layouts, applied in this order: the sum of ``tensor`` and the tensors in ``plus`` (nn.RNN's
+    # bias_ih + bias_hh as one scratch bias), ``transpose`` or ``permute`` (the twin's axes in the scratch
+    # order: (h, w, in, out) from a Conv2d's (out, in, h, w) is ``permute=(2, 3, 1, 0)``), ``index``, then
+    # ``shape`` (a reshape, row-major: a (4, 8, 8) per-activation scale from a (256,) tensor).  A sum is
+    # written with the whole scratch value in ``tensor`` and zeros in the others, which must be frozen
+    # (``requires_grad_(False)``): two trained tensors would each take the whole update, so the sum would move
+    # twice as far as the scratch parameter.  Its gradient and optimizer state are ``tensor``'s.
+    plus: tuple[str, ...] = ()
+    permute: tuple[int, ...] | None = None
+    shape: tuple[int, ...] | None = None
+
+    @property
+    def tensors(self) -> tuple[str, ...]:
+        """Every twin tensor the scratch parameter is made of: ``tensor``, then ``plus``."""
+        return (self.tensor, *self.plus)
 
 
 @dataclass(frozen=True)
@@ -110,6 +125,32 @@ class Layer:
     twin: str
     twin_io: str = "output"
     grad: str | None = None
+    # The twin's value in the scratch layout: its axes reordered (``permute=(0, 2, 3, 1)`` for a scratch
+    # (n, h, w, f) against the twin's (n, f, h, w)), then reshaped row-major (``shape``); the two must then
+    # have one shape, so that no value is compared with another element of the same size.
+    permute: tuple[int, ...] | None = None
+    shape: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """A state path (``Scratch(state=...)``) or option (``Scratch(options=...)``) the network keeps on another
+    scale than torch: the twin's value is ``by * value``, ``by`` a number or a function of the case's learning
+    rate (``Data.learning_rate``).  A book's momentum ``v = mu*v - lr*g; w += v`` keeps ``-lr`` times torch's
+    buffer: ``Scaled("layers[0].v", by=lambda lr: -1 / lr)``.  Written back (a replay from the twin's state) as
+    ``value / by``."""
+
+    path: str
+    by: float | Callable[[float], float]
+
+
+@dataclass(frozen=True)
+class Absent:
+    """A state kind (``Scratch(state={kind: Absent("why")})``) that the twin's optimizer keeps and the network
+    does not (an Adam without a step count, whose missing bias correction is the bug): it is not compared, the
+    parameters after each update carry the check, and the reports say what was left out and why."""
+
+    why: str = ""
 
 
 def _default_sgd(params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
@@ -175,10 +216,12 @@ class Scratch:
 
     Optimizer state: ``state`` maps each state kind the twin's optimizer keeps (torch's names:
     ``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ``step``, ...) to ``{param path: state path}``, or to
-    one path holding a scalar for every parameter (a step count ``t``); ``lr`` is the path of the learning
+    one path holding a scalar for every parameter (a step count ``t``); a path may be ``Scaled`` (kept on
+    another scale), a kind ``Absent`` (not kept by the network); ``lr`` is the path of the learning
     rate the step used; ``options`` maps the twin optimizer's options (``momentum``, ``betas``, ...) to the
-    paths of the network's own, compared at registration; ``buffers`` maps paths to twin buffers
-    (``Link("bn.running_mean")``), compared every step.
+    paths of the network's own (a tuple of them for a tuple option: ``("beta_1", "beta_2")``), or to the
+    value the network was given (a number passed to its constructor), compared at registration; ``buffers``
+    maps paths to twin buffers (``Link("bn.running_mean")``), compared every step.
     """
 
     params: Mapping[str, Link]
@@ -191,9 +234,9 @@ class Scratch:
     gradients: Callable[[Any, Array, Array], Params] | str | None = None
     update: Callable[[Any, Params, float], None] | str | None = None
     grads: Mapping[str, str] = field(default_factory=dict)
-    state: Mapping[str, Mapping[str, str] | str] = field(default_factory=dict)
+    state: Mapping[str, Mapping[str, str | Scaled] | str | Scaled | Absent] = field(default_factory=dict)
     lr: str | None = None
-    options: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
     buffers: Mapping[str, Link] = field(default_factory=dict)
     evaluate: Callable[[Any, Array, Array], Array] | None = None
     # Optional dL/doutput of the scratch loss, recorded so a divergence can be placed between the loss and
@@ -384,7 +427,12 @@ def _resolve(s: Scratch, twin: Twin, data: Any = None) -> Calls:
     }
     out["evaluate"] = s.evaluate if s.evaluate is not None else (lambda net, X, y: loss(forward(net, X), y))
     network, names = s.network, list(s.params) if isinstance(s.params, Mapping) else []
-    held = [path for kind in s.state.values() if isinstance(kind, Mapping) for path in kind.values()]
+    held = [
+        p.path if isinstance(p, Scaled) else p
+        for kind in s.state.values()
+        if isinstance(kind, Mapping)
+        for p in kind.values()
+    ]
     held += list(s.buffers) if isinstance(s.buffers, Mapping) else []
     if network is not None:
 

@@ -15,6 +15,7 @@ import torch
 
 from crosscheck import paths
 from crosscheck.case import Case, Params
+from crosscheck.layout import layer_as_scratch
 from crosscheck.run.twin import backward_at
 
 
@@ -38,11 +39,11 @@ def scratch_layer_values(case: Case, params: Params, batch: Any, net: Any = None
 
 
 def twin_layer_values(
-    case: Case, params: Params, batch: Any, module: torch.nn.Module | None = None
+    case: Case, params: Params, batch: Any, module: torch.nn.Module | None = None, *, layout: bool = True
 ) -> tuple[list[Any], list[Any]]:
     """(values, gradients) of each named layer on the twin, from hooks on the submodules of ``module`` (a
-    snapshot's copy; by default a new one) holding ``params``; None where a hook did not fire or the layer
-    names no gradient."""
+    snapshot's copy; by default a new one) holding ``params``, in the scratch layout the layer declares
+    (``layout=False``: as the hooks saw them); None where a hook did not fire or the layer names no gradient."""
     module = case.twin.module(case.torch_dtype) if module is None else module
     values: list[Any] = [None] * len(case.layers)
     grads: list[Any] = [None] * len(case.layers)
@@ -66,4 +67,7 @@ def twin_layer_values(
     finally:
         for handle in handles:
             handle.remove()
+    if layout:
+        values = [v if v is None else layer_as_scratch(layer, v) for layer, v in zip(case.layers, values, strict=True)]
+        grads = [g if g is None else layer_as_scratch(layer, g) for layer, g in zip(case.layers, grads, strict=True)]
     return values, grads

@@ -4,6 +4,7 @@ message, once per case."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from crosscheck.case import (
     Link,
     Params,
     Rng,
+    Scaled,
     Scratch,
     Step,
     Twin,
@@ -30,13 +32,20 @@ from crosscheck.declarations import check_same_build, check_static, check_step_s
 from crosscheck.errors import CallError, RegistrationError, StepError, call_user
 from crosscheck.keys import STEPPED, describe, split_key
 from crosscheck.layer_values import scratch_layer_values, twin_layer_values
-from crosscheck.layout import load_into_twin, twin_data, twin_tensor
-from crosscheck.optimizer_text import QUIET_OPTIONS, describe_optimizer
+from crosscheck.layout import load_into_twin, twin_data
+from crosscheck.optimizer_text import describe_optimizer
 from crosscheck.run.scratch import scratch_trace
 
 # Golden files are named after cases: a name must fit a file name on every file system.
 from crosscheck.run.twin import batch_of, twin_trace
 from crosscheck.schedule import checked_schedule, is_int
+from crosscheck.validate_maps import (
+    check_layer_layouts,
+    check_map,
+    check_options,
+    check_state_fields,
+    check_state_kinds,
+)
 
 # Golden files are named after cases: a name must fit a file name on every file system.
 MAX_NAME_LENGTH = 100
@@ -161,22 +170,11 @@ def _check_scratch(s: Scratch, where: str) -> None:
         _check_path(where, "Scratch(grads=...)", path)
         if param not in s.params:
             raise RegistrationError(f"{where}: grads names {param!r}, which is not a parameter ({sorted(s.params)})")
-    for kind, per_param in s.state.items():
-        if isinstance(per_param, str):
-            _check_path(where, f"Scratch(state={{{kind!r}: ...}})", per_param)
-            continue
-        if not isinstance(per_param, Mapping) or set(per_param) != set(s.params):
-            got = sorted(per_param) if isinstance(per_param, Mapping) else repr(per_param)
-            raise RegistrationError(
-                f"{where}: state[{kind!r}] must map every parameter {sorted(s.params)} to the path of its {kind}, "
-                f"or be one path for a value all parameters share; got {got}"
-            )
-        for path in per_param.values():
-            _check_path(where, f"Scratch(state={{{kind!r}: ...}})", path)
+    check_state_fields(s, where)
     if s.lr is not None:
         _check_path(where, "Scratch(lr=...)", s.lr)
-    for path in (*s.options.values(), *s.buffers):
-        _check_path(where, "Scratch(options=...)" if path in s.options.values() else "Scratch(buffers=...)", path)
+    for path in s.buffers:
+        _check_path(where, "Scratch(buffers=...)", path)
     for path, link in s.buffers.items():
         if not isinstance(link, Link):
             raise RegistrationError(f"{where}: buffers[{path!r}] must be a Link to a twin buffer, got {link!r}")
@@ -233,53 +231,6 @@ def _initial_params(case: Case, where: str, rng: Rng) -> Params:
             raise RegistrationError(f"{where}: initial parameter {name!r} contains NaN or Inf")
         params[name] = a.astype(case.dtype)
     return params
-
-
-def _check_map(case: Case, where: str, net: Any, module: torch.nn.Module) -> None:
-    """Every scratch parameter exists, has the case dtype and the shape of the twin element it maps to,
-    and every element of every twin tensor is mapped exactly once."""
-    try:
-        scratch = case.read_params(net)
-    except paths.PathError as exc:
-        raise RegistrationError(
-            f"{where}: Scratch(params=...): {exc}; its keys are the paths of the network's parameters"
-        ) from None
-    tensors = dict(module.named_parameters())
-    if not tensors:
-        raise RegistrationError(f"{where}: the twin has no parameters")
-    for t_name, t in tensors.items():
-        if t.dtype != case.torch_dtype:
-            raise RegistrationError(f"{where}: twin tensor {t_name!r} is {t.dtype} but the case is {case.dtype}")
-    covered = {t_name: torch.zeros_like(t, dtype=torch.int64) for t_name, t in tensors.items()}
-    for name, link in case.scratch.params.items():
-        if link.tensor not in tensors:
-            raise RegistrationError(
-                f"{where}: params[{name!r}] points at twin tensor {link.tensor!r}, "
-                f"which the twin does not have; it has {sorted(tensors)}"
-            )
-        view = twin_tensor(module, link)
-        try:
-            target_shape = tuple(view[link.index].shape)
-        except IndexError as exc:
-            raise RegistrationError(f"{where}: params[{name!r}] index {link.index} is out of range: {exc}") from None
-        if scratch[name].dtype != case.dtype:
-            raise RegistrationError(
-                f"{where}: scratch parameter {name!r} is {scratch[name].dtype} but the case is {case.dtype}"
-            )
-        if target_shape != scratch[name].shape:
-            raise RegistrationError(
-                f"{where}: scratch parameter {name!r} has shape {scratch[name].shape} but "
-                f"twin tensor {link.tensor!r}{'.T' if link.transpose else ''}{list(link.index) if link.index else ''} "
-                f"has shape {target_shape}"
-            )
-        cov = covered[link.tensor].T if link.transpose else covered[link.tensor]
-        cov[link.index] += 1
-    for t_name, cov in covered.items():
-        if not torch.all(cov == 1):
-            raise RegistrationError(
-                f"{where}: every element of twin tensor {t_name!r} must be mapped exactly once; "
-                f"counts are {cov.tolist()}"
-            )
 
 
 def _check_pairing(where: str, output: tuple[int, ...], target: tuple[int, ...], what: str) -> None:
@@ -408,7 +359,7 @@ def validate(case: Case) -> None:
     module = call_user(where, "Twin(module=...)(dtype)", case.twin.module, case.torch_dtype)
     if not isinstance(module, torch.nn.Module):
         raise RegistrationError(f"{where}: twin(dtype) must return a torch.nn.Module, got {type(module).__name__}")
-    _check_map(case, where, net, module)
+    check_map(case, where, net, module)
     check_step_signature(case, where, net)
     _check_buffers(case, where, module)
     _check_optimizer(case, where, net)
@@ -449,13 +400,15 @@ def _check_layers(case: Case, where: str, params: Params, batch: Batch) -> None:
         ) from None
     except Exception as exc:
         raise RegistrationError(f"{where}: the scratch layers could not be read: {type(exc).__name__}: {exc}") from exc
-    t_values, t_grads = call_user(where, "the twin with hooks on its layers", twin_layer_values, case, params, batch)
-    for layer, a, b in zip(case.layers, s_values, t_values, strict=True):
-        if b is None or np.size(a) != np.size(b):
-            raise RegistrationError(
-                f"{where}: layer {layer.name!r} is {np.shape(a)} on the scratch side but the twin's "
-                f"{layer.twin or 'module'} {layer.twin_io} is {None if b is None else np.shape(b)}"
-            )
+    hooked = call_user(
+        where,
+        "the twin with hooks on its layers",
+        functools.partial(twin_layer_values, layout=False),
+        case,
+        params,
+        batch,
+    )
+    check_layer_layouts(case, where, s_values, hooked[0])
 
 
 def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch]) -> None:
@@ -472,20 +425,7 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
         raise
     except Exception as exc:
         raise RegistrationError(f"{where}: the first {len(batches)} steps raised {type(exc).__name__}: {exc}") from exc
-    twin_kinds = {k.split(".")[1] for k in first if k.startswith("state.")}
-    mapped = set(case.scratch.state)
-    if mapped - twin_kinds:
-        raise RegistrationError(
-            f"{where}: Scratch(state=...) maps {sorted(mapped - twin_kinds)}, but the twin runs "
-            f"{describe_optimizer(case)}, which keeps {sorted(twin_kinds) or 'no state'}: give the twin the "
-            f"optimizer the network implements, e.g. Twin(optimizer=lambda params, lr: torch.optim.Adam(params, lr=lr))"
-        )
-    if twin_kinds - mapped:
-        raise RegistrationError(
-            f"{where}: the twin runs {describe_optimizer(case)}, which keeps {sorted(twin_kinds - mapped)} for "
-            f"every parameter; map the network's own with Scratch(state={{kind: {{param path: state path}}}}) so "
-            f"they are compared at every step, or give the twin the optimizer the network implements"
-        )
+    check_state_kinds(case, where, {k.split(".")[1] for k in first if k.startswith("state.")})
     for key, value in scratch.items():
         if key not in first:
             raise RegistrationError(
@@ -497,7 +437,7 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
         if key in first and np.shape(value)[per_step:] != np.shape(first[key])[per_step:]:
             mine, theirs = (np.shape(v)[1:] if per_step else np.shape(v) for v in (value, first[key]))
             shared = " (one path is one value shared by every parameter; map an array per parameter)"
-            one_path = key.startswith("state.") and isinstance(case.scratch.state.get(key.split(".")[1]), str)
+            one_path = key.startswith("state.") and isinstance(case.scratch.state.get(key.split(".")[1]), str | Scaled)
             raise RegistrationError(
                 f"{where}: the {describe(*split_key(key))} has shape {mine} on the scratch side but {theirs} on the "
                 f"twin side{shared if one_path else ''}"
@@ -530,24 +470,7 @@ def _check_optimizer(case: Case, where: str, net: Any) -> None:
                 f"{where}: Twin(scheduler=...) must return a torch.optim.lr_scheduler scheduler, got "
                 f"{type(scheduler).__name__}"
             )
-    group = optimizer.param_groups[0]
-    for option, path in case.scratch.options.items():
-        if option not in group or option in QUIET_OPTIONS:
-            raise RegistrationError(
-                f"{where}: Scratch(options=...) names {option!r}, which the twin's {describe_optimizer(case)} "
-                f"does not have; its options are {sorted(k for k in group if k not in QUIET_OPTIONS)}"
-            )
-        try:
-            value = paths.read(net, path)
-        except paths.PathError as exc:
-            raise RegistrationError(f"{where}: Scratch(options=...): {exc}") from None
-        twins = [g[option] for g in optimizer.param_groups]
-        same = all(np.shape(value) == np.shape(t) and bool(np.all(np.asarray(value) == np.asarray(t))) for t in twins)
-        if not same:
-            raise RegistrationError(
-                f"{where}: the network's {option} is {value!r} ({path}) but the twin runs {describe_optimizer(case)}: "
-                f"give the twin the network's options (or fix the network's)"
-            )
+    check_options(case, where, net, optimizer)
 
 
 def _check_buffers(case: Case, where: str, module: torch.nn.Module) -> None:

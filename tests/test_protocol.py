@@ -70,7 +70,9 @@ SGD = "torch.optim.SGD(lr=0.05, momentum=0.9, dampening=0, weight_decay=0.001, n
             {"optimizer": lambda params, lr: torch.optim.Adam(params, lr=lr), "options": {}},
             "Scratch(state=...) maps ['momentum_buffer'], but the twin runs torch.optim.Adam(lr=0.05, "
             "betas=(0.9, 0.999), eps=1e-08, weight_decay=0), which keeps ['exp_avg', 'exp_avg_sq', 'step']: give "
-            "the twin the optimizer the network implements",
+            "the twin the optimizer the network is meant to implement, e.g. Twin(optimizer=lambda params, lr: "
+            "torch.optim.Adam(params, lr=lr)) (the twin is the reference: a copy of the network's own rule there "
+            "would hide a bug in it)",
         ),
         (
             {"state": {}},
@@ -80,7 +82,9 @@ SGD = "torch.optim.SGD(lr=0.05, momentum=0.9, dampening=0, weight_decay=0.001, n
         (
             {"optimizer": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.8, weight_decay=1e-3)},
             "the network's momentum is 0.9 (momentum) but the twin runs torch.optim.SGD(lr=0.05, momentum=0.8, "
-            "dampening=0, weight_decay=0.001, nesterov=False): give the twin the network's options",
+            "dampening=0, weight_decay=0.001, nesterov=False): give the twin the options the network is meant to have, "
+            "or fix the network's (the twin is the reference: a copy of the network's own rule there would hide a bug "
+            "in it)",
         ),
         (
             {"options": {"betas": "momentum"}},

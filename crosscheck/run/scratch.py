@@ -29,6 +29,7 @@ from crosscheck.case import RETURNED, Batch, Case, Params, Step, batch_of_data
 from crosscheck.errors import StepError, refuses_write, writes_into_input
 from crosscheck.keys import Trace, at_step
 from crosscheck.run.start import in_case_dtype
+from crosscheck.state_paths import load_state, state_paths
 
 
 def _kept(value: Any) -> Any:
@@ -207,9 +208,7 @@ def record_steps(
     grad_rows = {name: rows.setdefault(f"grad.{name}", []) for name in shapes}
     lrs = rows.setdefault("lr", []) if s.lr is not None else None
     state_rows = [
-        (kind, per_param, name, rows.setdefault(f"state.{kind}.{name}", []))
-        for kind, per_param in s.state.items()
-        for name in case.scratch.params
+        (kind, where, name, rows.setdefault(f"state.{kind}.{name}", [])) for kind, name, where in state_paths(case)
     ]
     param_rows = [(paths.reader(name), rows.setdefault(f"param.{name}", [])) for name in case.scratch.params]
     buffer_rows = [(path, rows.setdefault(f"buffer.{path}", [])) for path in s.buffers]
@@ -259,18 +258,18 @@ def record_steps(
                     grad_rows[name].append(_kept(grad))
             if lrs is not None and s.lr is not None:
                 lrs.append(in_case_dtype(case, _read(case, net, step, "learning rate", s.lr)))
-            for kind, per_param, name, state_row in state_rows:
-                if isinstance(per_param, str):
-                    value = in_case_dtype(case, _read(case, net, step, kind, per_param))
+            for kind, where, name, state_row in state_rows:
+                if where.shared:
+                    value = in_case_dtype(case, _read(case, net, step, kind, where.path))
                 else:
-                    what = f"{kind} of {name} ({per_param[name]})"
-                    value = _read(case, net, step, what, per_param[name])
+                    what = f"{kind} of {name} ({where.path})"
+                    value = _read(case, net, step, what, where.path)
                     value = (
                         in_case_dtype(case, value)
                         if kind == "step"
                         else _checked_array(case, step, what, value, shapes[name])
                     )
-                state_row.append(value)
+                state_row.append(where.to_twin(value, lr))
             for read_param, param_row in param_rows:
                 param_row.append(_kept(read_param(net)))
             for path, buffer_row in buffer_rows:
@@ -360,9 +359,6 @@ def anchored_record(
 
 
 def load_scratch_state(case: Case, net: Any, entering: Trace) -> None:
-    for kind, per_param in case.scratch.state.items():
-        for name in case.scratch.params:
-            value = entering[f"state.{kind}.{name}"]
-            paths.write(net, per_param if isinstance(per_param, str) else per_param[name], value)
+    load_state(case, net, entering)
     for path in case.scratch.buffers:
         paths.write(net, path, entering[f"buffer.{path}"])

@@ -17,7 +17,7 @@ import torch
 from crosscheck.case import Batch, Case, Params
 from crosscheck.errors import StepError
 from crosscheck.keys import Trace
-from crosscheck.layout import load_into_twin, twin_data, twin_to_scratch
+from crosscheck.layout import assign, load_into_twin, stacked_as_scratch, twin_data, twin_to_scratch
 from crosscheck.run.start import in_case_dtype
 
 
@@ -55,19 +55,20 @@ def load_twin_state(
     for kind in kinds:
         for t_name, p in named.items():
             links = [(n, link) for n, link in case.scratch.params.items() if link.tensor == t_name]
+            if not links:  # a frozen tensor of a sum Link, which the optimizer does not step
+                continue
             if kind == "step":  # one count per tensor, as torch keeps it
                 value = entering[f"state.step.{links[0][0]}"]
                 optimizer.state[p]["step"] = torch.tensor(float(value), dtype=torch.get_default_dtype())
                 continue
             full = torch.zeros_like(p.detach())
             for name, link in links:
-                (full.T if link.transpose else full)[link.index] = torch.as_tensor(entering[f"state.{kind}.{name}"])
+                assign(full, link, entering[f"state.{kind}.{name}"])
             optimizer.state[p][kind] = full
     buffers = dict(module.named_buffers())
     with torch.no_grad():
         for path, link in case.scratch.buffers.items():
-            b = buffers[link.tensor]
-            (b.T if link.transpose else b)[link.index] = torch.as_tensor(entering[f"buffer.{path}"])
+            assign(buffers[link.tensor], link, entering[f"buffer.{path}"])
     if scheduler is not None:
         with warnings.catch_warnings():  # stepped without optimizer steps, on purpose: to reach ``step``
             warnings.simplefilter("ignore", UserWarning)
@@ -153,7 +154,7 @@ class TwinRecorder:
         X, y = self.X, self.y
         trace: dict[str, Any] = {}
         curve_at = set(case.data.curve_steps)
-        named = list(module.named_parameters())
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]  # a frozen one: a sum Link's zeros
         keep_dloss = case.scratch.loss_gradient is not None
         views, buffer_views, state_views = self.views, self.buffer_views, self.state_views
         outputs, losses, dlosses, curve, lrs = [], [], [], [], []
@@ -263,14 +264,9 @@ class TwinRecorder:
                 if a.ndim == 1:  # a scalar per step (Adam's step count), whatever the parameter's layout
                     trace[f"{kind}.{name}"] = a.astype(np.float64).astype(case.dtype)
                     continue
-                if link.transpose:
-                    a = a.swapaxes(-1, -2)
-                trace[f"{kind}.{name}"] = a[(slice(None), *link.index)].copy()
+                trace[f"{kind}.{name}"] = stacked_as_scratch(a, link)
         for path, link in case.scratch.buffers.items():
-            a = np.stack(kept[link.tensor])
-            if link.transpose:
-                a = a.swapaxes(-1, -2)
-            held = a[(slice(None), *link.index)].copy()
+            held = stacked_as_scratch(np.stack(kept[link.tensor]), link)
             # A count (num_batches_tracked) in the case's dtype, as the scratch side's: exact in either.
             trace[f"buffer.{path}"] = in_case_dtype(case, held) if np.issubdtype(held.dtype, np.integer) else held
         return trace
