@@ -12,7 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from crosscheck import Case
-from examples import adam_schedule, batchnorm_net, label_classifier, momentum_mlp
+from examples import (
+    adam_schedule,
+    batchnorm_net,
+    book_net,
+    char_rnn,
+    label_classifier,
+    library_net,
+    momentum_mlp,
+    small_cnn,
+)
 
 
 @dataclass(frozen=True)
@@ -47,5 +56,29 @@ BUGS = {
         "running statistics updated with the momentum swapped (0.1 * running + 0.9 * batch)",
         0,
         "buffer of bn.running_mean",
+    ),
+    "char_rnn": Bug(
+        char_rnn.bugged_case,
+        "hidden state reset at every sequence: nothing is carried from one sequence to the next",
+        1,
+        "loss",
+    ),
+    "small_cnn": Bug(
+        small_cnn.bugged_case,
+        "the filters' gradient taken with the kernel flipped (convolution where the forward cross-correlates)",
+        0,
+        "gradient of conv.filters",
+    ),
+    "library_net": Bug(
+        library_net.bugged_case,
+        "softmax backward keeping only the Jacobian's diagonal, p * (1 - p) * grad",
+        0,
+        "gradient of layers[0].W",
+    ),
+    "book_net": Bug(
+        book_net.bugged_case,
+        "iteration count advanced before the learning-rate decay: even the first update is decayed",
+        0,
+        "optimizer state 'velocity' of params[\"W1\"]",
     ),
 }
