@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from crosscheck import Case, Data, Link, RegistrationError, Scratch, Step, Twin, register, registration, run_check
 from crosscheck.checks import battery
-from crosscheck.run.memo import RUNS
+from crosscheck.run.memo import traces
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +76,7 @@ def case(step, network=Library, name="library", batches=lambda rng: [slice(None)
 def test_a_step_returning_loss_and_accuracy_registers_by_declaring_where_its_loss_is():
     c = register(case(Step("train_on_batch", takes=("x", "y"), loss=0)))
     assert [check for check in battery(c) if not run_check(c, check).passed] == []
-    scratch, twin = RUNS.full(c)
+    scratch, twin = traces(c)  # every value, recorded anew
     assert scratch["loss"][0] == pytest.approx(twin["loss"][0], abs=1e-15)  # item 0 is what is compared
 
 
@@ -95,7 +95,7 @@ def test_the_declared_item_is_the_loss_compared():
 def test_nielsens_update_mini_batch_takes_a_list_of_pairs_and_the_harness_computes_its_loss(batches):
     c = case(Step("update_mini_batch", takes=("pairs", "lr"), loss=None), batches=batches)
     assert [check for check in battery(c) if not run_check(c, check).passed] == []
-    scratch, _ = RUNS.full(c)
+    scratch, _ = traces(c)  # every value, recorded anew
     # The loss before each step, on the forward output the harness recorded: the step itself returns nothing.
     assert np.array_equal(
         scratch["loss"], [mse(out, Y[b]) for out, b in zip(scratch["output"], batches(None), strict=True)]
@@ -199,7 +199,7 @@ def test_a_network_drawing_from_the_global_np_random_starts_from_the_cases_strea
     c = register(case(Step("train_on_batch", takes=("x", "y"), loss=0), network=Book, name="book"))
     assert [check for check in battery(c) if not run_check(c, check).passed] == []
     # Seeded from the case's stream (seed 0): np.random draws what the stream itself would.
-    scratch, _ = RUNS.full(c)
+    scratch, _ = traces(c)  # every value, recorded anew
     assert np.array_equal(scratch["init.W"], np.random.RandomState(0).randn(2, 1))
     # The user's own global streams are where they were.
     after = np.random.get_state()
@@ -240,5 +240,5 @@ def test_an_init_drawing_from_the_global_np_random_is_seeded_alike():
             data=Data(X, Y, batches=lambda rng: [slice(None)] * 4, learning_rate=0.1),
         )
     )
-    scratch, _ = RUNS.full(c)
+    scratch, _ = traces(c)  # every value, recorded anew
     assert np.array_equal(scratch["init.W"], np.random.RandomState(0).normal(size=(2, 1)))
