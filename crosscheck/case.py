@@ -229,6 +229,8 @@ class Case:
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
     # The network's layers, input to output, for naming the layer where a divergence starts (optional).
     layers: Sequence[Layer] = ()
+    # The largest run (steps x parameters) the case may start; a larger one is refused with its figure.
+    max_size: int | None = None
 
     def __post_init__(self) -> None:
         # The data is the case's own, read-only: a network writing into its input cannot change what the

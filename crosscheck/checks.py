@@ -19,6 +19,7 @@ from crosscheck.keys import STEPPED, Pair, Trace, split_key
 from crosscheck.run.memo import RUNS
 from crosscheck.run.scratch import anchored_trace
 from crosscheck.run.start import start
+from crosscheck.size import announce
 from crosscheck.tolerance import bounds
 from crosscheck.validate import validation_problem
 
@@ -196,6 +197,7 @@ def run_check(case: Case, check: str, run: Pair | None = None) -> Comparison:
     problem = validation_problem(case)
     if problem is not None:
         return failed(case, check, Problem("case", f"the case cannot be checked: {problem}"))
+    announce(case)  # a large run says its size before it starts (once per case)
     try:
         if run is None:
             run = RUNS.first_step(case) if check in FIRST_STEP else RUNS.full(case)
