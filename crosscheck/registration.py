@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 DEFAULT_GOLDENS = "tests/goldens"
 
 _REGISTRY: dict[str, Case] = {}
-# The module whose import registered each case: the project's case module being loaded (a dotted name), else the
-# file of the module that called register(); a repro imports it alone.
-_REGISTERED_IN: dict[str, str] = {}
+# The module whose import registered each case, by name and file: the project's case module being loaded, else
+# the module that called register(); a repro imports it alone.
+_REGISTERED_IN: dict[str, tuple[str, str | None]] = {}
 # The case module load() is importing (innermost last), and whether register() validates now: not while only
 # names are wanted (crosscheck --list, a repro finding its case), where each case is validated when it is used.
 _LOADING: list[str] = []
@@ -138,8 +138,8 @@ def names_only() -> Iterator[None]:
         _VALIDATING.pop()
 
 
-def registered_in(case: Case) -> str | None:
-    """The module whose import registered ``case`` (this very object): a dotted name or a file; else None."""
+def registered_in(case: Case) -> tuple[str, str | None] | None:
+    """The module whose import registered ``case`` (this very object), by name and file; else None."""
     return _REGISTERED_IN.get(case.name) if _REGISTRY.get(case.name) is case else None
 
 
@@ -204,7 +204,8 @@ def register(case: Case) -> Case:
         raise RegistrationError(problem)
     _REGISTRY[case.name] = case
     caller = sys._getframe(1).f_globals
-    _REGISTERED_IN[case.name] = _LOADING[-1] if _LOADING else caller.get("__file__") or caller.get("__name__", "")
+    module = _LOADING[-1] if _LOADING else caller.get("__name__", "")
+    _REGISTERED_IN[case.name] = (module, getattr(sys.modules.get(module), "__file__", None) or caller.get("__file__"))
     return case
 
 

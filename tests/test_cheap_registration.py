@@ -90,7 +90,7 @@ def test_a_repro_imports_only_the_module_of_its_case_and_validates_only_it(tmp_p
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "h3_lines", raising=False)
     case = registration.load_module(tmp_path, "h3_lines")["line"]
-    assert registration.registered_in(case) == "h3_lines"
+    assert registration.registered_in(case) == ("h3_lines", str(tmp_path / "h3_lines.py"))
     script = write_repro(case, 0, None, tmp_path / "repro", tmp_path)
     assert "'h3_lines'" in script.read_text()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -60,21 +60,30 @@ def write_repro(case: Case, step: int, run: Pair | None, folder: Path, root: Pat
     arrays = {f"param.{k}": v for k, v in params.items()} | held
     np.savez(folder / "state.npz", rows=rows, sample=np.array(sample), step=np.array(step), **arrays)  # type: ignore[arg-type]
     script = folder / "repro.py"
-    module = _case_module(case)
-    root_text = str((root or Path.cwd()).resolve())
+    root = (root or Path.cwd()).resolve()
+    module, root_text = _case_module(case, root), str(root)
     script.write_text(
         SCRIPT.format(name=case.name, step=step, script=script, root=root_text, module=module), encoding="utf-8"
     )
     return script
 
 
-def _case_module(case: Case) -> str:
-    """What the repro imports to find ``case``: the module that registered it (a project's case module by its
-    dotted name, a test module by its file), else the file of the module defining its network."""
+def _case_module(case: Case, root: Path) -> str:
+    """What the repro imports to find ``case``: the module that registered it, by its dotted name where that
+    imports it from ``root`` (a project's case module), else by its file (a test module); failing both, the
+    file of the module defining its network."""
     from crosscheck.registration import registered_in
 
+    found = registered_in(case)
+    if found is not None:
+        name, file = found
+        base = root.joinpath(*name.split("."))
+        if file and name != "__main__" and Path(file).resolve() in (base.with_suffix(".py"), base / "__init__.py"):
+            return name
+        if file or name:
+            return file or name
     module_name = getattr(case.origin, "__module__", None) or ""
-    return registered_in(case) or getattr(sys.modules.get(module_name), "__file__", None) or module_name
+    return getattr(sys.modules.get(module_name), "__file__", None) or module_name
 
 
 def find_case(name: str, module: str, root: str) -> Case:
