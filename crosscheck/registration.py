@@ -138,6 +138,11 @@ def names_only() -> Iterator[None]:
         _VALIDATING.pop()
 
 
+def registered(name: str) -> Case | None:
+    """The case registered under ``name`` in this process, without loading any module."""
+    return _REGISTRY.get(name)
+
+
 def registered_in(case: Case) -> tuple[str, str | None] | None:
     """The module whose import registered ``case`` (this very object), by name and file; else None."""
     return _REGISTERED_IN.get(case.name) if _REGISTRY.get(case.name) is case else None

@@ -101,7 +101,7 @@ def find_case(name: str, module: str, root: str) -> Case:
             raise SystemExit(f"repro: the module of case {name!r}, {module}, cannot be imported: {exc}") from None
         # A case its module builds without registering it is found among the module's names.
         found = [v for v in vars(loaded).values() if isinstance(v, Case) and v.name == name]
-        case = registration._REGISTRY.get(name) or (found[0] if found else None)
+        case = registration.registered(name) or (found[0] if found else None)
     if case is None:
         case = registration.registry(Path(root)).get(name)
     if case is None:
