@@ -6,7 +6,8 @@ The cases listed in ``[tool.crosscheck] float32`` are also checked in float32 (r
 
 Exit status: 0 when every check passed (float32 variants included) or failed as its case expects
 (``Case(expected_failures=...)``), 1 when one failed (or an expected failure passed), 2 for a usage error (an
-unknown option or network name).  ``--help``, ``--version`` and ``--list`` import neither torch nor the project's cases.
+unknown option or network name).  ``--help``, ``--version`` and ``--list`` import neither torch nor the
+project's cases (``--list`` imports them only where the source does not name them, and builds no network then).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from crosscheck.errors import RegistrationError
-from crosscheck.registration import Project, project, registry
+from crosscheck.registration import Project, names_only, project, registry
 
 if TYPE_CHECKING:
     from crosscheck.case import Case
@@ -75,6 +76,7 @@ def run_all(cases: dict[str, Case], names: list[str] | None = None, progress: Te
     """Every check of the named cases (default: all).  With ``progress``, one line per network when it is
     done; on a terminal the line also shows the check running, rewritten in place."""
     from crosscheck.checks import battery, run_check
+    from crosscheck.size import announce
 
     problem = unknown_names(list(names or ()), list(cases))
     if problem:
@@ -82,6 +84,7 @@ def run_all(cases: dict[str, Case], names: list[str] | None = None, progress: Te
     live = progress is not None and progress.isatty()
     results = []
     for name in names or list(cases):
+        announce(cases[name], progress)
         started = time.perf_counter()
         done = []
         for check in battery(cases[name]):
@@ -226,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     proj = load_project()
     if args.list:
         names = declared_names(proj)
-        names = list(load_cases()) if names is None else names
+        if names is None:
+            with names_only():  # the names, not the networks: no case is validated
+                names = list(load_cases())
         print("\n".join(names) if names else f"no network is registered for {where}")
         return 0
     # Importing torch and the project's cases takes seconds: say what is going on before.

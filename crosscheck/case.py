@@ -311,6 +311,8 @@ class Case:
     # {check: reason} of the checks this case is known to fail (a bug catalogue's case): strict xfails under
     # parametrize_with_checks, "expected failure" in the command's table and the reports.
     expected_failures: Mapping[str, str] = field(default_factory=dict)
+    # The largest run (steps x parameters) the case may start; a larger one is refused with its figure.
+    max_size: int | None = None
 
     def __post_init__(self) -> None:
         # The data is the case's own, read-only: a network writing into its input cannot change what the

@@ -19,6 +19,7 @@ from crosscheck.keys import Pair, Trace
 from crosscheck.lockstep import TRAINING_KEYS, Run
 from crosscheck.run.memo import RUNS
 from crosscheck.run.start import start
+from crosscheck.size import announce
 from crosscheck.validate import validation_problem
 
 
@@ -206,6 +207,7 @@ def run_check(case: Case, check: str, run: Pair | Run | None = None) -> Comparis
     problem = validation_problem(case)
     if problem is not None:
         return failed(case, check, Problem("case", f"the case cannot be checked: {problem}"))
+    announce(case)  # a large run says its size before it starts (once per case)
     try:
         if run is None and check in FIRST_STEP:
             return CHECKS[check](case, RUNS.first_step(case))

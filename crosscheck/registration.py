@@ -16,11 +16,13 @@ nothing of its own.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import tomllib
 import traceback
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +36,13 @@ if TYPE_CHECKING:
 DEFAULT_GOLDENS = "tests/goldens"
 
 _REGISTRY: dict[str, Case] = {}
+# The module whose import registered each case, by name and file: the project's case module being loaded, else
+# the module that called register(); a repro imports it alone.
+_REGISTERED_IN: dict[str, tuple[str, str | None]] = {}
+# The case module load() is importing (innermost last), and whether register() validates now: not while only
+# names are wanted (crosscheck --list, a repro finding its case), where each case is validated when it is used.
+_LOADING: list[str] = []
+_VALIDATING = [True]
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,7 @@ def load(proj: Project) -> None:
         sys.path.insert(0, str(proj.root))
     for module in proj.cases:
         before = dict(_REGISTRY)
+        _LOADING.append(module)
         try:
             importlib.import_module(module)
         except RegistrationError:
@@ -113,6 +123,37 @@ def load(proj: Project) -> None:
             _REGISTRY.clear()
             _REGISTRY.update(before)
             raise RegistrationError(_import_failure(proj, module, exc)) from None
+        finally:
+            _LOADING.pop()
+
+
+@contextlib.contextmanager
+def names_only() -> Iterator[None]:
+    """While inside, ``register`` checks a case's name and type only and builds no network: for what needs the
+    names (``crosscheck --list``) or one case of many (a repro); each case is validated when it is checked."""
+    _VALIDATING.append(False)
+    try:
+        yield
+    finally:
+        _VALIDATING.pop()
+
+
+def registered(name: str) -> Case | None:
+    """The case registered under ``name`` in this process, without loading any module."""
+    return _REGISTRY.get(name)
+
+
+def registered_in(case: Case) -> tuple[str, str | None] | None:
+    """The module whose import registered ``case`` (this very object), by name and file; else None."""
+    return _REGISTERED_IN.get(case.name) if _REGISTRY.get(case.name) is case else None
+
+
+def load_module(root: Path, module: str) -> dict[str, Case]:
+    """Import one case module of the project at ``root`` (its folder on ``sys.path``), registering its cases
+    without validating them; every registered case by name."""
+    with names_only():
+        load(Project(root, find_pyproject(root), cases=(module,)))
+    return dict(_REGISTRY)
 
 
 def _import_failure(proj: Project, module: str, exc: Exception) -> str:
@@ -143,7 +184,8 @@ def registry(start: Path | None = None) -> dict[str, Case]:
 
 
 def register(case: Case) -> Case:
-    """Validate ``case`` and add it to the battery; a bad case raises ``RegistrationError`` now."""
+    """Validate ``case`` (its first steps, on the rows they take) and add it to the battery; a bad case raises
+    ``RegistrationError`` now (inside ``names_only``, when it is checked)."""
     from crosscheck.case import Case  # torch: only once a case is registered
     from crosscheck.validate import validation_problem
 
@@ -162,10 +204,13 @@ def register(case: Case) -> Case:
                 f"in letter case or Unicode form; each names a golden file, which one file system would share "
                 f"between them: give this one another name (registered: {sorted(_REGISTRY)})"
             )
-    problem = validation_problem(case)
+    problem = validation_problem(case) if _VALIDATING[-1] else None
     if problem is not None:
         raise RegistrationError(problem)
     _REGISTRY[case.name] = case
+    caller = sys._getframe(1).f_globals
+    module = _LOADING[-1] if _LOADING else caller.get("__name__", "")
+    _REGISTERED_IN[case.name] = (module, getattr(sys.modules.get(module), "__file__", None) or caller.get("__file__"))
     return case
 
 

@@ -1,6 +1,7 @@
 """``validate(case)``: build both sides from the initial parameters and take a first step on each, so that a
 case that cannot be checked is refused with what to fix before any check runs; ``validation_problem``, its
-message, once per case."""
+message, once per case.  The steps run on the rows the first batches take (``crosscheck.rows``): a registration
+costs a few steps on a few rows, whatever the size of the data."""
 
 from __future__ import annotations
 
@@ -34,11 +35,13 @@ from crosscheck.keys import STEPPED, describe, split_key
 from crosscheck.layer_values import scratch_layer_values, twin_layer_values
 from crosscheck.layout import load_into_twin, twin_data
 from crosscheck.optimizer_text import describe_optimizer
+from crosscheck.rows import first_rows
 from crosscheck.run.scratch import scratch_trace
 
 # Golden files are named after cases: a name must fit a file name on every file system.
 from crosscheck.run.twin import batch_of, twin_trace
 from crosscheck.schedule import checked_schedule, is_int
+from crosscheck.size import check_size
 from crosscheck.validate_maps import (
     check_layer_layouts,
     check_map,
@@ -349,6 +352,8 @@ def validate(case: Case) -> None:
     params = _initial_params(case, where, rng)
     check_same_build(case, where, params)
     batches = checked_schedule(case, where, rng)
+    check_size(case, where, params, batches)
+    case, batches = first_rows(case, batches[:TWIN_REPEAT_STEPS])
     net = call_user(
         where,
         "build(params, learning_rate)",

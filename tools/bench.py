@@ -18,6 +18,8 @@ Measured in one run, printed and written to ``reports/bench.json``:
   floor: the batched twin's bare step time times the steps.
 - **a learner's wrong gradient**: the time from a catalogue bug in a tutorial network
   (``tools.learner_bug``) to its failure message under ``pytest -x``.
+- **collection** (``tools.collection_cost``): what ``pytest --collect-only`` pays per registered case (its
+  registration, validated on the rows of its first batches, and its parametrization), from 1 and 50 copies.
 - **the scale grid** (``tools.scale``): the battery's CPU time and peak RSS against its floor's on generated
   784-h-10 MLPs of 1e4 to 1e6 parameters, SGD and Adam, 100 to 5,000 steps, each run in a fresh process.
 
@@ -55,6 +57,8 @@ from crosscheck.run.scratch import scratch_trace
 from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace
 from tools import scale
+from tools.collection_cost import collection_cost
+from tools.collection_cost import line as collection_line
 from tools.plugin_cost import line as plugin_cost_line
 from tools.plugin_cost import plugin_cost
 from tools.user_project import line as user_project_line
@@ -461,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     result = bench(list(registry().values()), args.repeats, args.step_repeats, args.steps, args.skip)
     result["plugin_cost"] = plugin_cost()  # the plugin in a project that registers no case: on vs -p no:crosscheck
     result["user_project_xdist"] = xdist_runs()  # each case's full run once per run, serially and on two workers
+    result["collection"] = collection_cost()  # pytest --collect-only, per registered case
     result["scale"] = scale.from_arguments(args) if "scale" not in args.skip else None
     print(
         table(result)
@@ -468,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         + plugin_cost_line(result["plugin_cost"])
         + "\n"
         + user_project_line(result["user_project_xdist"])
+        + "\n"
+        + collection_line(result["collection"])
         + ("\n" + scale.lines(result["scale"]) if result["scale"] else "")
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

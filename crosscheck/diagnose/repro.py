@@ -8,8 +8,9 @@ every quantity that differs, then tries each row of the batch alone and says whi
 difference.  It exits 1 while the sides differ, 0 once they agree, so it doubles as the check of a fix (2: the
 step cannot be replayed, a network that cannot be copied say).
 
-The script imports the project's case the way the harness does (its ``[tool.crosscheck] cases``, with
-the project's folder on ``sys.path``), or else the module that defines the case's ``build``.
+The script imports only the module that registered its case (with the project's folder on ``sys.path``), or
+else the module that defines the case's ``build``, and validates only that case: the project's other cases are
+neither imported nor built.
 """
 
 from __future__ import annotations
@@ -60,37 +61,69 @@ def write_repro(case: Case, step: int, run: Run | Pair | None, folder: Path, roo
     arrays = {f"param.{k}": v for k, v in params.items()} | held
     np.savez(folder / "state.npz", rows=rows, sample=np.array(sample), step=np.array(step), **arrays)  # type: ignore[arg-type]
     script = folder / "repro.py"
-    module_name = getattr(case.origin, "__module__", None) or ""
-    module = getattr(sys.modules.get(module_name), "__file__", None) or module_name  # a test module: by its file
-    root_text = str((root or Path.cwd()).resolve())
+    root = (root or Path.cwd()).resolve()
+    module, root_text = _case_module(case, root), str(root)
     script.write_text(
         SCRIPT.format(name=case.name, step=step, script=script, root=root_text, module=module), encoding="utf-8"
     )
     return script
 
 
+def _case_module(case: Case, root: Path) -> str:
+    """What the repro imports to find ``case``: the module that registered it, by its dotted name where that
+    imports it from ``root`` (a project's case module), else by its file (a test module); failing both, the
+    file of the module defining its network."""
+    from crosscheck.registration import registered_in
+
+    found = registered_in(case)
+    if found is not None:
+        name, file = found
+        base = root.joinpath(*name.split("."))
+        if file and name != "__main__" and Path(file).resolve() in (base.with_suffix(".py"), base / "__init__.py"):
+            return name
+        if file or name:
+            return file or name
+    module_name = getattr(case.origin, "__module__", None) or ""
+    return getattr(sys.modules.get(module_name), "__file__", None) or module_name
+
+
 def find_case(name: str, module: str, root: str) -> Case:
-    """The case named ``name``: from the project's registry, else from the module defining it."""
-    from crosscheck.registration import registry
+    """The case named ``name``, from its module alone (its other cases registered, not validated), validated;
+    else from the project's registry."""
+    from crosscheck import registration
+    from crosscheck.validate import validation_problem
 
-    cases = registry(Path(root))
-    if name in cases:
-        return cases[name]
-    if module:  # a case its module builds without registering it
+    case = None
+    if module:
         try:
-            found = [v for v in vars(_import(module)).values() if isinstance(v, Case) and v.name == name]
-        except ImportError as exc:
+            with registration.names_only():
+                loaded = _import(module, Path(root))
+        except (ImportError, registration.RegistrationError) as exc:
             raise SystemExit(f"repro: the module of case {name!r}, {module}, cannot be imported: {exc}") from None
-        cases = registry(Path(root))
-        if name in cases or found:
-            return cases.get(name) or found[0]
-    raise SystemExit(f"repro: no case named {name!r} in the project at {root} (nor in module {module!r})")
+        # A case its module builds without registering it is found among the module's names.
+        found = [v for v in vars(loaded).values() if isinstance(v, Case) and v.name == name]
+        case = registration.registered(name) or (found[0] if found else None)
+    if case is None:
+        case = registration.registry(Path(root)).get(name)
+    if case is None:
+        raise SystemExit(f"repro: no case named {name!r} in the project at {root} (nor in module {module!r})")
+    problem = validation_problem(case)
+    if problem is not None:
+        raise SystemExit(f"repro: {problem}")
+    return case
 
 
-def _import(module: str) -> Any:
-    """A module by dotted name, or by file path (a test module outside any package)."""
+def _import(module: str, root: Path) -> Any:
+    """A module by dotted name (from the project's folder), or by file path (a test module outside any package)."""
     if not module.endswith(".py"):
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
         return importlib.import_module(module)
+    # Imported already (the repro replayed in the process that wrote it): executing the file again would
+    # register its cases a second time.
+    done = next((m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == module), None)
+    if done is not None:
+        return done
     spec = importlib.util.spec_from_file_location(Path(module).stem, module)
     if spec is None or spec.loader is None:
         raise ImportError(f"no module at {module}")
