@@ -71,5 +71,8 @@ def test_a_refusal_names_the_projects_own_optimizer():
     assert validation_problem(case) == (
         f"case 'fixture_2_3_1': the twin runs {HERE}.MyOptimizer(lr=0.1, mu=0.9), which keeps ['velocity'] for every "
         f"parameter; map the network's own with Scratch(state={{kind: {{param path: state path}}}}) so they are "
-        f"compared at every step, or give the twin the optimizer the network implements"
+        f"compared at every step (Scaled(path, by=...) where it keeps them on another scale, such as v = mu*v - "
+        f"lr*g), or declare Scratch(state={{'velocity': Absent('why')}}) where it keeps none (the parameters then "
+        f"carry the check); change the twin's optimizer only to the one the network is meant to implement (the twin "
+        f"is the reference: a copy of the network's own rule there would hide a bug in it)"
     )
