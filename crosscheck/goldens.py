@@ -42,25 +42,15 @@ import pytest
 from pytest_regressions.ndarrays_regression import NDArraysRegressionFixture
 
 from crosscheck.compare import differences
-from crosscheck.keys import STAGE_ORDER, Pair, Trace, exceeds_text, index_text, split_key, tolerance_text
-from crosscheck.lockstep import FIRST_STEPS, Run
+from crosscheck.golden_view import INDEX, NORM_NAMES, NORMS, golden_view
+from crosscheck.keys import STAGE_ORDER, Pair, exceeds_text, index_text, split_key, tolerance_text
+from crosscheck.lockstep import Run
 from crosscheck.settings import in_ci, regeneration_refusal
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
 if TYPE_CHECKING:  # torch waits until a case needs it
     from crosscheck.case import Case
 
-# A golden stays small whatever the network (issue 22: about 1 MB a case).  Float64 trace values barely
-# compress (digits_mlp, the largest tutorial case: 132,932 values in 891 KB, 0.84 of their 8 bytes), so a view
-# of up to BUDGET values (about 1 MB) is kept whole, as every committed golden is.  A larger one is cut to
-# SAMPLE_BUDGET values: its largest arrays are kept as evenly spread samples (``<key>``) with the full index of
-# each element kept (``<key>.index``, int64: about 4 more bytes an element, compressed) and the norms of the
-# whole array (``<key>.norms``); measured on a synthetic 784-1024-10 MLP with Adam over 20 steps: 0.7 MB,
-# against 137 MB in full.
-BUDGET = 150_000
-SAMPLE_BUDGET = 65_536
-INDEX, NORMS = ".index", ".norms"
-NORM_NAMES = ("mean |x|", "root mean square", "max |x|")
 # Goldens are float64 traces from NumPy on one machine; each side must meet them as tightly as the
 # two sides meet each other (pytest-regressions' default rtol 1e-5 would let a wrong fifth digit pass).
 ATOL, RTOL = FLOAT64_ATOL, FLOAT64_RTOL
@@ -93,68 +83,6 @@ def regenerate_hint(case_name: str, folder: Path) -> str:
         f"regenerate it on purpose with `{regenerate_command(case_name)}` (outside CI), review the change "
         f"to {folder}/ and commit it"
     )
-
-
-def golden_view(trace: Trace, first: int = FIRST_STEPS, final: Trace | None = None) -> dict[str, np.ndarray]:
-    """Initial parameters, the first steps, the recorded curve and the final parameters (``final``'s
-    ``param.<p>``, where ``trace`` holds only the first steps: a ``Run``'s)."""
-    out: dict[str, np.ndarray] = {}
-    for key, value in trace.items():
-        quantity = key.split(".")[0]
-        if quantity in ("init", "forward", "curve"):
-            out[key] = value
-        elif quantity in ("output", "loss", "dloss", "grad", "lr", "state", "buffer", "param"):
-            out[f"first_{key}"] = value[:first]
-            if quantity == "param":
-                out[f"final.{key.split('.', 1)[1]}"] = value[-1] if final is None else final[key]
-    # A 0-d array is stored as shape (1,), as pytest-regressions stores it, to compare like with like.
-    # Copies, not views (sampling copies too): traces are cached per process, and a caller may change what it gets.
-    arrays = {k: np.atleast_1d(v) for k, v in out.items()}
-    kept = kept_counts({k: v.size for k, v in arrays.items()})
-    view: dict[str, np.ndarray] = {}
-    for key, value in arrays.items():
-        view |= {key: value.copy()} if kept[key] == value.size else sample(key, value, kept[key])
-    return view
-
-
-def kept_counts(sizes: Mapping[str, int], budget: int = BUDGET, sampled: int = SAMPLE_BUDGET) -> dict[str, int]:
-    """How many elements of each array a golden keeps: every element while the whole fits ``budget``; beyond it,
-    ``sampled`` shared out evenly, an array smaller than its share kept whole and what it leaves of its share
-    passed on to the larger ones.  Read from the sizes alone, so the same shapes always keep the same elements."""
-    if sum(sizes.values()) <= budget:
-        return dict(sizes)
-    left, kept = sampled, {}
-    order = sorted(sizes, key=lambda k: (sizes[k], k))
-    for n, key in enumerate(order):
-        kept[key] = min(sizes[key], max(1, left // (len(order) - n)))
-        left -= kept[key]
-    return kept
-
-
-def spread_indices(shape: tuple[int, ...], count: int) -> np.ndarray:
-    """The full indices, one row each, of ``count`` elements evenly spread over an array of ``shape``, first and
-    last included.  Integer arithmetic, so that every machine and NumPy version picks the same elements."""
-    size = int(np.prod(shape))
-    steps = np.arange(count, dtype=np.int64)
-    flat = steps * (size - 1) // max(count - 1, 1)
-    return np.stack(np.unravel_index(flat, shape), axis=1).astype(np.int64)
-
-
-def norms(value: np.ndarray) -> np.ndarray:
-    """Norms of a whole array, scaled by its size (mean |x|, root mean square, max |x|) so that the golden's own
-    element tolerance holds them: by the triangle inequality none of them moves further than its elements do
-    (|mean|a| - mean|b|| <= mean|a - b| <= atol + rtol * mean|b|, and so for the other two), so they fail no run
-    its elements would pass; their own rounding (pairwise sums, about 1e-15 relative at 1e6 elements) is far
-    inside rtol 1e-10.  Float64 whatever the case's dtype."""
-    x = np.abs(value.astype(np.float64).ravel())
-    return np.array([np.mean(x), np.sqrt(np.mean(x * x)), np.max(x)])
-
-
-def sample(key: str, value: np.ndarray, count: int) -> dict[str, np.ndarray]:
-    """The golden's arrays for ``value`` kept as a sample of ``count`` elements: their values, their indices and
-    the norms of the whole."""
-    index = spread_indices(value.shape, count)
-    return {key: value[tuple(index.T)], key + INDEX: index, key + NORMS: norms(value)}
 
 
 def companion_of(key: str, arrays: Mapping[str, Any]) -> str | None:
@@ -311,12 +239,12 @@ def _unwritable(path: Path, folder: Path, exc: OSError) -> str:
 
 
 def _run_data(case: Case, run: Run | Pair) -> dict[str, dict[str, np.ndarray]]:
-    (scratch, twin), final = (run.golden, run.final) if isinstance(run, Run) else (run, (None, None))
-    # The quantities the scratch side shows (a network's own step may keep its output or gradients to itself).
-    sides = {
-        "scratch": golden_view(scratch, final=final[0]),
-        "twin": golden_view({k: v for k, v in twin.items() if k in scratch}, final=final[1]),
-    }
+    if isinstance(run, Run):
+        sides = {"scratch": run.golden[0], "twin": run.golden[1]}
+    else:
+        scratch, twin = run
+        # The quantities the scratch side shows (a network's own step may keep its output or gradients to itself).
+        sides = {"scratch": golden_view(scratch), "twin": golden_view({k: v for k, v in twin.items() if k in scratch})}
     for side, data in sides.items():
         for key, value in data.items():
             if value.dtype != expected_dtype(key, data, case.dtype):

@@ -9,9 +9,10 @@ grow with the run).
 
 A ``Run`` keeps: the first step on both sides (``first``), the free run's and the anchored steps' comparisons
 over every step, the largest difference of every quantity at every step (the plots and the chain of a step),
-what the golden keeps (the first ``FIRST_STEPS`` steps, the curve, the final parameters), the loss and curve of
-every step, and both sides' values at the steps the oracles and the diagnosis replay (the first, middle and
-last step, each free-run comparison's first divergence, and the steps before them).
+what the golden keeps (``crosscheck.golden_view``: sampled as the steps come where it would be large), the loss and
+curve of every step, and of both sides' values at the steps the oracles and the diagnosis replay (the first, middle
+and last step, each comparison's first divergence) what they read: the twin's parameters, optimizer state and
+buffers entering the step, and the gradients there.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from crosscheck.case import Batch, Case, Params
 from crosscheck.compare import Comparison, compare, merge, step_maxima
+from crosscheck.golden_view import GoldenStream
 from crosscheck.keys import STEPPED, Pair, Trace, split_key
 from crosscheck.run.scratch import anchored_record, as_trace, record_steps, scratch_head, scratch_network
 from crosscheck.run.snapshot import Capture, default_steps
@@ -32,7 +34,6 @@ from crosscheck.tolerance import bounds
 # What one chunk's records (all sides) may take: 64 MiB holds a 1e4-parameter MLP's steps by the hundred and a
 # 1e6-parameter Adam network's one at a time.
 CHUNK_BYTES = 64 * 2**20
-FIRST_STEPS = 5  # the steps a golden keeps in full
 # The free run's quantities, compared at every step by ``training_run``.
 TRAINING_KEYS = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "param", "curve")
 
@@ -116,6 +117,15 @@ def step_values(trace: Trace, i: int) -> Trace:
     return {k: np.array(v[i]) for k, v in trace.items() if split_key(k)[0] in STEPPED}
 
 
+def _gradients(trace: Trace, i: int) -> Trace:
+    return {k: np.array(v[i]) for k, v in trace.items() if split_key(k)[0] == "grad"}
+
+
+def _state(trace: Trace, i: int) -> Trace:
+    """The parameters, optimizer state and buffers after row ``i``: what enters the next step."""
+    return {k: np.array(v[i]) for k, v in trace.items() if split_key(k)[0] in ("param", "state", "buffer")}
+
+
 @dataclass
 class Run:
     """A case's run as its readers need it (the module's docstring says what is kept)."""
@@ -126,13 +136,13 @@ class Run:
     training_run: Comparison
     anchored_steps: Comparison | None  # None for a run made from traces alone (``run_of``)
     maxima: dict[str, tuple[np.ndarray, np.ndarray]]  # by key: the largest |diff| and |diff| / tolerance each step
-    golden: Pair  # before training, the first FIRST_STEPS steps, the curve
-    final: Pair  # the parameters after the last step
+    golden: Pair  # each side's golden view (``crosscheck.golden_view``)
     curves: Pair  # ``loss`` and ``curve`` over the whole run
-    values: dict[int, Pair] = field(default_factory=dict)  # both sides' stepped quantities at the kept steps
+    values: dict[int, Pair] = field(default_factory=dict)  # what the replays read of both sides, by step
 
     def values_at(self, step: int) -> Pair | None:
-        """Both sides' stepped quantities at ``step``, where the run kept them."""
+        """What the run kept of both sides at ``step``: the gradients (both sides) at a step the oracles replay, the
+        parameters, optimizer state and buffers (both sides) after the step before one."""
         return self.values.get(step)
 
 
@@ -155,24 +165,27 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
     atol, rtol = tolerance(case, n)
     atol1, rtol1 = tolerance(case, 1)
     dtype = np.dtype(case.dtype)
-    kept = set(default_steps(n))
-    kept |= {s - 1 for s in kept if s > 0}
+    replayed = set(default_steps(n))
+    own_step = case.calls.gradients is None
     free: Comparison | None = None
     anchored: Comparison | None = None
     first_pair: Pair = ({}, {})
     rows: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-    golden: Pair = ({}, {})
-    final: Pair = ({}, {})
+    golden: tuple[GoldenStream, GoldenStream] | None = None
     curves: tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]] = ({}, {})
     values: dict[int, Pair] = {}
     previous: Pair | None = None
+    curve_points = len({int(s) for s in case.data.curve_steps if 0 <= s < n})
     for chunk in stretches:
         scratch, twin, start, count = chunk.scratch, chunk.twin, chunk.first, chunk.steps
+        keys = [k for k in scratch if split_key(k)[0] in TRAINING_KEYS]
         if start == 0:
             first_pair = (scratch, twin)
-            for side, trace in zip(golden, (scratch, twin), strict=True):
-                side.update({k: v for k, v in trace.items() if split_key(k)[0] in ("init", "forward")})
-        keys = [k for k in scratch if split_key(k)[0] in TRAINING_KEYS]
+            shown = [k for k in scratch if split_key(k)[0] in ("init", "forward", *TRAINING_KEYS)]
+            golden = (
+                GoldenStream({k: scratch[k] for k in shown}, n, curve_points),
+                GoldenStream({k: twin[k] for k in shown if k in twin}, n, curve_points),
+            )
         chunk_free = compare(
             case.name, "training_run", scratch, twin, keys, curve_steps=chunk.curve_steps(case), first=start,
             dtype=dtype, atol=atol, rtol=rtol,
@@ -184,17 +197,29 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
                 case.name, "anchored_steps", chunk.anchored, twin, anchored_keys, first=start, dtype=dtype,
                 atol=atol1, rtol=rtol1,
             )  # fmt: skip
-        # Both sides at the steps kept, and at the first divergences found in this chunk and the steps before them.
-        wanted = {s for s in kept if start <= s < start + count}
+        # What the replays read: the gradients at each comparison's first divergence and the state entering it
+        # (after the step before); at the steps finite differences replay, a scratch gradient they cannot compute.
+        if own_step:  # finite differences read the gradients a network's own step leaves behind
+            for s in replayed:
+                if start <= s < start + count:
+                    values.setdefault(s, ({}, {}))[0].update(_gradients(scratch, s - start))
+        wanted = set()
         for before, now in ((free, chunk_free), (anchored, chunk_anchored)):
             d = now.first_divergence if now is not None else None
             if (before is None or before.first_divergence is None) and d is not None and d.step is not None:
-                wanted |= {d.step, d.step - 1}
+                wanted.add(d.step)
         for s in sorted(wanted):
-            if s >= start:
-                values[s] = (step_values(scratch, s - start), step_values(twin, s - start))
-            elif s >= 0 and previous is not None:
-                values[s] = previous
+            at = values.setdefault(s, ({}, {}))
+            for side, trace in zip(at, (scratch, twin), strict=True):
+                side.update(_gradients(trace, s - start))
+            if s - 1 >= start:
+                after = values.setdefault(s - 1, ({}, {}))
+                for side, trace in zip(after, (scratch, twin), strict=True):
+                    side.update(_state(trace, s - 1 - start))
+            elif s >= 1 and previous is not None:
+                after = values.setdefault(s - 1, ({}, {}))
+                for side, kept in zip(after, previous, strict=True):
+                    side.update(kept)
         free = chunk_free if free is None else merge(free, chunk_free)
         if chunk_anchored is not None:
             anchored = chunk_anchored if anchored is None else merge(anchored, chunk_anchored)
@@ -204,21 +229,15 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
                 abs_rows, ratio_rows = rows.setdefault(key, ([], []))
                 abs_rows.append(largest)
                 ratio_rows.append(ratio)
-        for side, trace in zip(golden, (scratch, twin), strict=True):
-            for key in keys:
-                quantity = split_key(key)[0]
-                if quantity in STEPPED and start < FIRST_STEPS:
-                    taken = trace[key][: FIRST_STEPS - start]
-                    side[key] = taken.copy() if key not in side else np.concatenate([side[key], taken])
-        for side, trace, out in zip(final, (scratch, twin), curves, strict=True):
-            side.update({k: v[-1].copy() for k, v in trace.items() if split_key(k)[0] == "param"})
+        assert golden is not None
+        for stream, trace in zip(golden, (scratch, twin), strict=True):
+            stream.add({k: trace[k] for k in keys if k in trace}, start)
+        for trace, out in zip((scratch, twin), curves, strict=True):
             for key in ("loss", "curve"):
                 out.setdefault(key, []).append(np.array(trace[key]))
-        previous = (step_values(scratch, count - 1), step_values(twin, count - 1))
-    assert free is not None
+        previous = (_state(scratch, count - 1), _state(twin, count - 1))
+    assert free is not None and golden is not None
     whole = tuple({k: np.concatenate(v) for k, v in side.items()} for side in curves)
-    for side, trace in zip(golden, whole, strict=True):
-        side["curve"] = trace["curve"]
     return Run(
         name=case.name,
         steps=n,
@@ -226,8 +245,7 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
         training_run=free,
         anchored_steps=anchored,
         maxima={k: (np.concatenate(a), np.concatenate(r)) for k, (a, r) in rows.items()},
-        golden=golden,
-        final=final,
+        golden=(golden[0].view(), golden[1].view()),
         curves=(whole[0], whole[1]),
         values=values,
     )

@@ -15,7 +15,7 @@ import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from crosscheck import registry
-from crosscheck.goldens import FIRST_STEPS, golden_view
+from crosscheck.golden_view import FIRST_STEPS, golden_view
 from crosscheck.run.scratch import scratch_trace
 from crosscheck.run.start import start
 from crosscheck.run.twin import twin_trace

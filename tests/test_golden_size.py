@@ -13,20 +13,11 @@ import pytest
 from fixture_net import make_case
 from torch import nn
 
-from crosscheck.goldens import (
-    BUDGET,
-    INDEX,
-    NORMS,
-    SAMPLE_BUDGET,
-    GoldenError,
-    check_golden,
-    golden_view,
-    kept_counts,
-    load_golden,
-    spread_indices,
-    write_golden,
-)
+from crosscheck.golden_view import BUDGET, INDEX, NORMS, SAMPLE_BUDGET, golden_view, kept_counts, spread_indices
+from crosscheck.goldens import GoldenError, check_golden, load_golden, write_golden
+from crosscheck.lockstep import run_case
 from crosscheck.run.memo import traces
+from crosscheck.run.start import start
 
 N_IN, HIDDEN, POINTS = 64, 300, 32
 _rng = np.random.default_rng(22)
@@ -199,3 +190,33 @@ def test_a_golden_sampled_for_another_shape_does_not_fit_the_run(golden):
         "other elements of init.W1 than this run samples (its array had another shape, or the golden another "
         f"budget)\nif the change is intended, {HINT.format(folder=golden.parent)}"
     )
+
+
+@pytest.mark.parametrize("budget", [64 * 2**20, 1], ids=["one_chunk_after_step_0", "a_step_a_chunk"])
+def test_the_run_keeps_the_golden_view_of_its_whole_traces_without_holding_them(budget):
+    # The lockstep run picks a large golden's samples as the steps come: the same elements and values as the view
+    # of the whole traces; the norms, summed chunk by chunk, within the golden's own tolerance of the whole array's.
+    params, batches = start(CASE)
+    run = run_case(CASE, params, batches, budget=budget)
+    for side, whole in zip(run.golden, traces(CASE), strict=True):
+        expected = golden_view({k: v for k, v in whole.items() if k in traces(CASE)[0]})
+        # The scratch side's order is the file's; the twin's view is compared by key.
+        assert sorted(side) == sorted(expected) and any(k.endswith(INDEX) for k in side)
+        assert list(run.golden[0]) == list(golden_view(traces(CASE)[0]))
+        for key, value in expected.items():
+            if key.endswith(NORMS):
+                np.testing.assert_allclose(side[key], value, rtol=1e-13, atol=0, err_msg=key)
+            else:
+                assert side[key].dtype == value.dtype and np.array_equal(side[key], value), key
+
+
+def test_a_small_runs_golden_view_is_byte_for_byte_the_whole_traces():
+    small = make_case(name="small_golden", steps=12)
+    params, batches = start(small)
+    run = run_case(small, params, batches, budget=1)  # a step a chunk: the first five steps over five chunks
+    scratch, twin = traces(small)
+    for side, whole in zip(run.golden, (scratch, {k: v for k, v in twin.items() if k in scratch}), strict=True):
+        expected = golden_view(whole)
+        assert sorted(side) == sorted(expected)
+        assert list(run.golden[0]) == list(golden_view(scratch))
+        assert all(side[k].tobytes() == v.tobytes() for k, v in expected.items())
