@@ -150,8 +150,14 @@ def differences(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> tuple
         # No copy of what is float64 already: a chunk of a large network's run is compared as it is.
         a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         diff = np.abs(a64 - b64)
-        tol = atol + rtol * np.abs(b64)
-    bad = ~(diff <= tol) | ~np.isfinite(a) | ~np.isfinite(b)
+        tol = np.abs(b64)
+        tol *= rtol
+        tol += atol
+    bad = ~(diff <= tol)  # a NaN on either side makes diff NaN, which fails
+    # An infinite twin value makes an infinite tolerance, which a finite scratch value would meet: one reduction
+    # tells whether any is there (a NaN propagates through it too), and only then are both sides read again.
+    if diff.size and not np.isfinite(tol.max()):
+        bad |= ~np.isfinite(a64) | ~np.isfinite(b64)
     return diff, tol, bad
 
 
@@ -160,6 +166,11 @@ def relative_differences(diff: np.ndarray, b: np.ndarray) -> np.ndarray:
     relative difference the checks and the sweep report."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.divide(diff, np.abs(b), out=np.zeros(np.shape(diff)), where=diff != 0)
+
+
+def _rows_max(x: np.ndarray) -> np.ndarray:
+    flat = x.reshape(len(x), -1)
+    return flat.max(axis=1) if flat.shape[1] else np.zeros(len(x))
 
 
 def compare(
@@ -175,9 +186,13 @@ def compare(
     atol: float,
     rtol: float,
     first: int = 0,
+    maxima: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Comparison:
     """Compare ``keys`` of both traces; stepped quantities only over ``steps``.  ``first``: the step the traces'
-    first row is (a chunk of a run, ``crosscheck.lockstep``); ``curve_steps``: the steps of their curve points."""
+    first row is (a chunk of a run, ``crosscheck.lockstep``); ``curve_steps``: the steps of their curve points.
+    ``maxima``, where given, gets each stepped key's largest |scratch - twin| and |scratch - twin| / tolerance at
+    each step (a NaN or Inf on either side an infinite difference, ranked as the largest): the plots' and the
+    chain's figures, from the same pass."""
     label = ", ".join(sorted({QUANTITIES[split_key(k)[0]] for k in keys}, key=list(QUANTITIES.values()).index))
     max_abs = max_rel = 0.0
     found: list[tuple[int, int, Divergence]] = []
@@ -213,11 +228,23 @@ def compare(
             offset = range(offset.start + first, offset.stop + first, offset.step)
             n_steps = max(n_steps, len(a))
         diff, tol, bad = differences(a, b, atol, rtol)
+        if maxima is not None and stepped and len(a):
+            shown = diff
+            if diff.size and not (np.isfinite(diff.max()) and np.isfinite(tol.max())):  # a NaN or Inf somewhere
+                shown = np.where(np.isfinite(a) & np.isfinite(b), diff, np.inf)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(shown == 0, 0.0, shown / tol)
+            maxima[key] = (_rows_max(shown), _rows_max(ratio))
         if diff.size:
-            finite = np.isfinite(diff)
-            max_abs = max(max_abs, float(diff.max()) if finite.all() else np.inf)
-            rel = relative_differences(diff, b)
-            max_rel = max(max_rel, float(np.nanmax(rel)) if finite.all() else np.inf)
+            largest = float(diff.max())  # NaN where a side is NaN: then, as an Inf, the largest there is
+            if not np.isfinite(largest):
+                max_abs = max_rel = np.inf
+            else:
+                max_abs = max(max_abs, largest)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    # 0 / 0 (both sides 0) is NaN, which fmax passes over: relative_differences' 0 there.
+                    rel = np.divide(diff, np.abs(b, dtype=np.float64))
+                max_rel = max(max_rel, float(np.fmax.reduce(rel, axis=None, initial=0.0)))
         if bad.any():
             flat = np.argwhere(bad)[0]
             if stepped:
@@ -253,25 +280,3 @@ def merge(a: Comparison, b: Comparison) -> Comparison:
         a.network, a.check, a.quantity or b.quantity, a.steps + b.steps, max(a.max_abs, b.max_abs),
         max(a.max_rel, b.max_rel), a.atol, a.rtol, a.first_divergence or b.first_divergence,
     )  # fmt: skip
-
-
-def step_maxima(
-    scratch: Trace, twin: Trace, keys: Sequence[str], atol: float, rtol: float
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """For each stepped key: the largest |scratch - twin| at each step and the largest |scratch - twin| / (atol +
-    rtol |twin|) (> 1 where it fails), with the kernel's arithmetic; a NaN or Inf on either side is an infinite
-    difference, drawn and ranked as the largest, never as within tolerance."""
-    out = {}
-    for key in keys:
-        a, b = np.asarray(scratch[key]), np.asarray(twin[key])
-        if a.shape != b.shape:
-            continue  # the checks report the mismatch; there is nothing to draw
-        a2, b2 = a.reshape(len(a), -1), b.reshape(len(b), -1)
-        diff, tol, _ = differences(a2, b2, atol, rtol)
-        with np.errstate(invalid="ignore"):
-            diff = np.where(np.isfinite(a2) & np.isfinite(b2), diff, np.inf)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(diff == 0, 0.0, diff / tol)
-        empty = np.zeros(len(diff))
-        out[key] = (diff.max(axis=1) if diff.shape[1] else empty, ratio.max(axis=1) if ratio.shape[1] else empty)
-    return out

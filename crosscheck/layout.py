@@ -51,8 +51,10 @@ def stacked_as_scratch(a: np.ndarray, link: Link) -> np.ndarray:
         a = a.transpose(0, *(axis + 1 for axis in link.permute))
     elif link.transpose:
         a = a.swapaxes(-1, -2)
-    a = a[(slice(None), *link.index)]
-    return (a.reshape(len(a), *link.shape) if link.shape is not None else a).copy()
+    if link.index:
+        # A part of the tensor: copied, so as not to hold the whole stack.
+        a = a[(slice(None), *link.index)].copy()
+    return a.reshape(len(a), *link.shape) if link.shape is not None else a
 
 
 def assign(t: torch.Tensor, link: Link, value: Array | torch.Tensor) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from crosscheck.case import Batch, Case, Params
-from crosscheck.compare import Comparison, compare, merge, step_maxima
+from crosscheck.compare import Comparison, compare, merge
 from crosscheck.golden_view import GoldenStream
 from crosscheck.keys import STEPPED, Pair, Trace, split_key
 from crosscheck.run.scratch import anchored_record, as_trace, record_steps, scratch_head, scratch_network
@@ -186,9 +186,10 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
                 GoldenStream({k: scratch[k] for k in shown}, n, curve_points),
                 GoldenStream({k: twin[k] for k in shown if k in twin}, n, curve_points),
             )
+        found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         chunk_free = compare(
             case.name, "training_run", scratch, twin, keys, curve_steps=chunk.curve_steps(case), first=start,
-            dtype=dtype, atol=atol, rtol=rtol,
+            dtype=dtype, atol=atol, rtol=rtol, maxima=found,
         )  # fmt: skip
         chunk_anchored = None
         if chunk.anchored is not None:
@@ -224,8 +225,7 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
         if chunk_anchored is not None:
             anchored = chunk_anchored if anchored is None else merge(anchored, chunk_anchored)
         if chunk_free.problem is None:
-            stepped = [k for k in keys if split_key(k)[0] in STEPPED and k in twin]
-            for key, (largest, ratio) in step_maxima(scratch, twin, stepped, atol, rtol).items():
+            for key, (largest, ratio) in found.items():
                 abs_rows, ratio_rows = rows.setdefault(key, ([], []))
                 abs_rows.append(largest)
                 ratio_rows.append(ratio)

@@ -49,7 +49,7 @@ def differences_or_inf(a: Any, b: Any, atol: float, rtol: float) -> tuple[np.nda
 def per_step(net: NetworkReport) -> dict[str, dict[str, np.ndarray]]:
     """For each stage of the chain: the largest |scratch - twin| at each step (``abs``) and the
     largest |scratch - twin| / (atol + rtol |twin|) (``ratio``, > 1 where the check fails), from the largest of
-    each quantity that the run kept as it stepped (``compare.step_maxima``)."""
+    each quantity that the run kept as it stepped (``compare``'s ``maxima``)."""
     out: dict[str, dict[str, np.ndarray]] = {}
     maxima = net.run.maxima
     for stage in CHAIN:
