@@ -249,13 +249,17 @@ class Twin:
     """The PyTorch twin: ``module(dtype)`` builds it, ``loss(output, target)`` is its loss, ``optimizer(params,
     lr)`` its optimizer (default plain SGD), ``scheduler(optimizer)`` an optional learning-rate scheduler
     stepped after every optimizer step, ``evaluate(module, X, y)`` the recorded metric (default: the loss on
-    the whole data), run with the module in eval mode."""
+    the whole data), run with the module in eval mode.  ``clip(module)``: what the network does to its gradients
+    between backward and the update (``lambda m: torch.nn.utils.clip_grad_value_(m.parameters(), 5)``), called
+    after every backward and before the optimizer's step; the twin's recorded gradient is the clipped one, the
+    one its update uses, so the network's ``grads`` must be its gradients after its own clip."""
 
     module: Callable[[torch.dtype], torch.nn.Module]
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     optimizer: Callable[[Iterable[torch.nn.Parameter], float], torch.optim.Optimizer] = _default_sgd
     scheduler: Callable[[torch.optim.Optimizer], Any] | None = None
     evaluate: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    clip: Callable[[torch.nn.Module], Any] | None = None
 
 
 @dataclass(frozen=True)

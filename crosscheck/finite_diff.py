@@ -35,6 +35,11 @@ difference, taken wider, does not see the kink's size.  The one-sided slopes ``(
 Where the slopes differ by more than ``SMOOTH_SLACK`` times that, the oracle declines to judge the element
 and says so (``Vote.declined``); it judges the others.
 
+**Clipped.**  ``D`` estimates the loss's own derivative; a twin with ``Twin(clip=...)`` updates with the clipped
+gradient, which no loss has.  The twin's gradient here is backward's, before the clip, and an element the clip
+changes is not judged (``Vote.declined``, "clipped here"); the battery's ``gradients`` check compares the clipped
+gradients of both sides there.
+
 **Not finite.**  A run that diverged (a parameter, a gradient or the loss near it is not a finite float64)
 cannot be judged: the oracle names the first step and element where it is not finite, and judges no later one.
 
@@ -204,6 +209,13 @@ class OracleResult:
         if self.not_finite is not None:
             return self.not_finite
         declined = self._declined_text()
+        if not self.judged and any(v.verdict.startswith(CLIPPED) for v in self.votes):
+            return (
+                f"judged none of the {len(self.votes)} gradient elements at steps {list(self.steps)}: at each the "
+                f"twin's clip changes the gradient or the loss is not smooth within the step{declined}; finite "
+                f"differences judge the loss's own derivative, which a clipped update does not follow (choose steps "
+                f"where the clip does not act)"
+            )
         if not self.judged:
             return (
                 f"judged none of the {len(self.votes)} gradient elements at steps {list(self.steps)}: the loss is not "
@@ -217,14 +229,17 @@ class OracleResult:
         )
 
     def _declined_text(self) -> str:
-        if not self.declined:
-            return ""
-        v = self.declined[0]
-        more = len(self.declined) - 1
-        return (
-            f"; {len(self.declined)} not judged, the loss not smooth within the step there ({v.where()}: {v.verdict}"
-            f"{f', and {more} more' if more else ''})"
-        )
+        text = ""
+        clipped = [v for v in self.declined if v.verdict.startswith(CLIPPED)]
+        kinks = [v for v in self.declined if not v.verdict.startswith(CLIPPED)]
+        for votes, why in ((kinks, "the loss not smooth within the step"), (clipped, "the twin's clip acting")):
+            if votes:
+                more = len(votes) - 1
+                text += (
+                    f"; {len(votes)} not judged, {why} there ({votes[0].where()}: {votes[0].verdict}"
+                    f"{f', and {more} more' if more else ''})"
+                )
+        return text
 
 
 def step_size(p: float) -> float:
@@ -350,10 +365,10 @@ def finite_difference_votes(
         diverged = _not_finite_parameter(params, step)
         if diverged is not None:
             return OracleResult(case.name, chosen, tuple(votes), diverged)
-        by_scratch, by_twin = _gradients(case, states[step], params, batch, step, run)
+        by_scratch, by_twin, clipped = _gradients(case, states[step], params, batch, step, run)
         for name in case.scratch.params:
             for index in spread(params[name].shape, limit):
-                vote = _vote(case, states[step], params, batch, step, name, index, by_scratch, by_twin)
+                vote = _vote(case, states[step], params, batch, step, name, index, by_scratch, by_twin, clipped)
                 if vote.verdict.startswith(NOT_FINITE):
                     return OracleResult(case.name, chosen, tuple(votes), f"{vote.where()}: {vote.verdict}")
                 votes.append(vote)
@@ -361,6 +376,7 @@ def finite_difference_votes(
 
 
 NOT_FINITE = "not finite here"
+CLIPPED = "clipped here"
 
 
 def _not_finite_parameter(params: Params, step: int) -> str | None:
@@ -384,8 +400,8 @@ def vote_at(case: Case, run: Run | Pair | None, step: int, name: str, index: tup
     _, batches = start(case)
     entering = RUNS.entering(case, [step])[step]
     params, batch = _params(case, entering), batches[step]
-    by_scratch, by_twin = _gradients(case, entering, params, batch, step, run)
-    return _vote(case, entering, params, batch, step, name, index, by_scratch, by_twin)
+    by_scratch, by_twin, clipped = _gradients(case, entering, params, batch, step, run)
+    return _vote(case, entering, params, batch, step, name, index, by_scratch, by_twin, clipped)
 
 
 def _params(case: Case, entering: Entering) -> Params:
@@ -396,11 +412,17 @@ def _params(case: Case, entering: Entering) -> Params:
 
 def _gradients(
     case: Case, entering: Entering, params: Params, batch: Batch, step: int, run: Run | Pair | None
-) -> tuple[Params, Params]:
-    return (
-        scratch_gradient(case, entering.scratch, batch, step, recorded_at(run, step, "scratch")),
-        twin_gradient(case, entering.twin, params, batch),
-    )
+) -> tuple[Params, Params, Params]:
+    """The scratch gradients, the twin's before its clip (the loss's derivative, which finite differences
+    estimate) and where the twin's ``Twin(clip=...)`` changes them (``{name: bool array}``; empty without one)."""
+    scratch = scratch_gradient(case, entering.scratch, batch, step, recorded_at(run, step, "scratch"))
+    if case.twin.clip is None:
+        return scratch, twin_gradient(case, entering.twin, params, batch), {}
+    module = backward_at(case, params, batch, twin_module(entering.twin))
+    raw = twin_to_scratch(module, case, grads=True)
+    case.twin.clip(module)
+    clipped = {k: v != raw[k] for k, v in twin_to_scratch(module, case, grads=True).items()}
+    return scratch, raw, clipped
 
 
 def _vote(
@@ -413,6 +435,7 @@ def _vote(
     index: tuple[int, ...],
     by_scratch: Params,
     by_twin: Params,
+    clipped: Params | None = None,
 ) -> Vote:
     def loss_at(value: float) -> float:
         net = scratch_network(entering.scratch)
@@ -431,6 +454,11 @@ def _vote(
     where = (step, name, tuple(int(i) for i in index), s, t, estimate.value, estimate.h, bound, pair_tolerance)
     if not (estimate.finite and math.isfinite(s) and math.isfinite(t)):
         return Vote(*where, None, f"{NOT_FINITE}: {_not_finite_text(s, t, estimate)}")
+    if clipped and clipped[name][index]:
+        # The update follows the clipped gradient, which is no derivative of the loss: nothing for finite
+        # differences to judge; the gradients check compares the clipped gradients of both sides.
+        verdict = f"{CLIPPED}: the twin's clip changes its gradient {t!r}; finite differences do not judge this element"
+        return Vote(*where, None, verdict, declined=True)
     if not estimate.smooth:
         verdict = f"not smooth here: one-sided slopes {estimate.backward!r} and {estimate.forward!r}"
         return Vote(*where, None, f"{verdict}; finite differences do not judge this element", declined=True)

@@ -110,6 +110,7 @@ def _check_fields(case: Case, where: str) -> None:
     _check_callable(where, "Twin(optimizer=...)", t.optimizer)
     _check_callable(where, "Twin(scheduler=...)", t.scheduler, optional=True)
     _check_callable(where, "Twin(evaluate=...)", t.evaluate, optional=True)
+    _check_callable(where, "Twin(clip=...)", t.clip, optional=True)
 
 
 def _check_scratch(s: Scratch, where: str) -> None:

@@ -19,11 +19,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crosscheck import Case, Data, Link, Scratch, Twin, register, shuffled_batches
+from crosscheck import Case, Data, Link, Scratch, Step, Twin, register, shuffled_batches
 from crosscheck.case import vary
 
 N_IN, HIDDEN, N_CLASSES = 2, 10, 3
 BATCH_SIZE, EPOCHS, LEARNING_RATE, MOMENTUM, DECAY = 16, 6, 0.1, 0.9, 0.05
+DESCRIPTION = f"2-{HIDDEN}-3 sigmoid softmax net, the book's momentum v = mu*v - lr*g, lr / (1 + {DECAY}*t)"
 
 # Three overlapping blobs in the plane from a fixed stream; one-hot targets, as the book's loaders give.
 _rng = np.random.RandomState(5)
@@ -169,38 +170,30 @@ class BookTwin(nn.Module):
         return self.out(torch.sigmoid(self.hidden(x)))
 
 
+def book_network(optimizer: type[Momentum] = Momentum) -> TwoLayerNet:
+    """The book's net with its optimizer; the layers draw their weights from ``np.random``."""
+    return TwoLayerNet(N_IN, HIDDEN, N_CLASSES, optimizer(LEARNING_RATE, MOMENTUM, DECAY))
+
+
 def bugged_case() -> Case:
     """The case with ``DecayFirst``: the gate must fail at step 0, on the parameters."""
-    return vary(NET, network=lambda rng: seeded(rng, DecayFirst), name=NET.name + "_bug")
-
-
-# adapter until the harness seeds np.random around the build: the layers draw from the global stream
-def seeded(rng: np.random.RandomState, optimizer: type[Momentum] = Momentum) -> TwoLayerNet:
-    np.random.seed(rng.randint(2**31))
-    return TwoLayerNet(N_IN, HIDDEN, N_CLASSES, optimizer(LEARNING_RATE, MOMENTUM, DECAY))
+    return vary(NET, network=lambda rng: book_network(DecayFirst), name=NET.name + "_bug")
 
 
 # --- the registration: everything below is what a user writes --------------------------------
 # nn.Linear stores W as (out, in), the book's Affine as (in, out)
-TWIN = {"W1": "hidden.weight", "b1": "hidden.bias", "W2": "out.weight", "b2": "out.bias"}
-PARAMS = {f'params["{k}"]': Link(t, transpose=k[0] == "W") for k, t in TWIN.items()}
-GRADS = {f'params["{k}"]': f"layers[{2 * (k[1] == '2')}].d{k[0]}" for k in TWIN}  # layers[0].dW, ...
-VELOCITY = {f'params["{k}"]': f'optimizer.v["{k}"]' for k in TWIN}
-NET = register(
-    Case(
-        name="book_net",
-        description=f"2-{HIDDEN}-3 sigmoid softmax net, the book's momentum v = mu*v - lr*g, lr / (1 + {DECAY}*t)",
-        scratch=Scratch(
-            PARAMS,
-            cross_entropy_error,
-            network=seeded,
-            forward="predict",
-            step=lambda net, x, t, lr: net.train_step(x, t),  # adapter until the step declaration (no lr)
-            grads=GRADS,
-            state={"velocity": VELOCITY},
-            options={"lr": "optimizer.lr", "momentum": "optimizer.momentum"},
-        ),
-        twin=Twin(BookTwin, F.cross_entropy, lambda params, lr: BookMomentum(params, lr, MOMENTUM), decayed),
-        data=Data(X, T, shuffled_batches(len(X), BATCH_SIZE, EPOCHS), LEARNING_RATE, range(0, EPOCHS * 6, 6)),
-    )
+TWIN_NAMES = {"W1": "hidden.weight", "b1": "hidden.bias", "W2": "out.weight", "b2": "out.bias"}
+PARAMS = {f'params["{k}"]': Link(t, transpose=k[0] == "W") for k, t in TWIN_NAMES.items()}
+SCRATCH = Scratch(
+    PARAMS,
+    cross_entropy_error,
+    network=lambda rng: book_network(),  # weights from np.random, which the harness seeds from rng
+    forward="predict",
+    step=Step("train_step", takes=("x", "y")),  # the rate is the optimizer's own
+    grads={f'params["{k}"]': f"layers[{2 * (k[1] == '2')}].d{k[0]}" for k in TWIN_NAMES},  # layers[0].dW, ...
+    state={"velocity": {f'params["{k}"]': f'optimizer.v["{k}"]' for k in TWIN_NAMES}},
+    options={"lr": "optimizer.lr", "momentum": "optimizer.momentum"},
 )
+TWIN = Twin(BookTwin, F.cross_entropy, lambda params, lr: BookMomentum(params, lr, MOMENTUM), decayed)
+DATA = Data(X, T, shuffled_batches(len(X), BATCH_SIZE, EPOCHS), LEARNING_RATE, range(0, EPOCHS * 6, 6))
+NET = register(Case(name="book_net", scratch=SCRATCH, twin=TWIN, data=DATA, description=DESCRIPTION))

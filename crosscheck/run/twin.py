@@ -34,7 +34,7 @@ def backward_at(
     module (a new one unless one is given: a snapshot's copy, with hooks say) holding the gradients.  ``params``
     are written into it, nothing else (a snapshot keeps its other state); None: the module's own.
     ``input_grad``: the batch's input is a leaf that needs its gradient, so that backward hooks on the first
-    layer fire."""
+    layer fire.  The gradients are the loss's own, before the case's ``Twin(clip=...)``."""
     module = case.twin.module(case.torch_dtype) if module is None else module
     if params is not None:
         load_into_twin(module, case, params)
@@ -164,6 +164,7 @@ class TwinRecorder:
         states: dict[str, dict[str, list[np.ndarray]]] = {}
         kept: dict[str, list[np.ndarray]] = {}
         clone_grads, previous = self.clone_grads, self.previous
+        clip = case.twin.clip
         with _collection_paused():
             for step, b in enumerate(batches, start=first):
                 if self.before_step is not None:
@@ -180,6 +181,8 @@ class TwinRecorder:
                     output.retain_grad()
                 loss = case.twin.loss(output, yb)
                 loss.backward()
+                if clip is not None:  # before the gradients are read: the recorded ones are those the update uses
+                    clip(module)
                 outputs.append(output.detach())
                 losses.append(loss.detach())
                 if keep_dloss and output.grad is not None:
