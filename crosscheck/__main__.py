@@ -44,6 +44,10 @@ def table(results: list[Comparison], declared: Mapping[str, Declared] | None = N
     for r in results:
         notes = declared.get(r.network)
         cells = list(r.cells(no_steps="init"))
+        if r.problem is not None and r.problem.kind != "oracle":
+            # Nothing was compared: no difference or tolerance to show; what stopped it is written under the table.
+            step = r.problem.step
+            cells[:4] = ["-" if step is None else f"step {step}", "-", "-", "not compared"]
         cells[-1] = _EXPECTED.get(outcome(r, notes), cells[-1])
         if own_tolerance_text(notes, r):
             cells[-2] += " *"
@@ -51,6 +55,7 @@ def table(results: list[Comparison], declared: Mapping[str, Declared] | None = N
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines += _problem_lines(results)
     for name in dict.fromkeys(r.network for r in results):
         notes = declared.get(name)
         own = own_tolerance_text(notes)
@@ -58,6 +63,17 @@ def table(results: list[Comparison], declared: Mapping[str, Declared] | None = N
         for check, why in notes.expected.items() if notes is not None else ():
             lines.append(f"XFAIL {name} / {check}: {why}")
     return "\n".join(lines)
+
+
+def _problem_lines(results: list[Comparison]) -> list[str]:
+    """One line per thing that kept a network's checks from comparing (a step refused, a case that cannot be
+    checked), with the checks it stopped: the row says only that nothing was compared."""
+    stopped: dict[tuple[str, str], list[str]] = {}
+    for r in results:
+        if r.problem is not None and r.problem.kind != "oracle":
+            first = (r.problem.text.splitlines() or ["(no message)"])[0]
+            stopped.setdefault((r.network, first), []).append(r.check)
+    return [f"FAIL {name} / {', '.join(checks)}: {text}" for (name, text), checks in stopped.items()]
 
 
 def unknown_names(names: list[str], registered: list[str]) -> str | None:
@@ -277,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         from crosscheck.findings import sections
 
         # The same cached traces: collecting re-runs only the comparisons, which take milliseconds.
-        text = report.summary_markdown(report.collect_all(cases.values()), sections(), provenance(), notes)
+        text = report.summary_markdown(report.collect_all(checked.values()), sections(), provenance(), notes)
         print(f"wrote {report.write_summary(text, out)}")
     return 1 if failed else 0
 

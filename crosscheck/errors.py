@@ -44,6 +44,19 @@ def writes_into_input(where: str, exc: BaseException | None = None) -> str:
     )
 
 
+def converts_read_only(where: str, exc: BaseException) -> str | None:
+    """The message for ``torch.from_numpy`` on the read-only data, where the caller's warning filters made torch's
+    warning about it an error; None for any other exception."""
+    if not (isinstance(exc, UserWarning) and "NumPy array is not writable" in str(exc)):
+        return None
+    return (
+        f"{where} converts its read-only input with torch.from_numpy, and torch's warning that it does not support "
+        f"non-writable arrays is an error under the warning filters of this run: the harness hands X and y over "
+        f"read-only, so that both sides and every later step see the same data; convert a copy (torch.tensor(x), "
+        f"or torch.from_numpy(x.copy()))"
+    )
+
+
 def refuses_write(exc: BaseException) -> bool:
     """Whether ``exc`` is NumPy refusing a write into read-only data, or refusing to make it writable."""
     return isinstance(exc, ValueError) and ("read-only" in str(exc) or "cannot set WRITEABLE flag" in str(exc))
@@ -84,4 +97,5 @@ def call_user(where: str, what: str, fn: Callable[..., Any], *args: Any) -> Any:
             raise RegistrationError(writes_into_input(f"{where}: {what}", exc)) from exc
         raise CallError(f"{where}: {what} raised {type(exc).__name__}: {exc}", what) from exc
     except Exception as exc:
-        raise CallError(f"{where}: {what} raised {type(exc).__name__}: {exc}", what) from exc
+        text = converts_read_only(f"{where}: {what}", exc) or f"{where}: {what} raised {type(exc).__name__}: {exc}"
+        raise CallError(text, what) from exc

@@ -285,9 +285,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             return
         if float32 is not None:
-            # Only the reports run the float32 variants: a failure there fails the run as one of its tests would.
-            run.float32_cases = len(float32["networks"])
-            run.float32_checks, run.float32_failures = _float32_outcome(float32)
+            # The float32 variants no test of the run checked (parametrize_with_checks adds them to the cases it is
+            # given): a failure there fails the run as one of its tests would.
+            untested = {k: n for k, n in float32["networks"].items() if n["network"] not in run.cases}
+            run.float32_cases = len(untested)
+            run.float32_checks, run.float32_failures = _float32_outcome({**float32, "networks": untested})
             if run.float32_failures and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -317,7 +319,7 @@ def _check_orphans(config: pytest.Config, run: _Run) -> None:
     from crosscheck.goldens import orphan_goldens
 
     try:
-        run.folder = _project(config).goldens
+        proj = _project(config)
     except pytest.UsageError as exc:
         run.orphan_error = f"golden files not checked for orphans: {exc}"
         return
@@ -325,15 +327,19 @@ def _check_orphans(config: pytest.Config, run: _Run) -> None:
     if isinstance(registered, str):
         run.orphan_error = f"golden files not checked for orphans: {registered}"
         return
-    names = set(run.cases) | {name for name, _ in run.outcomes} | set(registered)
+    run.folder = proj.goldens
+    names = set(run.cases) | {name for name, _ in run.outcomes} | set(registered) | set(proj.optional)
     run.orphans = orphan_goldens(run.folder, names) if run.folder.is_dir() else []
 
 
 def _orphan_text(run: _Run) -> str:
+    files = ", ".join(p.name for p in run.orphans)
+    names = ", ".join(f'"{p.stem}"' for p in run.orphans)
     return (
-        f"golden files that no case read: {', '.join(p.name for p in run.orphans)} in {run.folder}/; "
-        f"a case was renamed or removed (delete the file), or its module is missing from "
-        f"[tool.crosscheck] cases in pyproject.toml"
+        f"golden files that no case read: {files} in {run.folder}/; either a case was renamed or removed (delete "
+        f"the file) or its module is missing from [tool.crosscheck] cases in pyproject.toml, or its case is "
+        f"registered only where something this machine lacks is installed (keep the file, and declare it there: "
+        f"optional = [{names}])"
     )
 
 
@@ -390,6 +396,8 @@ def _write_reports(
         raise NotADirectoryError(f"{out} is a file, not a folder")
     wanted = set(_project(config).float32)
     float32 = [case for case in cases if case.name in wanted]
+    variants = {f"{name}_float32" for name in wanted}
+    cases = [case for case in cases if case.name not in variants]  # their figures are float32.json's
     networks = report.collect_all(cases)
     data = precision.float32_report(float32) if float32 else None
     report.write_reports(

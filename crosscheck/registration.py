@@ -52,6 +52,9 @@ class Project:
     cases: tuple[str, ...] = ()
     goldens: Path = Path(DEFAULT_GOLDENS)
     float32: tuple[str, ...] = ()
+    # Cases registered only where something optional is installed (a case module that registers them behind an
+    # import check): their goldens are kept, not orphans, on a machine that does not register them.
+    optional: tuple[str, ...] = ()
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -103,6 +106,7 @@ def read_project(path: Path | None, root: Path) -> Project:
         cases=_names(path, config, "cases"),
         goldens=path.parent / goldens,
         float32=_names(path, config, "float32"),
+        optional=_names(path, config, "optional"),
     )
 
 
@@ -195,12 +199,13 @@ def register(case: Case) -> Case:
         same = [n for n, c in _REGISTRY.items() if name_key(n) == name_key(case.name) and c is not case]
         if same and same[0] == case.name:
             raise RegistrationError(
-                f"a case named {case.name!r} is already registered; give this one another name "
-                f"(registered: {sorted(_REGISTRY)})"
+                f"a case named {case.name!r} is already registered{_registered_by(case.name)}; give this one another "
+                f"name (registered: {sorted(_REGISTRY)})"
             )
         if same:
             raise RegistrationError(
-                f"case {case.name!r}: a case named {same[0]!r} is already registered, and the two names differ only "
+                f"case {case.name!r}: a case named {same[0]!r} is already registered{_registered_by(same[0])}, and the "
+                f"two names differ only "
                 f"in letter case or Unicode form; each names a golden file, which one file system would share "
                 f"between them: give this one another name (registered: {sorted(_REGISTRY)})"
             )
@@ -212,6 +217,14 @@ def register(case: Case) -> Case:
     module = _LOADING[-1] if _LOADING else caller.get("__name__", "")
     _REGISTERED_IN[case.name] = (module, getattr(sys.modules.get(module), "__file__", None) or caller.get("__file__"))
     return case
+
+
+def _registered_by(name: str) -> str:
+    """Where the case already named ``name`` was registered (" by module 'm' (file)"), as far as it is known."""
+    module, file = _REGISTERED_IN.get(name, ("", None))
+    if not module and not file:
+        return ""
+    return f" by {f'module {module!r}' if module else 'a script'}{f' ({file})' if file else ''}"
 
 
 def name_key(name: str) -> str:

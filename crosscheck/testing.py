@@ -139,6 +139,18 @@ def not_called(case_name: str, check: str) -> str:
     )
 
 
+def _float32_variants(cases: list[Case]) -> list[Case]:
+    """The float32 variants of the given cases that the project lists in ``[tool.crosscheck] float32`` (and that
+    are not given already): a plain pytest run checks them as the command and the reports do."""
+    from crosscheck.precision import float32_case
+
+    run = settings.current()
+    listed = set((run_project(run) if run is not None else project()).float32)
+    given = {case.name for case in cases if isinstance(case, Case)}
+    wanted = [c for c in cases if isinstance(c, Case) and c.name in listed and np.dtype(c.dtype) == np.float64]
+    return [variant for variant in map(float32_case, wanted) if variant.name not in given]
+
+
 def parametrize_with_checks(
     cases: Iterable[Case], expected_failed_checks: Mapping[str, Mapping[str, str]] | None = None
 ) -> Any:
@@ -164,6 +176,7 @@ def parametrize_with_checks(
             f"case is registered for {where}; list the modules that register yours in its pyproject.toml, "
             f'[tool.crosscheck] cases = ["mypackage.mynet"]'
         )
+    cases += _float32_variants(cases)
     params = []
     seen: dict[str, Case] = {}
     for case in cases:

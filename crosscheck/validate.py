@@ -49,6 +49,7 @@ from crosscheck.validate_maps import (
     check_state_fields,
     check_state_kinds,
 )
+from crosscheck.validate_modes import check_eval_mode, gradients_leaving_buffers
 
 # Golden files are named after cases: a name must fit a file name on every file system.
 MAX_NAME_LENGTH = 100
@@ -194,12 +195,22 @@ def _check_data(case: Case, where: str) -> None:
             )
         # Integers are what the network takes as they are (class labels, token ids); floats are the case's.
         integer = np.issubdtype(a.dtype, np.integer)
+        if a.ndim == 0:
+            raise RegistrationError(
+                f"{where}: {label} is a single number (a 0-d array, shape ()); give one row per sample, "
+                f"{label} of shape (n_samples, ...): np.reshape({label}, (1, -1)) for one sample of one value"
+            )
+        if a.dtype == np.bool_:
+            raise RegistrationError(
+                f"{where}: {label} is boolean; neither side computes on bool: for class labels convert it with "
+                f".astype(np.int64), for 0/1 targets of a loss with .astype(np.{dtype.name})"
+            )
         if a.dtype != dtype and not integer:
             raise RegistrationError(
                 f"{where}: {label} has dtype {a.dtype} but the case is {dtype}; convert it with "
                 f".astype(np.{dtype.name}) (integer arrays, such as class labels, are taken as they are)"
             )
-        if a.ndim == 0 or a.size == 0:
+        if a.size == 0:
             raise RegistrationError(f"{where}: {label} is empty (shape {a.shape}); give at least one sample")
         if not integer and not np.all(np.isfinite(a)):
             at = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
@@ -282,7 +293,7 @@ def _check_first_step(case: Case, where: str, net: Any, module: torch.nn.Module,
 
 def _check_scratch_update(case: Case, where: str, net: Any, params: Params, xb: Array, yb: Array) -> None:
     assert case.calls.gradients is not None and case.calls.update is not None
-    grads = call_user(where, "gradients(net, X[batch 0], y[batch 0])", case.calls.gradients, net, xb, yb)
+    grads = gradients_leaving_buffers(case, where, net, "gradients(net, X[batch 0], y[batch 0])", xb, yb)
     if not isinstance(grads, Mapping) or set(grads) != set(case.scratch.params):
         names = sorted(grads) if isinstance(grads, Mapping) else type(grads).__name__
         raise RegistrationError(
@@ -307,7 +318,14 @@ def _check_scratch_update(case: Case, where: str, net: Any, params: Params, xb: 
 def _check_twin_step(case: Case, where: str, module: torch.nn.Module, params: Params, b: Batch, out: Array) -> None:
     load_into_twin(module, case, params)
     xt, yt = batch_of(*twin_data(case), b)
+    before, version = xt.clone(), xt._version
     out_t = call_user(where, "twin(X[batch 0])", module, xt)
+    if xt._version == version and not torch.equal(xt, before):  # an in-place write autograd counts is named later
+        raise RegistrationError(
+            f"{where}: at step 0 the twin writes into its input where autograd does not see it (x.data -= ..., "
+            f"x.detach().sub_(...), x.numpy()[...] = ...), so the twin's later steps see other data than the "
+            f"scratch side's; compute on a new tensor (x = x - x.mean(0))"
+        )
     if tuple(out_t.shape) != out.shape or out_t.dtype != case.torch_dtype:
         raise RegistrationError(
             f"{where}: the twin's output is {out_t.dtype} {tuple(out_t.shape)} but the scratch forward() gives "
@@ -335,6 +353,13 @@ def _check_twin_step(case: Case, where: str, module: torch.nn.Module, params: Pa
     loss_t.backward()
     tensors = dict(module.named_parameters())
     for name, link in case.scratch.params.items():
+        if not tensors[link.tensor].requires_grad:
+            raise RegistrationError(
+                f"{where}: twin tensor {link.tensor!r} (parameter {name!r}) is frozen (requires_grad=False): the "
+                f"twin's optimizer never moves it while the scratch side updates {name!r}; unfreeze it in the twin "
+                f"(requires_grad_(True)), or, if the scratch network keeps it fixed too, leave it out of "
+                f"Scratch(params=...)"
+            )
         if tensors[link.tensor].grad is None:
             raise RegistrationError(
                 f"{where}: twin tensor {link.tensor!r} (parameter {name!r}) gets no gradient from twin_loss"
@@ -380,6 +405,7 @@ def validate(case: Case) -> None:
             f"if the network takes floating-point inputs, convert it with .astype(np.{np.dtype(case.dtype).name})"
         ) from exc
     _check_short_run(case, where, params, batches[:TWIN_REPEAT_STEPS])
+    check_eval_mode(case, where, module)
     _check_layers(case, where, params, batches[0])
 
 

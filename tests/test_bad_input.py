@@ -8,6 +8,8 @@ arrays) and convert it to the parameters' float dtype, but reject integer *param
 must hold its X and y in the case's dtype already, because the harness hands them to both sides.
 """
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -770,8 +772,8 @@ def test_register_rejects_a_second_case_under_a_taken_name():
     assert_raises(
         lambda: register(bad(name="network_3_4_1", description="another network")),
         RegistrationError,
-        "a case named 'network_3_4_1' is already registered; give this one another name "
-        f"(registered: {sorted(registry())})",
+        f"a case named 'network_3_4_1' is already registered by module 'tutorials.networks' "
+        f"({sys.modules['tutorials.networks'].__file__}); give this one another name (registered: {sorted(registry())})",
     )
     assert registry()["network_3_4_1"] is NETWORK_3_4_1
 

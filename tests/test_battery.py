@@ -1,4 +1,5 @@
-"""Every check of the battery on every registered network: ids read ``<network>-<check>``."""
+"""Every check of the battery on every registered network, and on the float32 variants of those listed in
+``[tool.crosscheck] float32``: ids read ``<network>-<check>`` and ``<network>_float32-<check>``."""
 
 from crosscheck import parametrize_with_checks, registry
 

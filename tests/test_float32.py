@@ -1,12 +1,12 @@
-"""Every check of the battery on every tutorial network run in float32 on both sides (ids read
-``<network>_float32-<check>``), with the float32 tolerance rule of ``crosscheck.precision``."""
+"""The tutorial networks run in float32 on both sides, with the float32 tolerance rule of ``crosscheck.precision``;
+their battery (ids ``<network>_float32-<check>``) is tests/test_battery.py's, where parametrize_with_checks adds
+the variants of the cases listed in [tool.crosscheck] float32."""
 
 import math
 
 import numpy as np
 import pytest
 
-from crosscheck import parametrize_with_checks
 from crosscheck.checks import check_training_run, tolerance
 from crosscheck.precision import drift, float32_case, float32_cases
 from crosscheck.run.memo import traces
@@ -19,11 +19,6 @@ from tutorials.networks import SIGMOID_NEURON, TUTORIAL_CASES
 
 # Steps of the patched run below: 1% of the neuron's run, well past the step where the wrong gradient shows.
 STEPS = 100
-
-
-@parametrize_with_checks(float32_cases())
-def test_float32_battery(case, check):
-    check(case)
 
 
 @pytest.mark.parametrize("case", float32_cases(), ids=lambda c: c.name)

@@ -1,6 +1,6 @@
-"""A bug only in the float32 path of a case listed in ``[tool.crosscheck] float32`` fails the gates that run the
-float32 variants: pytest's ``--crosscheck-report`` and the ``crosscheck`` command, as ``python -m
-crosscheck.report`` does, each naming the variant and its failing checks."""
+"""A bug only in the float32 path of a case listed in ``[tool.crosscheck] float32`` fails every gate: a plain
+``pytest`` (``parametrize_with_checks`` adds the variant's tests), ``--crosscheck-report`` and the ``crosscheck``
+command, as ``python -m crosscheck.report`` does, each naming the variant and its failing checks."""
 
 import os
 import subprocess
@@ -37,20 +37,23 @@ def float32_bug(project, monkeypatch):  # noqa: F811
     return project
 
 
-def test_crosscheck_report_fails_on_a_float32_only_bug_naming_each_failing_check(float32_bug):
-    result = float32_bug.runpytest("-p", "no:cacheprovider", "--crosscheck-report=out")
-    result.assert_outcomes(passed=9)  # the float64 tests: the bug is not theirs
+def test_pytest_fails_on_a_float32_only_bug_naming_each_failing_check(float32_bug):
+    # parametrize_with_checks([CASE]) adds the variant of the listed case: a plain run checks it.
+    result = float32_bug.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=10, failed=6)  # the float64 tests and the variant's initial parameters pass
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    lines = summary(result)
-    assert lines[0] == "1 case, 9 checks: 9 passed"
-    assert lines[1] == "float32 (--crosscheck-report): 1 case, 7 checks: 6 failed, 1 passed"
-    assert [line.split(":")[0] for line in lines[2:7]] == [
-        f"FAILED line_float32 / {check}" for check in ("forward", "loss", "gradients", "one_step", "training_run")
-    ]
-    assert lines[2].startswith(
-        "FAILED line_float32 / forward: scratch and twin part before training, forward output on the dataset[0, 0]: "
-        "scratch = 0.40115"
+    assert summary(result)[0] == "2 cases, 16 checks: 6 failed, 10 passed"
+    failed = sorted(line.split(" - ")[0] for line in result.outlines if line.startswith("FAILED tests/"))
+    assert failed == sorted(
+        f"FAILED tests/test_line.py::test_line[line_float32-{check}]"
+        for check in ("forward", "loss", "gradients", "one_step", "training_run", "anchored_steps")
     )
+    # The reports count the variant's checks once: as the tests they were, and in the page's float32 section.
+    registration._REGISTRY.clear()
+    result = float32_bug.runpytest("-p", "no:cacheprovider", "--crosscheck-report=out")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert summary(result)[0] == "2 cases, 16 checks: 6 failed, 10 passed"
+    assert not any(line.startswith("float32 (--crosscheck-report)") for line in summary(result))
     page = (float32_bug.path / "out" / "index.html").read_text(encoding="utf-8")  # written, failures included
     assert (
         '<span class="total fail">8 checks on 1 network: 8 passed, 0 failed; Float32 drift: 7 checks, 6 failed</span>'

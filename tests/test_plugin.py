@@ -164,12 +164,57 @@ def test_an_orphan_golden_fails_the_run(project):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert result.outlines[-1].startswith("=") and "9 passed, 1 error" in result.outlines[-1]
     assert summary(result)[1] == (
-        f"golden files that no case read: renamed_net.npz in {orphan.parent}/; a case was renamed or removed "
-        "(delete the file), or its module is missing from [tool.crosscheck] cases in pyproject.toml"
+        f"golden files that no case read: renamed_net.npz in {orphan.parent}/; either a case was renamed or removed "
+        "(delete the file) or its module is missing from [tool.crosscheck] cases in pyproject.toml, or its case is "
+        "registered only where something this machine lacks is installed (keep the file, and declare it there: "
+        'optional = ["renamed_net"])'
     )
     # A run that selects some tests only cannot tell an orphan from a golden it did not select.
     assert project.runpytest("-p", "no:cacheprovider", "-k", "line-golden").ret == pytest.ExitCode.OK
     assert project.runpytest("-p", "no:cacheprovider", "tests/test_line.py").ret == pytest.ExitCode.OK
+
+
+def test_the_golden_of_a_case_registered_only_with_an_optional_dependency_is_kept_when_declared(project):
+    # The case module registers its case only where an optional package imports; here it does not.
+    project.makepyfile(
+        optional_net="try:\n    import not_installed_here  # noqa: F401\nexcept ImportError:\n    pass\n"
+        "else:\n    from crosscheck import register, vary\n    from line import CASE\n\n"
+        "    register(vary(CASE, name='gpu_line'))\n"
+    )
+    project.runpytest("-p", "no:cacheprovider")
+    goldens = project.path / "tests" / "goldens"
+    (goldens / "gpu_line.npz").write_bytes((goldens / "line.npz").read_bytes())  # committed where it registers
+    config = '[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.crosscheck]\ncases = ["optional_net"]\n'
+    project.makepyprojecttoml(config)
+    assert project.runpytest("-p", "no:cacheprovider").ret == pytest.ExitCode.TESTS_FAILED
+    project.makepyprojecttoml(config + 'optional = ["gpu_line"]\n')
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=9)
+    assert result.ret == pytest.ExitCode.OK
+    assert (goldens / "gpu_line.npz").is_file()
+
+
+def test_a_plain_run_checks_the_float32_variant_of_a_listed_case(project):
+    project.makepyprojecttoml(
+        '[tool.pytest.ini_options]\npythonpath = ["."]\n\n[tool.crosscheck]\nfloat32 = ["line"]\n'
+    )
+    project.runpytest("-p", "no:cacheprovider")  # writes the golden (float64 only)
+    result = project.runpytest("-p", "no:cacheprovider", "-v")
+    ran = [line.split("::")[1].split(" ")[0] for line in result.outlines if "::test_line[" in line]
+    assert [t for t in ran if "_float32-" in t] == [
+        f"test_line[line_float32-{check}]"
+        for check in (
+            "initial_parameters",
+            "forward",
+            "loss",
+            "gradients",
+            "one_step",
+            "training_run",
+            "anchored_steps",
+        )
+    ]
+    result.assert_outcomes(passed=len(ran))
+    assert summary(result)[0] == f"2 cases, {len(ran)} checks: {len(ran)} passed"
 
 
 def test_no_case_is_a_collection_error_not_a_silent_pass(project, monkeypatch):

@@ -306,8 +306,9 @@ def test_names_that_one_file_system_would_share_are_refused(first, second):
     with pytest.raises(RegistrationError) as excinfo:
         register(make_case(name=second))
     assert str(excinfo.value).startswith(
-        f"case {second!r}: a case named {first!r} is already registered, and the two names differ only in letter "
-        f"case or Unicode form; each names a golden file, which one file system would share between them"
+        f"case {second!r}: a case named {first!r} is already registered by module {__name__!r} ({__file__}), and the "
+        f"two names differ only in letter case or Unicode form; each names a golden file, which one file system "
+        f"would share between them"
     )
 
 
