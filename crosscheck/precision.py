@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from crosscheck import jsonfile
-from crosscheck.case import Case, vary
+from crosscheck.case import Case, float32_case
 from crosscheck.checks import battery, run_check, run_length, tolerance
 from crosscheck.compare import differences
 from crosscheck.environment import provenance
@@ -33,36 +33,7 @@ from crosscheck.run.memo import RUNS
 from crosscheck.run.start import start
 from crosscheck.tolerance import EPS32, ULPS_PER_STEP
 
-FLOAT32 = np.dtype(np.float32)
 REPORT = Path("reports") / "float32.json"
-
-
-def _float32(a: np.ndarray) -> np.ndarray:
-    """Floating-point data in float32; integers (class labels) as they are."""
-    return a if np.issubdtype(a.dtype, np.integer) else np.asarray(a).astype(np.float32)
-
-
-def float32_case(case: Case) -> Case:
-    """The float32 variant of a float64 case, named ``<name>_float32``.
-
-    The same variant object is returned for the same case, so that its run is computed once (``RUNS`` keeps a
-    run by case object): it is kept on the case itself, and lives as long as the case.
-    """
-    if np.dtype(case.dtype) != np.float64:
-        raise ValueError(f"{case.name}: float32_case takes a float64 case, this one is {np.dtype(case.dtype).name}")
-    known = getattr(case, "_float32_variant", None)
-    if known is not None:
-        return known
-    variant = vary(
-        case,
-        name=f"{case.name}_float32",
-        dtype=FLOAT32,
-        X=_float32(case.data.X),
-        y=_float32(case.data.y),
-        description=f"{case.description} (float32)" if case.description else "float32",
-    )
-    object.__setattr__(case, "_float32_variant", variant)  # a frozen dataclass: the memo is not one of its fields
-    return variant
 
 
 def configured_cases() -> tuple[Case, ...]:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from crosscheck.case import Case
 from crosscheck.checks import battery, run_check, tolerance
 from crosscheck.compare import Comparison
+from crosscheck.errors import StepError
 from crosscheck.lockstep import Run
 from crosscheck.registration import registry
 from crosscheck.run.memo import RUNS
+from crosscheck.validate import validation_problem
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class NetworkReport:
     source: str | None
     description: str
     comparisons: tuple[Comparison, ...]
-    run: Run
+    run: Run | None  # None where the run was refused at some step (each check's problem says where)
     curve_steps: tuple[int, ...]
     atol: float
     rtol: float
@@ -37,7 +39,12 @@ class NetworkReport:
 
 def collect(case: Case) -> NetworkReport:
     """Run the battery on ``case`` from its run (``RUNS``)."""
-    run = RUNS.full(case)
+    run: Run | None = None
+    if validation_problem(case) is None:
+        try:
+            run = RUNS.full(case)
+        except StepError:
+            pass  # each check says the refusal: ``run_check`` reads it from ``RUNS``
     atol, rtol = tolerance(case)
     return NetworkReport(
         name=case.name,

@@ -59,7 +59,7 @@ class Diagnosis:
         return lines
 
 
-def _oracle(case: Case, d: Divergence, run: Run) -> str | None:
+def _oracle(case: Case, d: Divergence, run: Run | None) -> str | None:
     """What the finite-difference oracle says about the diverging gradient element, in words."""
     if d.quantity != "grad" or d.step is None or np.dtype(case.dtype) != np.float64:
         return None

@@ -51,6 +51,8 @@ def per_step(net: NetworkReport) -> dict[str, dict[str, np.ndarray]]:
     largest |scratch - twin| / (atol + rtol |twin|) (``ratio``, > 1 where the check fails), from the largest of
     each quantity that the run kept as it stepped (``compare``'s ``maxima``)."""
     out: dict[str, dict[str, np.ndarray]] = {}
+    if net.run is None:
+        return out
     maxima = net.run.maxima
     for stage in CHAIN:
         keys = stage_keys(maxima, stage)
@@ -89,7 +91,7 @@ def where_it_grows(
     steps = per_step(net) if steps is None else steps
     s = d.step
     entering: list[float] = [0.0, 0.0]
-    if s == 0:
+    if s == 0 and net.run is not None:
         scratch, twin = net.run.first
         for key in stage_keys(scratch, "init"):
             a, b = scratch[key], twin[key]

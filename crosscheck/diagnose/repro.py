@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from crosscheck import paths
-from crosscheck.case import Case, Params
+from crosscheck.case import Case, Params, float32_case
 from crosscheck.checks import tolerance
 from crosscheck.compare import differences
 from crosscheck.errors import StepError
@@ -105,6 +105,10 @@ def find_case(name: str, module: str, root: str) -> Case:
         case = registration.registered(name) or (found[0] if found else None)
     if case is None:
         case = registration.registry(Path(root)).get(name)
+    base = name.removesuffix("_float32")
+    if case is None and base != name:  # a float32 variant: made from its float64 case, as the run made it
+        found64 = registration.registered(base) or registration.registry(Path(root)).get(base)
+        case = float32_case(found64) if found64 is not None else None
     if case is None:
         raise SystemExit(f"repro: no case named {name!r} in the project at {root} (nor in module {module!r})")
     problem = validation_problem(case)

@@ -29,13 +29,15 @@ def network_plots(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarra
     steps = per_step(net) if steps is None else steps
     found = first_divergence(net)
     curve_label = "recorded loss (the case's evaluate)"
+    images = {"checks": plots.check_matrix(net.name, net.comparisons)}
+    if net.run is None:  # a run refused at some step: nothing was kept to draw
+        return images
     scratch, twin = net.run.curves
     scratch_curve, twin_curve, at = scratch["curve"], twin["curve"], list(net.curve_steps)
     if len(scratch_curve) == 0:  # no recorded curve: the per-step batch loss
         scratch_curve, twin_curve = scratch["loss"], twin["loss"]
         at, curve_label = list(range(len(scratch_curve))), "loss of each step's batch"
-    images = {
-        "checks": plots.check_matrix(net.name, net.comparisons),
+    images |= {
         "curves": plots.training_curves(net.name, scratch_curve, twin_curve, at, curve_label),
         "differences": plots.step_differences(
             net.name,
@@ -58,6 +60,7 @@ def _zoom(net: NetworkReport, d: Divergence) -> bytes:
     from crosscheck.report import plots
 
     assert d.step is not None
+    assert net.run is not None
     maxima = net.run.maxima
     keys = stage_keys(maxima, d.quantity)
     n = len(maxima[keys[0]][0])

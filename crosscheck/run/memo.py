@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Callable, Collection, Iterator
 
 from crosscheck.case import Case
+from crosscheck.errors import StepError
 from crosscheck.keys import Pair
 from crosscheck.lockstep import Run, chunks, run_case
 from crosscheck.run.scratch import scratch_trace
@@ -30,6 +31,8 @@ class Runs:
 
     def __init__(self) -> None:
         self._full: dict[int, Run] = {}
+        # A run refused at some step, by case: every later reader gets the same refusal, not the run again.
+        self._refused: dict[int, StepError] = {}
         self._first: dict[int, Pair] = {}
         # Both sides entering a step, by case and step: those of the run at the default seed (three steps, kept as
         # long as the run) and those of the latest replay to another step (one step, kept until the next).
@@ -49,10 +52,17 @@ class Runs:
     def full(self, case: Case) -> Run:
         """The case's whole run, both sides stepped together (``crosscheck.lockstep``)."""
         run = self._full.get(id(case))
+        if id(case) in self._refused:
+            raise self._refused[id(case)]
         if run is None:
             params, batches = start(case)
             capture = Capture(case, default_steps(len(batches)))
-            run = self._full[id(case)] = run_case(case, params, batches, capture)
+            try:
+                run = self._full[id(case)] = run_case(case, params, batches, capture)
+            except StepError as exc:
+                self._refused[id(case)] = exc
+                self._watch(case)
+                raise
             # A new dict, not an update: a scope's saved copy shares the old one.
             self._snapshots[id(case)] = {**self._snapshots.get(id(case), {}), **capture.taken()}
             self._watch(case)
@@ -97,6 +107,7 @@ class Runs:
 
     def forget(self, case_id: int) -> None:
         self._full.pop(case_id, None)
+        self._refused.pop(case_id, None)
         self._first.pop(case_id, None)
         self._snapshots.pop(case_id, None)
         self._replayed.pop(case_id, None)
@@ -105,6 +116,7 @@ class Runs:
     def clear(self) -> None:
         """Forget every run (a mutation run recomputes them under each mutant)."""
         self._full.clear()
+        self._refused.clear()
         self._first.clear()
         self._snapshots.clear()
         self._replayed.clear()
@@ -115,11 +127,11 @@ class Runs:
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:
         """What the block computes is forgotten when it ends; what was there before stays."""
-        kept = dict(self._full), dict(self._first), dict(self._snapshots), dict(self._replayed)
+        kept = dict(self._full), dict(self._first), dict(self._snapshots), dict(self._replayed), dict(self._refused)
         try:
             yield
         finally:
-            self._full, self._first, self._snapshots, self._replayed = kept
+            self._full, self._first, self._snapshots, self._replayed, self._refused = kept
 
 
 RUNS = Runs()

@@ -277,10 +277,15 @@ def record_steps(
             if step in curve_at:
                 stage = "evaluate"
                 curve.append(np.array(evaluate(net, X, y)))
+        except StepError as exc:  # its facts, where the function that raised it did not know them
+            exc.step = step if exc.step is None else exc.step
+            exc.side = exc.side or "scratch"
+            raise
         except (RuntimeWarning, ValueError) as exc:
             failure = _scratch_failure(case, step, stage, exc)
             if failure is None:
                 raise
+            failure.step, failure.side = step, "scratch"
             raise failure from exc
     return {key: row for key, row in rows.items() if row or key in ("loss", "curve")}
 

@@ -8,6 +8,7 @@ import functools
 import gc
 import operator
 import warnings
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
@@ -125,6 +126,7 @@ class TwinRecorder:
         # in the tensors' version counters.
         self.X, self.y = twin_data(case)
         self.data_versions = (self.X._version, self.y._version)
+        self.data_digest = _digest(self.X, self.y)
         self.init = {f"init.{k}": v for k, v in twin_to_scratch(module, case).items()}
         module.train()
         # The recording costs little beside the step itself (tools/bench.py measures it against a plain
@@ -175,7 +177,9 @@ class TwinRecorder:
                 if not output.requires_grad:
                     raise StepError(
                         f"{case.name}: at step {step} the twin's output does not depend on its parameters (it is "
-                        f"detached); return the tensor computed from the parameters"
+                        f"detached); return the tensor computed from the parameters",
+                        step=step,
+                        side="twin",
                     )
                 if keep_dloss:
                     output.retain_grad()
@@ -212,13 +216,17 @@ class TwinRecorder:
                 elif written and not clone_grads:
                     raise StepError(
                         f"{case.name}: at step {step} the twin's optimizer wrote into the gradients, which it left "
-                        f"as they were at step {self.detected}; the gradients backward computed are lost for that step"
+                        f"as they were at step {self.detected}; the gradients backward computed are lost for that step",
+                        step=step,
+                        side="twin",
                     )
                 previous = gs
                 if (X._version, y._version) != self.data_versions or xb._version or yb._version:
                     raise StepError(
                         f"{case.name}: at step {step} the twin writes into its input (an in-place operation such as "
-                        f"x.sub_() or x -= ... on the batch); compute on a new tensor (x = x - x.mean(0))"
+                        f"x.sub_() or x -= ... on the batch); compute on a new tensor (x = x - x.mean(0))",
+                        step=step,
+                        side="twin",
                     )
                 for n, p in named:
                     values[n].append(_copy_through(views, n, p))
@@ -240,6 +248,14 @@ class TwinRecorder:
                         curve.append(case.calls.twin_evaluate(module, X, y).clone())
                     _set_mode(module, True)
         self.clone_grads, self.previous = clone_grads, previous
+        if batches and _digest(X, y) != self.data_digest:
+            # A write through .data (or .detach()) moves no version counter: the values tell, once a chunk.
+            last = first + len(batches) - 1
+            raise StepError(
+                f"{case.name}: between steps {first} and {last} the twin writes into its input where autograd does "
+                f"not see it (x.data -= ..., or through x.detach()); compute on a new tensor (x = x - x.mean(0))",
+                side="twin",
+            )
         if outputs:
             trace["output"] = torch.stack(outputs).numpy()
             trace["loss"] = torch.stack(losses).numpy()
@@ -273,6 +289,11 @@ class TwinRecorder:
             # A count (num_batches_tracked) in the case's dtype, as the scratch side's: exact in either.
             trace[f"buffer.{path}"] = in_case_dtype(case, held) if np.issubdtype(held.dtype, np.integer) else held
         return trace
+
+
+def _digest(*tensors: torch.Tensor) -> tuple[int, ...]:
+    """A checksum of each tensor's bytes, read in place (no copy of a large dataset)."""
+    return tuple(zlib.crc32(cast(Any, np.ascontiguousarray(t.detach().numpy()))) for t in tensors)
 
 
 def _set_mode(module: torch.nn.Module, mode: bool) -> None:
