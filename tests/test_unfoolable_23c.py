@@ -176,7 +176,7 @@ def test_the_command_row_of_a_check_stopped_at_a_step_says_not_compared_and_why(
     case = make_case(name="gains_a_key", gradients=gains_a_key)
     lines = table(run_all({case.name: case})).splitlines()
     assert [line.split() for line in lines if line.startswith("gains_a_key  training_run")] == [
-        ["gains_a_key", "training_run", "-", "-", "-", "not", "compared", "FAIL"]
+        ["gains_a_key", "training_run", "step", "2", "-", "-", "not", "compared", "FAIL"]
     ]
     assert (
         "FAIL gains_a_key / training_run, anchored_steps, finite_differences: at step 2 the scratch side's "
