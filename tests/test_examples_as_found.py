@@ -38,6 +38,9 @@ def test_each_adapter_is_marked_with_the_feature_that_removes_it():
     # The lead deletes them as the features land: every one must be findable by its marker.
     for module in EXAMPLES.values():
         source = (ROOT / "examples" / f"{module}.py").read_text(encoding="utf-8")
+        if module == "small_cnn":  # its layers' gradients are captured (Scratch(capture=...)): no adapter left
+            assert "adapter until" not in source
+            continue
         assert re.search(r"adapter until (the|a) \w", source), module
 
 
