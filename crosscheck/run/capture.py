@@ -181,9 +181,8 @@ class Watch:
                     names = (
                         [target.capture.grad] if isinstance(target.capture.grad, str) else target.capture.grad.values()
                     )
-                    read: dict[str, Any] = {
-                        n: np.array(frame.f_locals[n]) for n in names if n in args
-                    }  # before the method changes it
+                    # Arguments copied as the call begins, before the method can change them in place.
+                    read: dict[str, Any] = {n: np.array(frame.f_locals[n]) for n in names if n in args}
                     if isinstance(target.capture.grad, str):
                         read[""] = by_id.get(id(frame.f_locals.get(target.capture.param or "")))
                     open_frames[frame] = (target, read)
