@@ -18,7 +18,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crosscheck.case import Absent, Case, Data, Layer, Link, Scaled, Scratch, Step, Tolerance, Twin, vary
+    from crosscheck.case import Absent, Capture, Case, Data, Layer, Link, Scaled, Scratch, Step, Tolerance, Twin, vary
     from crosscheck.checks import CHECKS, run_check
     from crosscheck.errors import RegistrationError
     from crosscheck.findings import Finding, register_findings
@@ -39,6 +39,7 @@ _WHERE = {
     "Layer": "crosscheck.case",
     "Link": "crosscheck.case",
     "Absent": "crosscheck.case",
+    "Capture": "crosscheck.case",
     "Scaled": "crosscheck.case",
     "RegistrationError": "crosscheck.errors",
     "parametrize_with_checks": "crosscheck.testing",
@@ -51,6 +52,7 @@ _WHERE = {
 __all__ = [
     "Absent",
     "CHECKS",
+    "Capture",
     "Case",
     "Data",
     "Finding",

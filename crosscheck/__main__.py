@@ -33,7 +33,11 @@ if TYPE_CHECKING:
 _EXPECTED = {"expected failure": "XFAIL", "unexpected pass": "XPASS"}
 
 
-def table(results: list[Comparison], declared: Mapping[str, Declared] | None = None) -> str:
+def table(
+    results: list[Comparison],
+    declared: Mapping[str, Declared] | None = None,
+    left_out: Mapping[str, list[str]] | None = None,
+) -> str:
     """The verdicts, one row a check; ``declared`` (what each case declares about its verdict) marks a case's own
     tolerance with ``*``, explained under the table with its reason, and an expected failure ``XFAIL``."""
     from crosscheck.report.text import outcome, own_tolerance_text
@@ -62,6 +66,7 @@ def table(results: list[Comparison], declared: Mapping[str, Declared] | None = N
         lines += [f"* {name}: {own}"] if own else []
         for check, why in notes.expected.items() if notes is not None else ():
             lines.append(f"XFAIL {name} / {check}: {why}")
+        lines += [f"- {name}: {line}" for line in (left_out or {}).get(name, [])]  # report.text.case_left_out
     return "\n".join(lines)
 
 
@@ -266,10 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     variants = float32_variants(cases, args.networks)
     checked = {**cases, **{case.name: case for case in variants}}
     results = run_all(checked, [*(args.networks or cases), *(case.name for case in variants)], progress=sys.stderr)
-    from crosscheck.report.text import FAILED, XPASSED, counts_text, declared, outcome
+    from crosscheck.report.text import FAILED, XPASSED, case_left_out, counts_text, declared, outcome
 
     notes = declared(checked.values())
-    print(table(results, notes))
+    print(table(results, notes, {name: case_left_out(case) for name, case in checked.items()}))
     outcomes = [outcome(r, notes.get(r.network)) for r in results]
     # A check its case expects to fail does not fail the command (pytest counts it as a strict xfail alike).
     failed = [r for r, o in zip(results, outcomes, strict=True) if o in (FAILED, XPASSED)]

@@ -153,6 +153,22 @@ class Absent:
     why: str = ""
 
 
+@dataclass(frozen=True)
+class Capture:
+    """A method of the network that receives gradients during its own step (``Scratch(capture=...)``), for a network
+    that keeps them to itself: the harness watches that method's calls while the step runs and records the gradient
+    of each parameter.  ``method`` is its path (``[*]`` for every item of a list: ``"layers[*].optimizer.update"``).
+    Either ``grad`` names the gradient in the method (an argument, read as the call begins, or a local variable,
+    read as it returns) and ``param`` the argument that is the parameter itself (matched to the case's parameters by
+    identity): ``Capture("layers[*].optimizer.update", grad="dw", param="w")``; or ``grad`` maps attributes of the
+    method's object to their gradients' names in it, for a layer whose backward steps its own weights
+    (``self.W -= lr * dW``): ``Capture("conv.backward", grad={"filters": "d_filters"})``."""
+
+    method: str
+    grad: str | Mapping[str, str]
+    param: str | None = None
+
+
 def _default_sgd(params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr)
 
@@ -212,7 +228,8 @@ class Scratch:
     the loss or ``(output, loss)``; or a ``Step`` declaring what it takes and where its loss is) runs the network's
     own update code; ``gradients`` (``(net, x, y) -> {path: gradient}``) with ``update`` (``(net, grads, lr)``)
     is for networks written that way.  With ``step``, ``grads`` names the gradients the step leaves behind
-    (``{param path: gradient path}``), and ``gradients``, when given as well, is called before the step.
+    (``{param path: gradient path}``), and ``gradients``, when given as well, is called before the step;
+    ``capture`` names the method that receives them where the step keeps them to itself (``Capture``).
 
     Optimizer state: ``state`` maps each state kind the twin's optimizer keeps (torch's names:
     ``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ``step``, ...) to ``{param path: state path}``, or to
@@ -242,6 +259,8 @@ class Scratch:
     # Optional dL/doutput of the scratch loss, recorded so a divergence can be placed between the loss and
     # the parameter gradients.
     loss_gradient: Callable[[Array, Array], Array] | None = None
+    # The methods that receive the gradients a step keeps to itself (``Capture``), with ``step``.
+    capture: Capture | Sequence[Capture] = ()
 
 
 @dataclass(frozen=True)

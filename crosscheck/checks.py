@@ -17,6 +17,7 @@ from crosscheck.errors import StepError
 from crosscheck.finite_diff import finite_difference_votes
 from crosscheck.keys import Pair, Trace
 from crosscheck.lockstep import TRAINING_KEYS, Run
+from crosscheck.run.capture import captured_params
 from crosscheck.run.memo import RUNS
 from crosscheck.run.start import start
 from crosscheck.size import announce
@@ -171,22 +172,40 @@ FLOAT64_ONLY = frozenset({"finite_differences"})
 
 def exposed_gradients(case: Case) -> set[str]:
     """The parameters whose scratch gradient can be seen: all with a ``gradients`` function, else those whose
-    gradient the case names the path a step leaves it at."""
-    return set(case.scratch.params) if case.calls.gradients is not None else set(case.scratch.grads)
+    gradient the case names the path a step leaves it at, or the method that receives it (``Capture``)."""
+    if case.calls.gradients is not None:
+        return set(case.scratch.params)
+    return set(case.scratch.grads) | captured_params(case.scratch)
+
+
+# Why a network whose own step keeps its gradients to itself is not put through the checks that read them.
+HIDDEN = (
+    "the network's own step keeps {which} to itself: name where the step leaves them (Scratch(grads=...)) or the "
+    "method that receives them (Scratch(capture=Capture(...)))"
+)
+
+
+def not_run(case: Case) -> dict[str, str]:
+    """{check: why} for the checks of the battery that ``case`` cannot be put through: the gradient checks, where
+    its step keeps some of its gradients to itself (the parameters after each update then carry the check)."""
+    shown = exposed_gradients(case)
+    hidden = sorted(set(case.scratch.params) - shown)
+    if not hidden:
+        return {}
+    which = "its gradients" if not shown else f"the gradients of {', '.join(hidden)}"
+    why = HIDDEN.format(which=which)
+    out = {} if shown else {"gradients": why}
+    if np.dtype(case.dtype) == np.float64:  # the oracle votes on every parameter's gradient
+        out["finite_differences"] = why
+    return out
 
 
 def battery(case: Case) -> list[str]:
     """The checks that apply to ``case``: CHECKS, the anchored steps, and for a float64 case the finite-difference
-    oracle; a
-    network whose own step keeps its gradients to itself has no gradient to check, only what follows."""
+    oracle; less those ``not_run(case)`` says why it cannot be put through."""
     float64 = np.dtype(case.dtype) == np.float64
-    checks = [*CHECKS, *(name for name in ORACLES if float64 or name not in FLOAT64_ONLY)]
-    shown = exposed_gradients(case)
-    if not shown:
-        checks = [c for c in checks if c != "gradients"]
-    if shown != set(case.scratch.params):  # the oracle votes on every parameter's gradient
-        checks = [c for c in checks if c != "finite_differences"]
-    return checks
+    dropped = not_run(case)
+    return [c for c in (*CHECKS, *(n for n in ORACLES if float64 or n not in FLOAT64_ONLY)) if c not in dropped]
 
 
 def run_check(case: Case, check: str, run: Pair | Run | None = None) -> Comparison:

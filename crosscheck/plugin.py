@@ -51,6 +51,8 @@ class _Run:
     float32_cases: int = 0
     float32_checks: int = 0
     float32_failures: list[str] = field(default_factory=list)
+    # case name -> what its battery leaves out and why (report.text.case_left_out); under xdist, from the workers
+    left_out: dict[str, list[str]] = field(default_factory=dict)
 
 
 _RUN = pytest.StashKey[_Run]()
@@ -262,6 +264,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         # (nor torch), so the worker, which has, tells it the registered names.
         if run.cases:
             config.workeroutput[_REGISTERED] = _registered(config)  # type: ignore[attr-defined]
+            config.workeroutput[_LEFT_OUT] = _left_out(run)  # type: ignore[attr-defined]
         return
     golden_ran = any(check == "golden" for _, check in run.outcomes)
     if golden_ran and _whole_suite(config, run) and not session.shouldfail and not session.shouldstop:
@@ -344,6 +347,13 @@ def _orphan_text(run: _Run) -> str:
 
 
 _REGISTERED = "crosscheck_registered"
+_LEFT_OUT = "crosscheck_left_out"
+
+
+def _left_out(run: _Run) -> dict[str, list[str]]:
+    from crosscheck.report.text import case_left_out
+
+    return {name: lines for name, case in run.cases.items() if (lines := case_left_out(case))}
 
 
 def _registered(config: pytest.Config) -> list[str] | str:
@@ -364,6 +374,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     config = node.config
     if registered is not None and config in _ACTIVE:
         config.stash[_RUN].registered = registered
+    left_out = (getattr(node, "workeroutput", None) or {}).get(_LEFT_OUT)
+    if left_out and config in _ACTIVE:
+        config.stash[_RUN].left_out.update(left_out)
 
 
 def _whole_suite(config: pytest.Config, run: _Run) -> bool:
@@ -425,6 +438,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     cases = {name for name, _ in run.outcomes}
     tally = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
     tr.write_line(f"{len(cases)} case{'s' if len(cases) != 1 else ''}, {len(run.outcomes)} checks: {tally}")
+    for name, lines in sorted((run.left_out or _left_out(run)).items()):
+        for line in lines if name in cases else ():
+            tr.write_line(f"{name}: {line}")
     failing: dict[str, list[tuple[str, str]]] = {}
     for (name, check), (outcome, message) in run.outcomes.items():
         if outcome == "failed":

@@ -82,7 +82,10 @@ def optimizer_line(result: Comparison, case: Case) -> str:
     d = result.first_divergence
     if d is None or d.quantity not in ("lr", "state", "param"):
         return ""
+    from crosscheck.diagnose.update import candidates_text, hidden_update
 
+    if hidden_update(case, d):  # the gradient is as suspect as the optimizer: both candidates, no fix of either
+        return f"\nthe twin trains with {describe_optimizer(case)}; {candidates_text(case, d, RUNS.full(case))}"
     return (
         f"\nthe twin trains with {describe_optimizer(case)}; if the network's optimizer is of another kind or has "
         f"other options, give the twin the same (Twin(optimizer=..., scheduler=...))"

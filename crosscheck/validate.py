@@ -36,6 +36,7 @@ from crosscheck.layer_values import scratch_layer_values, twin_layer_values
 from crosscheck.layout import load_into_twin, twin_data
 from crosscheck.optimizer_text import describe_optimizer
 from crosscheck.rows import first_rows
+from crosscheck.run.capture import check_capture
 from crosscheck.run.scratch import scratch_trace
 
 # Golden files are named after cases: a name must fit a file name on every file system.
@@ -176,6 +177,7 @@ def _check_scratch(s: Scratch, where: str) -> None:
         if param not in s.params:
             raise RegistrationError(f"{where}: grads names {param!r}, which is not a parameter ({sorted(s.params)})")
     check_state_fields(s, where)
+    check_capture(s, where)
     if s.lr is not None:
         _check_path(where, "Scratch(lr=...)", s.lr)
     for path in s.buffers:

@@ -6,16 +6,17 @@ render verdicts; neither runs the battery its own way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from crosscheck.case import Case
-from crosscheck.checks import battery, run_check, tolerance
+from crosscheck.checks import battery, not_run, run_check, tolerance
 from crosscheck.compare import Comparison
 from crosscheck.errors import StepError
 from crosscheck.lockstep import Run
 from crosscheck.registration import registry
 from crosscheck.run.memo import RUNS
+from crosscheck.state_paths import not_compared
 from crosscheck.validate import validation_problem
 
 
@@ -31,6 +32,10 @@ class NetworkReport:
     curve_steps: tuple[int, ...]
     atol: float
     rtol: float
+    # What the battery left out for this case: {check: why} of the checks not run (``checks.not_run``), and a
+    # sentence per optimizer state kind not compared (``state_paths.not_compared``).
+    not_run: Mapping[str, str] = field(default_factory=dict)
+    not_compared: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -55,6 +60,8 @@ def collect(case: Case) -> NetworkReport:
         curve_steps=tuple(int(s) for s in case.data.curve_steps),
         atol=atol,
         rtol=rtol,
+        not_run=not_run(case),
+        not_compared=tuple(not_compared(case)),
     )
 
 

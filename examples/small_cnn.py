@@ -3,7 +3,8 @@
 against ``nn.Conv2d``, ``nn.MaxPool2d`` and ``nn.Linear`` trained by ``torch.optim.SGD``.
 
 Each layer keeps its gradients to itself: its ``backward(d_out, lr)`` computes them, steps its own weights
-and hands back only the gradient of its input; ``train(image, label, lr)`` returns the loss.  The forward
+and hands back only the gradient of its input; ``train(image, label, lr)`` returns the loss.  The harness reads
+each gradient inside the ``backward`` that computes it (``Capture``).  The forward
 passes broadcast over leading axes, so the same ``forward`` takes one image or the whole set.  The max-pool
 routes a window's gradient to its first maximum, as torch does (a blank corner of a digit gives ties).
 ``FlippedKernelConv`` computes the filters' gradient with the kernel flipped, the mix-up of convolution
@@ -12,15 +13,12 @@ and cross-correlation.
 
 from __future__ import annotations
 
-import copy
-from operator import attrgetter
-
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crosscheck import Case, Data, Link, Scratch, Twin, register
+from crosscheck import Capture, Case, Data, Link, Scratch, Twin, register
 from crosscheck.case import vary
 from examples.digits import load_digits
 
@@ -82,7 +80,8 @@ class DenseSoftmax:
         d_totals = probs.copy()
         d_totals[label] -= 1  # softmax and cross-entropy together: p - one_hot
         d_input = self.W @ d_totals  # with the weights this step's forward used
-        self.W -= lr * np.outer(self.flat, d_totals)
+        d_W = np.outer(self.flat, d_totals)
+        self.W -= lr * d_W
         self.b -= lr * d_totals
         return d_input.reshape(self.in_shape)
 
@@ -106,7 +105,8 @@ class FlippedKernelConv(Conv3x3):
     cross-correlation).  The forward agrees, so step 0's loss does too; the filters' gradient does not."""
 
     def backward(self, d_out: np.ndarray, lr: float) -> None:
-        self.filters -= lr * np.einsum("ijf,ijkl->fkl", d_out, self.regions[..., ::-1, ::-1])
+        d_filters = np.einsum("ijf,ijkl->fkl", d_out, self.regions[..., ::-1, ::-1])
+        self.filters -= lr * d_filters
 
 
 def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -141,23 +141,18 @@ def bugged_case() -> Case:
     return vary(NET, network=lambda rng: SmallCNN(rng, conv=FlippedKernelConv), name=NET.name + "_bug")
 
 
-# adapter until the harness captures gradients kept inside layers: the gradient each layer's SGD step
-# applies, (before - after) / lr, read from a copy of the network trained one step at lr = 1.
-def applied_gradients(net: SmallCNN, image: np.ndarray, label: np.ndarray) -> dict[str, np.ndarray]:
-    trial = copy.deepcopy(net)
-    trial.train(image, int(label), 1.0)
-    return {p: attrgetter(p)(net) - attrgetter(p)(trial) for p in PARAMS}
-
-
 # --- the registration: everything below is what a user writes --------------------------------
 # torch keeps the filters as (f, 1, 3, 3), nn.Linear its weight as (out, in)
 PARAMS = {"conv.filters": Link("conv.weight", (slice(None), 0)), "softmax.W": Link("dense.weight", transpose=True)}
 PARAMS["softmax.b"] = Link("dense.bias")
+# each layer's backward computes its gradients and steps its weights: the harness reads them there
+GRADIENTS = [Capture("conv.backward", {"filters": "d_filters"})]
+GRADIENTS.append(Capture("softmax.backward", {"W": "d_W", "b": "d_totals"}))
 NET = register(
     Case(
         name="small_cnn",
         description=f"3x3 conv ({FILTERS} filters), 2x2 max-pool, dense softmax on 8x8 digits, one image a step",
-        scratch=Scratch(PARAMS, cross_entropy, network=SmallCNN, step="train", gradients=applied_gradients),
+        scratch=Scratch(PARAMS, cross_entropy, network=SmallCNN, step="train", capture=GRADIENTS),
         twin=Twin(CNNTwin, twin_loss),
         data=Data(X, LABELS, in_order, LEARNING_RATE, curve_steps=range(0, SAMPLES, 10)),
     )

@@ -44,7 +44,7 @@ def test_every_adapter_left_names_the_feature_that_would_remove_it_or_why_none_d
         for rest in adapters(module):
             assert re.match(r" until (the|a) \w|, no feature for it: \w", rest), (module, rest)
     # Those the step declarations, the seeded np.random and the twin's clip covered are gone.
-    assert adapters("char_rnn") == adapters("book_net") == []
+    assert adapters("char_rnn") == adapters("book_net") == adapters("small_cnn") == []
     assert adapters("library_net") == [
         ", no feature for it: the library's loss takes (y, p); Scratch(loss=...) is called (output, y)"
     ]

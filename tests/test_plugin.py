@@ -313,8 +313,12 @@ def test_under_xdist_a_worker_tells_the_controller_the_registered_names(monkeypa
     run = plugin._Run(cases={"sigmoid_neuron": object()})
     worker = SimpleNamespace(workerinput={}, workeroutput={}, stash={plugin._RUN: run}, rootpath=tmp_path)
     monkeypatch.setattr(plugin, "_registered", lambda config: ["sigmoid_neuron", "network_2_2_1"])
+    monkeypatch.setattr(plugin, "_left_out", lambda run: {"sigmoid_neuron": ["gradients not run: why"]})
     plugin.pytest_sessionfinish(SimpleNamespace(config=worker), 0)
-    assert worker.workeroutput == {"crosscheck_registered": ["sigmoid_neuron", "network_2_2_1"]}
+    assert worker.workeroutput == {
+        "crosscheck_registered": ["sigmoid_neuron", "network_2_2_1"],
+        "crosscheck_left_out": {"sigmoid_neuron": ["gradients not run: why"]},  # for the end-of-run summary
+    }
 
     goldens = tmp_path / "goldens"
     goldens.mkdir()
@@ -333,6 +337,7 @@ def test_under_xdist_a_worker_tells_the_controller_the_registered_names(monkeypa
     assert ran.registered is None
     plugin.pytest_testnodedown(SimpleNamespace(config=controller, workeroutput=worker.workeroutput), None)
     assert ran.registered == ["sigmoid_neuron", "network_2_2_1"]
+    assert ran.left_out == {"sigmoid_neuron": ["gradients not run: why"]}
 
     # The controller's end of the run: the orphan check with the worker's names, no case loaded here.
     def load_the_cases(config):

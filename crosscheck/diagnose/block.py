@@ -17,6 +17,7 @@ import numpy as np
 from crosscheck.case import Case
 from crosscheck.compare import Divergence, Problem
 from crosscheck.diagnose.chain import first_divergence, where_it_grows
+from crosscheck.diagnose.update import candidates_text, hidden_update
 from crosscheck.errors import StepError
 from crosscheck.keys import exceeds_text, step_text
 from crosscheck.lockstep import Run
@@ -35,6 +36,8 @@ class Diagnosis:
     layer: str | None  # the first layer where the sides part, for a case that names its layers
     repro: Path | None
     optimizer: str | None = None  # what the twin trains with, for a divergence in the update
+    # for a divergence in the update of a network that keeps its gradients to itself: the gradient or the rule
+    update: str | None = None
 
     def block(self) -> list[str]:
         lines = [f"{self.case}: {len(self.failed_checks)} check(s) failed ({', '.join(self.failed_checks)})"]
@@ -52,6 +55,8 @@ class Diagnosis:
             lines.append(f"  layer: {self.layer}")
         if self.optimizer is not None:
             lines.append(f"  the twin trains with {self.optimizer}")
+        if self.update is not None:
+            lines.append(f"  {self.update}")
         if self.odd_one_out is not None:
             lines.append(f"  finite differences: {self.odd_one_out}")
         if self.repro is not None:
@@ -104,8 +109,11 @@ def diagnose(
         from crosscheck.optimizer_text import describe_optimizer
 
         optimizer = describe_optimizer(case)
+    update = candidates_text(case, d, net.run) if d is not None and hidden_update(case, d) else None
     failed_checks = tuple(c.check for c in failed)
-    return Diagnosis(case.name, first.check, failed_checks, d, first.problem, odd, stage, layer, repro, optimizer)
+    return Diagnosis(
+        case.name, first.check, failed_checks, d, first.problem, odd, stage, layer, repro, optimizer, update
+    )
 
 
 def layer_text(case: Case, step: int | None, run: Run | None) -> str | None:

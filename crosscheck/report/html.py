@@ -24,6 +24,7 @@ from crosscheck.report.text import (
     Declared,
     counts_text,
     divergence_text,
+    left_out_lines,
     made_text,
     networks_text,
     outcome,
@@ -157,7 +158,10 @@ def _checks_table(net: NetworkReport, notes: Declared | None = None) -> str:
         "<th>tolerance</th><th>verdict</th><th>first divergence</th></tr>"
     )
     own = own_tolerance_text(notes)
-    return (f'<p class="meta">Tolerance: {e(own)}</p>' if own else "") + f"<table>{head}{''.join(rows)}</table>"
+    left_out = "".join(f'<p class="meta">{e(line)}</p>' for line in left_out_lines(net.not_run, net.not_compared))
+    return (
+        (f'<p class="meta">Tolerance: {e(own)}</p>' if own else "") + left_out + f"<table>{head}{''.join(rows)}</table>"
+    )
 
 
 def _localisation_html(where: Mapping[str, Any] | None) -> str:
@@ -295,7 +299,7 @@ def html_page(
         cells = "".join(
             _verdict_cell(outcome(c, declared.get(net.name)), f'<br><span class="num">{e(f"{c.max_abs:.1e}")}</span>')
             if (c := by_check.get(name)) is not None
-            else "<td>-</td>"
+            else (f'<td title="{e(net.not_run[name])}">not run</td>' if name in net.not_run else "<td>-</td>")
             for name in columns
         )
         overview_rows.append(f'<tr><td><a href="#network-{i}">{e(net.name)}</a></td>{cells}</tr>')
@@ -309,7 +313,8 @@ def html_page(
         "<h1>nn-crosscheck report</h1>",
         '<p class="meta">Every registered network, run as a from-scratch NumPy network and as its PyTorch twin '
         "from the same initial weights, compared at every step: forward output, loss, dL/doutput, "
-        "gradients, optimizer state, buffers and parameters after each update.</p>",
+        "gradients (where the network's step lets them be seen), optimizer state, buffers and parameters after each "
+        "update.</p>",
         f'<p><span class="total {total_class}">{len(checks)} checks on {networks_text(len(networks))}: '
         f"{e(counts_text(outcomes))}{more}</span></p>",
         f'<p class="meta">{e(made_text(made))}</p>',

@@ -21,6 +21,7 @@ from crosscheck.report.text import (
     below,
     counts_text,
     divergence_text,
+    left_out_lines,
     made_text,
     networks_text,
     outcome,
@@ -93,6 +94,13 @@ def summary_markdown(
     ]
     if expected:
         lines += ["", "## Expected failures", "", *expected]
+    left_out = [
+        f"- **{md(net.name)}**: {md(line)}"
+        for net in networks
+        for line in left_out_lines(net.not_run, net.not_compared)
+    ]
+    if left_out:
+        lines += ["", "## Not run, not compared", "", *left_out]
     lines += ["", "## First divergences", ""]
     if not failed:
         lines.append("None: scratch and twin agree within tolerance at every step of every network.")

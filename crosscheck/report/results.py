@@ -68,6 +68,8 @@ def results(
                     "own_tolerance": _tolerance(declared.get(net.name)),
                     "checks": [check_record(c, declared.get(net.name)) for c in net.comparisons],
                     "divergence_stage": where_it_grows(net),
+                    "not_run": dict(net.not_run),
+                    "not_compared": list(net.not_compared),
                 }
                 for net in networks
             ],

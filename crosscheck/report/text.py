@@ -45,6 +45,20 @@ def declared(cases: Iterable[Case], xfails: Mapping[tuple[str, str], str] | None
     return out
 
 
+def left_out_lines(not_run: Mapping[str, str], not_compared: Iterable[str]) -> list[str]:
+    """What a case's battery left out, one sentence each: the checks not run and why, the optimizer state not
+    compared (``NetworkReport.not_run``, ``.not_compared``)."""
+    return [f"{check} not run: {why}" for check, why in not_run.items()] + list(not_compared)
+
+
+def case_left_out(case: Case) -> list[str]:
+    """``left_out_lines`` of ``case``, from its declaration alone (nothing runs)."""
+    from crosscheck.checks import not_run
+    from crosscheck.state_paths import not_compared
+
+    return left_out_lines(not_run(case), not_compared(case))
+
+
 def outcome(c: Comparison, notes: Declared | None) -> str:
     if notes is not None and c.check in notes.expected:
         return XPASSED if c.passed else XFAILED

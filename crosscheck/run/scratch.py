@@ -28,6 +28,7 @@ from crosscheck import paths
 from crosscheck.case import RETURNED, Batch, Case, Params, Step, batch_of_data
 from crosscheck.errors import StepError, refuses_write, writes_into_input
 from crosscheck.keys import Trace, at_step
+from crosscheck.run import capture
 from crosscheck.run.start import in_case_dtype
 from crosscheck.state_paths import load_state, state_paths
 
@@ -212,6 +213,7 @@ def record_steps(
     ]
     param_rows = [(paths.reader(name), rows.setdefault(f"param.{name}", [])) for name in case.scratch.params]
     buffer_rows = [(path, rows.setdefault(f"buffer.{path}", [])) for path in s.buffers]
+    watch = capture.watch(case)
     for step, b in enumerate(batches, start=first):
         xb, yb = batch_of_data(X, b), batch_of_data(y, b)
         stage = "forward"
@@ -238,7 +240,11 @@ def record_steps(
                 update(net, grads, lr)
             else:
                 stage = "step"
-                output, step_loss = _step_result(case, step, own_step(net, xb, yb, lr))
+                if watch is None:
+                    returned, captured = own_step(net, xb, yb, lr), capture.NONE
+                else:  # gradients the step keeps to itself, copied as the methods named receive them
+                    returned, captured = watch.run(net, step, own_step, xb, yb, lr)
+                output, step_loss = _step_result(case, step, returned)
                 if output is not None:
                     outputs.append(_kept(output))
                 losses.append(_checked_loss(case, step, step_loss))
@@ -253,6 +259,8 @@ def record_steps(
                         )
                         for name, path in s.grads.items()
                     }
+                    for name, (seen_at, g) in captured.items():
+                        grads[name] = _checked_array(case, step, f"gradient of {name} ({seen_at})", g, shapes[name])
             if grads:
                 for name, grad in grads.items():
                     grad_rows[name].append(_kept(grad))
