@@ -141,8 +141,9 @@ class Run:
     values: dict[int, Pair] = field(default_factory=dict)  # what the replays read of both sides, by step
 
     def values_at(self, step: int) -> Pair | None:
-        """What the run kept of both sides at ``step``: the gradients (both sides) at a step the oracles replay, the
-        parameters, optimizer state and buffers (both sides) after the step before one."""
+        """What the run kept of both sides at ``step``: at a comparison's first divergence, the gradients and the
+        parameters, optimizer state and buffers after it; at the step before, those after it (entering the
+        divergence); at a step finite differences replay, the scratch gradients a network's own step leaves."""
         return self.values.get(step)
 
 
@@ -198,8 +199,9 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
                 case.name, "anchored_steps", chunk.anchored, twin, anchored_keys, first=start, dtype=dtype,
                 atol=atol1, rtol=rtol1,
             )  # fmt: skip
-        # What the replays read: the gradients at each comparison's first divergence and the state entering it
-        # (after the step before); at the steps finite differences replay, a scratch gradient they cannot compute.
+        # What the replays and the diagnosis read: the gradients and the state after the step at each comparison's
+        # first divergence, and the state entering it (after the step before); at the steps finite differences
+        # replay, a scratch gradient they cannot compute.
         if own_step:  # finite differences read the gradients a network's own step leaves behind
             for s in replayed:
                 if start <= s < start + count:
@@ -212,7 +214,7 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
         for s in sorted(wanted):
             at = values.setdefault(s, ({}, {}))
             for side, trace in zip(at, (scratch, twin), strict=True):
-                side.update(_gradients(trace, s - start))
+                side.update(_gradients(trace, s - start) | _state(trace, s - start))
             if s - 1 >= start:
                 after = values.setdefault(s - 1, ({}, {}))
                 for side, trace in zip(after, (scratch, twin), strict=True):
