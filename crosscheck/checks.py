@@ -233,6 +233,8 @@ def run_check(case: Case, check: str, run: Pair | Run | None = None) -> Comparis
         return judged(case, check, RUNS.full(case) if run is None else run)
     except StepError as exc:
         return failed(case, check, Problem.from_step_error(exc, case.name))
+    finally:
+        RUNS.checked(case, check, battery(case))
 
 
 def failed(case: Case, check: str, problem: Problem) -> Comparison:

@@ -141,11 +141,12 @@ def test_a_point_over_the_memory_limit_is_skipped_with_its_estimate():
         "optimizer": "adam",
         "battery": {"exit_code": 0, "peak_rss_mb": 400.0, "cpu_s": 2.0},
     }
-    per_element = (400.0 * 2**20 - scale.BASE_BYTES) / 100_000
+    # Memory by parameters alone (the lockstep run keeps nothing that grows with the steps), CPU by both.
+    per_parameter = (400.0 * 2**20 - scale.BASE_BYTES) / 1000
     rss, cpu = scale.estimate([measured], 10_000, 1_000, "adam")
-    assert (rss, cpu) == (pytest.approx(scale.BASE_BYTES + per_element * 1e7), pytest.approx(200.0))
-    # Nothing measured yet: issue 22's figures, and no child is started for a point that would not fit.
-    result = scale.grid([1_000_000], [5_000], ["adam"], max_gb=24.0, max_s=1e9)
+    assert (rss, cpu) == (pytest.approx(scale.BASE_BYTES + per_parameter * 10_000), pytest.approx(200.0))
+    # Nothing measured yet: the prior per parameter, and no child is started for a point that would not fit.
+    result = scale.grid([30_000_000], [5_000], ["adam"], max_gb=24.0, max_s=1e9)
     (point,) = result["points"]
-    assert point["skipped"] == "skipped: estimated 650.4 GB (limit 24 GB)"
+    assert point["skipped"] == "skipped: estimated 27.3 GB (limit 24 GB)"
     assert "battery" not in point and "floor" not in point

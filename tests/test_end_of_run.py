@@ -91,3 +91,20 @@ def test_a_float32_variants_repro_finds_its_case(monkeypatch, tmp_path):
     monkeypatch.setattr(registration, "registry", lambda root=None: {})
     found = find_case("repro64_eor_float32", "", str(tmp_path))
     assert found.name == "repro64_eor_float32" and found.dtype == np.float32
+
+
+def test_a_cases_snapshots_are_let_go_once_its_battery_has_run():
+    # Nothing of a run outlives its case's checks but its verdicts: the networks copied entering the replayed steps
+    # go once every check has read them, and a later diagnosis steps the run to the step it needs again.
+    from crosscheck.checks import battery
+    from crosscheck.run.memo import RUNS
+
+    case = make_case(name="released_eor", steps=8)
+    checks = battery(case)
+    for check in checks[:-1]:
+        run_check(case, check)
+    assert RUNS._snapshots.get(id(case))  # finite differences have not run yet
+    run_check(case, checks[-1])
+    assert id(case) not in RUNS._snapshots
+    again = RUNS.entering(case, [4])[4]
+    assert again.scratch.step == again.twin.step == 4 and again.scratch.error is None

@@ -13,8 +13,8 @@ the grid runs twice, each time in a fresh interpreter so that the peak RSS the o
 Both processes import the same modules and build the same case, so the ratios battery / floor compare whole
 processes; each child also reports the CPU time of its own work (after imports), beside.  One torch and BLAS
 thread in every child.  A point whose battery would need more memory or time than allowed is skipped, with
-the estimate that ruled it out, from the largest point already measured with that optimizer (memory grows
-about linearly in parameters x steps today).
+the estimate that ruled it out, from the largest point already measured with that optimizer (memory grows with
+the parameters, not the steps; CPU with both).
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ GRIDS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "small": ((10_000, 100_000), (100, 1_000)),
     "full": ((10_000, 100_000, 1_000_000), (100, 1_000, 5_000)),
 }
-# Before any point is measured: peak RSS about 0.3 GB + this many bytes x parameters x steps (issue 22).
-PRIOR_BYTES = {"sgd": 80.0, "adam": 130.0}
+# Before any point is measured: peak RSS about 0.3 GB + this many bytes a parameter, whatever the steps (measured
+# with the lockstep run: 784-1276-10 with Adam x 100 steps, 1.14 GB).
+PRIOR_BYTES = {"sgd": 600.0, "adam": 900.0}
 BASE_BYTES = 0.3e9
 ONE_THREAD = {n: "1" for n in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
@@ -252,15 +253,14 @@ def measure(kind: str, params: int, steps: int, optimizer: str) -> dict[str, Any
 
 def estimate(rows: Sequence[dict[str, Any]], params: int, steps: int, optimizer: str) -> tuple[float, float]:
     """The battery's peak RSS (bytes) and CPU seconds at a point, scaled from the largest point measured with
-    the same optimizer (bytes and seconds per parameter x step), else from issue 22's figures."""
+    the same optimizer: memory by parameters (the lockstep run keeps what does not grow with the steps), CPU by
+    parameters x steps; before any point, from ``PRIOR_BYTES`` per parameter."""
     done = [r for r in rows if r["optimizer"] == optimizer and "battery" in r and r["battery"]["exit_code"] == 0]
-    size = params * steps
     if not done:
-        return BASE_BYTES + PRIOR_BYTES[optimizer] * size, 0.0
-    top = max(done, key=lambda r: r["params"] * r["steps"])
-    top_size = top["params"] * top["steps"]
-    per_byte = max(0.0, top["battery"]["peak_rss_mb"] * 2**20 - BASE_BYTES) / top_size
-    return BASE_BYTES + per_byte * size, top["battery"]["cpu_s"] * size / top_size
+        return BASE_BYTES + PRIOR_BYTES[optimizer] * params, 0.0
+    top = max(done, key=lambda r: (r["params"], r["steps"]))
+    per_param = max(0.0, top["battery"]["peak_rss_mb"] * 2**20 - BASE_BYTES) / top["params"]
+    return BASE_BYTES + per_param * params, top["battery"]["cpu_s"] * params * steps / (top["params"] * top["steps"])
 
 
 def grid(

@@ -33,6 +33,7 @@ class Runs:
         self._full: dict[int, Run] = {}
         # A run refused at some step, by case: every later reader gets the same refusal, not the run again.
         self._refused: dict[int, StepError] = {}
+        self._checked: dict[int, set[str]] = {}  # the checks of each case's battery that have run
         self._first: dict[int, Pair] = {}
         # Both sides entering a step, by case and step: those of the run at the default seed (three steps, kept as
         # long as the run) and those of the latest replay to another step (one step, kept until the next).
@@ -105,9 +106,20 @@ class Runs:
             kept.update(replayed)
         return {s: kept[s] for s in steps}
 
+    def checked(self, case: Case, check: str, battery: Collection[str]) -> None:
+        """``check`` of the case's ``battery`` has run: once all have, the snapshots its oracles started from are
+        let go (a large network's copies entering three steps), and a later replay (a diagnosis) steps the run to
+        the step it needs again."""
+        done = self._checked.setdefault(id(case), set())
+        done.add(check)
+        if done >= set(battery):
+            self._snapshots.pop(id(case), None)
+            self._replayed.pop(id(case), None)
+
     def forget(self, case_id: int) -> None:
         self._full.pop(case_id, None)
         self._refused.pop(case_id, None)
+        self._checked.pop(case_id, None)
         self._first.pop(case_id, None)
         self._snapshots.pop(case_id, None)
         self._replayed.pop(case_id, None)
@@ -117,6 +129,7 @@ class Runs:
         """Forget every run (a mutation run recomputes them under each mutant)."""
         self._full.clear()
         self._refused.clear()
+        self._checked.clear()
         self._first.clear()
         self._snapshots.clear()
         self._replayed.clear()
