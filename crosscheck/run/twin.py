@@ -187,7 +187,8 @@ class TwinRecorder:
                 loss.backward()
                 if clip is not None:  # before the gradients are read: the recorded ones are those the update uses
                     clip(module)
-                outputs.append(output.detach())
+                # A view (of a parameter, say: self.b.expand(n, 1)) would change with the update: kept as a copy.
+                outputs.append(output.detach().clone() if output._is_view() else output.detach())
                 losses.append(loss.detach())
                 if keep_dloss and output.grad is not None:
                     dlosses.append(output.grad)
