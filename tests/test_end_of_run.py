@@ -4,6 +4,7 @@ report's page, all end with a verdict naming the step, never a traceback, and ne
 from __future__ import annotations
 
 import numpy as np
+import torch
 from fixture_net import Net, make_case
 
 import crosscheck.__main__ as command
@@ -108,3 +109,28 @@ def test_a_cases_snapshots_are_let_go_once_its_battery_has_run():
     assert id(case) not in RUNS._snapshots
     again = RUNS.entering(case, [4])[4]
     assert again.scratch.step == again.twin.step == 4 and again.scratch.error is None
+
+
+def test_a_twin_that_turns_random_after_some_steps_is_named_not_deterministic():
+    # Blamed on "forward output" before: the twin's step taken twice from the same state now tells.
+    from fixture_net import TwinNet
+
+    from crosscheck.diagnose import diagnose
+
+    class Noisy(TwinNet):
+        calls = 0
+
+        def forward(self, x):
+            Noisy.calls += 1
+            out = super().forward(x)
+            return out + 1e-6 * torch.randn(out.shape, dtype=out.dtype) if Noisy.calls > 12 else out
+
+    case = make_case(name="noisy_eor", module=Noisy, steps=12)
+    found = diagnose(case)
+    assert found is not None and found.divergence is not None and found.divergence.quantity == "output"
+    step = found.divergence.step
+    assert (
+        f"  the twin is not deterministic at step {step}: the step taken twice from the same state gives two "
+        "different values of its forward output; draw its randomness from a generator of its own, seeded (or "
+        "torch.use_deterministic_algorithms(True)), so that both sides can be compared"
+    ) in found.block()

@@ -38,6 +38,7 @@ class Diagnosis:
     optimizer: str | None = None  # what the twin trains with, for a divergence in the update
     # for a divergence in the update of a network that keeps its gradients to itself: the gradient or the rule
     update: str | None = None
+    nondeterministic: str | None = None  # a side that takes the diverging step two ways from one state
 
     def block(self) -> list[str]:
         lines = [f"{self.case}: {len(self.failed_checks)} check(s) failed ({', '.join(self.failed_checks)})"]
@@ -49,6 +50,8 @@ class Diagnosis:
                 f"  first divergence: {step_text(d.step)}, {d.where()} ({self.check} check)",
                 f"  scratch = {d.scratch!r}, twin = {d.reference!r}, {exceeds_text(d.difference, d.tolerance)}",
             ]
+        if self.nondeterministic is not None:
+            lines.append(f"  {self.nondeterministic}")
         if self.stage is not None:
             lines.append(f"  the difference first grows at: {self.stage}")
         if self.layer is not None:
@@ -91,10 +94,13 @@ def diagnose(
     found = first_divergence(net)  # the earliest divergence by step, then stage of the chain
     first = found[0] if found is not None else failed[0]
     d = first.first_divergence
-    stage = odd = layer = None
+    stage = odd = layer = random = None
     repro = None
     if d is not None:
+        from crosscheck.diagnose.determinism import nondeterminism
         from crosscheck.diagnose.repro import repro_for
+
+        random = nondeterminism(case, d.step) if d.step is not None else None
 
         stage = (where_it_grows(net) or {}).get("stage")
         run = net.run
@@ -112,7 +118,7 @@ def diagnose(
     update = candidates_text(case, d, net.run) if d is not None and hidden_update(case, d) else None
     failed_checks = tuple(c.check for c in failed)
     return Diagnosis(
-        case.name, first.check, failed_checks, d, first.problem, odd, stage, layer, repro, optimizer, update
+        case.name, first.check, failed_checks, d, first.problem, odd, stage, layer, repro, optimizer, update, random
     )
 
 
