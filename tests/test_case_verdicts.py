@@ -4,6 +4,7 @@ command, ``python -m crosscheck.report`` and ``pytest --crosscheck-report`` alik
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -13,9 +14,10 @@ import torch._dynamo  # noqa: F401  (as tests/test_plugin.py: imported once, bef
 from fixture_net import Net, make_case
 
 import crosscheck.report.plots  # noqa: F401  (matplotlib, for the same reason)
-from crosscheck import RegistrationError, Tolerance, register, registration, run_check
+from crosscheck import RegistrationError, Tolerance, register, registration, run_check, verdict
 from crosscheck.__main__ import main
 from crosscheck.checks import battery
+from crosscheck.compare import Problem
 from crosscheck.report import cli
 from crosscheck.settings import CI_VARIABLES
 from tools.user_project import NETWORK
@@ -190,3 +192,31 @@ def test_pytest_and_its_reports_count_the_strict_xfails_as_expected(pytester, mo
     summary = (pytester.path / "out" / "summary.md").read_text(encoding="utf-8")
     assert "13 passed, 3 expected failures, 0 failed" in summary
     assert np.isfinite([c["max_abs"] for c in bugged["checks"]]).all()
+
+
+def test_the_battery_plot_marks_a_declared_failure_as_expected(monkeypatch, tmp_path):
+    # The page's battery image said FAIL where the tables say "expected failure".
+    from crosscheck.report import plots, write
+
+    drawn = {}
+
+    def matrix(network, comparisons, expected=()):
+        drawn[network] = {c.check: plots._verdict(c, expected) for c in comparisons}
+        return b""
+
+    monkeypatch.setattr(plots, "check_matrix", matrix)
+    case = make_case(name="declared_plot", expected_failures={"training_run": "a planted bug"})
+    net = verdict.collect(case)
+    broken = [
+        dataclasses.replace(c, first_divergence=None, problem=Problem("case", "x")) if c.check == "training_run" else c
+        for c in net.comparisons
+    ]
+    net = dataclasses.replace(net, comparisons=tuple(broken))
+    write.network_plots(net, expected=case.expected_failures)
+    assert drawn["declared_plot"]["training_run"] == "XFAIL"
+    assert drawn["declared_plot"]["loss"] == "PASS"
+    write.network_plots(
+        dataclasses.replace(net, comparisons=tuple(c for c in verdict.collect(case).comparisons)),
+        expected=case.expected_failures,
+    )
+    assert drawn["declared_plot"]["training_run"] == "XPASS"

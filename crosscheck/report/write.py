@@ -3,7 +3,7 @@ diagnosis blocks of the failing networks, and every file into the report folder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,15 @@ from crosscheck.report.text import REPORT_DIR, Declared, plot_name
 from crosscheck.verdict import NetworkReport
 
 
-def network_plots(net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> dict[str, bytes]:
+def network_plots(
+    net: NetworkReport, steps: Mapping[str, Mapping[str, np.ndarray]] | None = None, expected: Collection[str] = ()
+) -> dict[str, bytes]:
     from crosscheck.report import plots  # matplotlib only when plots are drawn: summary.md does without
 
     steps = per_step(net) if steps is None else steps
     found = first_divergence(net)
     curve_label = "recorded loss (the case's evaluate)"
-    images = {"checks": plots.check_matrix(net.name, net.comparisons)}
+    images = {"checks": plots.check_matrix(net.name, net.comparisons, expected)}
     if net.run is None:  # a run refused at some step: nothing was kept to draw
         return images
     scratch, twin = net.run.curves
@@ -108,7 +110,8 @@ def write_reports(
     plot_dir.mkdir(exist_ok=True)
     plots = {}
     for net in networks:
-        plots[net.name] = network_plots(net)
+        notes = (declared or {}).get(net.name)
+        plots[net.name] = network_plots(net, expected=notes.expected if notes is not None else ())
         for kind, data in plots[net.name].items():
             path = out_dir / plot_name(net.name, kind)
             path.write_bytes(data)
