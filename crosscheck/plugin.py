@@ -15,6 +15,7 @@ a project that registers no case pays for none of it (``tests/test_plugin_isolat
 from __future__ import annotations
 
 import functools
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,9 +111,21 @@ def pytest_configure(config: pytest.Config) -> None:
         regen_all=bool(config.getoption("regen_all", False)),
         report=Path(config.invocation_params.dir, out) if out is not None else None,
         workdir=functools.cache(functools.partial(_workdir, config)),
+        say=functools.partial(_say, config),
     )
     settings.push(config.stash[_SETTINGS])
     _ACTIVE.append(config)
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    """A line on pytest's terminal while tests run (a test's own output is captured); standard error where there
+    is no terminal reporter (an xdist worker's, whose output the controller shows)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        print(line, file=sys.stderr, flush=True)
+        return
+    reporter.ensure_newline()
+    reporter.write_line(line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

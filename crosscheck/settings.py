@@ -35,6 +35,9 @@ class Settings:
     diagnoses: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     # What is read once per run when first needed (the project's table, by crosscheck.registration).
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Where a line the user must see while the run goes on is written (pytest's terminal, past its capture of the
+    # test's output), or None: standard error.
+    say: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def reports(self) -> Path:

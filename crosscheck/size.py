@@ -9,14 +9,14 @@ from typing import TextIO
 
 import numpy as np
 
+from crosscheck import settings
 from crosscheck.case import Batch, Case, Params
 from crosscheck.errors import RegistrationError
 from crosscheck.run.start import start
 from crosscheck.schedule import is_int
 
-# Parameter-steps from which a run is announced: the whole-trace recording keeps 80 to 130 bytes per parameter
-# per step (ARCHITECTURE.md, measured on the scale grid), so 1e7 of them is about a gigabyte, and at the
-# scale grid's rates tens of seconds of CPU.
+# Parameter-steps from which a run is announced: at the scale grid's rates (README, "The scale grid") 1e7 of them
+# take tens of seconds of CPU, both sides and the anchored network stepped.
 LARGE = 10_000_000
 # The figure of a validated case, kept on the case object as validation_problem keeps its verdict.
 _SIZE = "_run_size"
@@ -61,9 +61,14 @@ def large_run(case: Case) -> str | None:
 
 
 def announce(case: Case, stream: TextIO | None = None) -> None:
-    """Say ``large_run(case)`` on ``stream`` (default: standard error), once per case object."""
+    """Say ``large_run(case)`` on ``stream`` (default: the pytest run's terminal where there is one, else
+    standard error), once per case object."""
     line = large_run(case)
     if line is None or vars(case).get(_ANNOUNCED):
         return
     object.__setattr__(case, _ANNOUNCED, True)
+    run = settings.current()
+    if stream is None and run is not None and run.say is not None:
+        run.say(line)
+        return
     print(line, file=sys.stderr if stream is None else stream, flush=True)

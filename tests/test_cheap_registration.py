@@ -4,6 +4,7 @@ class 10): announced when large, refused above the case's ``max_size``."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import subprocess
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from fixture_net import Net, TwinNet, make_case
 
-from crosscheck import RegistrationError, register, registration, shuffled_batches, size
+from crosscheck import RegistrationError, register, registration, settings, shuffled_batches, size
 from crosscheck.__main__ import run_all
 from crosscheck.checks import run_check
 from crosscheck.diagnose.repro import write_repro
@@ -131,6 +132,7 @@ def test_a_bound_that_is_not_a_positive_int_is_refused(bound):
 
 def test_a_large_run_says_its_size_once_before_it_starts(monkeypatch, capsys):
     monkeypatch.setattr(size, "LARGE", 78)
+    monkeypatch.setattr(settings, "current", lambda: None)  # outside pytest: standard error
     case = make_case()
     for check in ("forward", "training_run"):
         assert run_check(case, check).passed
@@ -148,3 +150,15 @@ def test_the_command_says_a_large_runs_size_before_its_checks(monkeypatch):
     first, second = progress.getvalue().splitlines()
     assert first == "fixture_2_3_1: a large run, 6 steps x 13 parameters = 78 parameter-steps"
     assert second.startswith("fixture_2_3_1: 8 checks, all passed (")
+
+
+def test_under_pytest_a_large_run_is_said_on_the_terminal_past_the_capture(monkeypatch, capsys):
+    # pytest captures a test's standard error: the plugin hands the library its terminal instead.
+    said: list[str] = []
+    run = settings.current()
+    assert run is not None and run.say is not None  # the plugin's own
+    monkeypatch.setattr(settings, "current", lambda: dataclasses.replace(run, say=said.append))
+    monkeypatch.setattr(size, "LARGE", 78)
+    assert run_check(make_case(), "forward").passed
+    assert said == ["fixture_2_3_1: a large run, 6 steps x 13 parameters = 78 parameter-steps"]
+    assert capsys.readouterr().err == ""
