@@ -86,6 +86,27 @@ class CallError(RegistrationError):
         self.what = what
 
 
+def raised_at(exc: BaseException) -> str:
+    """`` (at file:line, in function)``: the innermost place in the user's own code that ``exc`` passed through
+    (not this library, an installed package or Python's own), so that a refusal quoting a NumPy error says
+    where the network made it; ``""`` where no frame is the user's."""
+    import sys
+    import traceback
+    from pathlib import Path
+
+    library = Path(__file__).resolve().parent
+    python = Path(sys.base_prefix).resolve()
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename).resolve()
+        if frame.filename.startswith("<") or "site-packages" in path.parts:
+            continue
+        if library == path.parent or library in path.parents or python in path.parents:
+            continue
+        found = frame
+    return f" (at {found.filename}:{found.lineno}, in {found.name})" if found is not None else ""
+
+
 def call_user(where: str, what: str, fn: Callable[..., Any], *args: Any) -> Any:
     """Call one of the case's functions; an exception becomes a RegistrationError saying which call."""
     try:

@@ -231,7 +231,10 @@ def test_an_update_divergence_without_visible_gradients_names_the_gradient_it_im
 def test_an_update_rule_that_differs_for_every_parameter_is_named_as_the_rule():
     slow = vary(HIDDEN, network=lambda rng: TwoLayers(rng, lr=0.05), name="two_layers_slow")
     line = optimizer_line(run_check(slow, "one_step"), slow)
-    assert line.endswith(": the update rule differs: every step is 0.5 x lr x the twin's gradient")
+    assert line.endswith(
+        ": every step is 0.5 x lr x the twin's gradient, for every parameter alike: the update rule differs (its "
+        "rate or a batch size), or every gradient by the same factor (a sign or a factor in the loss's derivative)"
+    )
 
 
 OWN_STEP = """

@@ -4,6 +4,7 @@ report's page, all end with a verdict naming the step, never a traceback, and ne
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from fixture_net import Net, make_case
 
@@ -134,3 +135,20 @@ def test_a_twin_that_turns_random_after_some_steps_is_named_not_deterministic():
         "different values of its forward output; draw its randomness from a generator of its own, seeded (or "
         "torch.use_deterministic_algorithms(True)), so that both sides can be compared"
     ) in found.block()
+
+
+def broadcasting_step(net, x, y, lr):
+    return np.ones((2, 3)) + np.ones(2)  # the network's own mistake, in its own file
+
+
+def test_a_refusal_quoting_numpys_error_says_where_the_networks_code_raised_it():
+    from crosscheck import RegistrationError, register
+
+    with pytest.raises(RegistrationError) as exc:
+        register(
+            make_case(name="broadcasting_eor", step=broadcasting_step, update=None, gradients=None, loss_gradient=None)
+        )
+    assert str(exc.value).endswith(
+        "operands could not be broadcast together with shapes (2,3) (2,) "
+        f"(at {__file__}:{broadcasting_step.__code__.co_firstlineno + 1}, in broadcasting_step)"
+    )

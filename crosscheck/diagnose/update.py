@@ -92,7 +92,13 @@ def _implied(case: Case, d: Divergence, run: Run) -> str | None:
         )
     scale = _common_scale(case, before, prefix, scratch, twin, lr)
     if scale is not None:
-        return f"{figures}: the update rule differs: every step is {scale:.6g} x lr x the twin's gradient"
+        # One factor for every parameter is the rule's (a rate, a batch size) or every gradient's alike (a sign or a
+        # factor in the loss's derivative): the step alone cannot tell the two apart.
+        return (
+            f"{figures}: every step is {scale:.6g} x lr x the twin's gradient, for every parameter alike: the update "
+            f"rule differs (its rate or a batch size), or every gradient by the same factor (a sign or a factor in "
+            f"the loss's derivative)"
+        )
     return (
         f"{figures}: no parameter's step follows plain SGD on the twin's gradient: the update rule, or every gradient"
     )
