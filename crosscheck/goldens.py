@@ -176,7 +176,7 @@ def _located(key: str, at: tuple[int, ...], data: Mapping[str, np.ndarray]) -> t
     and, for a sampled array, what the golden keeps of it."""
     base = companion_of(key, data)
     if base is None and key + INDEX not in data:
-        return _when(key, at[0]), f"{key}{index_text(at)}", ""
+        return _when(key, at[0]), _element(key, at), ""
     index = data[(base or key) + INDEX]
     shape = tuple(int(n) + 1 for n in index[-1])
     note = (
@@ -185,9 +185,17 @@ def _located(key: str, at: tuple[int, ...], data: Mapping[str, np.ndarray]) -> t
     )
     if base is None:
         full = tuple(int(i) for i in index[at[0]])
-        return _when(key, full[0]), f"{key}{index_text(full)}", note
+        return _when(key, full[0]), _element(key, full), note
     # A norm is of the whole array, so of no one step: it comes after the array's last step.
     return _when(base, shape[0] - 1), f"{base} {NORM_NAMES[at[0]]} (of all its elements)", note
+
+
+def _element(key: str, at: tuple[int, ...]) -> str:
+    """A golden array's element as a message names it: the first axis of a first step's array is the step
+    (``first_loss at step 2``, ``first_grad.W1[3, 7] at step 0``)."""
+    if split_key(key)[0].startswith("first_") and at:
+        return f"{key}{index_text(at[1:])} at step {at[0]}"
+    return f"{key}{index_text(at)}"
 
 
 def write_golden(path: Path, data: Mapping[str, np.ndarray]) -> None:

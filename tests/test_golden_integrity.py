@@ -224,7 +224,9 @@ def test_one_side_moving_is_named(golden, monkeypatch):
     with pytest.raises(GoldenError) as excinfo:
         check(golden.parent, (scratch, moved))
     message = str(excinfo.value)
-    assert message.startswith(f"fixture_golden / golden: the twin side parts from {golden}:\n  twin: first_loss[2]: ")
+    assert message.startswith(
+        f"fixture_golden / golden: the twin side parts from {golden}:\n  twin: first_loss at step 2: "
+    )
     assert "only the twin side moved: look there first" in message
 
 

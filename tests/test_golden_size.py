@@ -164,7 +164,7 @@ def test_a_change_in_a_kept_element_is_named_by_its_full_index(golden):
     with pytest.raises(GoldenError) as excinfo:
         check(golden)
     message = str(excinfo.value)
-    assert f"\n  scratch: first_grad.W1[{step}, {row}, {column}]: run = " in message
+    assert f"\n  scratch: first_grad.W1[{row}, {column}] at step {step}: run = " in message
     note = (
         "(atol 1e-12 + rtol 1e-10 * |golden|); the golden keeps a sample of first_grad.W1 (shape (5, 64, 300)): "
         f"compared {len(changed)} of 96000 elements and the norms\n"
