@@ -146,19 +146,32 @@ class Comparison:
 def differences(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The one difference kernel: ``|a - b|``, the tolerance ``atol + rtol * |b|`` (``b`` is the reference),
     and where ``a`` fails it; a NaN or Inf on either side never passes."""
+    diff, _, tol, bad, _ = _kernel(a, b, atol, rtol)
+    return diff, tol, bad
+
+
+def _kernel(
+    a: np.ndarray, b: np.ndarray, atol: float, rtol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``differences``, with ``|b|`` (a buffer of its own, which ``compare`` divides into) and whether every
+    tolerance is finite: each array of a chunk is read as few times as the figures need."""
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, and NaN never passes
         # No copy of what is float64 already: a chunk of a large network's run is compared as it is.
         a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        diff = np.abs(a64 - b64)
-        tol = np.abs(b64)
-        tol *= rtol
+        # As arrays, a 0-d one too (NumPy gives a scalar there), so that each result can be written in place.
+        diff = np.asarray(np.subtract(a64, b64))
+        np.abs(diff, out=diff)
+        size = np.asarray(np.abs(b64))
+        tol = np.asarray(size * rtol)
         tol += atol
-    bad = ~(diff <= tol)  # a NaN on either side makes diff NaN, which fails
+    bad = np.asarray(np.less_equal(diff, tol))  # a NaN on either side makes diff NaN, which fails
+    np.logical_not(bad, out=bad)
     # An infinite twin value makes an infinite tolerance, which a finite scratch value would meet: one reduction
     # tells whether any is there (a NaN propagates through it too), and only then are both sides read again.
-    if diff.size and not np.isfinite(tol.max()):
+    finite = not diff.size or bool(np.isfinite(tol.max()))
+    if not finite:
         bad |= ~np.isfinite(a64) | ~np.isfinite(b64)
-    return diff, tol, bad
+    return diff, size, tol, bad, finite
 
 
 def relative_differences(diff: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -227,23 +240,25 @@ def compare(
             offset = range(*steps.indices(len(scratch[key])))
             offset = range(offset.start + first, offset.stop + first, offset.step)
             n_steps = max(n_steps, len(a))
-        diff, tol, bad = differences(a, b, atol, rtol)
+        diff, size, tol, bad, finite = _kernel(a, b, atol, rtol)
+        largest = float(diff.max()) if diff.size else 0.0  # NaN where a side is NaN: then the largest there is
         if maxima is not None and stepped and len(a):
             shown = diff
-            if diff.size and not (np.isfinite(diff.max()) and np.isfinite(tol.max())):  # a NaN or Inf somewhere
+            if diff.size and not (finite and np.isfinite(largest)):  # a NaN or Inf somewhere
                 shown = np.where(np.isfinite(a) & np.isfinite(b), diff, np.inf)
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(shown == 0, 0.0, shown / tol)
+                ratio = np.divide(shown, tol)
+            if atol == 0:  # 0 / 0 where both sides are 0 exactly: within tolerance
+                ratio[shown == 0] = 0.0
             maxima[key] = (_rows_max(shown), _rows_max(ratio))
         if diff.size:
-            largest = float(diff.max())  # NaN where a side is NaN: then, as an Inf, the largest there is
             if not np.isfinite(largest):
                 max_abs = max_rel = np.inf
             else:
                 max_abs = max(max_abs, largest)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     # 0 / 0 (both sides 0) is NaN, which fmax passes over: relative_differences' 0 there.
-                    rel = np.divide(diff, np.abs(b, dtype=np.float64))
+                    rel = np.divide(diff, size, out=size)
                 max_rel = max(max_rel, float(np.fmax.reduce(rel, axis=None, initial=0.0)))
         if bad.any():
             flat = np.argwhere(bad)[0]
