@@ -17,7 +17,7 @@ buffers entering the step, and the gradients there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,6 +58,9 @@ class Chunk:
     twin: Trace
     anchored: Trace | None
     others: tuple[Trace, ...] = ()
+    # The twin's parameters, optimizer state and buffers entering step ``first`` (after the step before; the
+    # initial parameters at step 0): what the anchored network starts the chunk from.
+    entering: Trace = field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -92,38 +95,36 @@ def chunks(
     twin_start = twin.head()
     anchored_net = scratch_network(case, params) if anchored else None
     other = [TwinRecorder(case, p) for p in others]
-    # The twin's state entering the chunk's first step, which the anchored network starts it from.
-    entering: dict[str, np.ndarray] = {f"param.{k}": v for k, v in params.items()}
+    entering: Trace = {f"param.{k}": v for k, v in params.items()}
     scratch_hook = capture.scratch_hook if capture else None
     first, step = 0, 1
     while first < len(batches):
         part = batches[first : first + step]
         scratch = as_trace(case, record_steps(case, net, part, first=first, before_step=scratch_hook))
-        recorded = twin.record(part, first)
+        # The data is verified unchanged after the first step and at the end (``TwinRecorder.check_data``), not
+        # after every chunk: a large dataset read whole at each of a large network's one-step chunks would cost
+        # more than the step.
+        recorded = twin.record(part, first, check_data=first == 0)
         anchored_part = anchored_record(case, anchored_net, part, first, recorded, entering) if anchored_net else None
-        chunk = Chunk(first, scratch, recorded, anchored_part, tuple(t.record(part, first) for t in other))
+        others = tuple(t.record(part, first, check_data=False) for t in other)
         if first == 0:
-            chunk = Chunk(0, scratch_start | scratch, twin_start | recorded, anchored_part, chunk.others)
-            step_bytes = _stepped_bytes(scratch, recorded, anchored_part, *chunk.others)
+            scratch, recorded = scratch_start | scratch, twin_start | recorded
+            step_bytes = _stepped_bytes(scratch, recorded, anchored_part, *others)
             step = max(1, budget // max(1, step_bytes)) if size is None else size
+        yield Chunk(first, scratch, recorded, anchored_part, others, entering)
         # Copies: a view would keep the whole chunk alive.
-        entering = {k: v[-1].copy() for k, v in recorded.items() if k.startswith(("param.", "state.", "buffer."))}
-        yield chunk
+        entering = row(recorded, -1, ENTERING)
         first += len(part)
+    twin.check_data(len(batches) - 1)
 
 
-def step_values(trace: Trace, i: int) -> Trace:
-    """Every stepped quantity of ``trace`` at its row ``i``, copied."""
-    return {k: np.array(v[i]) for k, v in trace.items() if split_key(k)[0] in STEPPED}
+# What enters a step: the parameters, optimizer state and buffers after the step before.
+ENTERING = ("param", "state", "buffer")
 
 
-def _gradients(trace: Trace, i: int) -> Trace:
-    return {k: np.array(v[i]) for k, v in trace.items() if split_key(k)[0] == "grad"}
-
-
-def _state(trace: Trace, i: int) -> Trace:
-    """The parameters, optimizer state and buffers after row ``i``: what enters the next step."""
-    return {k: np.array(v[i]) for k, v in trace.items() if split_key(k)[0] in ("param", "state", "buffer")}
+def row(trace: Trace, i: int, quantities: Collection[str] = STEPPED) -> Trace:
+    """The quantities of ``trace`` (default: every stepped one) at its row ``i``, copied."""
+    return {k: np.array(v[i]) for k, v in trace.items() if split_key(k)[0] in quantities}
 
 
 @dataclass
@@ -175,7 +176,7 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
     golden: tuple[GoldenStream, GoldenStream] | None = None
     curves: tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]] = ({}, {})
     values: dict[int, Pair] = {}
-    previous: Pair | None = None
+    previous: Trace | None = None  # the scratch side's state after the chunk before
     curve_points = len({int(s) for s in case.data.curve_steps if 0 <= s < n})
     for chunk in stretches:
         scratch, twin, start, count = chunk.scratch, chunk.twin, chunk.first, chunk.steps
@@ -205,7 +206,7 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
         if own_step:  # finite differences read the gradients a network's own step leaves behind
             for s in replayed:
                 if start <= s < start + count:
-                    values.setdefault(s, ({}, {}))[0].update(_gradients(scratch, s - start))
+                    values.setdefault(s, ({}, {}))[0].update(row(scratch, s - start, ("grad",)))
         wanted = set()
         for before, now in ((free, chunk_free), (anchored, chunk_anchored)):
             d = now.first_divergence if now is not None else None
@@ -214,15 +215,17 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
         for s in sorted(wanted):
             at = values.setdefault(s, ({}, {}))
             for side, trace in zip(at, (scratch, twin), strict=True):
-                side.update(_gradients(trace, s - start) | _state(trace, s - start))
+                side.update(row(trace, s - start, ("grad", *ENTERING)))
             if s - 1 >= start:
                 after = values.setdefault(s - 1, ({}, {}))
                 for side, trace in zip(after, (scratch, twin), strict=True):
-                    side.update(_state(trace, s - 1 - start))
+                    side.update(row(trace, s - 1 - start, ENTERING))
             elif s >= 1 and previous is not None:
+                # The step before is the last of the chunk before: the scratch side's kept from it, the twin's as
+                # the chunk entered it.
                 after = values.setdefault(s - 1, ({}, {}))
-                for side, kept in zip(after, previous, strict=True):
-                    side.update(kept)
+                after[0].update(previous)
+                after[1].update(chunk.entering)
         free = chunk_free if free is None else merge(free, chunk_free)
         if chunk_anchored is not None:
             anchored = chunk_anchored if anchored is None else merge(anchored, chunk_anchored)
@@ -237,7 +240,7 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
         for trace, out in zip((scratch, twin), curves, strict=True):
             for key in ("loss", "curve"):
                 out.setdefault(key, []).append(np.array(trace[key]))
-        previous = (_state(scratch, count - 1), _state(twin, count - 1))
+        previous = row(scratch, count - 1, ENTERING)
     assert free is not None and golden is not None
     whole = tuple({k: np.concatenate(v) for k, v in side.items()} for side in curves)
     return Run(

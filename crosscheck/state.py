@@ -16,7 +16,7 @@ import numpy as np
 
 from crosscheck.case import Case, Params
 from crosscheck.keys import Pair, Trace
-from crosscheck.lockstep import Run, step_values
+from crosscheck.lockstep import Run, row
 from crosscheck.run.start import start
 
 
@@ -40,7 +40,7 @@ def recorded_at(run: Run | Pair | None, step: int, side: Literal["scratch", "twi
     if isinstance(run, Run):
         kept = run.values_at(step)
         return None if kept is None else kept[0 if side == "scratch" else 1]
-    return step_values(run[0 if side == "scratch" else 1], step)
+    return row(run[0 if side == "scratch" else 1], step)
 
 
 def state_entering(case: Case, step: int, run: Run | Pair | None, side: Literal["scratch", "twin"] = "twin") -> State:

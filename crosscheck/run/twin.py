@@ -127,6 +127,7 @@ class TwinRecorder:
         self.X, self.y = twin_data(case)
         self.data_versions = (self.X._version, self.y._version)
         self.data_digest = _digest(self.X, self.y)
+        self.unchecked = step  # the first step since the data was last found unchanged
         self.init = {f"init.{k}": v for k, v in twin_to_scratch(module, case).items()}
         module.train()
         # The recording costs little beside the step itself (tools/bench.py measures it against a plain
@@ -141,6 +142,19 @@ class TwinRecorder:
         self.detected: int | None = None  # the step at which it was
         self.previous: list[torch.Tensor] = []
 
+    def check_data(self, last: int) -> None:
+        """A StepError where the data changed since it was last verified, up to step ``last``: a write through
+        ``.data`` (or ``.detach()``) moves no version counter, so the values tell, read whole (a checksum: a large
+        dataset is not copied, but read, so a run in many chunks verifies it at its start and its end only)."""
+        if _digest(self.X, self.y) != self.data_digest:
+            raise StepError(
+                f"{self.case.name}: between steps {self.unchecked} and {last} the twin writes into its input where "
+                f"autograd does not see it (x.data -= ..., or through x.detach()); compute on a new tensor "
+                f"(x = x - x.mean(0))",
+                side="twin",
+            )
+        self.unchecked = last + 1
+
     def head(self) -> Trace:
         """The initial parameters as the twin holds them, and the forward output on the whole dataset (on a module
         of its own, as the scratch side's: a forward with side effects must not reach the run)."""
@@ -149,9 +163,10 @@ class TwinRecorder:
         with torch.no_grad():
             return {**self.init, "forward": probe(self.X).numpy().copy()}
 
-    def record(self, batches: Sequence[Batch], first: int) -> Trace:
+    def record(self, batches: Sequence[Batch], first: int, check_data: bool = True) -> Trace:
         """Steps ``first``, ``first + 1``, ... on ``batches``: every stepped quantity (a row per step) and the
-        curve points among those steps."""
+        curve points among those steps.  ``check_data``: whether the data is verified unchanged at the end (a run
+        recorded a chunk at a time verifies it less often: ``check_data``)."""
         case, module, optimizer, scheduler = self.case, self.module, self.optimizer, self.scheduler
         X, y = self.X, self.y
         trace: dict[str, Any] = {}
@@ -249,14 +264,8 @@ class TwinRecorder:
                         curve.append(case.calls.twin_evaluate(module, X, y).clone())
                     _set_mode(module, True)
         self.clone_grads, self.previous = clone_grads, previous
-        if batches and _digest(X, y) != self.data_digest:
-            # A write through .data (or .detach()) moves no version counter: the values tell, once a chunk.
-            last = first + len(batches) - 1
-            raise StepError(
-                f"{case.name}: between steps {first} and {last} the twin writes into its input where autograd does "
-                f"not see it (x.data -= ..., or through x.detach()); compute on a new tensor (x = x - x.mean(0))",
-                side="twin",
-            )
+        if batches and check_data:
+            self.check_data(first + len(batches) - 1)
         if outputs:
             trace["output"] = torch.stack(outputs).numpy()
             trace["loss"] = torch.stack(losses).numpy()
