@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -186,6 +187,91 @@ def _rows_max(x: np.ndarray) -> np.ndarray:
     return flat.max(axis=1) if flat.shape[1] else np.zeros(len(x))
 
 
+@dataclass(frozen=True)
+class _Figures:
+    """One quantity's comparison as figures: ``diff`` and ``tol`` element by element (``tol`` None where nothing
+    can fail, and then not computed), the elements that fail (None where none does), the largest |diff| and
+    relative difference, and by row (step), where asked, the largest |diff| and |diff| / tolerance."""
+
+    diff: np.ndarray
+    tol: np.ndarray | None
+    bad: np.ndarray | None
+    largest: float
+    max_rel: float
+    rows: tuple[np.ndarray, np.ndarray] | None
+
+
+class Workspace:
+    """The arrays a run's comparisons write their figures into, kept from one chunk to the next: a large
+    network's chunk is a step, and three fresh arrays of its size for every tensor of every step cost more in the
+    operating system's page faults than the arithmetic written into them."""
+
+    def __init__(self) -> None:
+        self._flat = [np.empty(0), np.empty(0), np.empty(0)]
+
+    def arrays(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Three float64 arrays of ``shape``, valid until the next call."""
+        n = math.prod(shape)
+        for i, flat in enumerate(self._flat):
+            if flat.size < n:
+                self._flat[i] = np.empty(n)
+        first, second, third = (flat[:n].reshape(shape) for flat in self._flat)
+        return first, second, third
+
+
+def _figures(
+    a: np.ndarray, b: np.ndarray, atol: float, rtol: float, by_row: bool, work: Workspace | None = None
+) -> _Figures:
+    """The figures of one quantity, reading each array as few times as they need: this runs on every tensor of
+    every step of both comparisons, and a passing float64 run's differences lie far below ``atol`` (then no
+    element can fail, since every tolerance is at least ``atol``, and the failing elements are not sought).
+    ``work``: where the element-wise figures are written (they are then valid until its next use)."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        # No copy of what is float64 already: a chunk of a large network's run is compared as it is.
+        a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        shape = a64.shape  # the same as b's: compare refuses two shapes
+        diff, size, quotient = work.arrays(shape) if work is not None else (np.empty(shape) for _ in range(3))
+        np.subtract(a64, b64, out=diff)
+        np.abs(diff, out=diff)
+        row_abs = _rows_max(diff) if by_row else None
+        if not diff.size:
+            return _Figures(diff, None, None, 0.0, 0.0, None if row_abs is None else (row_abs, row_abs.copy()))
+        largest = float(row_abs.max() if row_abs is not None and row_abs.size else diff.max())
+        if not np.isfinite(largest):  # a NaN or Inf on either side (a finite largest means both sides are finite)
+            return _non_finite(a64, b64, atol, rtol, by_row)
+        np.abs(b64, out=size)
+        # 0 / 0 (both sides 0) is NaN, which fmax passes over: relative_differences' 0 there.
+        np.divide(diff, size, out=quotient)
+        max_rel = float(np.fmax.reduce(quotient, axis=None, initial=0.0))
+        if largest <= atol and not by_row:
+            return _Figures(diff, None, None, largest, max_rel, None)
+        tol = size
+        np.multiply(tol, rtol, out=tol)
+        np.add(tol, atol, out=tol)
+        bad = None if largest <= atol else np.asarray(~np.less_equal(diff, tol))
+        ratios = None
+        if row_abs is not None:
+            np.divide(diff, tol, out=quotient)  # 0 / 0 where both sides are 0 exactly under atol 0: within it
+            ratio = np.fmax.reduce(quotient.reshape(len(quotient), -1), axis=1, initial=0.0)
+            ratios = (row_abs, np.asarray(ratio, dtype=np.float64))
+    return _Figures(diff, tol, bad, largest, max_rel, ratios)
+
+
+def _non_finite(a: np.ndarray, b: np.ndarray, atol: float, rtol: float, by_row: bool) -> _Figures:
+    """``_figures`` where a side holds a NaN or an Inf: a NaN never passes, an Inf passes only the same Inf, and
+    either is an infinite difference in the figures by row (drawn and ranked as the largest)."""
+    diff, size, tol, bad, _ = _kernel(a, b, atol, rtol)
+    rows = None
+    if by_row:
+        shown = np.where(np.isfinite(a) & np.isfinite(b), diff, np.inf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.divide(shown, tol)
+        if atol == 0:  # 0 / 0 where both sides are 0 exactly: within tolerance
+            ratio[shown == 0] = 0.0
+        rows = (_rows_max(shown), _rows_max(ratio))
+    return _Figures(diff, tol, bad, np.inf, np.inf, rows)
+
+
 def compare(
     network: str,
     check: str,
@@ -200,12 +286,14 @@ def compare(
     rtol: float,
     first: int = 0,
     maxima: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    work: Workspace | None = None,
 ) -> Comparison:
     """Compare ``keys`` of both traces; stepped quantities only over ``steps``.  ``first``: the step the traces'
     first row is (a chunk of a run, ``crosscheck.lockstep``); ``curve_steps``: the steps of their curve points.
     ``maxima``, where given, gets each stepped key's largest |scratch - twin| and |scratch - twin| / tolerance at
     each step (a NaN or Inf on either side an infinite difference, ranked as the largest): the plots' and the
-    chain's figures, from the same pass."""
+    chain's figures, from the same pass.  ``work``: the run's ``Workspace``, where its chunks are compared one after
+    another."""
     label = ", ".join(sorted({QUANTITIES[split_key(k)[0]] for k in keys}, key=list(QUANTITIES.values()).index))
     max_abs = max_rel = 0.0
     found: list[tuple[int, int, Divergence]] = []
@@ -240,27 +328,12 @@ def compare(
             offset = range(*steps.indices(len(scratch[key])))
             offset = range(offset.start + first, offset.stop + first, offset.step)
             n_steps = max(n_steps, len(a))
-        diff, size, tol, bad, finite = _kernel(a, b, atol, rtol)
-        largest = float(diff.max()) if diff.size else 0.0  # NaN where a side is NaN: then the largest there is
-        if maxima is not None and stepped and len(a):
-            shown = diff
-            if diff.size and not (finite and np.isfinite(largest)):  # a NaN or Inf somewhere
-                shown = np.where(np.isfinite(a) & np.isfinite(b), diff, np.inf)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.divide(shown, tol)
-            if atol == 0:  # 0 / 0 where both sides are 0 exactly: within tolerance
-                ratio[shown == 0] = 0.0
-            maxima[key] = (_rows_max(shown), _rows_max(ratio))
-        if diff.size:
-            if not np.isfinite(largest):
-                max_abs = max_rel = np.inf
-            else:
-                max_abs = max(max_abs, largest)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    # 0 / 0 (both sides 0) is NaN, which fmax passes over: relative_differences' 0 there.
-                    rel = np.divide(diff, size, out=size)
-                max_rel = max(max_rel, float(np.fmax.reduce(rel, axis=None, initial=0.0)))
-        if bad.any():
+        figures = _figures(a, b, atol, rtol, maxima is not None and stepped and len(a) > 0, work)
+        if maxima is not None and figures.rows is not None:
+            maxima[key] = figures.rows
+        max_abs, max_rel = max(max_abs, figures.largest), max(max_rel, figures.max_rel)
+        bad = figures.bad
+        if bad is not None and bad.any():
             flat = np.argwhere(bad)[0]
             if stepped:
                 step, index = offset[int(flat[0])], tuple(int(i) for i in flat[1:])
@@ -269,6 +342,7 @@ def compare(
             else:
                 step, index = None, tuple(int(i) for i in flat)
             at = tuple(flat)
+            assert figures.tol is not None
             d = Divergence(
                 step=step,
                 quantity=quantity,
@@ -276,8 +350,8 @@ def compare(
                 index=index,
                 scratch=float(a[at]),
                 reference=float(b[at]),
-                difference=float(diff[at]),
-                tolerance=float(tol[at]),
+                difference=float(figures.diff[at]),
+                tolerance=float(figures.tol[at]),
             )
             found.append((-1 if step is None else step, stage_rank(key), d))
     earliest = min(found, key=lambda f: (f[0], f[1]))[2] if found else None

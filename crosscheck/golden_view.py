@@ -124,7 +124,9 @@ class GoldenStream:
             if quantity == "curve":
                 self.curve.append(np.array(value))
             elif quantity == "param":
-                self.final[key] = np.array(value[-1])
+                # The chunk's own row, copied only once the run is over (``view``): a copy at every chunk would cost a
+                # large network's parameters at every step.
+                self.final[key] = value[-1]
             if quantity not in STEPPED or start >= self.steps:
                 continue
             rows = value[: self.steps - start]
@@ -152,8 +154,9 @@ class GoldenStream:
                 trace[key] = np.concatenate(self.curve) if self.curve else np.zeros(0)
             elif key in self.rows:
                 trace[key] = np.concatenate(self.rows[key])
+        final = {k: np.array(v) for k, v in self.final.items()}  # not views holding the last chunk alive
         if self.small:
-            return golden_view(trace, self.steps, final=self.final)
+            return golden_view(trace, self.steps, final=final)
         out: dict[str, np.ndarray] = {}
         for key in self.order:
             quantity, parameter = split_key(key)
@@ -171,7 +174,7 @@ class GoldenStream:
                     out[golden + INDEX] = spread_indices(self.shapes[golden], self.kept[golden])
                     out[golden + NORMS] = np.array([total[0] / count, np.sqrt(total[1] / count), total[2]])
                 if quantity == "param":
-                    whole[f"final.{parameter}"] = np.atleast_1d(self.final[key])
+                    whole[f"final.{parameter}"] = np.atleast_1d(final[key])
             for name, value in whole.items():
                 kept = self.kept.get(name, value.size)
                 out |= {name: value.copy()} if kept >= value.size else sample(name, value, kept)

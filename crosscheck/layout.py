@@ -47,10 +47,12 @@ def stacked_as_scratch(a: np.ndarray, link: Link) -> np.ndarray:
     step count) as it is, whatever the layout."""
     if a.ndim == 1:
         return a
+    # In the scratch layout's own memory order: each row is compared twice (the free run, the anchored steps),
+    # and a transposed view read there costs more than one copy here.
     if link.permute is not None:
-        a = a.transpose(0, *(axis + 1 for axis in link.permute))
+        a = np.ascontiguousarray(a.transpose(0, *(axis + 1 for axis in link.permute)))
     elif link.transpose:
-        a = a.swapaxes(-1, -2)
+        a = np.ascontiguousarray(a.swapaxes(-1, -2))
     if link.index:
         # A part of the tensor: copied, so as not to hold the whole stack.
         a = a[(slice(None), *link.index)].copy()

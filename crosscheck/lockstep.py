@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from crosscheck.case import Batch, Case, Params
-from crosscheck.compare import Comparison, compare, merge
+from crosscheck.compare import Comparison, Workspace, compare, merge
 from crosscheck.golden_view import GoldenStream
 from crosscheck.keys import STEPPED, Pair, Trace, split_key
 from crosscheck.run.scratch import anchored_record, as_trace, record_steps, scratch_head, scratch_network
@@ -31,9 +31,10 @@ from crosscheck.run.snapshot import Capture, default_steps
 from crosscheck.run.twin import TwinRecorder
 from crosscheck.tolerance import bounds
 
-# What one chunk's records (all sides) may take: 64 MiB holds a 1e4-parameter MLP's steps by the hundred and a
-# 1e6-parameter Adam network's one at a time.
-CHUNK_BYTES = 64 * 2**20
+# What one chunk's records (all sides) may take: 16 MiB holds a tutorial network's whole run, a 1e4-parameter MLP's
+# steps by the dozen, and a 1e5-parameter network's one at a time (a larger budget costs memory and saves no time:
+# measured at 1e5 parameters x 1,000 Adam steps, 64 MiB took 100 MB more at the peak for the same CPU).
+CHUNK_BYTES = 16 * 2**20
 # The free run's quantities, compared at every step by ``training_run``.
 TRAINING_KEYS = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "param", "curve")
 
@@ -112,8 +113,8 @@ def chunks(
             step_bytes = _stepped_bytes(scratch, recorded, anchored_part, *others)
             step = max(1, budget // max(1, step_bytes)) if size is None else size
         yield Chunk(first, scratch, recorded, anchored_part, others, entering)
-        # Copies: a view would keep the whole chunk alive.
-        entering = row(recorded, -1, ENTERING)
+        # Copies, but of a chunk of one step (a large network's), whose rows a view holds no more of than a copy.
+        entering = row(recorded, -1, ENTERING, copy=len(part) > 1)
         first += len(part)
     twin.check_data(len(batches) - 1)
 
@@ -122,9 +123,10 @@ def chunks(
 ENTERING = ("param", "state", "buffer")
 
 
-def row(trace: Trace, i: int, quantities: Collection[str] = STEPPED) -> Trace:
-    """The quantities of ``trace`` (default: every stepped one) at its row ``i``, copied."""
-    return {k: np.array(v[i]) for k, v in trace.items() if split_key(k)[0] in quantities}
+def row(trace: Trace, i: int, quantities: Collection[str] = STEPPED, copy: bool = True) -> Trace:
+    """The quantities of ``trace`` (default: every stepped one) at its row ``i``, copied (else views: a view keeps
+    the whole array alive)."""
+    return {k: np.array(v[i]) if copy else v[i] for k, v in trace.items() if split_key(k)[0] in quantities}
 
 
 @dataclass
@@ -178,6 +180,7 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
     values: dict[int, Pair] = {}
     previous: Trace | None = None  # the scratch side's state after the chunk before
     curve_points = len({int(s) for s in case.data.curve_steps if 0 <= s < n})
+    work = Workspace()
     for chunk in stretches:
         scratch, twin, start, count = chunk.scratch, chunk.twin, chunk.first, chunk.steps
         keys = [k for k in scratch if split_key(k)[0] in TRAINING_KEYS]
@@ -191,14 +194,14 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
         found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         chunk_free = compare(
             case.name, "training_run", scratch, twin, keys, curve_steps=chunk.curve_steps(case), first=start,
-            dtype=dtype, atol=atol, rtol=rtol, maxima=found,
+            dtype=dtype, atol=atol, rtol=rtol, maxima=found, work=work,
         )  # fmt: skip
         chunk_anchored = None
         if chunk.anchored is not None:
             anchored_keys = [k for k in chunk.anchored if split_key(k)[0] in STEPPED]
             chunk_anchored = compare(
                 case.name, "anchored_steps", chunk.anchored, twin, anchored_keys, first=start, dtype=dtype,
-                atol=atol1, rtol=rtol1,
+                atol=atol1, rtol=rtol1, work=work,
             )  # fmt: skip
         # What the replays and the diagnosis read: the gradients and the state after the step at each comparison's
         # first divergence, and the state entering it (after the step before); at the steps finite differences
@@ -240,7 +243,7 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
         for trace, out in zip((scratch, twin), curves, strict=True):
             for key in ("loss", "curve"):
                 out.setdefault(key, []).append(np.array(trace[key]))
-        previous = row(scratch, count - 1, ENTERING)
+        previous = row(scratch, count - 1, ENTERING, copy=count > 1)
     assert free is not None and golden is not None
     whole = tuple({k: np.concatenate(v) for k, v in side.items()} for side in curves)
     return Run(

@@ -199,7 +199,7 @@ def record_steps(
     own_step, update, loss_gradient = case.calls.step, case.calls.update, case.scratch.loss_gradient
     X, y = case.data.X, case.data.y
     curve_at = set(case.data.curve_steps)
-    shapes = {name: np.shape(value) for name, value in case.read_params(net).items()}
+    shapes = {name: np.shape(paths.reader(name)(net)) for name in case.scratch.params}
     lr = case.data.learning_rate
     # The rows each step appends to, made once: this loop runs at every step of every run, and its own
     # cost is what tools/bench.py measures against the network's bare calls.
@@ -277,7 +277,7 @@ def record_steps(
                         if kind == "step"
                         else _checked_array(case, step, what, value, shapes[name])
                     )
-                state_row.append(where.to_twin(value, lr))
+                state_row.append(where.to_twin(value, lr))  # _read's copy, or a scaled one
             for read_param, param_row in param_rows:
                 param_row.append(_kept(read_param(net)))
             for path, buffer_row in buffer_rows:
@@ -339,9 +339,18 @@ def scratch_head(case: Case, net: Any, params: Params) -> Trace:
     return trace
 
 
+def stacked(rows: list[Any]) -> np.ndarray:
+    """Rows of one quantity (each the run's own copy), one per step, as one array: a single row as it is, not
+    copied again (a large network's chunk is a step, and a copy of each of its arrays costs as much as comparing
+    it)."""
+    if len(rows) == 1 and isinstance(rows[0], np.ndarray | np.generic):
+        return np.asarray(rows[0])[None]
+    return np.array(rows)
+
+
 def as_trace(case: Case, rows: dict[str, list[np.ndarray]]) -> Trace:
     """``record_steps``' rows stacked, a row per step; an empty curve in the case's dtype, as the twin's."""
-    trace = {k: np.array(v) for k, v in rows.items()}
+    trace = {k: stacked(v) for k, v in rows.items()}
     if not rows["curve"]:
         trace["curve"] = np.zeros(0, case.dtype)
     return trace
@@ -361,14 +370,15 @@ def anchored_record(
     def anchor(step: int, net: Any) -> None:
         i = step - first
         values = entering if i == 0 else {key: twin[key][i - 1] for key in (*(f"param.{n}" for n in names), *held)}
+        # Written, never held: paths.write copies into the network's own arrays (or a copy in their place).
         for name in names:
-            paths.write(net, name, np.array(values[f"param.{name}"]))
-        state = {key: np.array(values[key]) for key in held if key in values}
+            paths.write(net, name, values[f"param.{name}"])
+        state = {key: values[key] for key in held if key in values}
         if state:
             load_scratch_state(case, net, state)
 
     rows = record_steps(case, net, batches, before_step=anchor, first=first)
-    return {k: np.array(v) for k, v in rows.items() if k != "curve"}
+    return {k: stacked(v) for k, v in rows.items() if k != "curve"}
 
 
 def load_scratch_state(case: Case, net: Any, entering: Trace) -> None:

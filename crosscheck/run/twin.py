@@ -266,24 +266,34 @@ class TwinRecorder:
         self.clone_grads, self.previous = clone_grads, previous
         if batches and check_data:
             self.check_data(first + len(batches) - 1)
+        # A chunk of one step after the first (a large network's) is compared before the twin steps again and kept
+        # by no one: its fresh tensors and copies are taken as they are, not copied once more by a stack.
+        one = len(batches) == 1 and first > 0
+
+        def rows(ts: list[torch.Tensor], fresh: bool = True) -> np.ndarray:
+            return (ts[0].unsqueeze(0) if one and fresh else torch.stack(ts)).numpy()
+
+        def copies(vs: list[np.ndarray]) -> np.ndarray:
+            return vs[0][None] if one else np.stack(vs)
+
         if outputs:
-            trace["output"] = torch.stack(outputs).numpy()
-            trace["loss"] = torch.stack(losses).numpy()
+            trace["output"] = rows(outputs)
+            trace["loss"] = rows(losses)
         else:
             trace["loss"] = np.zeros(0, case.dtype)
         if keep_dloss and dlosses:
-            trace["dloss"] = torch.stack(dlosses).numpy()
+            trace["dloss"] = rows(dlosses)
         trace["curve"] = torch.stack(curve).numpy() if curve else np.zeros(0, case.dtype)
         if case.scratch.lr is not None:
             trace["lr"] = np.array(lrs, dtype=np.float64).astype(case.dtype)
         if not outputs:
             return trace
         per_kind: list[tuple[str, dict[str, np.ndarray]]] = [
-            ("grad", {n: torch.stack(ts).numpy() for n, ts in grads.items()}),
-            ("param", {n: np.stack(vs) for n, vs in values.items()}),
+            ("grad", {n: rows(ts, fresh=clone_grads) for n, ts in grads.items()}),
+            ("param", {n: copies(vs) for n, vs in values.items()}),
         ]
         per_kind += [
-            (f"state.{kind}", {n: np.stack(vs) for n, vs in per_tensor.items()}) for kind, per_tensor in states.items()
+            (f"state.{kind}", {n: copies(vs) for n, vs in per_tensor.items()}) for kind, per_tensor in states.items()
         ]
         for kind, stacked in per_kind:
             for name, link in case.scratch.params.items():
@@ -295,7 +305,7 @@ class TwinRecorder:
                     continue
                 trace[f"{kind}.{name}"] = stacked_as_scratch(a, link)
         for path, link in case.scratch.buffers.items():
-            held = stacked_as_scratch(np.stack(kept[link.tensor]), link)
+            held = stacked_as_scratch(copies(kept[link.tensor]), link)
             # A count (num_batches_tracked) in the case's dtype, as the scratch side's: exact in either.
             trace[f"buffer.{path}"] = in_case_dtype(case, held) if np.issubdtype(held.dtype, np.integer) else held
         return trace
