@@ -438,8 +438,14 @@ def _vote(
     clipped: Params | None = None,
 ) -> Vote:
     def loss_at(value: float) -> float:
+        # A fresh copy of the network for every evaluation (a forward may change what it keeps: a hidden state,
+        # running statistics); in it, only the one element is moved, where the copy's own array allows.
         net = scratch_network(entering.scratch)
-        moved = np.array(params[name])
+        held, now = paths.read(net, name), params[name]
+        if isinstance(held, np.ndarray) and held.flags.writeable and (held.shape, held.dtype) == (now.shape, now.dtype):
+            held[index] = value
+            return scratch_loss(case, net, batch)
+        moved = np.array(now)
         moved[index] = value
         paths.write(net, name, moved)
         return scratch_loss(case, net, batch)

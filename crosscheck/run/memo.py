@@ -56,6 +56,11 @@ class Runs:
         if id(case) in self._refused:
             raise self._refused[id(case)]
         if run is None:
+            # The first step computed alone (for the first step's checks) is the full run's step 0 again, and so is
+            # its snapshot: let go before the run, not after it, as a large network's copies would count at its peak.
+            self._first.pop(id(case), None)
+            if id(case) in self._snapshots:  # a new dict, not a change in place: a scope's saved copy shares it
+                self._snapshots[id(case)] = {s: e for s, e in self._snapshots[id(case)].items() if s != 0}
             params, batches = start(case)
             capture = Capture(case, default_steps(len(batches)))
             try:
