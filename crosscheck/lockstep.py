@@ -129,6 +129,28 @@ def row(trace: Trace, i: int, quantities: Collection[str] = STEPPED, copy: bool 
     return {k: np.array(v[i]) if copy else v[i] for k, v in trace.items() if split_key(k)[0] in quantities}
 
 
+class _Series:
+    """One quantity's rows over a run, written a chunk at a time into an array made for the whole run: a large
+    network's chunks are single steps, and a small array kept from each of them scatters the heap between the
+    chunks' large ones, which it then cannot give back (measured: 44 MB more over 1,200 steps at 1e5 parameters)."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.filled, self.rows = n, 0, np.empty(0)
+
+    def add(self, rows: np.ndarray) -> None:
+        if self.filled == 0:
+            self.rows = np.empty((max(self.n, len(rows)), *rows.shape[1:]), rows.dtype)
+        end = self.filled + len(rows)
+        if end > len(self.rows):  # more rows than the run has steps: only a run made of other traces
+            self.rows = np.concatenate([self.rows[: self.filled], rows])
+        else:
+            self.rows[self.filled : end] = rows
+        self.filled = end
+
+    def array(self) -> np.ndarray:
+        return self.rows[: self.filled]
+
+
 @dataclass
 class Run:
     """A case's run as its readers need it (the module's docstring says what is kept)."""
@@ -174,9 +196,10 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
     free: Comparison | None = None
     anchored: Comparison | None = None
     first_pair: Pair = ({}, {})
-    rows: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    rows: dict[str, tuple[_Series, _Series]] = {}
     golden: tuple[GoldenStream, GoldenStream] | None = None
-    curves: tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]]] = ({}, {})
+    losses = (_Series(n), _Series(n))
+    curves: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # a few points: the case's curve steps
     values: dict[int, Pair] = {}
     previous: Trace | None = None  # the scratch side's state after the chunk before
     curve_points = len({int(s) for s in case.data.curve_steps if 0 <= s < n})
@@ -234,25 +257,29 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
             anchored = chunk_anchored if anchored is None else merge(anchored, chunk_anchored)
         if chunk_free.problem is None:
             for key, (largest, ratio) in found.items():
-                abs_rows, ratio_rows = rows.setdefault(key, ([], []))
-                abs_rows.append(largest)
-                ratio_rows.append(ratio)
+                abs_rows, ratio_rows = rows.setdefault(key, (_Series(n), _Series(n)))
+                abs_rows.add(largest)
+                ratio_rows.add(ratio)
         assert golden is not None
         for stream, trace in zip(golden, (scratch, twin), strict=True):
             stream.add({k: trace[k] for k in keys if k in trace}, start)
-        for trace, out in zip((scratch, twin), curves, strict=True):
-            for key in ("loss", "curve"):
-                out.setdefault(key, []).append(np.array(trace[key]))
+        for trace, loss, curve in zip((scratch, twin), losses, curves, strict=True):
+            loss.add(trace["loss"])
+            if len(trace["curve"]):
+                curve.append(np.array(trace["curve"]))
         previous = row(scratch, count - 1, ENTERING, copy=count > 1)
     assert free is not None and golden is not None
-    whole = tuple({k: np.concatenate(v) for k, v in side.items()} for side in curves)
+    whole = tuple(
+        {"loss": loss.array(), "curve": np.concatenate(curve) if curve else trace["curve"][:0].copy()}
+        for loss, curve, trace in zip(losses, curves, (scratch, twin), strict=True)
+    )
     return Run(
         name=case.name,
         steps=n,
         first=first_pair,
         training_run=free,
         anchored_steps=anchored,
-        maxima={k: (np.concatenate(a), np.concatenate(r)) for k, (a, r) in rows.items()},
+        maxima={k: (a.array(), r.array()) for k, (a, r) in rows.items()},
         golden=(golden[0].view(), golden[1].view()),
         curves=(whole[0], whole[1]),
         values=values,
