@@ -31,7 +31,7 @@ from crosscheck.case import (
 )
 from crosscheck.declarations import check_same_build, check_static, check_step_signature
 from crosscheck.errors import CallError, RegistrationError, StepError, call_user, raised_at
-from crosscheck.keys import STEPPED, describe, split_key
+from crosscheck.keys import STEPPED, Trace, describe, split_key
 from crosscheck.layer_values import scratch_layer_values, twin_layer_values
 from crosscheck.layout import load_into_twin, twin_data
 from crosscheck.optimizer_text import describe_optimizer
@@ -40,7 +40,7 @@ from crosscheck.run.capture import check_capture
 from crosscheck.run.scratch import scratch_trace
 
 # Golden files are named after cases: a name must fit a file name on every file system.
-from crosscheck.run.twin import batch_of, twin_trace
+from crosscheck.run.twin import TwinRecorder, batch_of
 from crosscheck.schedule import checked_schedule, is_int
 from crosscheck.size import check_size
 from crosscheck.validate_maps import (
@@ -451,7 +451,7 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
     give the same bits: a twin with dropout or unseeded randomness would fail the cross-check with other
     values on every run."""
     try:
-        first, again = twin_trace(case, params, batches), twin_trace(case, params, batches)
+        first, differs = _twin_twice(case, params, batches)
         scratch = scratch_trace(case, params, batches[:1])  # the battery names a problem at a later step
     except StepError as exc:
         raise RegistrationError(f"{where}: {str(exc).removeprefix(case.name + ': ')}") from exc
@@ -478,14 +478,35 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
                 f"{where}: the {describe(*split_key(key))} has shape {mine} on the scratch side but {theirs} on the "
                 f"twin side{shared if one_path else ''}"
             )
-    for key in first:
-        if not np.array_equal(first[key], again[key], equal_nan=True):
-            raise RegistrationError(
-                f"{where}: the twin is not deterministic: run twice from the same parameters over its first "
-                f"{len(batches)} steps, it gives different {key}. Dropout, or randomness drawn in forward, makes "
-                f"every run differ; remove it from the twin (and the scratch network), or use the module's eval "
-                f"behaviour for the cross-check"
-            )
+    if differs:
+        raise RegistrationError(
+            f"{where}: the twin is not deterministic: run twice from the same parameters over its first "
+            f"{len(batches)} steps, it gives different {differs[0]}. Dropout, or randomness drawn in forward, makes "
+            f"every run differ; remove it from the twin (and the scratch network), or use the module's eval "
+            f"behaviour for the cross-check"
+        )
+
+
+def _twin_twice(case: Case, params: Params, batches: list[Batch]) -> tuple[Trace, list[str]]:
+    """The twin run twice side by side from ``params`` over ``batches``, a step at a time (a large network's two
+    whole runs would be held at once): the first run's start and first step with every quantity the steps record
+    (the first value seen of each), and the quantities, in the order of a trace, where the two runs differ."""
+    twins = TwinRecorder(case, params), TwinRecorder(case, params)
+    first: Trace = {}
+    differs: set[str] = set()
+
+    def seen(one: Trace, two: Trace) -> None:
+        for key, value in one.items():
+            first.setdefault(key, value)
+            if key not in two or not np.array_equal(value, two[key], equal_nan=True):
+                differs.add(key)
+
+    seen(twins[0].head(), twins[1].head())
+    for i, b in enumerate(batches):
+        last = i == len(batches) - 1
+        one, two = (twin.record([b], i, check_data=last) for twin in twins)
+        seen(one, two)
+    return first, [key for key in first if key in differs]
 
 
 def _check_optimizer(case: Case, where: str, net: Any) -> None:
