@@ -31,10 +31,11 @@ from crosscheck.run.snapshot import Capture, default_steps
 from crosscheck.run.twin import TwinRecorder
 from crosscheck.tolerance import bounds
 
-# What one chunk's records (all sides) may take: 16 MiB holds a tutorial network's whole run, a 1e4-parameter MLP's
-# steps by the dozen, and a 1e5-parameter network's one at a time (a larger budget costs memory and saves no time:
-# measured at 1e5 parameters x 1,000 Adam steps, 64 MiB took 100 MB more at the peak for the same CPU).
-CHUNK_BYTES = 16 * 2**20
+# What one chunk's records (all sides) may take: 4 MiB holds a tutorial network's whole run, a 1e4-parameter MLP's
+# steps by the handful, and a 1e5-parameter network's one at a time (a larger budget costs memory and saves no
+# time: measured at 1e4 and 1e5 parameters, 16 MiB took 20-40 MB more at the peak for the same CPU, 64 MiB 100 MB
+# more; a step a chunk costs a 1e4-parameter run half its CPU again in per-chunk work).
+CHUNK_BYTES = 4 * 2**20
 # The free run's quantities, compared at every step by ``training_run``.
 TRAINING_KEYS = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "param", "curve")
 
