@@ -141,6 +141,8 @@ class _Series:
     def add(self, rows: np.ndarray) -> None:
         if self.filled == 0:
             self.rows = np.empty((max(self.n, len(rows)), *rows.shape[1:]), rows.dtype)
+        elif rows.dtype != self.rows.dtype:  # as concatenating them would: the wider dtype (a side's loss refused)
+            self.rows = self.rows.astype(np.result_type(self.rows, rows))
         end = self.filled + len(rows)
         if end > len(self.rows):  # more rows than the run has steps: only a run made of other traces
             self.rows = np.concatenate([self.rows[: self.filled], rows])

@@ -6,6 +6,8 @@ costs a few steps on a few rows, whatever the size of the data."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -488,25 +490,31 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
 
 
 def _twin_twice(case: Case, params: Params, batches: list[Batch]) -> tuple[Trace, list[str]]:
-    """The twin run twice side by side from ``params`` over ``batches``, a step at a time (a large network's two
-    whole runs would be held at once): the first run's start and first step with every quantity the steps record
-    (the first value seen of each), and the quantities, in the order of a trace, where the two runs differ."""
-    twins = TwinRecorder(case, params), TwinRecorder(case, params)
+    """The twin run twice from ``params`` over ``batches``, one run after the other (a factory may hand both the
+    same module, ``MODEL.to(dtype)``: each run starts by loading ``params`` into it), each recorded a step at a time
+    and kept as a digest of every quantity (a large network's two whole runs would be held at once): the first
+    run's start and first step with every quantity the steps record (the first value seen of each), and the
+    quantities, in the order of a trace, where the two runs differ."""
     first: Trace = {}
-    differs: set[str] = set()
-
-    def seen(one: Trace, two: Trace) -> None:
-        for key, value in one.items():
-            first.setdefault(key, value)
-            if key not in two or not np.array_equal(value, two[key], equal_nan=True):
-                differs.add(key)
-
-    seen(twins[0].head(), twins[1].head())
-    for i, b in enumerate(batches):
-        last = i == len(batches) - 1
-        one, two = (twin.record([b], i, check_data=last) for twin in twins)
-        seen(one, two)
-    return first, [key for key in first if key in differs]
+    digests = []
+    for run in range(2):
+        twin = TwinRecorder(case, params)
+        seen: dict[str, Any] = {}
+        records = itertools.chain(
+            [twin.head()], (twin.record([b], i, check_data=i == len(batches) - 1) for i, b in enumerate(batches))
+        )
+        for i, record in enumerate(records):
+            for key, value in record.items():
+                if run == 0:
+                    first.setdefault(key, value)
+                value = np.ascontiguousarray(value)
+                digest = seen.setdefault(key, hashlib.blake2b())
+                digest.update(f"{i} {value.dtype} {value.shape}".encode())
+                if value.size:  # an empty one is its shape alone
+                    digest.update(value.data.cast("B"))
+        digests.append({key: digest.digest() for key, digest in seen.items()})
+    again = [key for key in digests[1] if key not in digests[0]]
+    return first, [key for key in first if digests[0][key] != digests[1].get(key)] + again
 
 
 def _check_optimizer(case: Case, where: str, net: Any) -> None:

@@ -45,3 +45,20 @@ def test_first_step_checks_use_the_one_step_float32_bound():
     result = check_gradients(case32, first_step_traces(case32))
     assert (result.atol, result.rtol) == one_step
     assert check_training_run(case32, traces(case32)).atol == whole_run[0]
+
+
+def test_a_twin_factory_that_hands_out_one_module_is_validated_and_passes():
+    # Module.to converts in place and returns the module itself: a factory `lambda dtype: MODEL.to(dtype)` gives
+    # every caller the same instance, which each run starts by loading the initial parameters into. Validation's
+    # two runs of the twin (is it deterministic?) are taken one after the other, so they see the same steps.
+    import torch
+    from fixture_net import TwinNet
+
+    from crosscheck.checks import battery, run_check
+
+    model = TwinNet(torch.float64)
+    case = make_case("one_module_instance", module=lambda dtype: model.to(dtype))
+    validate(case)
+    for check in battery(case):
+        result = run_check(case, check)
+        assert result.passed, result.message()
