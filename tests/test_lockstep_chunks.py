@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crosscheck.compare import compare, differences, relative_differences
+from crosscheck.compare import BLOCK, compare, differences, relative_differences
 from crosscheck.lockstep import Run, run_case
 from crosscheck.registration import registry
 from crosscheck.run.start import start
@@ -99,16 +99,17 @@ ROUNDING = {
     "far_inside": lambda b, rng: b * (1 + rng.normal(size=b.shape) * 1e-16),
     "equal": lambda b, rng: b.copy(),
     "zeros_equal": lambda b, rng: np.zeros_like(b),
-    "one_element_beyond": lambda b, rng: np.where(np.arange(b.size).reshape(b.shape) == 37, b + 1e-6, b),
+    "one_element_beyond": lambda b, rng: np.where(np.arange(b.size).reshape(b.shape) == b.size - 37, b + 1e-6, b),
     "at_atol": lambda b, rng: b + 1e-12,
 }
 
 
+@pytest.mark.parametrize("shape", [(4, 6, 5), (2, BLOCK + 7)], ids=["small", "blocks"])  # two blocks and a bit
 @pytest.mark.parametrize("atol,rtol", [(1e-12, 1e-10), (0.0, 0.0), (0.0, 1e-10)], ids=["float64", "exact", "rtol"])
 @pytest.mark.parametrize("kind", list(ROUNDING))
-def test_the_kernels_short_way_gives_the_long_ways_figures(kind, atol, rtol):
+def test_the_kernels_short_way_gives_the_long_ways_figures(kind, atol, rtol, shape):
     rng = np.random.default_rng(7)
-    b = rng.normal(size=(4, 6, 5))
+    b = rng.normal(size=shape)
     if kind == "zeros_equal":
         b = np.zeros_like(b)
     a = ROUNDING[kind](b, rng)
@@ -117,6 +118,9 @@ def test_the_kernels_short_way_gives_the_long_ways_figures(kind, atol, rtol):
                      atol=atol, rtol=rtol, maxima=maxima)  # fmt: skip
     largest, rel, row_abs, row_ratio, first_bad = reference(a, b, atol, rtol)
     assert result.max_abs == largest and result.max_rel == rel
+    anchored = compare("n", "anchored_steps", {"param.W": a}, {"param.W": b}, ["param.W"], dtype=np.dtype(np.float64),
+                       atol=atol, rtol=rtol)  # fmt: skip
+    assert (anchored.max_abs, anchored.max_rel, anchored.first_divergence) == (largest, rel, result.first_divergence)
     assert np.array_equal(maxima["param.W"][0], row_abs) and np.allclose(maxima["param.W"][1], row_ratio, rtol=1e-15)
     d = result.first_divergence
     if first_bad is None:
