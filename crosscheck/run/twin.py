@@ -23,8 +23,14 @@ from crosscheck.run.start import in_case_dtype
 
 
 def batch_of(X: torch.Tensor, y: torch.Tensor, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """``X[b]`` and ``y[b]`` of the twin's data: a NumPy index array becomes a tensor index."""
-    index = torch.as_tensor(b) if isinstance(b, np.ndarray) else b
+    """``X[b]`` and ``y[b]`` of the twin's data: a NumPy index array becomes a tensor index, and a list of rows
+    is gathered by ``index_select`` (advanced indexing starts torch's thread pool for a batch of rows, which
+    costs milliseconds a step where the cores are busy, as under pytest-xdist)."""
+    if not isinstance(b, np.ndarray):
+        return X[b], y[b]
+    index = torch.as_tensor(b)
+    if b.ndim == 1 and b.size and np.issubdtype(b.dtype, np.integer) and b.min() >= 0 and X.ndim and y.ndim:
+        return X.index_select(0, index), y.index_select(0, index)
     return X[index], y[index]
 
 
