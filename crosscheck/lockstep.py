@@ -17,10 +17,12 @@ buffers entering the step, and the gradients there.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from crosscheck.case import Batch, Case, Params
 from crosscheck.compare import Comparison, Workspace, compare, merge
@@ -91,6 +93,44 @@ def chunks(
     """The run over ``batches`` from ``params``, a chunk at a time; each side lives on between chunks (the scratch
     network, the twin's module, optimizer and scheduler).  ``capture``'s hooks snapshot both sides as they step.
     ``size``: the steps of every chunk after the first (default: as many as ``budget`` holds)."""
+    with _one_torch_thread():
+        yield from _chunks(case, params, batches, anchored, others, capture, budget, size)
+
+
+# Runs stepping now, and torch's thread count before the first: runs may be stepped side by side (the float32
+# drift zips two), and the count is restored when the last of them ends, whichever ends first.
+_STEPPING = {"runs": 0, "threads": 1}
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Torch on one thread while the sides step in turn, its count restored after: its thread pool and NumPy's
+    BLAS pool otherwise wait on each other for the same cores at every step (measured, a 1e5-parameter Adam run on
+    an idle 2-core machine: 24 s with torch's default two threads, 12 s with one; the floor, which runs each side
+    alone, 5 s either way).  Results agree across thread counts within the float64 bound
+    (tests/test_determinism.py)."""
+    if _STEPPING["runs"] == 0:
+        _STEPPING["threads"] = torch.get_num_threads()
+        torch.set_num_threads(1)
+    _STEPPING["runs"] += 1
+    try:
+        yield
+    finally:
+        _STEPPING["runs"] -= 1
+        if _STEPPING["runs"] == 0:
+            torch.set_num_threads(_STEPPING["threads"])
+
+
+def _chunks(
+    case: Case,
+    params: Params,
+    batches: Sequence[Batch],
+    anchored: bool,
+    others: Sequence[Params],
+    capture: Capture | None,
+    budget: int,
+    size: int | None,
+) -> Iterator[Chunk]:
     net = scratch_network(case, params)
     scratch_start = scratch_head(case, net, params)
     twin = TwinRecorder(case, params, before_step=capture.twin_hook if capture else None)

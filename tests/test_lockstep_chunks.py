@@ -127,3 +127,29 @@ def test_the_kernels_short_way_gives_the_long_ways_figures(kind, atol, rtol, sha
         assert d is None
     else:
         assert d is not None and (d.step, *d.index) == tuple(int(i) for i in first_bad)
+
+
+def test_torch_steps_on_one_thread_and_gets_its_count_back_however_the_runs_end():
+    # Torch's pool and NumPy's BLAS pool contend for the cores when the sides step in turn: torch takes one thread
+    # for the run; the count comes back when the last run stepping ends (the float32 drift zips two runs).
+    import torch
+
+    from crosscheck.lockstep import chunks
+    from crosscheck.precision import drift
+
+    case = example("adam_schedule")
+    params, batches = start(case)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = [torch.get_num_threads() for _ in chunks(case, params, batches[:3], size=1)]
+        assert seen == [1, 1, 1] and torch.get_num_threads() == 2
+        unfinished = chunks(case, params, batches[:3], size=1)
+        next(unfinished)
+        assert torch.get_num_threads() == 1
+        unfinished.close()  # a run left before its end (a refusal, a consumer that stops)
+        assert torch.get_num_threads() == 2
+        drift(case)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
