@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -147,53 +146,37 @@ class Comparison:
 def differences(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The one difference kernel: ``|a - b|``, the tolerance ``atol + rtol * |b|`` (``b`` is the reference),
     and where ``a`` fails it; a NaN or Inf on either side never passes."""
-    diff, _, tol, bad, _ = _kernel(a, b, atol, rtol)
-    return diff, tol, bad
-
-
-def _kernel(
-    a: np.ndarray, b: np.ndarray, atol: float, rtol: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
-    """``differences``, with ``|b|`` (a buffer of its own, which ``compare`` divides into) and whether every
-    tolerance is finite: each array of a chunk is read as few times as the figures need."""
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, and NaN never passes
         # No copy of what is float64 already: a chunk of a large network's run is compared as it is.
         a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
         # As arrays, a 0-d one too (NumPy gives a scalar there), so that each result can be written in place.
         diff = np.asarray(np.subtract(a64, b64))
         np.abs(diff, out=diff)
-        size = np.asarray(np.abs(b64))
-        tol = np.asarray(size * rtol)
+        tol = np.asarray(np.abs(b64) * rtol)
         tol += atol
     bad = np.asarray(np.less_equal(diff, tol))  # a NaN on either side makes diff NaN, which fails
     np.logical_not(bad, out=bad)
     # An infinite twin value makes an infinite tolerance, which a finite scratch value would meet: one reduction
     # tells whether any is there (a NaN propagates through it too), and only then are both sides read again.
-    finite = not diff.size or bool(np.isfinite(tol.max()))
-    if not finite:
+    if diff.size and not np.isfinite(tol.max()):
         bad |= ~np.isfinite(a64) | ~np.isfinite(b64)
-    return diff, size, tol, bad, finite
+    return diff, tol, bad
 
 
 def relative_differences(diff: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``diff / |b|`` (``diff`` from ``differences``), and 0 where ``diff`` is 0, where ``b`` is 0 too: the
     relative difference the checks and the sweep report."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # over |b| subnormal: an infinite ratio
         return np.divide(diff, np.abs(b), out=np.zeros(np.shape(diff)), where=diff != 0)
-
-
-def _rows_max(x: np.ndarray) -> np.ndarray:
-    flat = x.reshape(len(x), -1)
-    return flat.max(axis=1) if flat.shape[1] else np.zeros(len(x))
 
 
 @dataclass(frozen=True)
 class _Figures:
-    """One quantity's comparison as figures: ``diff`` and ``tol`` element by element (``tol`` None where nothing
-    can fail, and then not computed), the elements that fail (None where none does), the largest |diff| and
-    relative difference, and by row (step), where asked, the largest |diff| and |diff| / tolerance."""
+    """One quantity's comparison as figures: where an element exceeds ``atol`` or a side is not finite, ``diff``
+    and ``tol`` element by element and the elements that fail (else None: nothing can fail); the largest |diff|
+    and relative difference; and by row (step), where asked, the largest |diff| and |diff| / tolerance."""
 
-    diff: np.ndarray | None  # None where nothing fails and the figures were taken a block at a time
+    diff: np.ndarray | None
     tol: np.ndarray | None
     bad: np.ndarray | None
     largest: float
@@ -209,110 +192,95 @@ class Workspace:
     def __init__(self) -> None:
         self._flat = [np.empty(0), np.empty(0), np.empty(0)]
 
-    def arrays(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Three float64 arrays of ``shape``, valid until the next call."""
-        n = math.prod(shape)
+    def arrays(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Three flat float64 arrays of ``size`` elements, valid until the next call."""
         for i, flat in enumerate(self._flat):
-            if flat.size < n:
-                self._flat[i] = np.empty(n)
-        first, second, third = (flat[:n].reshape(shape) for flat in self._flat)
+            if flat.size < size:
+                self._flat[i] = np.empty(size)
+        first, second, third = (flat[:size] for flat in self._flat)
         return first, second, third
 
 
 def _figures(
     a: np.ndarray, b: np.ndarray, atol: float, rtol: float, by_row: bool, work: Workspace | None = None
 ) -> _Figures:
-    """The figures of one quantity, reading each array as few times as they need: this runs on every tensor of
-    every step of both comparisons, and a passing float64 run's differences lie far below ``atol`` (then no
-    element can fail, since every tolerance is at least ``atol``, and the failing elements are not sought).
-    ``work``: where the element-wise figures are written (they are then valid until its next use)."""
+    """The figures of one quantity.  This runs on every tensor of every step of both comparisons, and a passing
+    float64 run's differences lie far below ``atol``, where no element can fail (every tolerance is at least
+    ``atol``): there the figures are taken block by block, reading each array as few times as they need, and the
+    failing elements are not sought; elsewhere every element's difference, tolerance and verdict is kept.
+    ``work``: where the blocks are written."""
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         # No copy of what is float64 already: a chunk of a large network's run is compared as it is.
         a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        if a64.size > BLOCK:
-            within = _within_atol(a64, b64, atol, rtol, by_row, work)
-            if within is not None:
-                return within
-        shape = a64.shape  # the same as b's: compare refuses two shapes
-        diff, size, quotient = work.arrays(shape) if work is not None else (np.empty(shape) for _ in range(3))
-        np.subtract(a64, b64, out=diff)
-        np.abs(diff, out=diff)
-        row_abs = _rows_max(diff) if by_row else None
-        if not diff.size:
-            return _Figures(diff, None, None, 0.0, 0.0, None if row_abs is None else (row_abs, row_abs.copy()))
-        largest = float(row_abs.max() if row_abs is not None and row_abs.size else diff.max())
-        if not np.isfinite(largest):  # a NaN or Inf on either side (a finite largest means both sides are finite)
-            return _non_finite(a64, b64, atol, rtol, by_row)
-        np.abs(b64, out=size)
-        # 0 / 0 (both sides 0) is NaN, which fmax passes over: relative_differences' 0 there.
-        np.divide(diff, size, out=quotient)
-        max_rel = float(np.fmax.reduce(quotient, axis=None, initial=0.0))
-        if largest <= atol and not by_row:
-            return _Figures(diff, None, None, largest, max_rel, None)
-        tol = size
-        np.multiply(tol, rtol, out=tol)
-        np.add(tol, atol, out=tol)
-        bad = None if largest <= atol else np.asarray(~np.less_equal(diff, tol))
-        ratios = None
-        if row_abs is not None:
-            np.divide(diff, tol, out=quotient)  # 0 / 0 where both sides are 0 exactly under atol 0: within it
-            ratio = np.fmax.reduce(quotient.reshape(len(quotient), -1), axis=1, initial=0.0)
-            ratios = (row_abs, np.asarray(ratio, dtype=np.float64))
-    return _Figures(diff, tol, bad, largest, max_rel, ratios)
+        within = _within_atol(a64, b64, atol, rtol, by_row, work)
+        return within if within is not None else _element_by_element(a64, b64, atol, rtol, by_row)
 
 
-# Elements a large array is compared by at a time: a block's arrays stay in a core's L2 cache across the kernel's
-# passes (measured on arrays of 1e6 elements: 3.4 ns an element in blocks of 65,536, 5.1 ns whole).
+# Elements compared at a time: a block's arrays stay in a core's L2 cache across the kernel's passes (measured on
+# arrays of 1e6 elements: 3.4 ns an element in blocks of 65,536, 5.1 ns whole).
 BLOCK = 65536
 
 
 def _within_atol(
     a: np.ndarray, b: np.ndarray, atol: float, rtol: float, by_row: bool, work: Workspace | None
 ) -> _Figures | None:
-    """``_figures`` of a large array a block at a time, where every difference is within ``atol`` (a passing
-    float64 run); None as soon as one is not (NaN and Inf included): the whole array is then compared at once, to
-    find where it fails.  The same figures, bit for bit: each is a largest value, whatever the blocks."""
+    """``_figures`` where every difference is within ``atol`` (a passing float64 run), taken a block of whole rows
+    (or of one long row) at a time; None as soon as one is not (NaN and Inf included).  The same figures, bit for
+    bit, whatever the blocks: each is a largest value."""
     rows = len(a) if by_row else 1
     a2, b2 = a.reshape(rows, -1), b.reshape(rows, -1)
     cols = a2.shape[1]
-    size = min(cols, BLOCK)
-    diff, scale, quotient = work.arrays((size,)) if work is not None else (np.empty(size) for _ in range(3))
+    per_block = max(1, BLOCK // max(cols, 1))  # rows a block holds; 1 for a row longer than a block
+    buffers = work.arrays(min(a2.size, per_block * min(cols, BLOCK))) if work is not None else None
     row_abs, row_ratio = np.zeros(rows), np.zeros(rows)
     max_rel = 0.0
-    for r in range(rows):
+    for r in range(0, rows, per_block):
         for lo in range(0, cols, BLOCK):
-            x, y = a2[r, lo : lo + BLOCK], b2[r, lo : lo + BLOCK]
-            d, s, q = diff[: len(x)], scale[: len(x)], quotient[: len(x)]
+            x, y = a2[r : r + per_block, lo : lo + BLOCK], b2[r : r + per_block, lo : lo + BLOCK]
+            if buffers is not None:
+                d, s, q = (flat[: x.size].reshape(x.shape) for flat in buffers)
+            else:
+                d, s, q = (np.empty(x.shape) for _ in range(3))
             np.subtract(x, y, out=d)
             np.abs(d, out=d)
-            largest = float(d.max())
-            if not largest <= atol:
+            largest = d.max(axis=1)
+            if not largest.max() <= atol:
                 return None
-            row_abs[r] = max(row_abs[r], largest)
+            np.maximum(row_abs[r : r + len(x)], largest, out=row_abs[r : r + len(x)])
             np.abs(y, out=s)
-            np.divide(d, s, out=q)
-            max_rel = max(max_rel, float(np.fmax.reduce(q, initial=0.0)))
+            np.divide(d, s, out=q)  # 0 / 0 (both sides 0) is NaN, which fmax passes over
+            max_rel = max(max_rel, float(np.fmax.reduce(q, axis=None, initial=0.0)))
             if by_row:
                 np.multiply(s, rtol, out=s)
                 np.add(s, atol, out=s)
-                np.divide(d, s, out=q)
-                row_ratio[r] = max(row_ratio[r], float(np.fmax.reduce(q, initial=0.0)))
+                np.divide(d, s, out=q)  # 0 / 0 where both sides are 0 exactly under atol 0: within it
+                ratio = np.fmax.reduce(q, axis=1, initial=0.0)
+                np.maximum(row_ratio[r : r + len(x)], ratio, out=row_ratio[r : r + len(x)])
     return _Figures(None, None, None, float(row_abs.max()), max_rel, (row_abs, row_ratio) if by_row else None)
 
 
-def _non_finite(a: np.ndarray, b: np.ndarray, atol: float, rtol: float, by_row: bool) -> _Figures:
-    """``_figures`` where a side holds a NaN or an Inf: a NaN never passes, an Inf passes only the same Inf, and
-    either is an infinite difference in the figures by row (drawn and ranked as the largest)."""
-    diff, size, tol, bad, _ = _kernel(a, b, atol, rtol)
+def _rows_max(x: np.ndarray) -> np.ndarray:
+    flat = x.reshape(len(x), -1)
+    return flat.max(axis=1) if flat.shape[1] else np.zeros(len(x))
+
+
+def _element_by_element(a: np.ndarray, b: np.ndarray, atol: float, rtol: float, by_row: bool) -> _Figures:
+    """``_figures`` where a difference exceeds ``atol`` or a side is not finite: ``differences``' figures of every
+    element.  A NaN never passes, an Inf passes only the same Inf; either makes the largest differences infinite,
+    and is an infinite difference in the figures by row (drawn and ranked as the largest)."""
+    diff, tol, bad = differences(a, b, atol, rtol)
+    finite = bool(np.isfinite(diff).all())
     rows = None
     if by_row:
-        shown = np.where(np.isfinite(a) & np.isfinite(b), diff, np.inf)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.divide(shown, tol)
+        shown = diff if finite else np.where(np.isfinite(a) & np.isfinite(b), diff, np.inf)
+        ratio = np.divide(shown, tol)
         if atol == 0:  # 0 / 0 where both sides are 0 exactly: within tolerance
             ratio[shown == 0] = 0.0
         rows = (_rows_max(shown), _rows_max(ratio))
-    return _Figures(diff, tol, bad, np.inf, np.inf, rows)
+    if not finite:
+        return _Figures(diff, tol, bad, np.inf, np.inf, rows)
+    max_rel = float(relative_differences(diff, b).max(initial=0.0))
+    return _Figures(diff, tol, bad, float(diff.max(initial=0.0)), max_rel, rows)
 
 
 def compare(
