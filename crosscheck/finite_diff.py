@@ -444,10 +444,10 @@ def _vote(
         held, now = paths.read(net, name), params[name]
         if isinstance(held, np.ndarray) and held.flags.writeable and (held.shape, held.dtype) == (now.shape, now.dtype):
             held[index] = value
-            return scratch_loss(case, net, batch)
-        moved = np.array(now)
-        moved[index] = value
-        paths.write(net, name, moved)
+        else:
+            moved = np.array(now)
+            moved[index] = value
+            paths.write(net, name, moved)
         return scratch_loss(case, net, batch)
 
     # The probes move the parameter where the run never was: an overflow there is the oracle's own, named below

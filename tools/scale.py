@@ -47,8 +47,9 @@ GRIDS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "small": ((10_000, 100_000), (100, 1_000)),
     "full": ((10_000, 100_000, 1_000_000), (100, 1_000, 5_000)),
 }
-# Before any point is measured: peak RSS about 0.3 GB + this many bytes a parameter, whatever the steps (measured
-# with the lockstep run: 784-1276-10 with Adam x 100 steps, 1.14 GB).
+# Before any point is measured: peak RSS about 0.3 GB + this many bytes a parameter, whatever the steps, on the
+# safe side (measured with the lockstep run: 784-1276-10 with Adam x 100 steps, 1.14 GB; since this round's cost
+# work, 784-1258-10 x 1,000 steps: 0.67 GB with SGD, 0.92 GB with Adam).
 PRIOR_BYTES = {"sgd": 600.0, "adam": 900.0}
 BASE_BYTES = 0.3e9
 ONE_THREAD = {n: "1" for n in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}

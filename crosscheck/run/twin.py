@@ -317,9 +317,16 @@ class TwinRecorder:
         return trace
 
 
+def checksum(value: np.ndarray | torch.Tensor, start: int = 0) -> int:
+    """A checksum of an array's or a tensor's bytes, read in place (no copy of a large one), continuing ``start``
+    (the checksum of what came before)."""
+    array = value.detach().numpy() if isinstance(value, torch.Tensor) else value
+    return zlib.crc32(cast(Any, np.ascontiguousarray(array)), start)
+
+
 def _digest(*tensors: torch.Tensor) -> tuple[int, ...]:
-    """A checksum of each tensor's bytes, read in place (no copy of a large dataset)."""
-    return tuple(zlib.crc32(cast(Any, np.ascontiguousarray(t.detach().numpy()))) for t in tensors)
+    """A checksum of each tensor's bytes."""
+    return tuple(checksum(t) for t in tensors)
 
 
 def _set_mode(module: torch.nn.Module, mode: bool) -> None:
