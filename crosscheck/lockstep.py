@@ -8,11 +8,12 @@ chunk (as fast as recording it whole), a network of a million parameters a step 
 grow with the run).
 
 A ``Run`` keeps: the first step on both sides (``first``), the free run's and the anchored steps' comparisons
-over every step, the largest difference of every quantity at every step (the plots and the chain of a step),
-what the golden keeps (``crosscheck.golden_view``: sampled as the steps come where it would be large), the loss and
-curve of every step, and of both sides' values at the steps the oracles and the diagnosis replay (the first, middle
-and last step, each comparison's first divergence) what they read: the twin's parameters, optimizer state and
-buffers entering the step, and the gradients there.
+over every step, the largest difference of every quantity at every step (the plots and the chain of a step) and
+of the anchored step at the anchored steps' first divergence (that step's chain, from the shared state), what the
+golden keeps (``crosscheck.golden_view``: sampled as the steps come where it would be large), the loss and curve
+of every step, and of both sides' values at the steps the oracles and the diagnosis replay (the first, middle and
+last step, each comparison's first divergence) what they read: the twin's parameters, optimizer state and buffers
+entering the step, and the gradients there.
 """
 
 from __future__ import annotations
@@ -207,6 +208,9 @@ class Run:
     golden: Pair  # each side's golden view (``crosscheck.golden_view``)
     curves: Pair  # ``loss`` and ``curve`` over the whole run
     values: dict[int, Pair] = field(default_factory=dict)  # what the replays read of both sides, by step
+    # By key: the largest |diff| and |diff| / tolerance of the anchored step at the anchored steps' first divergence
+    # (the chain of that step: it entered from the twin's state, which the free run's figures there are not).
+    anchored_chain: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def values_at(self, step: int) -> Pair | None:
         """What the run kept of both sides at ``step``: at a comparison's first divergence, the gradients and the
@@ -245,6 +249,7 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
     curves: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # a few points: the case's curve steps
     values: dict[int, Pair] = {}
     previous: Trace | None = None  # the scratch side's state after the chunk before
+    anchored_chain: dict[str, tuple[float, float]] = {}
     curve_points = len({int(s) for s in case.data.curve_steps if 0 <= s < n})
     work = Workspace()
     for chunk in stretches:
@@ -276,6 +281,16 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
             for s in replayed:
                 if start <= s < start + count:
                     values.setdefault(s, ({}, {}))[0].update(row(scratch, s - start, ("grad",)))
+        d = chunk_anchored.first_divergence if chunk_anchored is not None else None
+        if (anchored is None or anchored.first_divergence is None) and d is not None and d.step is not None:
+            assert chunk.anchored is not None
+            step_figures: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+            compare(
+                case.name, "anchored_steps", chunk.anchored, twin, anchored_keys, steps=slice(d.step - start,
+                d.step - start + 1), first=start, dtype=dtype, atol=atol1, rtol=rtol1, maxima=step_figures,
+                work=work,
+            )  # fmt: skip
+            anchored_chain = {k: (float(largest[0]), float(ratio[0])) for k, (largest, ratio) in step_figures.items()}
         wanted = set()
         for before, now in ((free, chunk_free), (anchored, chunk_anchored)):
             d = now.first_divergence if now is not None else None
@@ -326,4 +341,5 @@ def fold(case: Case, n: int, stretches: Iterable[Chunk]) -> Run:
         golden=(golden[0].view(), golden[1].view()),
         curves=(whole[0], whole[1]),
         values=values,
+        anchored_chain=anchored_chain,
     )

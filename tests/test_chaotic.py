@@ -8,9 +8,15 @@ has amplified rounding far beyond it.
 
 from __future__ import annotations
 
+import numpy as np
+
 from crosscheck.checks import _compare, run_check
+from crosscheck.diagnose.chain import per_step, where_it_grows
+from crosscheck.keys import STEPPED, split_key
 from crosscheck.run.memo import traces
-from examples.edge_of_stability import EDGE, PLANTED, PLANTED_LATE
+from crosscheck.verdict import collect
+from examples.edge_of_stability import EDGE, PLANTED, PLANTED_LATE, EdgeNet
+from examples.edge_of_stability import case as edge_case
 
 FREE_RUN = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "param", "curve")
 
@@ -45,3 +51,41 @@ def test_an_error_planted_deep_in_the_chaos_fails_the_anchored_steps_at_its_step
     d = result.first_divergence
     assert d is not None and (d.step, d.quantity, d.parameter) == (700, "param", "W0"), result.message()
     assert abs(d.difference - 1e-9) < 1e-12
+
+
+class GradientLate(EdgeNet):
+    """An error of 1e-9 in the gradient of W1 from step 700 on: the bug acts before the update."""
+
+    def __init__(self, rng: np.random.RandomState) -> None:
+        super().__init__(rng)
+        self.calls = 0
+
+    def gradients(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        grads = super().gradients(x, y)
+        self.calls += 1
+        if self.calls > 700:
+            grads["W1"] = grads["W1"] + 1e-9
+        return grads
+
+
+def test_deep_in_the_chaos_the_chain_of_the_anchored_step_places_the_bug():
+    # The free run's figures at step 700 are the amplified rounding from the loss on: placed by them, a planted
+    # update reads as "first grows at: loss".  The anchored step entered from the twin's state.
+    for case, stage, quantity in (
+        (PLANTED_LATE, "update (parameters after the step)", "param"),
+        (edge_case(GradientLate, "edge_of_stability_gradient_late"), "parameter gradient", "grad"),
+    ):
+        net = collect(case)
+        where = where_it_grows(net)
+        assert where is not None and (where["check"], where["step"]) == ("anchored_steps", 700), where
+        assert where["stage"] == stage, where
+        entering, *links = where["chain"]
+        assert (entering["max_abs"], entering["over_tolerance"]) == (0.0, 0.0)
+        # Every link before the one named is within its tolerance: the free run's are not, there.
+        named = [link["stage"] for link in links].index(stage)
+        assert all(link["over_tolerance"] <= 1 for link in links[:named]), where["chain"]
+        assert where["chain"][0]["stage"].startswith("parameters entering the step")
+        assert net.run is not None and split_key(next(iter(net.run.anchored_chain)))[0] in STEPPED
+        free = per_step(net)
+        assert free["loss"]["ratio"][700] > 1  # what placed it at the loss before
+        assert quantity in {split_key(k)[0] for k in net.run.anchored_chain}

@@ -80,7 +80,9 @@ def where_it_grows(
     The chain starts from the parameters entering the step, then each stage of ``CHAIN``; each link
     gets its largest difference in units of its tolerance.  The stage named is the first whose
     difference exceeds its tolerance and the link before it, as CRADLE localises an inconsistency to
-    the layer where it first grows.  ``steps`` is ``per_step(net)`` when the caller has it.
+    the layer where it first grows.  ``steps`` is ``per_step(net)`` when the caller has it.  A divergence of the
+    anchored steps is placed in the chain of the anchored step itself (``Run.anchored_chain``), which entered from
+    the twin's state: in a chaotic run the free run's figures at that step hold the rounding the run amplified.
     """
     found = first_divergence(net)
     if found is None:
@@ -88,8 +90,10 @@ def where_it_grows(
     check, d = found
     if d.step is None:
         return {"check": check.check, "step": None, "stage": QUANTITIES[d.quantity], "chain": []}
-    steps = per_step(net) if steps is None else steps
     s = d.step
+    if check.check == "anchored_steps" and net.run is not None and net.run.anchored_chain:
+        return {"check": check.check, "step": s, **_grows(_anchored_chain(net.run.anchored_chain), d)}
+    steps = per_step(net) if steps is None else steps
     entering: list[float] = [0.0, 0.0]
     if s == 0 and net.run is not None:
         scratch, twin = net.run.first
@@ -114,6 +118,26 @@ def where_it_grows(
                     "over_tolerance": float(steps[stage]["ratio"][s]),
                 }
             )
+    return {"check": check.check, "step": s, **_grows(chain, d)}
+
+
+def _anchored_chain(figures: Mapping[str, tuple[float, float]]) -> list[dict[str, Any]]:
+    """The chain of an anchored step at its first divergence (``Run.anchored_chain``): it entered from the twin's
+    own state, so the parameters entering it differ by nothing."""
+    chain: list[dict[str, Any]] = [
+        {"stage": "parameters entering the step (the twin's, shared)", "max_abs": 0.0, "over_tolerance": 0.0}
+    ]
+    for stage, label in CHAIN.items():
+        keys = stage_keys(figures, stage)
+        if keys:
+            largest = max(figures[k][0] for k in keys)
+            ratio = max(figures[k][1] for k in keys)
+            chain.append({"stage": label, "max_abs": largest, "over_tolerance": ratio})
+    return chain
+
+
+def _grows(chain: list[dict[str, Any]], d: Divergence) -> dict[str, Any]:
+    """The first link of ``chain`` beyond its tolerance and beyond the link before it, and the chain."""
     grows = next(
         (
             link["stage"]
@@ -122,4 +146,4 @@ def where_it_grows(
         ),
         QUANTITIES[d.quantity],  # e.g. only the recorded curve parts: no link of the step exceeds its tolerance
     )
-    return {"check": check.check, "step": s, "stage": grows, "chain": chain}
+    return {"stage": grows, "chain": chain}
