@@ -7,8 +7,8 @@ their matrix products differently, so the two sides of a correct network part be
 long before the end. ``Planted`` adds an error of 1e-9 to every step's update: a bug far below what the free
 run can see once it has amplified the rounding, and which the anchored steps see at step 0.
 
-Not registered (its golden's final weights would hold only to the rounding of the machine that wrote them);
-``tests/test_chaotic.py`` checks it.
+Not registered: ``tests/test_chaotic.py`` checks it, its golden included (where the sides part, a golden holds
+them within the run's own |scratch - twin|, the rounding its training amplifies).
 """
 
 from __future__ import annotations

@@ -8,12 +8,16 @@ has amplified rounding far beyond it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from crosscheck import Case
 from crosscheck.checks import _compare, run_check
 from crosscheck.diagnose.chain import per_step, where_it_grows
+from crosscheck.goldens import AMPLIFIED, GoldenError, check_golden, load_golden, write_golden
 from crosscheck.keys import STEPPED, split_key
-from crosscheck.run.memo import traces
+from crosscheck.run.memo import RUNS, traces
 from crosscheck.verdict import collect
 from examples.edge_of_stability import EDGE, PLANTED, PLANTED_LATE, EdgeNet
 from examples.edge_of_stability import case as edge_case
@@ -89,3 +93,38 @@ def test_deep_in_the_chaos_the_chain_of_the_anchored_step_places_the_bug():
         free = per_step(net)
         assert free["loss"]["ratio"][700] > 1  # what placed it at the loss before
         assert quantity in {split_key(k)[0] for k in net.run.anchored_chain}
+
+
+def _golden(case: Case, folder: Path) -> str | None:
+    """The golden check of the case's run against ``folder``: None where it passes, else its message."""
+    try:
+        check_golden(case, folder / "goldens", RUNS.full(case), workdir=folder / "work", environ={})
+    except GoldenError as exc:
+        return str(exc)
+    return None
+
+
+def test_a_chaotic_runs_golden_holds_on_the_next_run_and_still_sees_a_change(tmp_path):
+    # The sides' final weights part by the amplified rounding (1.6e-3 at step 1,499): against a golden holding the
+    # scratch side's, the twin side would part on every run after the first.
+    written = _golden(EDGE, tmp_path)
+    assert written is not None and "no golden file yet (first run)" in written
+    assert _golden(EDGE, tmp_path) is None
+    path = tmp_path / "goldens" / "edge_of_stability.npz"
+    kept = load_golden(path)
+    # Before the sides part, the golden's own tolerance alone: an initial weight moved by 1e-9 fails.
+    write_golden(path, {**kept, "init.W0": kept["init.W0"] + np.where(np.arange(kept["init.W0"].size) == 0, 1e-9, 0)
+                        .reshape(kept["init.W0"].shape)})  # fmt: skip
+    message = _golden(EDGE, tmp_path)
+    assert message is not None and "init.W0[0, 0]" in message and AMPLIFIED not in message, message
+    # Where they part, a change beyond this run's own |scratch - twin| fails, the bound saying what it holds.
+    write_golden(path, {**kept, "final.W2": kept["final.W2"] + 0.1})
+    message = _golden(EDGE, tmp_path)
+    assert message is not None and "final.W2[0, 0]" in message and AMPLIFIED in message, message
+
+
+def test_no_golden_is_written_from_a_run_whose_anchored_steps_fail(tmp_path):
+    # Its free run passes (the planted error hides in the amplified rounding): the anchored steps see it.
+    message = _golden(PLANTED_LATE, tmp_path)
+    assert message is not None and "not written" in message and "(anchored_steps failed)" in message, message
+    assert not (tmp_path / "goldens" / "edge_of_stability_planted_late.npz").exists()
