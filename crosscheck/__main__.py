@@ -40,6 +40,7 @@ def table(
 ) -> str:
     """The verdicts, one row a check; ``declared`` (what each case declares about its verdict) marks a case's own
     tolerance with ``*``, explained under the table with its reason, and an expected failure ``XFAIL``."""
+    from crosscheck.compare import GROWTH_CELL
     from crosscheck.report.text import outcome, own_tolerance_text
 
     declared = declared or {}
@@ -67,6 +68,7 @@ def table(
         for check, why in notes.expected.items() if notes is not None else ():
             lines.append(f"XFAIL {name} / {check}: {why}")
         lines += [f"- {name}: {line}" for line in (left_out or {}).get(name, [])]  # report.text.case_left_out
+    lines += [f"{GROWTH_CELL} {r.network} / {r.check}: {r.note}" for r in results if r.note]
     return "\n".join(lines)
 
 

@@ -70,6 +70,10 @@ class Divergence:
         return describe(self.quantity, self.parameter) + index_text(self.index)
 
 
+# A table's mark for a bound that holds the rounding growth of the run (``Comparison.note`` says how much).
+GROWTH_CELL = "+ rounding growth"
+
+
 @dataclass(frozen=True)
 class Comparison:
     network: str
@@ -130,9 +134,14 @@ class Comparison:
             # Under an absolute bound a relative difference is measured against nothing: shown, it would sit beside
             # a smaller tolerance on a passing row.
             relative_cell(self.max_rel, self.atol, self.rtol),
-            tolerance_cell(self.atol, self.rtol),
+            self.bound_cell(),
             "PASS" if self.passed else "FAIL",
         )
+
+    def bound_cell(self) -> str:
+        """The bound in a table's cell; a free run that passed judged against its rounding growth (``note``) says
+        so, as its largest difference there sits beyond the fixed bound."""
+        return tolerance_cell(self.atol, self.rtol) + (f" {GROWTH_CELL}" if self.note else "")
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_info
 
+from crosscheck.keys import NOT_A_CHECKOUT
+
 
 def numpy_blas() -> dict[str, Any]:
     """Name and version of the BLAS NumPy was built against, as NumPy reports it."""
@@ -60,7 +62,7 @@ def torch_blas() -> str | None:
 
 def provenance(where: Path | None = None) -> dict[str, str]:
     """What a report was made from and when, so that a stale page is obvious: ``git describe
-    --always --dirty`` of the folder (or "not a git checkout") and the UTC time."""
+    --always --dirty`` of the folder (or NOT_A_CHECKOUT) and the UTC time."""
     try:
         done = subprocess.run(
             ["git", "describe", "--always", "--dirty"],
@@ -69,9 +71,9 @@ def provenance(where: Path | None = None) -> dict[str, str]:
             text=True,
             timeout=10,
         )
-        commit = done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "not a git checkout"
+        commit = done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else NOT_A_CHECKOUT
     except (OSError, subprocess.SubprocessError):
-        commit = "not a git checkout"
+        commit = NOT_A_CHECKOUT
     return {"commit": commit, "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 

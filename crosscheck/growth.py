@@ -44,11 +44,12 @@ def _per_step(a: np.ndarray) -> np.ndarray:
 
 def _judge_stretch(
     result: Comparison, scratch: Trace, twin: Trace, base: Trace, nudged: Trace, curve_steps: list[int], first: int
-) -> tuple[list[tuple[int, int, Divergence]], float]:
+) -> tuple[list[tuple[int, int, Divergence]], tuple[float, float]]:
     """The divergences beyond the growth bound over steps ``first``, ... of the traces (``base`` and ``nudged``: the
-    twin's runs from the initial parameters and one ulp away), and the largest growth."""
+    twin's runs from the initial parameters and one ulp away), and the largest growth: the bound's allowance and
+    the second twin's own difference."""
     found: list[tuple[int, int, Divergence]] = []
-    worst_growth = 0.0
+    worst_growth = worst_ulp = 0.0
     for key in scratch:
         quantity, parameter = split_key(key)
         if quantity not in (*STEPPED, "curve") or key not in twin or key not in nudged or key not in base:
@@ -61,8 +62,9 @@ def _judge_stretch(
             steps = np.asarray(curve_steps, dtype=np.float64)
         else:
             steps = np.arange(first, first + len(a), dtype=np.float64)
-        growth = (steps + 1) * _per_step(nudged_k - base_k)
-        worst_growth = max(worst_growth, float(growth.max()))
+        ulp = _per_step(nudged_k - base_k)
+        growth = (steps + 1) * ulp
+        worst_growth, worst_ulp = max(worst_growth, float(growth.max())), max(worst_ulp, float(ulp.max()))
         diff, tol, _ = differences(a, b, result.atol, result.rtol)
         bound = tol + growth.reshape((-1,) + (1,) * (a.ndim - 1))
         bad = ~(diff <= bound) | ~np.isfinite(a) | ~np.isfinite(b)  # NaN or Inf never passes, as in the kernel
@@ -75,17 +77,18 @@ def _judge_stretch(
                 growth=float(growth[at[0]]) if growth[at[0]] >= 0.01 * bound[at] else None,
             )  # fmt: skip
             found.append((step, stage_rank(key), d))
-    return found, worst_growth
+    return found, (worst_growth, worst_ulp)
 
 
-def _verdict(result: Comparison, found: list[tuple[int, int, Divergence]], worst_growth: float) -> Comparison:
+def _verdict(result: Comparison, found: list[tuple[int, int, Divergence]], growth: tuple[float, float]) -> Comparison:
     d = result.first_divergence
     assert d is not None
     if not found:
+        allowance, ulp = growth
         note = (
             f"the sides part beyond the fixed bound from step {d.step}, within the rounding this run amplifies: "
-            f"one ulp at the start grows to {worst_growth:.3g} (the second twin's largest difference, times the "
-            f"steps so far)"
+            f"their largest difference is {result.max_abs:.3g}, where a second twin started one ulp away parts "
+            f"from the twin by up to {ulp:.3g}, and step s allows s + 1 times that step's (up to {allowance:.3g})"
         )
         return Comparison(
             result.network, result.check, result.quantity, result.steps, result.max_abs, result.max_rel,
@@ -122,14 +125,14 @@ def judge_run(case: Case, result: Comparison) -> Comparison:
         return result
     params, batches = start(case)
     found: list[tuple[int, int, Divergence]] = []
-    worst_growth = 0.0
+    worst = (0.0, 0.0)
     for chunk in chunks(case, params, batches, anchored=False, others=[_nudged(params)]):
         # The twin stepped here is the twin's own run, from the case's initial parameters: the growth's base too.
         more, growth = _judge_stretch(
             result, chunk.scratch, chunk.twin, chunk.twin, chunk.others[0], chunk.curve_steps(case), chunk.first
         )
-        worst_growth = max(worst_growth, growth)
+        worst = (max(worst[0], growth[0]), max(worst[1], growth[1]))
         if more:
             found = more  # the earliest chunk's divergences come before any later one's
             break
-    return _verdict(result, found, worst_growth)
+    return _verdict(result, found, worst)

@@ -102,3 +102,7 @@ def exceeds_text(difference: float, tolerance: float) -> str:
 def index_text(index: Any) -> str:
     """An element's index as a message writes it: ``[1, 0]``, or nothing for a scalar."""
     return "[" + ", ".join(map(str, index)) + "]" if len(index) else ""
+
+
+# A report's commit where it was made outside a git checkout (``environment.provenance``).
+NOT_A_CHECKOUT = "not a git checkout"

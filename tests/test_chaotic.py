@@ -13,10 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from crosscheck import Case
+from crosscheck.__main__ import table
 from crosscheck.checks import _compare, run_check
+from crosscheck.compare import GROWTH_CELL
 from crosscheck.diagnose.chain import per_step, where_it_grows
 from crosscheck.goldens import AMPLIFIED, GoldenError, check_golden, load_golden, write_golden
 from crosscheck.keys import STEPPED, split_key
+from crosscheck.report.markdown import summary_markdown
+from crosscheck.report.results import check_record
 from crosscheck.run.memo import RUNS, traces
 from crosscheck.verdict import collect
 from examples.edge_of_stability import EDGE, PLANTED, PLANTED_LATE, EdgeNet
@@ -128,3 +132,18 @@ def test_no_golden_is_written_from_a_run_whose_anchored_steps_fail(tmp_path):
     message = _golden(PLANTED_LATE, tmp_path)
     assert message is not None and "not written" in message and "(anchored_steps failed)" in message, message
     assert not (tmp_path / "goldens" / "edge_of_stability_planted_late.npz").exists()
+
+
+def test_a_pass_within_the_rounding_growth_says_so_in_every_report():
+    # Its largest difference (1.6e-3) sits beside a bound of 1e-12: a reader must see why it passed.
+    net = collect(EDGE)
+    free = next(c for c in net.comparisons if c.check == "training_run")
+    assert free.passed and free.note is not None and free.max_abs > 1e-6
+    assert f"their largest difference is {free.max_abs:.3g}" in free.note
+    rows = table(list(net.comparisons)).splitlines()
+    assert [line.split()[-2:] for line in rows if " training_run " in line] == [["growth", "PASS"]]
+    assert f"{GROWTH_CELL} edge_of_stability / training_run: {free.note}" in rows
+    summary = summary_markdown([net], [], {"commit": "abc1234", "generated_at": "2026-12-06T00:00:00Z"})
+    assert "## Passed within the rounding the training amplifies\n\n- **edge_of_stability** / training_run: " in summary
+    assert check_record(free)["note"] == free.note
+    assert all(check_record(c)["note"] is None for c in net.comparisons if c.check != "training_run")

@@ -14,7 +14,7 @@ from typing import Any
 from crosscheck.checks import CHECKS, ORACLES
 from crosscheck.diagnose.chain import where_it_grows
 from crosscheck.findings import Finding, Section
-from crosscheck.keys import relative_cell, tolerance_cell
+from crosscheck.keys import relative_cell
 from crosscheck.report.text import (
     FAILED,
     PASSED,
@@ -142,14 +142,14 @@ def _checks_table(net: NetworkReport, notes: Declared | None = None) -> str:
     rows = []
     for c in net.comparisons:
         d = c.first_divergence
-        where = e(c.problem) if c.problem else (e(divergence_text(c, d)) if d else "none")
+        where = e(c.problem) if c.problem else (e(divergence_text(c, d)) if d else e(c.note or "none"))
         if notes is not None and c.check in notes.expected:
             where = f"<b>expected failure</b>: {e(notes.expected[c.check])}<br>{where}"
         rows.append(
             f"<tr><td>{e(c.check)}</td><td>{e(CHECK_TEXT.get(c.check, c.quantity))}</td>"
             f'<td class="num">{e(c.steps if c.steps else "-")}</td><td class="num">{e(f"{c.max_abs:.3e}")}</td>'
             f'<td class="num">{e(relative_cell(c.max_rel, c.atol, c.rtol, 3))}</td>'
-            f'<td class="nowrap">{e(tolerance_cell(c.atol, c.rtol))}</td>'
+            f'<td class="nowrap">{e(c.bound_cell())}</td>'
             f"{_verdict_cell(outcome(c, notes))}"
             f"<td>{where}</td></tr>"
         )

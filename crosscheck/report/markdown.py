@@ -11,7 +11,6 @@ from typing import Any
 
 from crosscheck.diagnose.chain import first_divergence, where_it_grows
 from crosscheck.findings import Section
-from crosscheck.keys import tolerance_cell
 from crosscheck.report.text import (
     FAILED,
     PASSED,
@@ -81,7 +80,7 @@ def summary_markdown(
             lines.append(
                 f"| {md_cell(net.name)} | {md_cell(net.source or '-')} | {md_cell(c.check)} | "
                 f"{c.steps if c.steps else 'before training'} | {md_cell(below(c.max_abs))} | "
-                f"{md_cell(tolerance_cell(c.atol, c.rtol) + (f'; {own}' if own else ''))} | "
+                f"{md_cell(c.bound_cell() + (f'; {own}' if own else ''))} | "
                 f"{_VERDICT.get(verdict, f'**{verdict.upper()}**')} |"
             )
     expected = [
@@ -94,6 +93,11 @@ def summary_markdown(
     ]
     if expected:
         lines += ["", "## Expected failures", "", *expected]
+    grown = [
+        f"- **{md(net.name)}** / {md(c.check)}: {md(c.note)}" for net in networks for c in net.comparisons if c.note
+    ]
+    if grown:
+        lines += ["", "## Passed within the rounding the training amplifies", "", *grown]
     left_out = [
         f"- **{md(net.name)}**: {md(line)}"
         for net in networks
@@ -105,15 +109,16 @@ def summary_markdown(
     if not failed:
         lines.append("None: scratch and twin agree within tolerance at every step of every network.")
     for net in networks:
-        for c in net.comparisons:
-            if c.problem is not None:
-                lines.append(f"- **{md(net.name)}** / {md(c.check)}: {md(c.problem)}")
+        # The earliest divergence first (by step, then the chain), then what an oracle or a refusal says.
         found = first_divergence(net)
         if found is not None:
             c, d = found
             where = where_it_grows(net)
             stage = f"; the difference first grows at: **{md(where['stage'])}**" if where else ""
             lines.append(f"- **{md(net.name)}** / {md(c.check)}: {md(divergence_text(c, d))}{stage}")
+        for c in net.comparisons:
+            if c.problem is not None:
+                lines.append(f"- **{md(net.name)}** / {md(c.check)}: {md(c.problem)}")
     for section in sections:
         lines += ["", f"## {md(section.title)}", ""]
         for q in section.findings:

@@ -26,6 +26,7 @@ RECORD_FIELDS = (
     "passed",
     "problem",
     "first_divergence",
+    "note",
 )
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from crosscheck.compare import Comparison, Divergence
-from crosscheck.keys import at_step, exceeds_text
+from crosscheck.keys import NOT_A_CHECKOUT, at_step, exceeds_text
 
 if TYPE_CHECKING:
     from crosscheck.case import Case
@@ -110,6 +110,8 @@ def networks_text(n: int) -> str:
 
 
 def made_text(made: Mapping[str, str]) -> str:
+    if made["commit"] == NOT_A_CHECKOUT:
+        return f"Made outside a git checkout at {made['generated_at']}."
     return f"Made from commit {made['commit']} at {made['generated_at']}."
 
 
