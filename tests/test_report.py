@@ -295,6 +295,21 @@ def test_a_failing_run_still_writes_every_report_and_exits_1(tmp_path, monkeypat
     assert [n["network"] for n in float32["networks"].values()] == ["fixture_report_float32"]
 
 
+def test_a_project_that_names_no_float32_network_gets_no_float32_section(tmp_path, monkeypatch, capsys):
+    # An empty table and the raw file in the page read as a broken report; a stale file would read as this run's.
+    monkeypatch.setattr(cli, "collect_all", lambda cases=None: [_diverging("grad.W1", STEP, name="broken_net")])
+    monkeypatch.setattr("crosscheck.precision.configured_cases", lambda: ())
+    monkeypatch.setattr("crosscheck.environment.provenance", lambda: MADE)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    (tmp_path / "float32.json").write_text('{"title": "Float32 drift", "rows": []}')
+
+    assert cli.main(["--out", str(tmp_path)]) == 1
+
+    assert not (tmp_path / "float32.json").exists()
+    assert "Float32 drift" not in (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "wrote " + str(tmp_path / "float32.json") not in capsys.readouterr().out
+
+
 def test_results_json_is_strict_with_a_non_finite_difference():
     scratch, twin = traces(FIXTURE)
     twin = {k: v.copy() for k, v in twin.items()}

@@ -106,6 +106,8 @@ def write_reports(
         float32_path = out_dir / "float32.json"
         float32_path.write_text(jsonfile.dumps({"provenance": dict(made), **float32}), encoding="utf-8")
         written.append(float32_path)
+    else:  # one an earlier run wrote would be shown as this run's
+        (out_dir / "float32.json").unlink(missing_ok=True)
     plot_dir = out_dir / "plots"
     plot_dir.mkdir(exist_ok=True)
     plots = {}
