@@ -34,7 +34,10 @@ from crosscheck.run.twin import twin_trace
 
 
 def _nudged(params: Params) -> Params:
-    return {name: np.nextafter(value, np.inf) for name, value in params.items()}
+    """Every initial parameter one ulp up, an exact zero left as it is: rounding never moves an exact zero (both
+    sides start from the same bits), and a zero bias one ulp away (5e-324) moves every pre-activation that sums
+    exact zeros off a ReLU's kink, a change of its derivative from 0 to 1 that no rounding makes."""
+    return {name: np.where(value == 0, value, np.nextafter(value, np.inf)) for name, value in params.items()}
 
 
 def _per_step(a: np.ndarray) -> np.ndarray:

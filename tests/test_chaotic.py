@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from crosscheck import Case
+from crosscheck import Case, Data, Link, Scratch, Twin
 from crosscheck.__main__ import table
 from crosscheck.checks import _compare, run_check
 from crosscheck.compare import GROWTH_CELL
@@ -147,3 +148,67 @@ def test_a_pass_within_the_rounding_growth_says_so_in_every_report():
     assert "## Passed within the rounding the training amplifies\n\n- **edge_of_stability** / training_run: " in summary
     assert check_record(free)["note"] == free.note
     assert all(check_record(c)["note"] is None for c in net.comparisons if c.check != "training_run")
+
+
+class ZeroKinkNet:
+    """4-8-1 ReLU with zero biases, on rows some of which are all zeros: their pre-activations are exactly 0, at
+    the kink; ``ge`` takes the ReLU's derivative there as 1 (``>=``), where torch takes 0: a bug at step 0."""
+
+    ge = False
+
+    def __init__(self, rng: np.random.RandomState) -> None:
+        self.W1, self.b1 = rng.normal(size=(4, 8)) * 0.5, np.zeros(8)
+        self.W2, self.b2 = rng.normal(size=(8, 1)) * 0.5, np.zeros(1)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x, self.z = x, x @ self.W1 + self.b1
+        return np.maximum(self.z, 0) @ self.W2 + self.b2
+
+    def gradients(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        d = 2 * (self.forward(x) - y) / y.size
+        dz = d @ self.W2.T * ((self.z >= 0) if self.ge else (self.z > 0))
+        h = np.maximum(self.z, 0)
+        return {"W1": x.T @ dz, "b1": dz.sum(0), "W2": h.T @ d, "b2": d.sum(0)}
+
+    def update(self, grads: dict[str, np.ndarray], lr: float) -> None:
+        for name, g in grads.items():
+            setattr(self, name, getattr(self, name) - lr * g)
+
+
+class ZeroKinkBug(ZeroKinkNet):
+    ge = True
+
+
+class ZeroKinkTwin(torch.nn.Module):
+    def __init__(self, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.hidden, self.out = torch.nn.Linear(4, 8, dtype=dtype), torch.nn.Linear(8, 1, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.hidden(x)))
+
+
+def zero_kink_case(network: type[ZeroKinkNet]) -> Case:
+    rows = np.random.RandomState(3).normal(size=(16, 4))
+    rows[::4] = 0.0  # every fourth row all zeros
+    params = {
+        "W1": Link("hidden.weight", transpose=True), "b1": Link("hidden.bias"),
+        "W2": Link("out.weight", transpose=True), "b2": Link("out.bias"),
+    }  # fmt: skip
+    return Case(
+        name=f"zero_kink_{network.__name__}",
+        description="ReLU MLP with zero biases on rows of zeros",
+        scratch=Scratch(params, lambda out, y: np.mean((out - y) ** 2), network=network, gradients="gradients",
+                        update="update"),
+        twin=Twin(ZeroKinkTwin, torch.nn.functional.mse_loss),
+        data=Data(rows, rows[:, :1] * 0.5 + 1.0, batches=lambda rng: [slice(None)] * 20, learning_rate=0.05),
+    )  # fmt: skip
+
+
+def test_the_rounding_growth_is_not_measured_across_a_kink_no_rounding_reaches():
+    # A second twin with its zero biases one ulp up (5e-324) would move the rows of zeros off the ReLU's kink: its
+    # gradient would part by as much as the bug's, and the free run pass as "rounding this run amplifies".
+    assert run_check(zero_kink_case(ZeroKinkNet), "training_run").passed
+    result = run_check(zero_kink_case(ZeroKinkBug), "training_run")
+    d = result.first_divergence
+    assert d is not None and (d.step, d.quantity) == (0, "grad") and result.note is None, result.message()
