@@ -10,7 +10,8 @@ On top of it, crosscheck's own rules:
 - the file is read and checked before any value is compared: a corrupt or truncated file, NaN or Inf,
   and a dtype, shape or set of arrays other than the run's fail with a message (pytest-regressions
   compares with ``equal_nan`` and accepts float32 against a float64 golden);
-- both sides are compared, scratch and twin, each as tightly as they are compared with each other;
+- both sides are compared, scratch and twin, each as tightly as they are compared with each other (a case's own
+  float64 ``Tolerance`` included);
 - a golden is written only from a run whose two sides agree, atomically (a temporary file renamed);
 - a golden stays small whatever the network: beyond a size, its largest arrays are kept as evenly spread
   samples with their elements' indices and the whole arrays' norms (``BUDGET``, ``SAMPLE_BUDGET``);
@@ -54,6 +55,15 @@ if TYPE_CHECKING:  # torch waits until a case needs it
 # Goldens are float64 traces from NumPy on one machine; each side must meet them as tightly as the
 # two sides meet each other (pytest-regressions' default rtol 1e-5 would let a wrong fifth digit pass).
 ATOL, RTOL = FLOAT64_ATOL, FLOAT64_RTOL
+
+
+def golden_tolerance(case: Case) -> tuple[float, float]:
+    """(atol, rtol) each side meets the golden within: ``ATOL``/``RTOL``, or a float64 case's own ``Tolerance``,
+    which holds its sides to each other (and so to a golden one of them wrote)."""
+    own = case.tolerance
+    if own is not None and np.dtype(case.dtype) == np.float64:
+        return float(own.atol), float(own.rtol)
+    return ATOL, RTOL
 
 
 class GoldenError(AssertionError):
@@ -152,16 +162,20 @@ def _when(key: str, row: int) -> tuple[float, int]:
 
 
 def first_mismatch(
-    data: Mapping[str, np.ndarray], golden: Mapping[str, np.ndarray], allowance: Mapping[str, np.ndarray] | None = None
+    data: Mapping[str, np.ndarray],
+    golden: Mapping[str, np.ndarray],
+    allowance: Mapping[str, np.ndarray] | None = None,
+    tolerance: tuple[float, float] = (ATOL, RTOL),
 ) -> str | None:
     """The element where ``data`` first parts from ``golden`` in the run's order (step, then stage), as a
-    sentence.  ``allowance``: by key, what each element may differ beyond the golden's tolerance (a chaotic
+    sentence.  ``allowance``: by key, what each element may differ beyond the golden's ``tolerance`` (a chaotic
     run's own |scratch - twin|, ``_amplified``)."""
+    atol, rtol = tolerance
     found = []
     for key in sorted(data):
         if key.endswith(INDEX) and companion_of(key, data) is not None:
             continue  # golden_problems has seen that the golden samples the elements this run does
-        diff, tol, bad = differences(np.asarray(data[key]), golden[key], ATOL, RTOL)
+        diff, tol, bad = differences(np.asarray(data[key]), golden[key], atol, rtol)
         if allowance is not None and key in allowance:
             tol = tol + allowance[key]
             bad = ~(diff <= tol) | ~np.isfinite(np.asarray(data[key])) | ~np.isfinite(golden[key])
@@ -173,7 +187,7 @@ def first_mismatch(
     _, name, note, key, at, diff, tol = min(found, key=lambda f: f[0])
     return (
         f"{name}: run = {float(np.asarray(data[key])[at])!r}, golden = {float(golden[key][at])!r}, "
-        f"{exceeds_text(float(diff[at]), float(tol[at]))} ({tolerance_text(ATOL, RTOL, 'golden')}"
+        f"{exceeds_text(float(diff[at]), float(tol[at]))} ({tolerance_text(atol, rtol, 'golden')}"
         f"{AMPLIFIED if allowance is not None and key in allowance and allowance[key][at] > 0 else ''}){note}"
     )
 
@@ -390,12 +404,13 @@ def _fault(
             + "\n  ".join(problems)
             + f"\nif the change is intended, {regenerate_hint(case.name, folder)}"
         )
-    parted = {side: first_mismatch(data, golden) for side, data in sides.items()}
+    tolerance = golden_tolerance(case)
+    parted = {side: first_mismatch(data, golden, tolerance=tolerance) for side, data in sides.items()}
     parted = {side: where for side, where in parted.items() if where is not None}
     if parted:
         allowance = _amplified(case, run, sides)
         if allowance is not None:
-            parted = {side: first_mismatch(sides[side], golden, allowance) for side in parted}
+            parted = {side: first_mismatch(sides[side], golden, allowance, tolerance) for side in parted}
             parted = {side: where for side, where in parted.items() if where is not None}
     if not parted:
         return None
@@ -461,7 +476,8 @@ def check_golden(
     )
     data = dict(sides["scratch"])
     try:
-        fixture.check(data, basename=case.name, tolerances={key: dict(atol=ATOL, rtol=RTOL) for key in data})
+        atol, rtol = golden_tolerance(case)
+        fixture.check(data, basename=case.name, tolerances={key: dict(atol=atol, rtol=rtol) for key in data})
     except pytest.fail.Exception:  # pytest-regressions wrote the golden, and fails the test that did
         why = "no golden file yet (first run)" if missing else f"{fixture.why}; --force-regen set"
         raise GoldenError(f"{case.name} / golden: {why}, written {path}; review it and commit it") from None

@@ -18,7 +18,9 @@ from crosscheck import RegistrationError, Tolerance, register, registration, run
 from crosscheck.__main__ import main
 from crosscheck.checks import battery
 from crosscheck.compare import Problem
+from crosscheck.goldens import GoldenError, check_golden, golden_tolerance
 from crosscheck.report import cli
+from crosscheck.run.memo import RUNS
 from crosscheck.settings import CI_VARIABLES
 from tools.user_project import NETWORK
 
@@ -59,6 +61,18 @@ def test_a_cases_own_tolerance_is_the_bound_of_its_float64_checks():
     result = run_check(own, "training_run")
     assert result.passed and (result.atol, result.rtol) == (1e-7, 1e-10)
     assert [check for check in battery(own) if not run_check(own, check).passed] == []
+
+
+def test_a_cases_own_tolerance_is_the_bound_of_its_golden_too(tmp_path):
+    # Its sides part by 1e-9 a step, within its own bound: each meets a golden written from either side within the
+    # same bound, as they meet each other (under the fixed bound the twin side failed every run after the first,
+    # "only the twin side moved").
+    own = register(make_case(name="own_bound", update=_off_by(1e-9), tolerance=Tolerance(1e-7, 1e-10, REASON)))
+    folder, work = tmp_path / "goldens", tmp_path / "work"
+    with pytest.raises(GoldenError, match="no golden file yet"):
+        check_golden(own, folder, RUNS.full(own), workdir=work, environ={})
+    check_golden(own, folder, RUNS.full(own), workdir=work, environ={})
+    assert golden_tolerance(own) == (1e-7, 1e-10) and golden_tolerance(make_case(name="fixed")) == (1e-12, 1e-10)
 
 
 def _project(tmp_path, monkeypatch, *cases):
