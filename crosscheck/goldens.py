@@ -339,7 +339,7 @@ class _GoldenFixture(NDArraysRegressionFixture):
         work: Path,
         path: Path,
         flags: _Options,
-        judge: Callable[[], tuple[str, str] | None],
+        judge: Callable[[], tuple[tuple[str, str] | None, dict[str, float]]],
         agree: Callable[[], None],
     ) -> None:
         # ``request`` is read for its options only, the file being named (``basename``) rather than the test.
@@ -357,10 +357,14 @@ class _GoldenFixture(NDArraysRegressionFixture):
 
     def _check_fn(self, obtained_filename: Path, expected_filename: Path) -> None:
         __tracebackhide__ = True
-        fault = self._judge()
+        fault, widened = self._judge()
         if fault is not None:
             self.why, message = fault
             raise GoldenError(message)
+        for key, extra in widened.items():  # what crosscheck's reading allowed, element by element
+            if key in self._tolerances_dict:
+                held = self._tolerances_dict[key]
+                self._tolerances_dict[key] = {**held, "atol": held["atol"] + extra}
         self.why = "pytest-regressions' comparison failed"
         super()._check_fn(obtained_filename, expected_filename)
         self.why = None
@@ -389,34 +393,38 @@ def _amplified(
 
 def _fault(
     case: Case, path: Path, run: Run | Pair, sides: Mapping[str, Mapping[str, np.ndarray]], obtained: Path
-) -> tuple[str, str] | None:
+) -> tuple[tuple[str, str] | None, dict[str, float]]:
     """Crosscheck's reading of the committed golden, before any value is compared the way pytest-regressions
-    compares: (why, message) when it cannot be trusted, does not fit the run, or a side parts from it."""
+    compares: (why, message) when it cannot be trusted, does not fit the run, or a side parts from it; and, by
+    key, what it allowed beyond the golden's tolerance (``_amplified``'s largest), which pytest-regressions'
+    comparison of the same values, an array's tolerance at a time, is given too."""
     folder = path.parent
     try:
         golden = load_golden(path, case.name)
     except GoldenError as exc:
-        return "the golden could not be read", str(exc)
+        return ("the golden could not be read", str(exc)), {}
     problems = golden_problems(golden, sides["scratch"], case.dtype)
     if problems:
-        return "the golden did not fit the run", (
+        return ("the golden did not fit the run", (
             f"{case.name} / golden: golden file {path} does not fit this run:\n  "
             + "\n  ".join(problems)
             + f"\nif the change is intended, {regenerate_hint(case.name, folder)}"
-        )
+        )), {}  # fmt: skip
     tolerance = golden_tolerance(case)
     parted = {side: first_mismatch(data, golden, tolerance=tolerance) for side, data in sides.items()}
     parted = {side: where for side, where in parted.items() if where is not None}
+    widened: dict[str, float] = {}
     if parted:
         allowance = _amplified(case, run, sides)
         if allowance is not None:
             parted = {side: first_mismatch(sides[side], golden, allowance, tolerance) for side in parted}
             parted = {side: where for side, where in parted.items() if where is not None}
+            widened = {key: float(a.max(initial=0.0)) for key, a in allowance.items()}
     if not parted:
-        return None
+        return None, widened
     which = " and ".join(parted)
     verb = "sides part" if len(parted) > 1 else "side parts"
-    return "the run parts from the golden", (
+    return ("the run parts from the golden", (
         f"{case.name} / golden: the {which} {verb} from {path}:\n"
         + "\n".join(f"  {side}: {where}" for side, where in parted.items())
         + f"\n  this run's values (scratch side), to diff: {obtained}\n"
@@ -426,7 +434,7 @@ def _fault(
             else f"only the {which} side moved: look there first"
         )
         + f"; if the change is intended, {regenerate_hint(case.name, folder)}"
-    )
+    )), widened  # fmt: skip
 
 
 def check_golden(
