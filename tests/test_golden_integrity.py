@@ -279,7 +279,7 @@ def test_a_mismatch_leaves_its_obtained_file_in_the_work_folder_not_beside_the_g
 def test_pytest_regressions_compares_the_values_at_crosscheck_tolerances(golden, data, monkeypatch):
     """Its comparison runs after crosscheck's own reading: with that reading blinded, its own per-array
     tolerances (1e-12, 1e-10, not its defaults 1e-8, 1e-5) still fail a golden off by 1e-9 relative."""
-    monkeypatch.setattr("crosscheck.goldens._fault", lambda *args: None)
+    monkeypatch.setattr("crosscheck.goldens._fault", lambda *args: (None, {}))
     rewrite(golden, **{"final.W1": data["final.W1"] * (1 + 1e-9)})
     with pytest.raises(GoldenError) as excinfo:
         check(golden.parent)
