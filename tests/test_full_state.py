@@ -112,7 +112,11 @@ def test_a_bug_that_acts_with_the_step_count_is_pinned_on_the_scratch_side():
     found = diagnose(case)
     assert found is not None and found.divergence.step == 1
     assert found.odd_one_out.startswith("the scratch gradient is the odd one out"), found.odd_one_out
-    assert localise_layers(case, 1, run).text().startswith("backward, layer 'hidden': introduced there")
+    assert (
+        localise_layers(case, 1, run)
+        .text()
+        .startswith("backward, layer 'hidden': its backward signal parts first, introduced by")
+    )
 
 
 class ForgetsTheCarriedState(ElmanRNN):

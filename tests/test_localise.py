@@ -53,7 +53,14 @@ class WrongBackward(Net):
         # b2 starts at zero: the doubled bias shows first in the curve recorded after step 0's update, and in
         # the layers of step 1, where the hidden layer agrees to rounding.
         (WrongOutput, 1, 0, "forward, layer 'output': introduced there (its input, 'hidden', agrees to "),
-        (WrongBackward, 0, 0, "backward, layer 'hidden': introduced there (the forward pass agrees)"),
+        # d_h is computed by the output layer's backward (d_out @ W2.T): there, not in the hidden layer's own.
+        (
+            WrongBackward,
+            0,
+            0,
+            "backward, layer 'hidden': its backward signal parts first, introduced by the backward of what follows "
+            "it up to the loss (the forward pass agrees)",
+        ),
     ],
     ids=["hidden forward", "output forward", "hidden backward"],
 )

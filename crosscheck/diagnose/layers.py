@@ -8,9 +8,10 @@ attribute holding dL/d(that value) after ``gradients``, which the twin's backwar
 side's network as the run left it, ``RUNS.entering``, with the twin's parameters, optimizer state and
 buffers written into the scratch copy: one shared state, as the anchored steps take) and compares layer by
 layer: forward from the input, then backward from the output.  The first layer past
-its tolerance is where the sides part; it introduced the error when the layer before it (its input)
+its tolerance is where the sides part; the error was introduced there when the layer before it (its input)
 agrees exactly or to a small fraction of its tolerance, else it only carried and amplified an error
-from that layer.
+from that layer.  Forward, "there" is the layer's own forward; backward, a layer's signal dL/d(its value) is
+computed by the backward of what comes after it, which is where the error was introduced.
 """
 
 from __future__ import annotations
@@ -49,15 +50,22 @@ class LayerVerdict:
 
     def text(self) -> str:
         where = f"{self.direction}, layer {self.layer!r}"
-        if self.introduced:
-            if self.before:
-                came = (
-                    f"introduced there (its input, {self.before!r}, agrees to {self.before_ratio:.2g} of its tolerance)"
-                )
-            elif self.direction == "forward":
-                came = "introduced there (its input is the data)"
-            else:
-                came = "introduced there (the forward pass agrees)"
+        if self.introduced and self.direction == "forward":
+            came = (
+                f"introduced there (its input, {self.before!r}, agrees to {self.before_ratio:.2g} of its tolerance)"
+                if self.before
+                else "introduced there (its input is the data)"
+            )
+        elif self.introduced:
+            # A layer's backward signal, dL/d(its value), is computed by the backward of what comes after it: the
+            # error is there, not in this layer's own backward (which turns the signal into its input's).
+            came = (
+                f"its backward signal parts first, introduced by the backward of what computes {self.before!r} "
+                f"from it (the signal of {self.before!r} agrees to {self.before_ratio:.2g} of its tolerance)"
+                if self.before
+                else "its backward signal parts first, introduced by the backward of what follows it up to the "
+                "loss (the forward pass agrees)"
+            )
         else:
             origin = repr(self.before) if self.before else "the forward pass"
             came = (
