@@ -87,8 +87,9 @@ def optimizer_line(result: Comparison, case: Case) -> str:
     if hidden_update(case, d):  # the gradient is as suspect as the optimizer: both candidates, no fix of either
         return f"\nthe twin trains with {describe_optimizer(case)}; {candidates_text(case, d, RUNS.full(case))}"
     return (
-        f"\nthe twin trains with {describe_optimizer(case)}; if the network's optimizer is of another kind or has "
-        f"other options, give the twin the same (Twin(optimizer=..., scheduler=...))"
+        f"\nthe twin trains with {describe_optimizer(case)}: where that is the optimizer the network means to be, "
+        f"the scratch update is the suspect (do not copy its rule into the twin); where the network means another "
+        f"kind or other options, give the twin those (Twin(optimizer=..., scheduler=...))"
     )
 
 

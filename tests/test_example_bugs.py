@@ -59,8 +59,9 @@ def test_an_update_failure_says_what_the_twin_trains_with():
         assert_check("training_run", first_steps(BUGS["adam_schedule"].case()))
     assert (
         "\nthe twin trains with torch.optim.Adam(lr=0.01, betas=(0.9, 0.999), eps=1e-08, weight_decay=0) with "
-        "StepLR(step_size=40, gamma=0.5); if the network's optimizer is of another kind or has other options, give "
-        "the twin the same (Twin(optimizer=..., scheduler=...))"
+        "StepLR(step_size=40, gamma=0.5): where that is the optimizer the network means to be, the scratch update is "
+        "the suspect (do not copy its rule into the twin); where the network means another kind or other options, "
+        "give the twin those (Twin(optimizer=..., scheduler=...))"
     ) in str(excinfo.value)
 
 
