@@ -107,6 +107,11 @@ def raised_at(exc: BaseException) -> str:
     return f" (at {found.filename}:{found.lineno}, in {found.name})" if found is not None else ""
 
 
+def raised_text(exc: BaseException) -> str:
+    """``raised ValueError: <its message> (at file:line, in function)``: what a refusal says of an exception."""
+    return f"raised {type(exc).__name__}: {str(exc).rstrip()}{raised_at(exc)}"
+
+
 def call_user(where: str, what: str, fn: Callable[..., Any], *args: Any) -> Any:
     """Call one of the case's functions; an exception becomes a RegistrationError saying which call."""
     try:

@@ -32,7 +32,7 @@ from crosscheck.case import (
     batch_of_data,
 )
 from crosscheck.declarations import check_same_build, check_static, check_step_signature
-from crosscheck.errors import CallError, RegistrationError, StepError, call_user, raised_at
+from crosscheck.errors import CallError, RegistrationError, StepError, call_user, raised_text
 from crosscheck.keys import STEPPED, Trace, describe, split_key
 from crosscheck.layer_values import scratch_layer_values, twin_layer_values
 from crosscheck.layout import load_into_twin, twin_data
@@ -460,9 +460,7 @@ def _check_short_run(case: Case, where: str, params: Params, batches: list[Batch
     except RegistrationError:
         raise
     except Exception as exc:
-        raise RegistrationError(
-            f"{where}: the first {len(batches)} steps raised {type(exc).__name__}: {str(exc).rstrip()}{raised_at(exc)}"
-        ) from exc
+        raise RegistrationError(f"{where}: the first {len(batches)} steps {raised_text(exc)}") from exc
     check_state_kinds(case, where, {k.split(".")[1] for k in first if k.startswith("state.")})
     for key, value in scratch.items():
         if key not in first:

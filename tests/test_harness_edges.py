@@ -62,3 +62,66 @@ def test_a_twin_factory_that_hands_out_one_module_is_validated_and_passes():
     for check in battery(case):
         result = run_check(case, check)
         assert result.passed, result.message()
+
+
+def _raising_at(call, n, exc):
+    """``call``, raising ``exc`` from its ``n``-th call on (the first calls are validation's and step 0's)."""
+    calls = {"n": 0}
+
+    def wrapped(*args):
+        calls["n"] += 1
+        if calls["n"] >= n:
+            raise exc
+        return call(*args)
+
+    return wrapped
+
+
+def test_an_exception_the_networks_raise_mid_run_names_the_case_the_step_and_the_side():
+    # Validation wraps what they raise at step 0; past it, a bare FloatingPointError named no case, step or side.
+    from fixture_net import Net, TwinNet
+
+    from crosscheck.checks import run_check
+
+    class Exploding(TwinNet):
+        steps = 0
+
+        def forward(self, x):
+            Exploding.steps += 1
+            if Exploding.steps > 40:  # past validation's runs
+                raise OverflowError("boom in my forward")
+            return super().forward(x)
+
+    scratch = make_case(
+        "raises_mid_run_scratch", steps=40, gradients=_raising_at(Net.gradients, 30, FloatingPointError("boom"))
+    )
+    result = run_check(scratch, "training_run")
+    assert result.problem is not None and result.problem.side == "scratch", result.message()
+    assert result.problem.step is not None and result.problem.step > 0
+    assert result.message().startswith(
+        f"raises_mid_run_scratch / training_run: at step {result.problem.step} the scratch side's gradients raised "
+        "FloatingPointError: boom (at "
+    ), result.message()
+
+    twin = make_case("raises_mid_run_twin", steps=40, module=lambda dtype: Exploding(dtype))
+    result = run_check(twin, "training_run")
+    assert result.problem is not None and result.problem.side == "twin", result.message()
+    assert result.problem.step is not None and result.problem.step > 0
+    assert f"at step {result.problem.step} the twin side raised OverflowError: boom in my forward (at " in (
+        result.message()
+    ), result.message()
+
+
+def test_an_update_that_scales_the_gradient_arrays_in_place_is_recorded_with_the_gradients_it_was_given():
+    # `g *= lr; W -= g` is plain SGD: the gradients are recorded as gradients() returned them, before the update
+    # wrote into them (read after it, they were lr times the twin's, and the gradient was blamed).
+    from crosscheck.checks import battery, run_check
+
+    def update(net, grads, lr):
+        for name, g in grads.items():
+            g *= lr
+            setattr(net, name, getattr(net, name) - g)
+
+    case = make_case("scales_gradients_in_place", update=update)
+    failing = {check: run_check(case, check).message() for check in battery(case)}
+    assert {check: m for check, m in failing.items() if "passed" not in m} == {}

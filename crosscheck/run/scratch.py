@@ -26,7 +26,7 @@ import numpy as np
 
 from crosscheck import paths
 from crosscheck.case import RETURNED, Batch, Case, Params, Step, batch_of_data
-from crosscheck.errors import StepError, refuses_write, writes_into_input
+from crosscheck.errors import StepError, raised_text, refuses_write, writes_into_input
 from crosscheck.keys import Trace, at_step
 from crosscheck.run import capture
 from crosscheck.run.start import in_case_dtype
@@ -39,9 +39,10 @@ def _kept(value: Any) -> Any:
     return value if isinstance(value, np.generic) else np.array(value)
 
 
-def _scratch_failure(case: Case, step: int | None, stage: str, exc: Exception) -> StepError | None:
+def _scratch_failure(case: Case, step: int | None, stage: str, exc: Exception) -> StepError:
     """The harness's message for what the scratch side raised at ``step`` (None: before training) during
-    ``stage``, or None for an exception of the network's own that is best shown as it is."""
+    ``stage``: what it means where the harness can tell, else the exception as it is, with where in the user's
+    code it was raised (its traceback stays chained)."""
     where = f"{case.name}: {at_step(step)} the scratch side's {stage}"
     if isinstance(exc, RuntimeWarning):  # the caller's warning filters made NumPy's warning an error
         return StepError(
@@ -51,7 +52,7 @@ def _scratch_failure(case: Case, step: int | None, stage: str, exc: Exception) -
         )
     if refuses_write(exc):
         return StepError(writes_into_input(where, exc))
-    return None
+    return StepError(f"{where} {raised_text(exc)}")
 
 
 def _checked_gradients(case: Case, step: int, grads: Any, shapes: dict[str, tuple[int, ...]]) -> Params:
@@ -234,6 +235,9 @@ def record_steps(
                 grads = gradients(net, xb, yb)
                 if check_gradients:
                     grads = _checked_gradients(case, step, grads, shapes)
+                # Kept as gradients() returned them, before the update, which may write into them (g *= lr).
+                for name, grad in grads.items():
+                    grad_rows[name].append(_kept(grad))
             if own_step is None:
                 stage = "update"
                 assert update is not None and grads is not None
@@ -249,7 +253,7 @@ def record_steps(
                     outputs.append(_kept(output))
                 losses.append(_checked_loss(case, step, step_loss))
                 if grads is None:
-                    grads = {
+                    kept = {
                         name: _checked_array(
                             case,
                             step,
@@ -260,10 +264,9 @@ def record_steps(
                         for name, path in s.grads.items()
                     }
                     for name, (seen_at, g) in captured.items():
-                        grads[name] = _checked_array(case, step, f"gradient of {name} ({seen_at})", g, shapes[name])
-            if grads:
-                for name, grad in grads.items():
-                    grad_rows[name].append(_kept(grad))
+                        kept[name] = _checked_array(case, step, f"gradient of {name} ({seen_at})", g, shapes[name])
+                    for name, grad in kept.items():
+                        grad_rows[name].append(_kept(grad))
             if lrs is not None and s.lr is not None:
                 lrs.append(in_case_dtype(case, _read(case, net, step, "learning rate", s.lr)))
             for kind, where, name, state_row in state_rows:
@@ -289,10 +292,8 @@ def record_steps(
             exc.step = step if exc.step is None else exc.step
             exc.side = exc.side or "scratch"
             raise
-        except (RuntimeWarning, ValueError) as exc:
+        except Exception as exc:  # the network's own, raised mid-run: named with its step, side and call
             failure = _scratch_failure(case, step, stage, exc)
-            if failure is None:
-                raise
             failure.step, failure.side = step, "scratch"
             raise failure from exc
     return {key: row for key, row in rows.items() if row or key in ("loss", "curve")}
@@ -331,10 +332,11 @@ def scratch_head(case: Case, net: Any, params: Params) -> Trace:
     try:
         probe = case.calls.build({k: v.copy() for k, v in params.items()}, case.data.learning_rate)
         trace["forward"] = np.array(case.calls.forward(probe, case.data.X))
-    except (RuntimeWarning, ValueError) as exc:
+    except StepError:
+        raise
+    except Exception as exc:  # as record_steps: named, its traceback chained
         failure = _scratch_failure(case, None, "forward on the whole dataset", exc)
-        if failure is None:
-            raise
+        failure.side = "scratch"
         raise failure from exc
     return trace
 

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from crosscheck.case import Batch, Case, Params
-from crosscheck.errors import StepError
-from crosscheck.keys import Trace
+from crosscheck.errors import StepError, raised_text
+from crosscheck.keys import Trace, at_step
 from crosscheck.layout import assign, load_into_twin, stacked_as_scratch, twin_data, twin_to_scratch
 from crosscheck.run.start import in_case_dtype
 
@@ -188,7 +188,8 @@ class TwinRecorder:
         kept: dict[str, list[np.ndarray]] = {}
         clone_grads, previous = self.clone_grads, self.previous
         clip = case.twin.clip
-        with _collection_paused():
+        step = first
+        with _collection_paused(), _named(case, lambda: step):
             for step, b in enumerate(batches, start=first):
                 if self.before_step is not None:
                     self.before_step(step, module, optimizer, scheduler)
@@ -218,7 +219,11 @@ class TwinRecorder:
                     versions = [g._version for g in gs]
                 except AttributeError:  # None: backward did not reach this parameter
                     missing = next(n for (n, _), g in zip(named, gs, strict=True) if g is None)
-                    raise AssertionError(f"{case.name}: twin tensor {missing!r} got no gradient") from None
+                    raise StepError(
+                        f"{case.name}: at step {step} the twin's tensor {missing!r} got no gradient from backward",
+                        step=step,
+                        side="twin",
+                    ) from None
                 # A zero_grad that zeroes in place (set_to_none=False) hands backward the same tensors every step.
                 if not clone_grads and any(map(operator.is_, gs, previous)):
                     clone_grads = True
@@ -315,6 +320,22 @@ class TwinRecorder:
             # A count (num_batches_tracked) in the case's dtype, as the scratch side's: exact in either.
             trace[f"buffer.{path}"] = in_case_dtype(case, held) if np.issubdtype(held.dtype, np.integer) else held
         return trace
+
+
+@contextlib.contextmanager
+def _named(case: Case, step: Callable[[], int]) -> Iterator[None]:
+    """An exception the twin's own code raises mid-run (its module, loss, optimizer or scheduler) as a StepError
+    naming the case, the step and the side; its traceback stays chained."""
+    try:
+        yield
+    except StepError:
+        raise
+    except Exception as exc:
+        raise StepError(
+            f"{case.name}: {at_step(step())} the twin side {raised_text(exc)}",
+            step=step(),
+            side="twin",
+        ) from exc
 
 
 def checksum(value: np.ndarray | torch.Tensor, start: int = 0) -> int:
