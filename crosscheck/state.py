@@ -16,7 +16,7 @@ import numpy as np
 
 from crosscheck.case import Case, Params
 from crosscheck.keys import Pair, Trace
-from crosscheck.lockstep import Run, row
+from crosscheck.lockstep import ENTERING, Run, chunks, row
 from crosscheck.run.start import start
 
 
@@ -52,9 +52,24 @@ def state_entering(case: Case, step: int, run: Run | Pair | None, side: Literal[
         held: dict[str, np.ndarray] = {}
     else:
         recorded = recorded_at(run, step - 1, side)
+        if recorded is None and isinstance(run, Run):
+            # A step the run kept nothing of (a free-run divergence beyond the rounding growth, judged on a second
+            # pass): the run stepped again to it, deterministic, as it was.
+            recorded = _stepped_again(case, step - 1, side)
         if recorded is None:
             raise ValueError(f"{case.name}: the state entering step {step} is read from the run that recorded it")
         params = {k: np.array(recorded[f"param.{k}"]) for k in case.scratch.params}
         held = {k: np.array(v) for k, v in recorded.items() if k.startswith(("state.", "buffer."))}
     rows = np.arange(len(case.data.X))[batches[step]]
     return State(params, held, np.atleast_1d(rows), np.ndim(rows) == 0)
+
+
+def _stepped_again(case: Case, step: int, side: Literal["scratch", "twin"]) -> Trace:
+    """``side``'s parameters, optimizer state and buffers after ``step`` of the case's run, stepped again to it a
+    chunk at a time (nothing of it kept but that row)."""
+    params, batches = start(case)
+    last = None
+    for chunk in chunks(case, params, batches[: step + 1], anchored=False):
+        last = chunk
+    assert last is not None
+    return row(last.scratch if side == "scratch" else last.twin, step - last.first, ENTERING)

@@ -219,3 +219,16 @@ def test_the_rounding_growth_is_not_measured_across_a_kink_no_rounding_reaches()
     result = run_check(zero_kink_case(ZeroKinkBug), "training_run")
     d = result.first_divergence
     assert d is not None and (d.step, d.quantity) == (0, "grad") and result.note is None, result.message()
+
+
+def test_the_state_entering_a_step_the_run_kept_nothing_of_is_the_run_stepped_again():
+    # A divergence beyond the rounding growth is judged on a second pass, at a step the run kept no values of: the
+    # repro and the localisation read the state entering it from the run stepped again to it (they raised).
+    from crosscheck.state import state_entering
+
+    run = RUNS.full(EDGE)
+    assert run.values_at(499) is None
+    state = state_entering(EDGE, 500, run)
+    twin = traces(EDGE)[1]
+    for name, value in state.params.items():
+        np.testing.assert_array_equal(value, twin[f"param.{name}"][499])
