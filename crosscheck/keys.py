@@ -84,8 +84,8 @@ def tolerance_cell(atol: float, rtol: float) -> str:
     part: the finite differences'), or "1e-12 + 1e-10·|twin|"."""
     if atol == rtol == 0:
         return "exact"
-    if rtol == 0:
-        return f"{atol:.0e} absolute"
+    if rtol == 0:  # a bound computed for the values compared (finite differences'): shown as it is, not rounded up
+        return f"{atol:.3g} absolute"
     return f"{atol:.0e} + {rtol:.0e}·|twin|"
 
 

@@ -103,5 +103,8 @@ def _comparison(check: str, max_abs: float, max_rel: float, atol: float, rtol: f
 def test_a_row_under_an_absolute_bound_shows_no_relative_difference_beside_it():
     rows = table([_comparison("finite_differences", 2.1e-11, 1.67e-9, 2e-10, 0.0)]).splitlines()[2].split()
     assert rows == ["net", "finite_differences", "3", "2.10e-11", "-", "2e-10", "absolute", "PASS"]
+    # A failing difference of 3.65e-8 beside a bound of 3.61e-8 read as "4e-08 absolute | FAIL".
+    rows = table([_comparison("finite_differences", 3.65e-8, 1e-3, 3.61e-8, 0.0)]).splitlines()[2].split()
+    assert rows[3:7] == ["3.65e-08", "-", "3.61e-08", "absolute"]
     rows = table([_comparison("training_run", 1e-15, 1e-14, 1e-12, 1e-12)]).splitlines()[2].split()
     assert rows[3:6] == ["1.00e-15", "1.00e-14", "1e-12"]

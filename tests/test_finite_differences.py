@@ -157,3 +157,35 @@ def test_finite_differences_refuse_float32():
 def test_steps_outside_the_run_are_refused():
     with pytest.raises(ValueError, match=r"steps \[1500\] are outside the run's 1500 steps"):
         finite_difference_votes(NETWORK_3_4_1, traces(NETWORK_3_4_1), steps=[1500])
+
+
+def test_the_copies_a_cyclic_network_leaves_are_freed_as_the_evaluations_go():
+    # An optimizer that holds its model makes each copy a reference cycle, freed only when the collector runs (by
+    # the count of objects made, not bytes): a large network's copies, nine an element, piled up by the gigabyte.
+    import weakref
+
+    from fixture_net import Net, make_case
+
+    from crosscheck.run.memo import RUNS
+
+    live: weakref.WeakSet = weakref.WeakSet()
+    most = {"alive": 0}
+
+    class Cyclic(Net):
+        def __init__(self, **params):
+            super().__init__(**params)
+            self.optimizer = {"model": self}  # the cycle
+            live.add(self)
+
+        def forward(self, x):
+            live.add(self)  # a copy is made without __init__
+            most["alive"] = max(most["alive"], len(live))
+            return super().forward(x)
+
+    case = make_case("cyclic_fd", build=lambda params, lr: Cyclic(**params), forward=Cyclic.forward)
+    RUNS.full(case)  # its run, and the snapshots finite differences start from
+    before = len(live)
+    most["alive"] = 0
+    result = finite_difference_votes(case, None)
+    assert result.passed and len(result.votes) > 30  # nine loss evaluations each
+    assert most["alive"] <= before + 1, (before, most["alive"])  # the one copy being evaluated (144 before)
