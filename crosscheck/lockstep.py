@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from crosscheck.case import Batch, Case, Params
 from crosscheck.compare import Comparison, Workspace, compare, merge
@@ -98,28 +99,40 @@ def chunks(
         yield from _chunks(case, params, batches, anchored, others, capture, budget, size)
 
 
-# Runs stepping now, and torch's thread count before the first: runs may be stepped side by side (the float32
-# drift zips two), and the count is restored when the last of them ends, whichever ends first.
-_STEPPING = {"runs": 0, "threads": 1}
+class _Stepping:
+    """Runs stepping now, torch's thread count before the first and the BLAS pools' limits: runs may be stepped
+    side by side (the float32 drift zips two), and the counts are restored when the last of them ends, whichever
+    ends first."""
+
+    runs = 0
+    threads = 1
+    blas: threadpool_limits | None = None
 
 
 @contextlib.contextmanager
 def _one_torch_thread() -> Iterator[None]:
-    """Torch on one thread while the sides step in turn, its count restored after: its thread pool and NumPy's
-    BLAS pool otherwise wait on each other for the same cores at every step (measured, a 1e5-parameter Adam run on
-    an idle 2-core machine: 24 s with torch's default two threads, 12 s with one; the floor, which runs each side
-    alone, 5 s either way).  Results agree across thread counts within the float64 bound
-    (tests/test_determinism.py)."""
-    if _STEPPING["runs"] == 0:
-        _STEPPING["threads"] = torch.get_num_threads()
+    """Torch and the BLAS libraries on one thread while the sides step in turn, their counts restored after: the
+    pools otherwise wait on each other for the same cores at every step, and a BLAS pool's threads spin between
+    a step's small products (measured, a 1e5-parameter Adam run on an idle 2-core machine: 24 s with torch's
+    default two threads, 12 s with one; 500 steps of it with NumPy's OpenBLAS on two threads: 5.5 s of wall and
+    10.2 s of CPU time, on one 5.7 s and 6.6 s, and with another process keeping one core busy, 15.5 s against
+    7.5 s).  Results agree across thread counts within the float64 bound (tests/test_determinism.py)."""
+    if _Stepping.runs == 0:
+        # The BLAS limits set first and restored before torch's count: restoring them resets torch's count (seen
+        # with NumPy's OpenBLAS beside torch's OpenMP pool).
+        _Stepping.blas = threadpool_limits(limits=1, user_api="blas")
+        _Stepping.threads = torch.get_num_threads()
         torch.set_num_threads(1)
-    _STEPPING["runs"] += 1
+    _Stepping.runs += 1
     try:
         yield
     finally:
-        _STEPPING["runs"] -= 1
-        if _STEPPING["runs"] == 0:
-            torch.set_num_threads(_STEPPING["threads"])
+        _Stepping.runs -= 1
+        if _Stepping.runs == 0:
+            if _Stepping.blas is not None:
+                _Stepping.blas.restore_original_limits()
+                _Stepping.blas = None
+            torch.set_num_threads(_Stepping.threads)
 
 
 def _chunks(
