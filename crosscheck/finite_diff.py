@@ -115,8 +115,8 @@ class Estimate:
     forward: float  # (f(p + h) - f(p)) / h
     backward: float  # (f(p) - f(p - h)) / h
     smooth_bound: float  # |forward - backward| allowed where f is smooth within h
-    half: float = math.nan  # D(h / 2), a second estimate of the same derivative
-    half_bound: float = math.nan  # the bound on its error
+    half: float  # D(h / 2), a second estimate of the same derivative
+    half_bound: float  # the bound on its error
 
     @property
     def smooth(self) -> bool:
