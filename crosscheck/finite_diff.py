@@ -37,8 +37,7 @@ and says so (``Vote.declined``); it judges the others.  A kink a sliver inside `
 from 0, measured on a book's ReLU MLP) moves ``D(h)`` by that sliver of its slope jump, beyond the bound, while the
 slopes part by less than the wider steps' curvature allows; so ``D(h/2)`` is taken too, with its own bound
 (truncation at ``h/2``, rounding ``eps_f / (h/2)``).  Both bound their distance from ``f'(p)`` where ``f`` is
-smooth, so where they part by more than the two bounds the element is declined as well; and a gradient within
-reach of either estimate agrees with finite differences (a kink outside ``h/2`` leaves ``D(h/2)`` as it is).
+smooth, so where they part by more than the two bounds the element is declined as well.
 
 **Clipped.**  ``D`` estimates the loss's own derivative; a twin with ``Twin(clip=...)`` updates with the clipped
 gradient, which no loss has.  The twin's gradient here is backward's, before the clip, and an element the clip
@@ -48,9 +47,11 @@ gradients of both sides there.
 **Not finite.**  A run that diverged (a parameter, a gradient or the loss near it is not a finite float64)
 cannot be judged: the oracle names the first step and element where it is not finite, and judges no later one.
 
-**Verdict.**  Scratch and twin must agree within the float64 tolerance of the battery, each must
-agree with ``D(h)`` or ``D(h/2)`` within its bound.  When they do not, the one that disagrees with both others is
-named the odd one out: ``scratch``, ``twin`` or ``finite differences``.
+**Verdict.**  Scratch and twin must agree within the float64 tolerance of the battery, each must agree
+within its bound with the estimate nearest the twin's gradient of ``D(h)``, ``D(h/2)`` and ``2 D(h/2) - D(h)``
+(``Estimate.closest``: the last cancels an error first order in ``h``, a jump of the second derivative at
+``p``).  When they do not, the one that disagrees with both others is named the odd one out: ``scratch``,
+``twin`` or ``finite differences``.
 """
 
 from __future__ import annotations
@@ -131,11 +132,19 @@ class Estimate:
     def finite(self) -> bool:
         return all(math.isfinite(x) for x in (self.value, self.bound, self.forward, self.backward, self.half))
 
-    def within(self, gradient: float, slack: float) -> bool:
-        """Whether ``gradient`` is within reach of either estimate (its bound plus ``slack``, the gradient's own
-        tolerance).  A kink just inside ``h`` moves ``D(h)`` by a sliver of its slope jump, which the slopes
-        and ``D(h/2)`` may not tell from the bounds; one outside ``h/2`` leaves ``D(h/2)`` as it is."""
-        return abs(gradient - self.value) <= self.bound + slack or abs(gradient - self.half) <= self.half_bound + slack
+    def closest(self, gradient: float) -> tuple[float, float]:
+        """(estimate, its error bound) nearest ``gradient`` in units of its bound, of three estimates of ``f'(p)``:
+        ``D(h)``; ``D(h/2)`` (a kink just inside ``h`` moves ``D(h)`` by a sliver of its slope jump, which the
+        slopes and ``D(h/2)`` may not tell from the bounds; one outside ``h/2`` leaves ``D(h/2)`` as it is); and
+        ``2 D(h/2) - D(h)``, where an error first order in ``h`` cancels (a jump of the second derivative at ``p``
+        itself: a zero bias on rows of zeros, whose first-derivative jumps cancel).  Each bounds its distance
+        from ``f'(p)`` under its own assumption."""
+        estimates = (
+            (self.value, self.bound),
+            (self.half, self.half_bound),
+            (2 * self.half - self.value, 2 * self.half_bound + self.bound),
+        )
+        return min(estimates, key=lambda e: abs(gradient - e[0]) / e[1])
 
 
 @dataclass(frozen=True)
@@ -333,22 +342,12 @@ def twin_gradient(case: Case, snapshot: TwinSnapshot, params: Params, batch: Bat
     return twin_to_scratch(backward_at(case, params, batch, twin_module(snapshot)), case, grads=True)
 
 
-def judge(
-    scratch: float, twin: float, fd: float, bound: float, pair_tolerance: float, estimate: Estimate | None = None
-) -> tuple[str | None, str]:
-    """(odd one out, verdict): the one that disagrees with both others, if exactly one does.  ``estimate``: where
-    given, a gradient within reach of either of its estimates (``Estimate.within``) agrees with finite differences;
-    else within ``bound`` of ``fd``."""
-
-    def near_fd(gradient: float) -> bool:
-        if estimate is not None:
-            return estimate.within(gradient, pair_tolerance)
-        return abs(gradient - fd) <= bound
-
+def judge(scratch: float, twin: float, fd: float, bound: float, pair_tolerance: float) -> tuple[str | None, str]:
+    """(odd one out, verdict): the one that disagrees with both others, if exactly one does."""
     agree = {
         (SCRATCH, TWIN): abs(scratch - twin) <= pair_tolerance,
-        (SCRATCH, FINITE_DIFFERENCES): near_fd(scratch),
-        (TWIN, FINITE_DIFFERENCES): near_fd(twin),
+        (SCRATCH, FINITE_DIFFERENCES): abs(scratch - fd) <= bound,
+        (TWIN, FINITE_DIFFERENCES): abs(twin - fd) <= bound,
     }
     agreeing = [pair for pair, ok in agree.items() if ok]
     if len(agreeing) == 3:
@@ -499,8 +498,11 @@ def _vote(
         estimate = central_difference(loss_at, float(params[name][index]))
     s, t = float(by_scratch[name][index]), float(by_twin[name][index])
     pair_tolerance = FLOAT64_ATOL + FLOAT64_RTOL * abs(t)
-    bound = estimate.bound + pair_tolerance  # the gradients are known only to their own tolerance
-    where = (step, name, tuple(int(i) for i in index), s, t, estimate.value, estimate.h, bound, pair_tolerance)
+    # The estimate nearest the twin's gradient, the reference (``Estimate.closest``): the scratch one is then held
+    # to the same estimate, and a bug both share is far from all three.
+    fd, fd_bound = estimate.closest(t) if math.isfinite(t) else (estimate.value, estimate.bound)
+    bound = fd_bound + pair_tolerance  # the gradients are known only to their own tolerance
+    where = (step, name, tuple(int(i) for i in index), s, t, fd, estimate.h, bound, pair_tolerance)
     if not (estimate.finite and math.isfinite(s) and math.isfinite(t)):
         return Vote(*where, None, f"{NOT_FINITE}: {_not_finite_text(s, t, estimate)}")
     if clipped and clipped[name][index]:
@@ -514,7 +516,7 @@ def _vote(
             f"{estimate.value!r} and D(h/2) {estimate.half!r}"
         )
         return Vote(*where, None, f"{verdict}; finite differences do not judge this element", declined=True)
-    return Vote(*where, *judge(s, t, estimate.value, bound, pair_tolerance, estimate))
+    return Vote(*where, *judge(s, t, fd, bound, pair_tolerance))
 
 
 def _probe(net: Any) -> weakref.ref[Any] | None:

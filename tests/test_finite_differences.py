@@ -67,10 +67,24 @@ def test_a_kink_just_inside_the_step_does_not_accuse_the_true_slope(where):
     estimate = central_difference(lambda x: slope * x + max(0.0, x - kink), p)
     true = slope + (1.0 if kink < p else 0.0)
     assert abs(estimate.value - true) > 100 * estimate.bound  # D(h) alone would accuse the true slope
-    assert not estimate.smooth or estimate.within(true, 0.0)
+    fd, bound = estimate.closest(true)
+    assert not estimate.smooth or abs(fd - true) <= bound
     if abs(where) > 0.5:  # outside h/2: D(h/2) is the slope itself
         assert abs(estimate.half - true) <= estimate.half_bound
-    assert not estimate.within(true + 1e-6, 0.0)  # a gradient off by more than either bound is not
+    fd, bound = estimate.closest(true + 1e-6)
+    assert abs(fd - (true + 1e-6)) > bound  # a gradient off by more than every bound is not near any estimate
+
+
+def test_a_jump_of_the_second_derivative_at_the_point_itself_is_cancelled_by_richardson():
+    # A zero bias on rows of zeros: their first-derivative jumps cancel, the second derivative jumps at p, and
+    # D(h) and D(h/2) both err by a term first order in h (by 1e-9 against bounds of 2e-10 on a spiral MLP).
+    p, slope, jump = 0.0, 0.3, 2e3
+    estimate = central_difference(lambda x: slope * x + (jump / 2) * max(0.0, x) ** 2, p)
+    assert abs(estimate.value - slope) > estimate.bound and abs(estimate.half - slope) > estimate.half_bound
+    fd, bound = estimate.closest(slope)
+    assert fd == 2 * estimate.half - estimate.value and abs(fd - slope) <= bound
+    fd, bound = estimate.closest(slope * 1.001)  # a gradient a part in 1e3 off is near none of the three
+    assert abs(fd - slope * 1.001) > bound
 
 
 def negate_one_gradient(cls, method):
