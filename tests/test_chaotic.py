@@ -232,3 +232,31 @@ def test_the_state_entering_a_step_the_run_kept_nothing_of_is_the_run_stepped_ag
     twin = traces(EDGE)[1]
     for name, value in state.params.items():
         np.testing.assert_array_equal(value, twin[f"param.{name}"][499])
+
+
+def test_the_rounding_growth_is_the_envelope_of_what_one_ulp_has_become():
+    # A chaotic run's differences rise and fall: the second twin's loss came within 1e-6 of the twin's at a step
+    # where the sides' parted by 1.2e-3 (a correct run failed at step 1,942 of 2,000). The bound at step s holds
+    # the largest growth up to s, carried from one stretch of the run to the next.
+    from crosscheck.compare import Comparison
+    from crosscheck.growth import _judge_stretch
+
+    result = Comparison("net", "training_run", "loss", 3, 2e-3, 1.0, 1e-12, 1e-10, None)
+    base = {"loss": np.array([1.0, 1.0, 1.0])}
+    nudged = {"loss": np.array([1.0 + 1e-3, 1.0 - 1e-3, 1.0 + 1e-6])}
+    scratch = {"loss": np.array([1.0, 1.0 + 5e-4, 1.0 + 2e-3])}
+    found, (allowance, ulp) = _judge_stretch(result, scratch, base, base, nudged, [], 0, {})
+    assert found == [] and abs(ulp - 1e-3) < 1e-15 and abs(allowance - 3e-3) < 1e-15
+    # Carried: the second stretch (steps 3, 4) keeps the first's envelope.
+    envelope: dict[str, float] = {}
+    _judge_stretch(result, scratch, base, base, nudged, [], 0, envelope)
+    tail = {"loss": np.array([1.0, 1.0])}
+    found, _ = _judge_stretch(
+        result, {"loss": np.array([1.0 + 3.5e-3, 1.0 + 4.5e-3])}, tail, tail, {"loss": np.array([1.0, 1.0])}, [], 3,
+        envelope,
+    )  # fmt: skip
+    assert found == [] and list(envelope) == ["loss"] and abs(envelope["loss"] - 1e-3) < 1e-15
+    found, _ = _judge_stretch(
+        result, {"loss": np.array([1.0 + 3.5e-3, 1.0 + 4.5e-3])}, tail, tail, {"loss": np.array([1.0, 1.0])}, [], 3, {}
+    )
+    assert [f[0] for f in found] == [3]  # without the first stretch's envelope, beyond the growth
