@@ -164,8 +164,8 @@ def reports_folder(path: Path) -> Path:
 def declared_names(proj: Project) -> list[str] | None:
     """The names of the cases the project's case modules register, read from their source without importing
     them (no torch): every ``register(...)`` call whose argument is a call with a literal ``name="..."``.
-    None when a module is not a file under the project's folder or a ``register`` call names its case
-    otherwise: then only importing the modules tells."""
+    None when a module is not a file under the project's folder, calls no ``register`` itself, or a ``register``
+    call names its case otherwise: then only importing the modules tells."""
     names: list[str] = []
     for module in proj.cases:
         base = proj.root.joinpath(*module.split("."))
@@ -177,6 +177,8 @@ def declared_names(proj: Project) -> list[str] | None:
         except (OSError, UnicodeDecodeError, SyntaxError):
             return None
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _called(n) == "register"]
+        if not calls:  # it registers through another module (a function of its, a package's submodules), or not at all
+            return None
         for call in sorted(calls, key=lambda n: (n.lineno, n.col_offset)):
             inner = call.args[0] if len(call.args) == 1 and not call.keywords else None
             name = _literal_name(inner) if isinstance(inner, ast.Call) else None

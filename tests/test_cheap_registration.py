@@ -79,6 +79,26 @@ def test_list_builds_no_network_where_it_must_import_the_cases(tmp_path):
         assert out is None or done.stdout == out
 
 
+def test_list_imports_a_module_that_registers_through_another_module(tmp_path):
+    # A package whose __init__ only imports its submodules, and a module that calls another's function: no
+    # register(...) call of their own to read, so --list imports them (it printed "No network is registered").
+    (tmp_path / "pyproject.toml").write_text('[tool.crosscheck]\ncases = ["pkg", "calls_other"]\n')
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("from pkg import inner  # noqa: F401\n")
+    (tmp_path / "pkg" / "inner.py").write_text(NETWORK + "\n\nregister(CASE)\n")
+    (tmp_path / "maker.py").write_text(
+        NETWORK + "\n\nfrom dataclasses import replace\n\n\n"
+        "def make():\n    return register(replace(CASE, name='made'))\n"
+    )
+    (tmp_path / "calls_other.py").write_text("from maker import make\n\nMADE = make()\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    done = subprocess.run(
+        [sys.executable, "-m", "crosscheck", "--list"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert sorted(done.stdout.split()) == ["line", "made"]
+
+
 def test_a_repro_imports_only_the_module_of_its_case_and_validates_only_it(tmp_path, empty_registry, monkeypatch):
     (tmp_path / "pyproject.toml").write_text('[tool.crosscheck]\ncases = ["h3_broken", "h3_lines"]\n')
     (tmp_path / "h3_broken.py").write_text("raise ImportError('the repro imported another case module')\n")
