@@ -265,6 +265,16 @@ def _strict_json(text):
     return json.loads(text, parse_constant=refuse)
 
 
+def test_a_report_made_outside_a_git_checkout_says_so():
+    from crosscheck.keys import NOT_A_CHECKOUT
+    from crosscheck.report.text import made_text
+
+    assert made_text({"commit": NOT_A_CHECKOUT, "generated_at": "2026-12-06T00:00:00Z"}) == (
+        "Made outside a git checkout at 2026-12-06T00:00:00Z."
+    )
+    assert made_text(MADE) == "Made from commit abc1234-dirty at 2026-12-02T12:00:00Z."
+
+
 def test_a_failing_run_still_writes_every_report_and_exits_1(tmp_path, monkeypatch, capsys):
     # A report that stops at the first failure leaves the last green pages in place, "0 failed".
     broken = _diverging("grad.W1", STEP, name="broken_net")
