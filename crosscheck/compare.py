@@ -152,9 +152,11 @@ class Comparison:
         return out
 
 
-def differences(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The one difference kernel: ``|a - b|``, the tolerance ``atol + rtol * |b|`` (``b`` is the reference),
-    and where ``a`` fails it; a NaN or Inf on either side never passes."""
+def differences(
+    a: np.ndarray, b: np.ndarray, atol: float | np.ndarray, rtol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one difference kernel: ``|a - b|``, the tolerance ``atol + rtol * |b|`` (``b`` is the reference; ``atol``
+    one bound, or one an element), and where ``a`` fails it; a NaN or Inf on either side never passes."""
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, and NaN never passes
         # No copy of what is float64 already: a chunk of a large network's run is compared as it is.
         a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

@@ -45,7 +45,7 @@ from pytest_regressions.ndarrays_regression import NDArraysRegressionFixture
 from crosscheck.compare import differences
 from crosscheck.golden_view import INDEX, NORM_NAMES, NORMS, golden_view
 from crosscheck.keys import STAGE_ORDER, Pair, exceeds_text, index_text, split_key, tolerance_text
-from crosscheck.lockstep import Run
+from crosscheck.lockstep import Run, own_tolerance
 from crosscheck.settings import in_ci, regeneration_refusal
 from crosscheck.tolerance import FLOAT64_ATOL, FLOAT64_RTOL
 
@@ -60,10 +60,8 @@ ATOL, RTOL = FLOAT64_ATOL, FLOAT64_RTOL
 def golden_tolerance(case: Case) -> tuple[float, float]:
     """(atol, rtol) each side meets the golden within: ``ATOL``/``RTOL``, or a float64 case's own ``Tolerance``,
     which holds its sides to each other (and so to a golden one of them wrote)."""
-    own = case.tolerance
-    if own is not None and np.dtype(case.dtype) == np.float64:
-        return float(own.atol), float(own.rtol)
-    return ATOL, RTOL
+    own = own_tolerance(case)
+    return own if own is not None else (ATOL, RTOL)
 
 
 class GoldenError(AssertionError):
@@ -175,10 +173,8 @@ def first_mismatch(
     for key in sorted(data):
         if key.endswith(INDEX) and companion_of(key, data) is not None:
             continue  # golden_problems has seen that the golden samples the elements this run does
-        diff, tol, bad = differences(np.asarray(data[key]), golden[key], atol, rtol)
-        if allowance is not None and key in allowance:
-            tol = tol + allowance[key]
-            bad = ~(diff <= tol) | ~np.isfinite(np.asarray(data[key])) | ~np.isfinite(golden[key])
+        extra = allowance.get(key) if allowance is not None else None
+        diff, tol, bad = differences(np.asarray(data[key]), golden[key], atol if extra is None else atol + extra, rtol)
         if bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
             found.append((*_located(key, at, data), key, at, diff, tol))

@@ -47,10 +47,16 @@ TRAINING_KEYS = ("output", "buffer", "loss", "dloss", "grad", "lr", "state", "pa
 def tolerance(case: Case, steps: int) -> tuple[float, float]:
     """(atol, rtol) for the case's dtype over ``steps`` steps of rounding (the rule and its measured reason:
     ``crosscheck.tolerance``); a float64 case's own ``Tolerance``, with its reason, in place of the fixed bound."""
+    own = own_tolerance(case)
+    return own if own is not None else bounds(case.dtype, steps)
+
+
+def own_tolerance(case: Case) -> tuple[float, float] | None:
+    """A float64 case's own ``Tolerance`` as (atol, rtol); None where it has none, or is not float64."""
     own = case.tolerance
     if own is not None and np.dtype(case.dtype) == np.float64:
         return float(own.atol), float(own.rtol)
-    return bounds(case.dtype, steps)
+    return None
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ def chunks(
     """The run over ``batches`` from ``params``, a chunk at a time; each side lives on between chunks (the scratch
     network, the twin's module, optimizer and scheduler).  ``capture``'s hooks snapshot both sides as they step.
     ``size``: the steps of every chunk after the first (default: as many as ``budget`` holds)."""
-    with _one_torch_thread():
+    with _one_thread():
         yield from _chunks(case, params, batches, anchored, others, capture, budget, size)
 
 
@@ -110,7 +116,7 @@ class _Stepping:
 
 
 @contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
+def _one_thread() -> Iterator[None]:
     """Torch and the BLAS libraries on one thread while the sides step in turn, their counts restored after: the
     pools otherwise wait on each other for the same cores at every step, and a BLAS pool's threads spin between
     a step's small products (measured, a 1e5-parameter Adam run on an idle 2-core machine: 24 s with torch's
