@@ -130,7 +130,8 @@ def test_a_chaotic_runs_golden_holds_on_the_next_run_and_still_sees_a_change(tmp
     # comparison (an array's tolerance at a time) passes too, not a bare "Values are not sufficiently close".
     scratch, twin = RUNS.full(EDGE).golden
     apart = twin["final.W2"] - scratch["final.W2"]
-    assert np.abs(apart).max() > 1e-6
+    # Halfway is beyond the golden's own tolerance (how far beyond depends on the CPU's last bits, amplified).
+    assert (np.abs(apart) / 2 > 1e-12 + 1e-10 * np.abs(kept["final.W2"])).any()
     write_golden(path, {**kept, "final.W2": kept["final.W2"] + apart / 2})  # halfway: each side within |apart|
     assert _golden(EDGE, tmp_path) is None
 
